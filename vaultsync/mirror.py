@@ -1,0 +1,522 @@
+"""The SQLite mirror: schema, migrations, and every SQL write vaultsync makes.
+
+The schema is public API (see README "The mirror, table by table"). A change
+to it is a new entry in MIGRATIONS and a new SCHEMA_VERSION; a mirror made by
+a newer vaultsync is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .parse import ParsedPage, Problem
+from .resolve import name_key
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE pages (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    title TEXT NOT NULL,
+    kind TEXT,
+    is_source INTEGER NOT NULL DEFAULT 0,
+    folder TEXT NOT NULL DEFAULT '',
+    frontmatter TEXT NOT NULL DEFAULT '{}',
+    body TEXT NOT NULL DEFAULT '',
+    mtime REAL,
+    size INTEGER,
+    hash TEXT,
+    mtime_ns INTEGER,
+    synced_at TEXT
+);
+CREATE INDEX pages_kind ON pages(kind);
+CREATE INDEX pages_hash ON pages(hash);
+CREATE TABLE attachments (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    size INTEGER,
+    mtime REAL,
+    mtime_ns INTEGER
+);
+CREATE TABLE links (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    target TEXT NOT NULL,
+    anchor TEXT,
+    display TEXT,
+    embed INTEGER NOT NULL DEFAULT 0,
+    line INTEGER,
+    form TEXT NOT NULL,
+    target_path TEXT,
+    target_id INTEGER REFERENCES pages(id) ON DELETE SET NULL,
+    target_key TEXT NOT NULL,
+    relative INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX links_source_id ON links(source_id);
+CREATE INDEX links_target_id ON links(target_id);
+CREATE INDEX links_target_key ON links(target_key);
+CREATE INDEX links_target_path ON links(target_path);
+CREATE TABLE external_links (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    display TEXT,
+    line INTEGER
+);
+CREATE INDEX external_links_page_id ON external_links(page_id);
+CREATE TABLE tags (
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (page_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX tags_tag ON tags(tag);
+CREATE TABLE aliases (
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    alias TEXT NOT NULL,
+    PRIMARY KEY (page_id, alias)
+) WITHOUT ROWID;
+CREATE TABLE headings (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    level INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    line INTEGER
+);
+CREATE INDEX headings_page_id ON headings(page_id);
+CREATE TABLE citations (
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    source_page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    PRIMARY KEY (page_id, source_page_id)
+) WITHOUT ROWID;
+CREATE INDEX citations_source_page_id ON citations(source_page_id);
+CREATE TABLE problems (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    line INTEGER,
+    message TEXT NOT NULL,
+    severity TEXT NOT NULL DEFAULT 'warning',
+    detected_at TEXT
+);
+CREATE INDEX problems_path ON problems(path);
+CREATE TABLE skipped_files (
+    path TEXT PRIMARY KEY,
+    size INTEGER,
+    mtime_ns INTEGER
+);
+CREATE TABLE daemon_status (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER,
+    host TEXT,
+    state TEXT,
+    started_at TEXT,
+    last_batch_at TEXT,
+    last_batch_ms REAL,
+    last_batch_changes INTEGER,
+    pages INTEGER,
+    problems INTEGER
+);
+CREATE VIRTUAL TABLE pages_fts USING fts5(title, body, content='pages', content_rowid='id');
+CREATE TRIGGER pages_ai AFTER INSERT ON pages BEGIN
+    INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+END;
+CREATE TRIGGER pages_ad AFTER DELETE ON pages BEGIN
+    INSERT INTO pages_fts(pages_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+END;
+CREATE TRIGGER pages_au AFTER UPDATE OF title, body ON pages BEGIN
+    INSERT INTO pages_fts(pages_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+END;
+"""
+
+# version → SQL that brings a mirror from version-1 to version. Append; never edit.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+# Tables whose rows are derived from the vault; `dump` compares them.
+MIRROR_TABLES = (
+    "pages", "attachments", "links", "external_links", "tags", "aliases", "headings",
+    "citations", "problems",
+)
+
+
+class MirrorError(Exception):
+    """A mirror that cannot be opened or written: one clear line for the user."""
+
+
+@dataclass(slots=True)
+class FileState:
+    id: int
+    size: int
+    mtime_ns: int
+    hash: str | None = None
+
+
+@dataclass(slots=True)
+class PageWrite:
+    """One page to insert or rewrite; `id` set when it keeps an existing row."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str
+    parsed: ParsedPage
+    id: int | None = None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+
+
+def connect(db_path: Path | str, *, readonly: bool = False, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection with vaultsync's pragmas; autocommit, transactions are explicit."""
+    if readonly:
+        uri = Path(db_path).absolute().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(db_path, isolation_level=None, timeout=timeout,
+                               check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return conn
+
+
+class Mirror:
+    """An open mirror database. Every write vaultsync makes goes through here."""
+
+    def __init__(self, db_path: Path | str, *, timeout: float = 5.0) -> None:
+        self.path = Path(db_path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = connect(self.path, timeout=timeout)
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise MirrorError(f"cannot open mirror {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise MirrorError(f"cannot create mirror {self.path}: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Mirror:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema -------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise MirrorError(
+                f"mirror {self.path} has schema version {current}; this vaultsync knows "
+                f"{SCHEMA_VERSION}: upgrade vaultsync or sync into a new --db"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _split_sql(MIGRATIONS[version]):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {version}")
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; taken at once so a second writer waits, not deadlocks."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # --- reads the sync engine needs ------------------------------------------
+
+    def page_states(self) -> dict[str, FileState]:
+        rows = self.conn.execute("SELECT path, id, size, mtime_ns, hash FROM pages")
+        return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def attachment_states(self) -> dict[str, FileState]:
+        rows = self.conn.execute("SELECT path, id, size, mtime_ns FROM attachments")
+        return {r[0]: FileState(r[1], r[2], r[3]) for r in rows}
+
+    def problem_paths(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT path FROM problems")}
+
+    def skipped_states(self) -> dict[str, tuple[int, int]]:
+        return {r[0]: (r[1], r[2]) for r in
+                self.conn.execute("SELECT path, size, mtime_ns FROM skipped_files")}
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def links_naming(self, keys: Iterable[str]) -> list[tuple]:
+        """Links whose target names one of `keys`: (id, source_id, source path, target,
+        relative, target_path, target_id)."""
+        keys = list(keys)
+        out: list[tuple] = []
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            out.extend(self.conn.execute(
+                "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, l.target_id "
+                f"FROM links l JOIN pages p ON p.id = l.source_id WHERE l.target_key IN ({marks})",
+                chunk,
+            ))
+        return out
+
+    # --- writes (call inside transaction()) -------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def bump_meta_counter(self, key: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (key,),
+        )
+
+    def delete_pages(self, ids: Sequence[int]) -> None:
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(f"DELETE FROM pages WHERE id IN ({marks})", chunk)
+
+    def touch_page(self, page_id: int, size: int, mtime_ns: int) -> None:
+        """Same bytes, new stat (a `touch`, a copy): keep every row, note the stat."""
+        self.conn.execute(
+            "UPDATE pages SET size = ?, mtime = ?, mtime_ns = ? WHERE id = ?",
+            (size, mtime_ns / 1e9, mtime_ns, page_id),
+        )
+
+    def write_pages(self, pages: Sequence[PageWrite]) -> None:
+        """Insert or rewrite pages and drop their old child rows; sets PageWrite.id."""
+        now = _now()
+        updates = [p for p in pages if p.id is not None]
+        inserts = [p for p in pages if p.id is None]
+
+        def values(p: PageWrite) -> tuple:
+            parsed = p.parsed
+            return (
+                p.path, parsed.title, parsed.kind, int(parsed.is_source),
+                p.path.rpartition("/")[0],
+                json.dumps(parsed.frontmatter, ensure_ascii=False, sort_keys=False),
+                parsed.body, p.mtime_ns / 1e9, p.size, p.hash, p.mtime_ns, now,
+            )
+
+        if updates:
+            ids = [p.id for p in updates]
+            for table in ("links", "external_links", "tags", "aliases", "headings"):
+                column = "source_id" if table == "links" else "page_id"
+                for chunk in _chunks(ids, 500):
+                    marks = ",".join("?" * len(chunk))
+                    self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+            self.conn.executemany(
+                "UPDATE pages SET path = ?, title = ?, kind = ?, is_source = ?, folder = ?, "
+                "frontmatter = ?, body = ?, mtime = ?, size = ?, hash = ?, mtime_ns = ?, "
+                "synced_at = ? WHERE id = ?",
+                [(*values(p), p.id) for p in updates],
+            )
+        for p in inserts:
+            cur = self.conn.execute(
+                "INSERT INTO pages (path, title, kind, is_source, folder, frontmatter, body, "
+                "mtime, size, hash, mtime_ns, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                values(p),
+            )
+            p.id = cur.lastrowid
+        self.conn.executemany(
+            "INSERT INTO external_links (page_id, url, display, line) VALUES (?,?,?,?)",
+            [(p.id, e.url, e.display, e.line) for p in pages for e in p.parsed.external_links],
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO tags (page_id, tag) VALUES (?,?)",
+            [(p.id, t) for p in pages for t in p.parsed.tags],
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO aliases (page_id, alias) VALUES (?,?)",
+            [(p.id, a) for p in pages for a in p.parsed.aliases],
+        )
+        self.conn.executemany(
+            "INSERT INTO headings (page_id, level, text, line) VALUES (?,?,?,?)",
+            [(p.id, h.level, h.text, h.line) for p in pages for h in p.parsed.headings],
+        )
+
+    def insert_links(self, rows: Iterable[tuple]) -> None:
+        """Rows of (source_id, target, anchor, display, embed, line, form, target_path,
+        target_id, relative)."""
+        self.conn.executemany(
+            "INSERT INTO links (source_id, target, anchor, display, embed, line, form, "
+            "target_path, target_id, relative, target_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            ((*row, name_key(row[1])) for row in rows),
+        )
+
+    def retarget_links(self, rows: Iterable[tuple[str | None, int | None, int]]) -> None:
+        """Rows of (target_path, target_id, link id)."""
+        self.conn.executemany(
+            "UPDATE links SET target_path = ?, target_id = ? WHERE id = ?", rows
+        )
+
+    def write_attachments(self, rows: Iterable[tuple[str, int, int]]) -> None:
+        """Rows of (path, size, mtime_ns): insert or update."""
+        self.conn.executemany(
+            "INSERT INTO attachments (path, size, mtime, mtime_ns) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
+            "mtime_ns = excluded.mtime_ns",
+            ((path, size, mtime_ns / 1e9, mtime_ns) for path, size, mtime_ns in rows),
+        )
+
+    def delete_attachments(self, paths: Iterable[str]) -> None:
+        self.conn.executemany("DELETE FROM attachments WHERE path = ?", ((p,) for p in paths))
+
+    def write_skipped(self, skipped: dict[str, tuple[int, int]], gone: Iterable[str]) -> None:
+        """Remember files left out (binary, huge, unreadable) by stat, so an unchanged
+        one is not read again on every sync."""
+        self.conn.executemany("DELETE FROM skipped_files WHERE path = ?", ((p,) for p in gone))
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO skipped_files (path, size, mtime_ns) VALUES (?,?,?)",
+            [(p, size, mtime_ns) for p, (size, mtime_ns) in skipped.items()],
+        )
+
+    def replace_problems(self, problems: dict[str, list[Problem]]) -> None:
+        """Set the problems of each path given (an empty list clears them)."""
+        now = _now()
+        self.conn.executemany("DELETE FROM problems WHERE path = ?", ((p,) for p in problems))
+        self.conn.executemany(
+            "INSERT INTO problems (path, line, message, severity, detected_at) VALUES (?,?,?,?,?)",
+            [(path, pr.line, pr.message, pr.severity, now)
+             for path, items in problems.items() for pr in items],
+        )
+
+    def refresh_citations(self, page_ids: Iterable[int] | None) -> None:
+        """Recompute every citation pair that involves one of `page_ids` (None: all)."""
+        pair_sql = (
+            "SELECT a.id, s.id FROM links l "
+            "JOIN pages a ON a.id = l.{a} JOIN pages s ON s.id = l.{s} "
+            "WHERE a.is_source = 0 AND s.is_source = 1 {where}"
+        )
+        if page_ids is None:
+            self.conn.execute("DELETE FROM citations")
+            where = ""
+        else:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _touched (id INTEGER PRIMARY KEY)")
+            self.conn.execute("DELETE FROM _touched")
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO _touched (id) VALUES (?)", ((i,) for i in page_ids)
+            )
+            self.conn.execute(
+                "DELETE FROM citations WHERE page_id IN (SELECT id FROM _touched) "
+                "OR source_page_id IN (SELECT id FROM _touched)"
+            )
+            where = "AND (a.id IN (SELECT id FROM _touched) OR s.id IN (SELECT id FROM _touched))"
+        self.conn.execute(
+            "INSERT OR IGNORE INTO citations (page_id, source_page_id) "
+            + pair_sql.format(a="source_id", s="target_id", where=where)
+            + " UNION "
+            + pair_sql.format(a="target_id", s="source_id", where=where)
+        )
+
+    def write_status(self, **fields: object) -> None:
+        """Upsert the single daemon_status row."""
+        if not fields:
+            return
+        cols = ", ".join(fields)
+        marks = ", ".join("?" * len(fields))
+        updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
+        self.conn.execute(
+            f"INSERT INTO daemon_status (id, {cols}) VALUES (1, {marks}) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}",
+            tuple(fields.values()),
+        )
+
+    def counts(self) -> dict[str, int]:
+        q = self.conn.execute
+        return {
+            "pages": q("SELECT count(*) FROM pages").fetchone()[0],
+            "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
+            "links": q("SELECT count(*) FROM links").fetchone()[0],
+            "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
+            "problems": q("SELECT count(*) FROM problems").fetchone()[0],
+        }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a script, keeping trigger bodies whole (executescript would commit)."""
+    statements, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    return statements
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def dump(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    """The mirror's content keyed by paths, not row ids: two mirrors of the same files
+    dump equal however they got there (the convergence property's yardstick)."""
+    q = conn.execute
+    out: dict[str, list[tuple]] = {}
+    out["pages"] = sorted(q(
+        "SELECT path, title, kind, is_source, folder, frontmatter, body, size, hash FROM pages"
+    ))
+    out["attachments"] = sorted(q("SELECT path, size FROM attachments"))
+    out["links"] = sorted(q(
+        "SELECT p.path, l.target, l.anchor, l.display, l.embed, l.line, l.form, l.target_path, "
+        "t.path, l.target_key, l.relative FROM links l JOIN pages p ON p.id = l.source_id "
+        "LEFT JOIN pages t ON t.id = l.target_id"
+    ), key=repr)
+    for table, cols in (("external_links", "url, display, line"), ("tags", "tag"),
+                        ("aliases", "alias"), ("headings", "level, text, line")):
+        out[table] = sorted(q(
+            f"SELECT p.path, {cols} FROM {table} x JOIN pages p ON p.id = x.page_id"
+        ), key=repr)
+    out["citations"] = sorted(q(
+        "SELECT p.path, s.path FROM citations c JOIN pages p ON p.id = c.page_id "
+        "JOIN pages s ON s.id = c.source_page_id"
+    ))
+    out["problems"] = sorted(q("SELECT path, line, message, severity FROM problems"), key=repr)
+    return out
+
+
+def default_db_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("vaultsync", appauthor=False)) / "mirrors"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

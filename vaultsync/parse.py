@@ -1,0 +1,439 @@
+"""Page text → records. Pure: no file system, no SQL.
+
+The body is scanned once to blank out everything that can never hold a link
+(code, comments, math), keeping every character's offset, so that the link,
+tag and heading patterns run over the result and report true line numbers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import frontmatter
+import yaml
+
+try:  # PyYAML's C loader is 3-4x faster; fall back quietly where libyaml is missing.
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
+class Link:
+    """One link to a page or file of the vault, as written."""
+
+    target: str  # decoded, without #anchor or |display; "" for a link to the page itself
+    anchor: str | None
+    display: str | None
+    embed: bool
+    line: int  # 1-based, in the raw file
+    form: str  # "wikilink", "markdown" or "frontmatter"
+    relative: bool = False  # a Markdown/wiki path starting with ./ or ../
+
+
+@dataclass(slots=True)
+class ExternalLink:
+    url: str
+    line: int
+    display: str | None = None
+
+
+@dataclass(slots=True)
+class Heading:
+    level: int
+    text: str
+    line: int
+
+
+@dataclass(slots=True)
+class Problem:
+    line: int | None
+    message: str
+    severity: str = "warning"
+
+
+@dataclass(slots=True)
+class ParsedPage:
+    title: str
+    kind: str | None
+    is_source: bool
+    frontmatter: dict[str, Any]
+    body: str
+    tags: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    external_links: list[ExternalLink] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """What the parser needs to know about the vault's conventions."""
+
+    source_folders: tuple[str, ...] = ("sources",)
+    source_types: tuple[str, ...] = ("source",)
+    # Top folder → kind; a folder not named here gives its name without a plural "s".
+    folder_kinds: tuple[tuple[str, str], ...] = ()
+
+
+DEFAULT_OPTIONS = ParseOptions()
+
+
+class FastYAMLHandler(frontmatter.YAMLHandler):
+    """python-frontmatter's YAML handler, on PyYAML's C loader where present."""
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return yaml.load(fm, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+
+
+YAML_HANDLER = FastYAMLHandler()
+
+# --- frontmatter -----------------------------------------------------------
+
+_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+
+
+def split_frontmatter(text: str) -> tuple[str | None, int, int]:
+    """Find a YAML block at the very top: (yaml text or None, body offset, body's first line)."""
+    if not YAML_HANDLER.detect(text) or not re.match(r"---[ \t]*\r?\n", text):
+        return None, 0, 1
+    first_nl = text.index("\n") + 1
+    close = _FM_CLOSE.search(text, first_nl)
+    if close is None:
+        return None, 0, 1
+    fm = text[first_nl : close.start()]
+    end = close.end()
+    if end < len(text) and text[end] == "\n":
+        end += 1
+    return fm, end, text.count("\n", 0, end) + 1
+
+
+def _jsonable(value: Any) -> Any:
+    """YAML gives dates, sets and non-string keys; JSON takes none of them."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, _dt.date | _dt.datetime | _dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+# --- masking: what can never hold a link ----------------------------------
+
+_FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
+_BLOCK_MATH = re.compile(r"^\s*\$\$")
+# Leftmost wins, as when a Markdown renderer reads left to right.
+_INLINE_MASK = re.compile(
+    r"<!--.*?(?:-->|\Z)"  # HTML comment (an unclosed one runs to the end)
+    r"|%%.*?(?:%%|\Z)"  # Obsidian comment
+    r"|(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)"  # inline code span
+    r"|(?<![\\$])\$\$.+?\$\$"  # display math within a paragraph
+    r"|(?<![\\$])\$(?=[^\s$])[^$\n]*?(?<=[^\s\\])\$(?!\d)",  # inline math
+    re.DOTALL,
+)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _blank(text: str) -> str:
+    return _NOT_NEWLINE.sub(" ", text)
+
+
+def _indent_width(line: str) -> int:
+    width = 0
+    for ch in line:
+        if ch == " ":
+            width += 1
+        elif ch == "\t":
+            width += 4 - width % 4
+        else:
+            break
+    return width
+
+
+def mask_body(body: str) -> str:
+    """Return `body` with code, comments and math blanked; offsets and newlines kept."""
+    if not any(c in body for c in "`~$<%") and "    " not in body and "\t" not in body:
+        return body  # nothing to blank: the common fast path
+    lines = body.split("\n")
+    out: list[str] = []
+    fence: tuple[str, int] | None = None
+    in_math = False
+    prev_blank = True
+    prev_code = False
+    context = "none"  # kind of the last non-blank block: none, para, list, code
+    for line in lines:
+        if fence is not None:
+            out.append(_blank(line))
+            stripped = line.strip()
+            if (
+                _indent_width(line) < 4
+                and stripped
+                and set(stripped) == {fence[0]}
+                and len(stripped) >= fence[1]
+            ):
+                fence = None
+            continue
+        if in_math:
+            out.append(_blank(line))
+            if "$$" in line:
+                in_math = False
+            continue
+        if not line.strip():
+            out.append(line)
+            prev_blank = True
+            continue
+        m = _FENCE_OPEN.match(line)
+        if m and not (m.group(2)[0] == "`" and "`" in m.group(3)):
+            fence = (m.group(2)[0], len(m.group(2)))
+            out.append(_blank(line))
+            prev_blank, prev_code, context = False, True, "code"
+            continue
+        if _indent_width(line) >= 4 and (prev_code or (prev_blank and context != "list")):
+            out.append(_blank(line))  # indented code block
+            prev_blank, prev_code, context = False, True, "code"
+            continue
+        if _BLOCK_MATH.match(line) and line.count("$$") == 1:
+            in_math = True
+            out.append(_blank(line))
+            prev_blank, prev_code, context = False, False, "para"
+            continue
+        out.append(line)
+        if _LIST_ITEM.match(line):
+            context = "list"
+        elif not (context == "list" and (not prev_blank or _indent_width(line) >= 2)):
+            context = "para"
+        prev_blank = prev_code = False
+    masked = "\n".join(out)
+    return _INLINE_MASK.sub(lambda m: _blank(m.group()), masked)
+
+
+# --- links, tags, headings -------------------------------------------------
+
+_WIKILINK = re.compile(r"(?<!\\)(!?)\[\[([^\[\]\n]+?)\]\]")
+_MDLINK = re.compile(
+    r"(?<![\\\]])(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
+    r"\(\s*(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
+)
+_AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]+)>")
+_BARE_URL = re.compile(r"(?<![\w/(<\[])(?:https?|ftp)://[^\s<>\[\]()]+[^\s<>\[\]().,;:!?'\"]")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_TAG = re.compile(r"(?:(?<=\s)|^)#([\w/-]+)", re.MULTILINE)
+_TAG_CHARS = re.compile(r"^[\w/-]+$")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.MULTILINE)
+_IMAGE_SIZE = re.compile(r"^\s*\d+(?:\s*x\s*\d+)?\s*$")
+
+
+def _is_external(dest: str) -> bool:
+    # "C:\..." is a Windows path, not a URL scheme.
+    return bool(_SCHEME.match(dest)) and not re.match(r"^[a-zA-Z]:[\\/]", dest)
+
+
+def split_wikilink(inner: str, embed: bool) -> tuple[str, str | None, str | None]:
+    """`T#H1#H2|shown` → (target, anchor, display); a table's `\\|` is a plain `|`."""
+    inner = inner.replace("\\|", "|")
+    target_part, bar, display = inner.partition("|")
+    shown: str | None = display.strip() if bar else None
+    if embed and shown is not None and _IMAGE_SIZE.match(shown):
+        shown = None  # ![[img.png|200x100]]: a size, not display text
+    target, hash_, anchor = target_part.partition("#")
+    return target.strip(), (anchor.strip() or None) if hash_ else None, shown
+
+
+def _is_relative(target: str) -> bool:
+    return target.startswith(("./", "../")) or target in (".", "..")
+
+
+def page_kind(path: str, fm_type: Any, options: ParseOptions) -> str | None:
+    if isinstance(fm_type, str) and fm_type.strip():
+        return fm_type.strip()
+    top, sep, _ = path.partition("/")
+    if not sep:
+        return None
+    for folder, kind in options.folder_kinds:
+        if folder == top:
+            return kind
+    return top[:-1] if top.endswith("s") and len(top) > 1 else top
+
+
+def is_source_page(path: str, fm_type: Any, options: ParseOptions) -> bool:
+    if isinstance(fm_type, str) and fm_type.strip().lower() in options.source_types:
+        return True
+    return any(path == f or path.startswith(f + "/") for f in options.source_folders)
+
+
+def _string_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+def _frontmatter_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _frontmatter_strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _frontmatter_strings(v)]
+    return []
+
+
+def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) -> ParsedPage:
+    """Parse one page. `path` is its vault-relative POSIX path; never raises on bad input."""
+    problems: list[Problem] = []
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    fm_text, body_offset, body_line = split_frontmatter(text)
+    fm: dict[str, Any] = {}
+    if fm_text is not None:
+        try:
+            loaded = YAML_HANDLER.load(fm_text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            line = 2 + mark.line if mark is not None else 1
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problems.append(
+                Problem(line, f"frontmatter is not valid YAML ({reason}); kept as body", "error")
+            )
+            loaded = None
+            body_offset, body_line = 0, 1
+        else:
+            if loaded is None:
+                pass  # an empty block is an empty mapping
+            elif isinstance(loaded, dict):
+                fm = _jsonable(loaded)
+            else:
+                problems.append(
+                    Problem(1, "the block between --- lines is not a mapping; kept as body")
+                )
+                body_offset, body_line = 0, 1
+    body = text[body_offset:]
+    fm_type = fm.get("type")
+    page = ParsedPage(
+        title="",
+        kind=page_kind(path, fm_type, options),
+        is_source=is_source_page(path, fm_type, options),
+        frontmatter=fm,
+        body=body,
+        problems=problems,
+    )
+
+    # Line of any offset in the body, from one sorted list of newline offsets.
+    newlines = [m.start() for m in re.finditer("\n", body)]
+
+    def line_of(offset: int) -> int:
+        return body_line + bisect.bisect_left(newlines, offset)
+
+    masked = mask_body(body)
+
+    for m in _HEADING.finditer(masked):
+        raw = body[m.start(2) : m.end(2)] if m.group(2) is not None else ""
+        page.headings.append(Heading(len(m.group(1)), raw.strip(), line_of(m.start())))
+
+    # Frontmatter: title, aliases, tags, and wikilinks in string values.
+    title = fm.get("title")
+    if isinstance(title, str | int | float) and str(title).strip():
+        page.title = str(title).strip()
+    else:
+        h1 = next((h for h in page.headings if h.level == 1 and h.text), None)
+        page.title = h1.text if h1 else posixpath.splitext(posixpath.basename(path))[0]
+    page.aliases = list(dict.fromkeys(_string_list(fm.get("aliases", fm.get("alias")))))
+    seen_tags: dict[str, str] = {}
+    raw_tags = fm.get("tags", fm.get("tag"))
+    if isinstance(raw_tags, str):
+        raw_tags = re.split(r"[,\s]+", raw_tags)
+    for tag in _string_list(raw_tags):
+        tag = tag.strip().lstrip("#")
+        if tag and _TAG_CHARS.match(tag) and not tag.replace("/", "").isdigit():
+            seen_tags.setdefault(tag.lower(), tag)
+    if fm_text is not None and fm:
+        fm_lines = fm_text.split("\n")
+        for value in _frontmatter_strings(fm):
+            for m in _WIKILINK.finditer(value):
+                embed = m.group(1) == "!"
+                target, anchor, display = split_wikilink(m.group(2), embed)
+                needle = m.group(0)
+                line = next((i + 2 for i, ln in enumerate(fm_lines) if needle in ln), 2)
+                page.links.append(
+                    Link(target, anchor, display, embed, line, "frontmatter", _is_relative(target))
+                )
+
+    # Body: wikilinks, Markdown links, URLs and tags.
+    for m in _WIKILINK.finditer(masked):
+        embed = m.group(1) == "!"
+        target, anchor, display = split_wikilink(body[m.start(2) : m.end(2)], embed)
+        page.links.append(
+            Link(target, anchor, display, embed, line_of(m.start()), "wikilink",
+                 _is_relative(target))
+        )
+    no_wiki = _WIKILINK.sub(lambda m: _blank(m.group()), masked) if page.links else masked
+    spans: list[tuple[int, int]] = []
+    for m in _MDLINK.finditer(no_wiki):
+        dest = m.group(3)
+        if dest.startswith("<"):
+            dest = dest[1:-1]
+        dest = dest.strip()
+        shown = m.group(2).strip() or None
+        spans.append(m.span())
+        if not dest:
+            continue
+        line = line_of(m.start())
+        if _is_external(dest):
+            page.external_links.append(ExternalLink(dest, line, shown))
+            continue
+        path_part, hash_, anchor = dest.partition("#")
+        target = unquote(path_part).strip()
+        page.links.append(
+            Link(target, unquote(anchor).strip() or None if hash_ else None, shown,
+                 m.group(1) == "!", line, "markdown", _is_relative(target))
+        )
+    rest = no_wiki
+    if spans:
+        parts, last = [], 0
+        for start, end in spans:
+            parts.append(rest[last:start])
+            parts.append(_blank(rest[start:end]))
+            last = end
+        parts.append(rest[last:])
+        rest = "".join(parts)
+    for m in _AUTOLINK.finditer(rest):
+        page.external_links.append(ExternalLink(m.group(1), line_of(m.start()), None))
+    rest_no_auto = _AUTOLINK.sub(lambda m: _blank(m.group()), rest)
+    for m in _BARE_URL.finditer(rest_no_auto):
+        page.external_links.append(ExternalLink(m.group(0), line_of(m.start()), None))
+    if "#" in rest_no_auto:
+        for m in _TAG.finditer(_BARE_URL.sub(lambda m: _blank(m.group()), rest_no_auto)):
+            tag = m.group(1).rstrip("/")
+            if tag and not tag.replace("/", "").isdigit():
+                seen_tags.setdefault(tag.lower(), tag)
+    page.tags = list(seen_tags.values())
+    page.links.sort(key=lambda link: link.line)
+    page.external_links.sort(key=lambda link: link.line)
+    return page
+
+
+def decode_page(data: bytes) -> tuple[str, Problem | None]:
+    """Bytes → text; invalid UTF-8 is replaced, and the first bad byte's line reported."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return data.decode("utf-8", "replace"), Problem(
+            line, "not valid UTF-8; decoded with replacement characters"
+        )
