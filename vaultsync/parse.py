@@ -305,8 +305,10 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
         try:
             loaded = YAML_HANDLER.load(fm_text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line = 2 + mark.line if mark is not None else 1
+            # The construct's start (context) is where a person looks; else the error's spot.
+            marks = [getattr(exc, a, None) for a in ("context_mark", "problem_mark")]
+            lines = [m.line for m in marks if m is not None]
+            line = 2 + min(lines) if lines else 1
             reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             problems.append(
                 Problem(line, f"frontmatter is not valid YAML ({reason}); kept as body", "error")
@@ -362,6 +364,8 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
         tag = tag.strip().lstrip("#")
         if tag and _TAG_CHARS.match(tag) and not tag.replace("/", "").isdigit():
             seen_tags.setdefault(tag.lower(), tag)
+    link_pos: list[int] = []
+    ext_pos: list[tuple[int, ExternalLink]] = []
     if fm_text is not None and fm:
         fm_lines = fm_text.split("\n")
         for value in _frontmatter_strings(fm):
@@ -373,6 +377,7 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
                 page.links.append(
                     Link(target, anchor, display, embed, line, "frontmatter", _is_relative(target))
                 )
+                link_pos.append(line - 1_000_000_000)
 
     # Body: wikilinks, Markdown links, URLs and tags.
     for m in _WIKILINK.finditer(masked):
@@ -382,6 +387,7 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
             Link(target, anchor, display, embed, line_of(m.start()), "wikilink",
                  _is_relative(target))
         )
+        link_pos.append(m.start())
     no_wiki = _WIKILINK.sub(lambda m: _blank(m.group()), masked) if page.links else masked
     spans: list[tuple[int, int]] = []
     for m in _MDLINK.finditer(no_wiki):
@@ -395,7 +401,7 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
             continue
         line = line_of(m.start())
         if _is_external(dest):
-            page.external_links.append(ExternalLink(dest, line, shown))
+            ext_pos.append((m.start(), ExternalLink(dest, line, shown)))
             continue
         path_part, hash_, anchor = dest.partition("#")
         target = unquote(path_part).strip()
@@ -403,6 +409,7 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
             Link(target, unquote(anchor).strip() or None if hash_ else None, shown,
                  m.group(1) == "!", line, "markdown", _is_relative(target))
         )
+        link_pos.append(m.start())
     rest = no_wiki
     if spans:
         parts, last = [], 0
@@ -413,18 +420,19 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
         parts.append(rest[last:])
         rest = "".join(parts)
     for m in _AUTOLINK.finditer(rest):
-        page.external_links.append(ExternalLink(m.group(1), line_of(m.start()), None))
+        ext_pos.append((m.start(), ExternalLink(m.group(1), line_of(m.start()), None)))
     rest_no_auto = _AUTOLINK.sub(lambda m: _blank(m.group()), rest)
     for m in _BARE_URL.finditer(rest_no_auto):
-        page.external_links.append(ExternalLink(m.group(0), line_of(m.start()), None))
+        ext_pos.append((m.start(), ExternalLink(m.group(0), line_of(m.start()), None)))
     if "#" in rest_no_auto:
         for m in _TAG.finditer(_BARE_URL.sub(lambda m: _blank(m.group()), rest_no_auto)):
             tag = m.group(1).rstrip("/")
             if tag and not tag.replace("/", "").isdigit():
                 seen_tags.setdefault(tag.lower(), tag)
     page.tags = list(seen_tags.values())
-    page.links.sort(key=lambda link: link.line)
-    page.external_links.sort(key=lambda link: link.line)
+    # Document order: frontmatter first (negative offsets), then by position in the body.
+    page.links = [ln for _, ln in sorted(zip(link_pos, page.links), key=lambda t: t[0])]
+    page.external_links = [e for _, e in sorted(ext_pos, key=lambda t: t[0])]
     return page
 
 

@@ -82,7 +82,9 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
               options: ParseOptions) -> _Loaded:
     """Read, hash and parse one page. Never raises: every failure is a status or a problem."""
     try:
-        with open(os.path.join(vault, rel), "rb") as fh:
+        # O_NONBLOCK: a FIFO named like a page must not hang the sync.
+        fd = os.open(os.path.join(vault, rel), os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat_mod.S_ISREG(st.st_mode):
                 return _Loaded(rel, "gone")
@@ -166,7 +168,8 @@ class Syncer:
                             st = entry.stat()
                             found[rel] = (st.st_size, st.st_mtime_ns)
                     except OSError:
-                        continue
+                        if is_page_path(rel):
+                            found[rel] = (-1, -1)  # a page we cannot stat: load says why
 
     def _scan(self, paths: Iterable[str] | None) -> tuple[dict[str, tuple[int, int]], set[str]]:
         """Files on disk under the given paths, and the known files those paths cover."""
@@ -189,7 +192,10 @@ class Syncer:
             try:
                 st = os.stat(full)
             except OSError:
-                prefixes.append(rel + "/")  # gone: it may have been a folder
+                if os.path.islink(full) and is_page_path(rel):
+                    found[rel] = (-1, -1)  # a page we cannot follow: load says why
+                else:
+                    prefixes.append(rel + "/")  # gone: it may have been a folder
                 continue
             if stat_mod.S_ISDIR(st.st_mode):
                 prefixes.append(rel + "/")
@@ -275,7 +281,8 @@ class Syncer:
         added_files = [w.path for w in writes if w.path not in self.pages]
         added_files += [path for path, _, _ in attachment_writes if path not in self.attachments]
         removed_files = deleted + list(renamed_from.values()) + gone_attachments
-        skipped_now = {i.path: (i.size, i.mtime_ns) for i in skipped}
+        # Remember the scan's stat: that is what the next scan compares.
+        skipped_now = {i.path: disk.get(i.path, (i.size, i.mtime_ns)) for i in skipped}
         skipped_gone = [p for p in self.skipped if p in covered and
                         (p not in disk or any(w.path == p for w in writes))]
         touched_stats = [i for i in same if (i.size, i.mtime_ns) !=

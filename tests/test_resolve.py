@@ -1,0 +1,80 @@
+"""Obsidian's link resolution rules, one case each."""
+
+from __future__ import annotations
+
+from vaultsync.resolve import Resolver
+
+FILES = [
+    "index.md",
+    "Note.md",
+    "a/Note.md",
+    "a/b/Note.md",
+    "b/deep/longer/Note.md",
+    "a/Other.md",
+    "c/Other.md",
+    "c/d/Other.md",
+    "attachments/diagram.png",
+    "x/y/space note.md",
+]
+
+
+def test_basename_match_is_case_insensitive_and_md_optional():
+    r = Resolver(["folder/My Page.md"])
+    assert r.resolve("my page", "index.md") == "folder/My Page.md"
+    assert r.resolve("MY PAGE.md", "index.md") == "folder/My Page.md"
+
+
+def test_path_with_slash_is_from_vault_root():
+    r = Resolver(FILES)
+    assert r.resolve("a/b/Note", "index.md") == "a/b/Note.md"
+    assert r.resolve("A/B/NOTE.md", "c/x.md") == "a/b/Note.md"
+    assert r.resolve("b/Note", "index.md") is None  # not a suffix match
+
+
+def test_tie_goes_to_exact_vault_path_first():
+    r = Resolver(FILES)
+    # Note.md at the root is the exact path "Note", even from inside a/.
+    assert r.resolve("Note", "a/b/page.md") == "Note.md"
+
+
+def test_tie_goes_to_linking_pages_folder_then_shortest_path():
+    r = Resolver(FILES)
+    assert r.resolve("Other", "c/d/page.md") == "c/d/Other.md"
+    assert r.resolve("Other", "c/page.md") == "c/Other.md"
+    assert r.resolve("Other", "z/page.md") == "a/Other.md"  # shortest, then alphabetical
+
+
+def test_relative_paths_from_the_linking_page():
+    r = Resolver(FILES)
+    assert r.resolve("../Other.md", "c/d/page.md", relative=True) == "c/Other.md"
+    assert r.resolve("./Other.md", "c/d/page.md", relative=True) == "c/d/Other.md"
+    assert r.resolve("../../../outside.md", "c/page.md", relative=True) is None
+
+
+def test_attachments_resolve_with_their_extension():
+    r = Resolver(FILES)
+    assert r.resolve("diagram.png", "index.md") == "attachments/diagram.png"
+    assert r.resolve("diagram", "index.md") is None
+
+
+def test_self_link_and_missing():
+    r = Resolver(FILES)
+    assert r.resolve("", "a/Note.md") == "a/Note.md"
+    assert r.resolve("Nowhere", "index.md") is None
+    assert r.resolve("https://example.com", "index.md") is None
+
+
+def test_spaces_in_names():
+    r = Resolver(FILES)
+    assert r.resolve("space note", "index.md") == "x/y/space note.md"
+
+
+def test_add_and_remove_change_the_winner():
+    r = Resolver(["z/long/Topic.md"])
+    assert r.resolve("Topic", "index.md") == "z/long/Topic.md"
+    r.add("Topic.md")
+    assert r.resolve("Topic", "index.md") == "Topic.md"
+    r.remove("Topic.md")
+    assert r.resolve("Topic", "index.md") == "z/long/Topic.md"
+    r.remove("z/long/Topic.md")
+    assert r.resolve("Topic", "index.md") is None
