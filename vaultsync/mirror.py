@@ -172,6 +172,7 @@ class PageWrite:
     hash: str
     parsed: ParsedPage
     id: int | None = None
+    compare_ns: int = -1  # the mtime_ns later syncs compare; -1 when too recent to trust
 
 
 def _now() -> str:
@@ -305,11 +306,11 @@ class Mirror:
             marks = ",".join("?" * len(chunk))
             self.conn.execute(f"DELETE FROM pages WHERE id IN ({marks})", chunk)
 
-    def touch_page(self, page_id: int, size: int, mtime_ns: int) -> None:
+    def touch_page(self, page_id: int, size: int, mtime_ns: int, compare_ns: int) -> None:
         """Same bytes, new stat (a `touch`, a copy): keep every row, note the stat."""
         self.conn.execute(
             "UPDATE pages SET size = ?, mtime = ?, mtime_ns = ? WHERE id = ?",
-            (size, mtime_ns / 1e9, mtime_ns, page_id),
+            (size, mtime_ns / 1e9, compare_ns, page_id),
         )
 
     def write_pages(self, pages: Sequence[PageWrite]) -> None:
@@ -324,7 +325,7 @@ class Mirror:
                 p.path, parsed.title, parsed.kind, int(parsed.is_source),
                 p.path.rpartition("/")[0],
                 json.dumps(parsed.frontmatter, ensure_ascii=False, sort_keys=False),
-                parsed.body, p.mtime_ns / 1e9, p.size, p.hash, p.mtime_ns, now,
+                parsed.body, p.mtime_ns / 1e9, p.size, p.hash, p.compare_ns, now,
             )
 
         if updates:

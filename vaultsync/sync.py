@@ -27,6 +27,10 @@ from .resolve import Resolver, is_page_path, name_key
 # Below this many pages to parse, a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 400
 BINARY_SNIFF_BYTES = 8192
+# A file modified this close to our scan may change again within the same mtime
+# tick after we read it (the "racy git" problem): its stat is stored as untrusted
+# (mtime_ns = -1) so the next sync hashes it again instead of believing the stat.
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -218,7 +222,11 @@ class Syncer:
         force = self.force_reparse
         if force:
             paths = None
+        racy_after = time.time_ns() - RACY_NS
         disk, covered = self._scan(paths)
+
+        def trusted(mtime_ns: int) -> int:
+            return mtime_ns if mtime_ns < racy_after else -1
 
         to_load: list[tuple[str, str | None]] = []
         attachment_writes: list[tuple[str, int, int]] = []
@@ -248,6 +256,7 @@ class Syncer:
         report.attachments_removed = len(gone_attachments)
         parsed = [item for item in loaded if item.status == "parsed"]
         same = [item for item in loaded if item.status == "same"]
+        report.unchanged += len(same)  # re-hashed, same bytes: not parsed
         skipped = [item for item in loaded if item.status == "skipped"]
 
         # A page that vanished and one with its exact bytes that appeared: a rename.
@@ -266,7 +275,8 @@ class Syncer:
                 renamed_from[item.path] = old
                 page_id = self.pages[old].id
             writes.append(PageWrite(item.path, item.size, item.mtime_ns, item.hash or "",
-                                    item.parsed, page_id))  # type: ignore[arg-type]
+                                    item.parsed, page_id,  # type: ignore[arg-type]
+                                    trusted(item.mtime_ns)))
         deleted = [p for p in dict.fromkeys(gone_pages) if p not in renamed_from.values()]
 
         problems: dict[str, list[Problem]] = {}
@@ -285,7 +295,7 @@ class Syncer:
         skipped_now = {i.path: disk.get(i.path, (i.size, i.mtime_ns)) for i in skipped}
         skipped_gone = [p for p in self.skipped if p in covered and
                         (p not in disk or any(w.path == p for w in writes))]
-        touched_stats = [i for i in same if (i.size, i.mtime_ns) !=
+        touched_stats = [i for i in same if (i.size, trusted(i.mtime_ns)) !=
                          (self.pages[i.path].size, self.pages[i.path].mtime_ns)]
 
         if not (writes or deleted or attachment_writes or gone_attachments or problems
@@ -301,7 +311,8 @@ class Syncer:
             self.mirror.delete_pages([self.pages[p].id for p in deleted])
             self.mirror.write_pages(writes)
             for item in touched_stats:
-                self.mirror.touch_page(self.pages[item.path].id, item.size, item.mtime_ns)
+                self.mirror.touch_page(self.pages[item.path].id, item.size, item.mtime_ns,
+                                       trusted(item.mtime_ns))
             self.mirror.write_attachments(attachment_writes)
             self.mirror.delete_attachments(gone_attachments)
 
@@ -311,10 +322,10 @@ class Syncer:
             for new, old in renamed_from.items():
                 del self.pages[old]
             for w in writes:
-                self.pages[w.path] = FileState(w.id, w.size, w.mtime_ns, w.hash)  # type: ignore[arg-type]
+                self.pages[w.path] = FileState(w.id, w.size, w.compare_ns, w.hash)  # type: ignore[arg-type]
             for item in touched_stats:
                 state = self.pages[item.path]
-                state.size, state.mtime_ns = item.size, item.mtime_ns
+                state.size, state.mtime_ns = item.size, trusted(item.mtime_ns)
             for path in gone_attachments:
                 del self.attachments[path]
             for path, size, mtime_ns in attachment_writes:
