@@ -102,6 +102,18 @@ def where(config: Config) -> None:
     click.echo(str(config.db))
 
 
+# --- watch (issue 3) ---------------------------------------------------------------
+
+
+# --- report (issue 4) --------------------------------------------------------------
+
+
+# --- serve, token (issue 5) --------------------------------------------------------
+
+
+# --- datasette (issue 7) -----------------------------------------------------------
+
+
 def main() -> None:  # pragma: no cover - the console script calls cli()
     cli(prog_name="vaultsync")
     sys.exit(0)

@@ -115,6 +115,18 @@ CREATE TABLE skipped_files (
     size INTEGER,
     mtime_ns INTEGER
 );
+CREATE TABLE sync_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    added INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    removed INTEGER NOT NULL,
+    renamed INTEGER NOT NULL,
+    changed_paths TEXT NOT NULL,
+    removed_paths TEXT NOT NULL,
+    seconds REAL
+);
 CREATE TABLE daemon_status (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     pid INTEGER,
@@ -127,6 +139,66 @@ CREATE TABLE daemon_status (
     pages INTEGER,
     problems INTEGER
 );
+CREATE TABLE page_metrics (
+    page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+    in_degree INTEGER NOT NULL DEFAULT 0,
+    out_degree INTEGER NOT NULL DEFAULT 0,
+    pagerank REAL,
+    betweenness REAL,
+    community INTEGER,
+    component INTEGER,
+    citation_count INTEGER NOT NULL DEFAULT 0,
+    orphan INTEGER NOT NULL DEFAULT 0,
+    isolated INTEGER NOT NULL DEFAULT 0,
+    dead_end INTEGER NOT NULL DEFAULT 0,
+    computed_at TEXT
+);
+CREATE INDEX page_metrics_pagerank ON page_metrics(pagerank);
+CREATE VIEW page_edges AS
+    SELECT source_id, target_id, count(*) AS weight FROM links
+    WHERE target_id IS NOT NULL AND target_id != source_id
+    GROUP BY source_id, target_id;
+CREATE VIEW backlinks AS
+    SELECT t.path AS target_path, t.title AS target_title, s.path AS source_path,
+           s.title AS source_title, l.line, l.display, l.anchor, l.embed, l.form,
+           l.target_id, l.source_id
+    FROM links l JOIN pages s ON s.id = l.source_id JOIN pages t ON t.id = l.target_id;
+CREATE VIEW central_pages AS
+    SELECT p.id, p.path, p.title, p.kind, m.pagerank, m.in_degree, m.out_degree,
+           m.citation_count, m.community
+    FROM pages p JOIN page_metrics m ON m.page_id = p.id
+    WHERE p.is_source = 0 ORDER BY m.pagerank DESC;
+CREATE VIEW orphan_pages AS
+    SELECT p.id, p.path, p.title, p.kind FROM pages p
+    WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.target_id = p.id AND l.source_id != p.id)
+    ORDER BY p.path;
+CREATE VIEW dead_end_pages AS
+    SELECT p.id, p.path, p.title, p.kind FROM pages p
+    WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.source_id = p.id
+                      AND l.target_id IS NOT NULL AND l.target_id != p.id)
+    ORDER BY p.path;
+CREATE VIEW isolated_pages AS
+    SELECT o.id, o.path, o.title, o.kind FROM orphan_pages o
+    WHERE o.id IN (SELECT id FROM dead_end_pages) ORDER BY o.path;
+CREATE VIEW single_source_pages AS
+    SELECT p.id, p.path, p.title, p.kind, s.path AS source_path, s.title AS source_title
+    FROM pages p JOIN citations c ON c.page_id = p.id JOIN pages s ON s.id = c.source_page_id
+    WHERE p.is_source = 0
+      AND (SELECT count(*) FROM citations c2 WHERE c2.page_id = p.id) = 1
+    ORDER BY p.path;
+CREATE VIEW unsourced_pages AS
+    SELECT p.id, p.path, p.title, p.kind FROM pages p
+    WHERE p.is_source = 0 AND NOT EXISTS (SELECT 1 FROM citations c WHERE c.page_id = p.id)
+    ORDER BY p.path;
+CREATE VIEW wanted_pages AS
+    SELECT min(l.target) AS target, count(DISTINCT l.source_id) AS "references",
+           count(*) AS links,
+           group_concat(DISTINCT p.path) AS referenced_by
+    FROM links l JOIN pages p ON p.id = l.source_id
+    WHERE l.target_path IS NULL AND l.target != ''
+    GROUP BY lower(CASE WHEN lower(l.target) LIKE '%.md'
+                        THEN substr(l.target, 1, length(l.target) - 3) ELSE l.target END)
+    ORDER BY "references" DESC, links DESC, target;
 CREATE VIRTUAL TABLE pages_fts USING fts5(title, body, content='pages', content_rowid='id');
 CREATE TRIGGER pages_ai AFTER INSERT ON pages BEGIN
     INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
@@ -438,6 +510,48 @@ class Mirror:
             + " UNION "
             + pair_sql.format(a="target_id", s="source_id", where=where)
         )
+
+    def log_batch(self, origin: str, added: int, updated: int, removed: int, renamed: int,
+                  changed_paths: Sequence[str], removed_paths: Sequence[str],
+                  seconds: float, keep: int = 1000) -> None:
+        """One row per committed batch, so readers in other processes (the HTTP API's
+        event stream) learn what changed; only the last `keep` rows are kept."""
+        cur = self.conn.execute(
+            "INSERT INTO sync_log (at, origin, added, updated, removed, renamed, changed_paths, "
+            "removed_paths, seconds) VALUES (?,?,?,?,?,?,?,?,?)",
+            (_now(), origin, added, updated, removed, renamed,
+             json.dumps(list(changed_paths)), json.dumps(list(removed_paths)), seconds),
+        )
+        self.conn.execute("DELETE FROM sync_log WHERE id <= ?", (cur.lastrowid - keep,))
+
+    def write_core_metrics(self, rows: Sequence[tuple], graph_version: str | None) -> None:
+        """Rows of (page_id, in_degree, out_degree, pagerank, component, citation_count,
+        orphan, isolated, dead_end); keeps each page's last betweenness and community."""
+        now = _now()
+        self.conn.execute(
+            "DELETE FROM page_metrics WHERE page_id NOT IN (SELECT id FROM pages)")
+        self.conn.executemany(
+            "INSERT INTO page_metrics (page_id, in_degree, out_degree, pagerank, component, "
+            "citation_count, orphan, isolated, dead_end, computed_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET "
+            "in_degree = excluded.in_degree, out_degree = excluded.out_degree, "
+            "pagerank = excluded.pagerank, component = excluded.component, "
+            "citation_count = excluded.citation_count, orphan = excluded.orphan, "
+            "isolated = excluded.isolated, dead_end = excluded.dead_end, "
+            "computed_at = excluded.computed_at",
+            [(*row, now) for row in rows],
+        )
+        if graph_version is not None:
+            self.set_meta("metrics_graph_version", graph_version)
+        self.set_meta("metrics_computed_at", now)
+
+    def write_heavy_metrics(self, rows: Sequence[tuple[float | None, int | None, int]],
+                            info: dict[str, str]) -> None:
+        """Rows of (betweenness, community, page_id), and how they were computed."""
+        self.conn.executemany(
+            "UPDATE page_metrics SET betweenness = ?, community = ? WHERE page_id = ?", rows)
+        for key, value in info.items():
+            self.set_meta(key, value)
 
     def write_status(self, **fields: object) -> None:
         """Upsert the single daemon_status row."""

@@ -212,7 +212,7 @@ class Syncer:
 
     # --- syncing ------------------------------------------------------------------
 
-    def sync(self, paths: Iterable[str] | None = None) -> SyncReport:
+    def sync(self, paths: Iterable[str] | None = None, *, origin: str = "sync") -> SyncReport:
         """Bring the mirror in line with the disk for `paths` (vault-relative files or
         folders), or for the whole vault when `paths` is None."""
         started = time.perf_counter()
@@ -380,15 +380,19 @@ class Syncer:
                 self.mirror.bump_meta_counter("graph_version")
             self.mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                time.gmtime()))
+            report.renamed = len(renamed_from)
+            report.added = sum(1 for w in writes if w.path in added_files) - report.renamed
+            report.updated = len(writes) - report.added - report.renamed
+            report.removed = len(deleted)
+            report.skipped = len(skipped_now)
+            report.changed_paths = sorted(w.path for w in writes)
+            report.removed_paths = sorted([*deleted, *renamed_from.values()])
+            if report.changed:
+                self.mirror.log_batch(
+                    origin, report.added, report.updated, report.removed, report.renamed,
+                    report.changed_paths, report.removed_paths,
+                    time.perf_counter() - started)
         self.force_reparse = False
-
-        report.renamed = len(renamed_from)
-        report.added = sum(1 for w in writes if w.path in added_files) - report.renamed
-        report.updated = len(writes) - report.added - report.renamed
-        report.removed = len(deleted)
-        report.skipped = len(skipped_now)
-        report.changed_paths = sorted(w.path for w in writes)
-        report.removed_paths = sorted([*deleted, *renamed_from.values()])
         report.pages = len(self.pages)
         self._fill_counts(report)
         report.seconds = time.perf_counter() - started
