@@ -5,6 +5,10 @@ Usage::
 
     python scripts/gen_vault.py OUT_DIR --pages N [--seed 42] [--force]
 
+or, from Python (``scripts/`` is not a package: load the file with importlib)::
+
+    summary = generate(Path(out_dir), pages, seed=42)   # force=False by default
+
 Standard library only.  The same ``--seed`` and ``--pages`` always produce a
 byte-identical vault (no wall-clock dates, no hash-order dependence, PNGs are
 written with stored, i.e. uncompressed, deflate blocks so that even the zlib
@@ -32,7 +36,9 @@ What a vault contains
   Forms: ``[[base]]``, ``[[base|shown]]``, ``[[base#Heading]]``,
   ``[[base#^blockid]]`` (the block id exists in the target),
   ``[[folder/base]]``, ``[[base.md]]``, ``![[base]]``,
-  ``[text](../folder/base.md)`` (correct relative path, %-encoded),
+  ``[text](../folder/base.md)`` (correct relative path, %-encoded; a path
+  going down a folder is written ``./area/base.md``, never ``area/base.md``,
+  which resolvers read as a vault-root path),
   ``[text](base.md)`` and ``[[#Section]]`` self links.  Concepts end with a
   ``## Seen in`` list of 0-4 source pages.  ~3 % of links point at pages that
   do not exist (a shared, Zipf-weighted pool of names, so "wanted pages"
@@ -60,6 +66,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import datetime as _dt
+import itertools
 import math
 import random
 import shutil
@@ -170,7 +177,7 @@ _TAGS = (
     "data-engineering", "infra/networking", "infra/scheduling", "cost",
 )
 # heavy head: streaming and ai/inference are the most common tags
-_TAG_CUM = list(__import__("itertools").accumulate(
+_TAG_CUM = list(itertools.accumulate(
     [8, 6, 3, 3, 2, 2, 2, 2, 2, 1.5, 1.5, 2, 1.5, 1, 1, 1]))
 
 _NOUNS = (
@@ -239,6 +246,7 @@ _OPENERS = ("In practice,", "In most deployments,", "At scale,", "Counter-intuit
 _METRIC_FMT = ("{} ms", "{}x", "{} partitions", "{} GB/s", "a p99 of {} ms",
                "{}% of requests", "{} replicas", "a batch size of {}", "{} tokens per second",
                "{} MB per segment")
+_METRIC_VALUES = (2, 3, 4, 8, 12, 16, 32, 50, 64, 95, 99, 128, 250, 512, 4096)
 _INLINE_CODE = ("`acks=all`", "`max.poll.records=500`", "`linger.ms=5`",
                 "`enable.idempotence=true`", "`consumer.poll(timeout=100)`",
                 "`SELECT count(*) FROM events`", "`torch.compile`", "`--max-batch-tokens`",
@@ -276,7 +284,7 @@ _CODE_LANGS = tuple(_CODE)
 
 # link form mix for resolved body links (cumulative weights)
 _FORMS = ("wiki", "alias", "heading", "block", "path", "dotmd", "embed", "relmd", "baremd")
-_FORM_CUM = list(__import__("itertools").accumulate(
+_FORM_CUM = list(itertools.accumulate(
     [0.46, 0.12, 0.07, 0.04, 0.05, 0.03, 0.04, 0.12, 0.07]))
 
 _START = _dt.date(2022, 1, 3)
@@ -308,7 +316,8 @@ def _relpath(target: str, start_dir: str) -> str:
 
 def _yaml_scalar(value: str) -> str:
     special = (": " in value or " #" in value or value[:1] in "!&*[]{}|>'\"%@`#,?-"
-               or value.strip() != value or value.lower() in ("yes", "no", "true", "false", "null", "~"))
+               or value.strip() != value
+               or value.lower() in ("yes", "no", "true", "false", "null", "~"))
     if special:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return value
@@ -386,8 +395,10 @@ class _Plan:
         span = (_END - _START).days - 420
         for rank, i in enumerate(order):
             pg = pages[i]
-            pg.created = _START + _dt.timedelta(days=int(rank * span / max(n, 1)) + rng.randrange(30))
-            pg.updated = min(_END, pg.created + _dt.timedelta(days=rng.choice((0, 0, 3, 14, 45, 120, 390))))
+            days = int(rank * span / max(n, 1)) + rng.randrange(30)
+            pg.created = _START + _dt.timedelta(days=days)
+            edit = rng.choice((0, 0, 3, 14, 45, 120, 390))
+            pg.updated = min(_END, pg.created + _dt.timedelta(days=edit))
 
         self.taken: set = {"not-a-link", "inline-not-a-link"}
         self._areas(n_con)
@@ -418,7 +429,7 @@ class _Plan:
         names = names[:k]
         rng.shuffle(names)
         self.area_names = names
-        cum = list(__import__("itertools").accumulate(1.0 / math.sqrt(i + 1) for i in range(k)))
+        cum = list(itertools.accumulate(1.0 / math.sqrt(i + 1) for i in range(k)))
         for pg in self.pages:
             if pg.kind != "concept":
                 continue
@@ -470,7 +481,7 @@ class _Plan:
                 vendor = rng.choice(_VENDORS)
                 published = pg.created - _dt.timedelta(days=rng.randrange(12))
 
-                def slug():
+                def slug(published=published, vendor=vendor):
                     r = rng.random()
                     if r < 0.25:
                         words = ["how", "we", rng.choice(_VERBS)[:-1].rstrip("e") + "ed",
@@ -572,12 +583,13 @@ class _Plan:
             a, b = rng.choice(_NAME_MODS), rng.choice(_NAME_NOUNS)
             if rng.random() < 0.5:
                 return f"{a}-{b}-{rng.choice(('notes', 'deep-dive', 'faq', 'rfc', 'glossary'))}"
-            return _title_from_base(f"{a}-{b}") + " " + rng.choice(("Design", "Overview", "Playbook", "Benchmarks"))
+            kind = rng.choice(("Design", "Overview", "Playbook", "Benchmarks"))
+            return _title_from_base(f"{a}-{b}") + " " + kind
 
         for _ in range(k):
             names.append(self._unique(make))
         self.wanted = names
-        self.wanted_cum = list(__import__("itertools").accumulate(
+        self.wanted_cum = list(itertools.accumulate(
             1.0 / (i + 1) ** 1.1 for i in range(k)))
 
     # ---- links -----------------------------------------------------------
@@ -732,11 +744,13 @@ class _Plan:
                     if r < 0.4:
                         url = f"https://docs.example.com/{w}"
                     elif r < 0.7:
-                        url = f"https://arxiv.example.org/abs/{rng.randint(1901, 2512)}.{rng.randint(1000, 29999):05d}"
+                        yymm, num = rng.randint(1901, 2512), rng.randint(1000, 29999)
+                        url = f"https://arxiv.example.org/abs/{yymm}.{num:05d}"
                     else:
                         url = f"https://github.com/example-org/{w}/blob/main/README.md"
-                    pg.ext.append((rng.choice(("the docs", "the paper", "this write-up", "the README",
-                                               "the benchmark", "the design doc")), url))
+                    text = rng.choice(("the docs", "the paper", "this write-up", "the README",
+                                       "the benchmark", "the design doc"))
+                    pg.ext.append((text, url))
                     self.ext_count += 1
 
 
@@ -773,7 +787,7 @@ class _Prose:
 
     def metric(self) -> str:
         f = self.pick(_METRIC_FMT)
-        return f.format(self.r.choice((2, 3, 4, 8, 12, 16, 32, 50, 64, 95, 99, 128, 250, 512, 4096)))
+        return f.format(self.pick(_METRIC_VALUES))
 
     def sentence(self) -> str:
         pick, np, ob, rand = self.pick, self.np, self.obj, self.rand
@@ -783,7 +797,8 @@ class _Prose:
         elif x == 1:
             s = f"{np()} {pick(_VERBS)} {ob()} {pick(_CONNS)} {np()} {pick(_VERBS)} {ob()}."
         elif x == 2:
-            s = f"{pick(_OPENERS)} {np()} {pick(_VERBS)} {ob()} and {pick(_VERBS)} {ob()} {pick(_PPS)}."
+            s = (f"{pick(_OPENERS)} {np()} {pick(_VERBS)} {ob()} "
+                 f"and {pick(_VERBS)} {ob()} {pick(_PPS)}.")
         elif x == 3:
             s = f"{np()} {pick(_VERBS)} {ob()}, {pick(_CONNS)} {np()} {pick(_VERBS)} {pick(_PPS)}."
         elif x == 4:
@@ -791,7 +806,8 @@ class _Prose:
         elif x == 5:
             s = f"This is why the {pick(_NOUNS)} matters: {np()} {pick(_VERBS)} {ob()}."
         elif x == 6:
-            s = f"Without {ob()}, {np()} {pick(_VERBS)} {pick(_PPS)} and {np()} {pick(_VERBS)} {ob()}."
+            s = (f"Without {ob()}, {np()} {pick(_VERBS)} {pick(_PPS)} "
+                 f"and {np()} {pick(_VERBS)} {ob()}.")
         else:
             s = f"{pick(_OPENERS)} {np()} {pick(_VERBS)} {self.metric()} {pick(_PPS)}."
         return s[0].upper() + s[1:]
@@ -822,7 +838,10 @@ def _link_text(plan: _Plan, src: _Page, link: tuple) -> str:
     if form == "embed":
         return f"![[{lp}]]"
     if form == "relmd":
-        return f"[{shown}]({quote(_relpath(tp.path, src.folder))})"
+        rel = _relpath(tp.path, src.folder)
+        if "/" in rel and not rel.startswith("../"):
+            rel = "./" + rel  # concepts/x.md -> concepts/area/y.md: "./area/y.md"
+        return f"[{shown}]({quote(rel)})"
     # baremd
     return f"[{shown}]({quote(tp.base)}.md)"
 
@@ -905,7 +924,8 @@ def _render(plan: _Plan, pg: _Page) -> str:
         elif form == "plain":
             blocks.append(f"![[{name}]]")
         else:
-            blocks.append(f"![diagram of the {pr.pick(_NOUNS)}]({_relpath('attachments/' + name, pg.folder)})")
+            rel = _relpath("attachments/" + name, pg.folder)
+            blocks.append(f"![diagram of the {pr.pick(_NOUNS)}]({rel})")
         extra_words += 3
     for text, url in pg.ext:
         s = f"{_cap(pr.np())} {pr.pick(_VERBS)} {pr.obj()}; [{text}]({url}) has the numbers."
@@ -1001,7 +1021,8 @@ def _render(plan: _Plan, pg: _Page) -> str:
     # block ids on distinct paragraphs
     bl_at: dict = {}
     if pg.blocks:
-        for bid, slot in zip(pg.blocks, r.sample(range(len(flat)), min(len(pg.blocks), len(flat)))):
+        slots = r.sample(range(len(flat)), min(len(pg.blocks), len(flat)))
+        for bid, slot in zip(pg.blocks, slots, strict=False):
             bl_at[flat[slot]] = bid
     # standalone blocks after random paragraphs
     after: dict = {}
@@ -1057,9 +1078,11 @@ def _prepare_out_dir(out_dir: Path, force: bool) -> None:
         raise FileExistsError(f"{out_dir} exists and is not a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()):
         if not force:
-            raise FileExistsError(f"{out_dir} is not empty (use --force to regenerate a vault made by this script)")
+            raise FileExistsError(
+                f"{out_dir} is not empty (use --force to regenerate a vault made by this script)")
         if not (out_dir / MARKER).is_file():
-            raise FileExistsError(f"{out_dir} is not empty and has no {MARKER} marker: refusing to delete it")
+            raise FileExistsError(
+                f"{out_dir} is not empty and has no {MARKER} marker: refusing to delete it")
         for child in sorted(out_dir.iterdir()):
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
@@ -1153,7 +1176,8 @@ def generate(out_dir: Path, pages: int, seed: int = 42, *, force: bool = False) 
         "top_unresolved": sorted(wanted_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5],
         "orphans": len(orphan_paths),
         "orphan_paths": orphan_paths,
-        "duplicate_basenames": [(plan.pages[a].path, plan.pages[b].path) for a, b in plan.dup_pairs],
+        "duplicate_basenames": [(plan.pages[a].path, plan.pages[b].path)
+                                for a, b in plan.dup_pairs],
         "frontmatter_links": sum(1 for pg in plan.pages if pg.related >= 0),
         "attachments": plan.n_att,
         "attachment_embeds": plan.att_embeds,
@@ -1169,17 +1193,20 @@ def summary_line(s: dict) -> str:
     pf = s["per_folder"]
     areas = f" in {s['concept_areas']} areas" if s["concept_areas"] else ""
     return (f"gen_vault: {s['pages']} pages -> {s['out_dir']} "
-            f"(concepts {pf['concepts']}{areas}, sources {pf['sources']}, systems {pf['systems']}) | "
-            f"links {s['links']} (unresolved {s['unresolved_links']} to {s['unresolved_targets']} names, "
+            f"(concepts {pf['concepts']}{areas}, sources {pf['sources']}, "
+            f"systems {pf['systems']}) | links {s['links']} "
+            f"(unresolved {s['unresolved_links']} to {s['unresolved_targets']} names, "
             f"max in-degree {s['max_in_degree']}) | orphans {s['orphans']} | "
             f"attachments {s['attachments']} ({s['attachment_embeds']} embeds) | "
             f"{s['bytes'] / 1e6:.1f} MB | seed {s['seed']} | {s['seconds']:.2f} s")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Generate a deterministic Obsidian-style benchmark vault.")
+    ap = argparse.ArgumentParser(
+        description="Generate a deterministic Obsidian-style benchmark vault.")
     ap.add_argument("out_dir", type=Path, help="output directory (missing or empty)")
-    ap.add_argument("--pages", type=int, required=True, help="number of notes, e.g. 1000, 10000, 100000")
+    ap.add_argument("--pages", type=int, required=True,
+                    help="number of notes, e.g. 1000, 10000, 100000")
     ap.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     ap.add_argument("--force", action="store_true",
                     help=f"delete OUT_DIR's contents first (only if it holds a {MARKER} marker)")

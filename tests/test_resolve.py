@@ -31,6 +31,19 @@ def test_path_with_slash_is_from_vault_root():
     assert r.resolve("b/Note", "index.md") is None  # not a suffix match
 
 
+def test_path_not_at_root_falls_back_to_the_linking_pages_folder():
+    r = Resolver(FILES)
+    assert r.resolve("d/Other.md", "c/page.md") == "c/d/Other.md"  # Obsidian's relative format
+    assert r.resolve("a/Other", "c/page.md") == "a/Other.md"  # the root still wins
+
+
+def test_case_twins_resolve_the_same_whatever_the_order():
+    twins = ["c/alpha.md", "c/Alpha.md"]
+    assert Resolver(twins).resolve("Alpha", "x.md") == Resolver(twins[::-1]).resolve(
+        "Alpha", "x.md") == "c/Alpha.md"
+    assert Resolver(twins).resolve("./alpha.md", "c/x.md", relative=True) == "c/alpha.md"
+
+
 def test_tie_goes_to_exact_vault_path_first():
     r = Resolver(FILES)
     # Note.md at the root is the exact path "Note", even from inside a/.

@@ -33,44 +33,45 @@ def _folder(path: str) -> str:
 
 
 class Resolver:
-    """An index of every file in the vault, answering which file a link names."""
+    """An index of every file in the vault, answering which file a link names.
+
+    Files that differ only in case (possible on a case-sensitive disk) all match a
+    link; the one spelled as written wins, else the first in sorted order, so the
+    answer never depends on the order files were seen in.
+    """
 
     def __init__(self, paths: Iterable[str] = ()) -> None:
-        self._by_path: dict[str, str] = {}
         self._by_name: dict[str, list[str]] = {}
         for path in paths:
             self.add(path)
 
     def __contains__(self, path: str) -> bool:
-        return self._by_path.get(path_key(path)) == path
+        return path in self._by_name.get(name_key(path), ())
 
     def __len__(self) -> int:
-        return len(self._by_path)
+        return sum(len(bucket) for bucket in self._by_name.values())
 
     def add(self, path: str) -> None:
-        key = path_key(path)
-        if self._by_path.get(key) == path:
-            return
-        self._by_path.setdefault(key, path)
-        bucket = self._by_name.setdefault(key.rpartition("/")[2], [])
+        bucket = self._by_name.setdefault(name_key(path), [])
         if path not in bucket:
             bucket.append(path)
 
     def remove(self, path: str) -> None:
-        key = path_key(path)
-        name = key.rpartition("/")[2]
+        name = name_key(path)
         bucket = self._by_name.get(name, [])
         if path in bucket:
             bucket.remove(path)
             if not bucket:
                 del self._by_name[name]
-        if self._by_path.get(key) == path:
-            del self._by_path[key]
-            # Two files can differ only in case on a case-sensitive disk.
-            for other in bucket:
-                if path_key(other) == key:
-                    self._by_path[key] = other
-                    break
+
+    @staticmethod
+    def _best(candidates: list[str], written: str) -> str:
+        spelled = {written, written + ".md"}
+        return min(candidates, key=lambda p: (p not in spelled, len(p), p))
+
+    def _at_path(self, key: str, written: str) -> str | None:
+        matches = [p for p in self._by_name.get(key.rpartition("/")[2], ()) if path_key(p) == key]
+        return self._best(matches, written) if matches else None
 
     def resolve(self, target: str, source_path: str, relative: bool = False) -> str | None:
         """The vault path `target` names when written in `source_path`, or None."""
@@ -81,19 +82,26 @@ class Resolver:
             joined = posixpath.normpath(posixpath.join(_folder(source_path), target))
             if joined.startswith("../") or joined == "..":
                 return None
-            return self._by_path.get(path_key(joined))
-        key = path_key(target.lstrip("/"))
+            return self._at_path(path_key(joined), joined)
+        written = target.lstrip("/")
+        key = path_key(written)
         if "/" in key:
-            return self._by_path.get(posixpath.normpath(key))
+            found = self._at_path(posixpath.normpath(key), posixpath.normpath(written))
+            if found is None:
+                # Not at the root: try beside the linking page, as Obsidian does for
+                # links written in its "relative path" format (`sub/note.md`, no `./`).
+                joined = posixpath.normpath(posixpath.join(_folder(source_path), written))
+                if not joined.startswith("../"):
+                    found = self._at_path(path_key(joined), joined)
+            return found
         candidates = self._by_name.get(key)
         if not candidates:
             return None
         if len(candidates) == 1:
             return candidates[0]
-        exact = self._by_path.get(key)
+        exact = self._at_path(key, written)
         if exact is not None:
             return exact
         folder = _folder(source_path).lower()
         same_folder = [c for c in candidates if _folder(c).lower() == folder]
-        pool = same_folder or candidates
-        return min(pool, key=lambda p: (len(p), p))
+        return self._best(same_folder or candidates, written)
