@@ -204,10 +204,12 @@ CREATE TRIGGER pages_ai AFTER INSERT ON pages BEGIN
     INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
 END;
 CREATE TRIGGER pages_ad AFTER DELETE ON pages BEGIN
-    INSERT INTO pages_fts(pages_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    INSERT INTO pages_fts(pages_fts, rowid, title, body)
+        VALUES ('delete', old.id, old.title, old.body);
 END;
 CREATE TRIGGER pages_au AFTER UPDATE OF title, body ON pages BEGIN
-    INSERT INTO pages_fts(pages_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    INSERT INTO pages_fts(pages_fts, rowid, title, body)
+        VALUES ('delete', old.id, old.title, old.body);
     INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
 END;
 """
@@ -251,7 +253,8 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
 
 
-def connect(db_path: Path | str, *, readonly: bool = False, timeout: float = 5.0) -> sqlite3.Connection:
+def connect(db_path: Path | str, *, readonly: bool = False,
+            timeout: float = 5.0) -> sqlite3.Connection:
     """A connection with vaultsync's pragmas; autocommit, transactions are explicit."""
     if readonly:
         uri = Path(db_path).absolute().as_uri() + "?mode=ro"
@@ -355,7 +358,8 @@ class Mirror:
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
             out.extend(self.conn.execute(
-                "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, l.target_id "
+                "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, "
+                "l.target_id "
                 f"FROM links l JOIN pages p ON p.id = l.source_id WHERE l.target_key IN ({marks})",
                 chunk,
             ))

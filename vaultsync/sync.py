@@ -307,91 +307,95 @@ class Syncer:
             return report
 
         was_empty = not self.pages
-        with self.mirror.transaction():
-            self.mirror.delete_pages([self.pages[p].id for p in deleted])
-            self.mirror.write_pages(writes)
-            for item in touched_stats:
-                self.mirror.touch_page(self.pages[item.path].id, item.size, item.mtime_ns,
-                                       trusted(item.mtime_ns))
-            self.mirror.write_attachments(attachment_writes)
-            self.mirror.delete_attachments(gone_attachments)
+        try:
+            with self.mirror.transaction():
+                self.mirror.delete_pages([self.pages[p].id for p in deleted])
+                self.mirror.write_pages(writes)
+                for item in touched_stats:
+                    self.mirror.touch_page(self.pages[item.path].id, item.size, item.mtime_ns,
+                                           trusted(item.mtime_ns))
+                self.mirror.write_attachments(attachment_writes)
+                self.mirror.delete_attachments(gone_attachments)
 
-            # The in-memory view follows the rows just written.
-            for path in deleted:
-                del self.pages[path]
-            for new, old in renamed_from.items():
-                del self.pages[old]
-            for w in writes:
-                self.pages[w.path] = FileState(w.id, w.size, w.compare_ns, w.hash)  # type: ignore[arg-type]
-            for item in touched_stats:
-                state = self.pages[item.path]
-                state.size, state.mtime_ns = item.size, trusted(item.mtime_ns)
-            for path in gone_attachments:
-                del self.attachments[path]
-            for path, size, mtime_ns in attachment_writes:
-                self.attachments[path] = FileState(0, size, mtime_ns)
-            for path in removed_files:
-                self.resolver.remove(path)
-            for path in added_files:
-                self.resolver.add(path)
+                # The in-memory view follows the rows just written.
+                for path in deleted:
+                    del self.pages[path]
+                for old in renamed_from.values():
+                    del self.pages[old]
+                for w in writes:
+                    self.pages[w.path] = FileState(w.id, w.size, w.compare_ns, w.hash)  # type: ignore[arg-type]
+                for item in touched_stats:
+                    state = self.pages[item.path]
+                    state.size, state.mtime_ns = item.size, trusted(item.mtime_ns)
+                for path in gone_attachments:
+                    del self.attachments[path]
+                for path, size, mtime_ns in attachment_writes:
+                    self.attachments[path] = FileState(0, size, mtime_ns)
+                for path in removed_files:
+                    self.resolver.remove(path)
+                for path in added_files:
+                    self.resolver.add(path)
 
-            # Links of rewritten pages, resolved against the vault as it now is.
-            written_ids = {w.id for w in writes}
-            link_rows = []
-            for w in writes:
-                for link in w.parsed.links:
-                    target_path = self.resolver.resolve(link.target, w.path, link.relative)
-                    target = self.pages.get(target_path) if target_path else None
-                    link_rows.append((w.id, link.target, link.anchor, link.display,
-                                      int(link.embed), link.line, link.form, target_path,
-                                      target.id if target else None, int(link.relative)))
-            self.mirror.insert_links(link_rows)
+                # Links of rewritten pages, resolved against the vault as it now is.
+                written_ids = {w.id for w in writes}
+                link_rows = []
+                for w in writes:
+                    for link in w.parsed.links:
+                        target_path = self.resolver.resolve(link.target, w.path, link.relative)
+                        target = self.pages.get(target_path) if target_path else None
+                        link_rows.append((w.id, link.target, link.anchor, link.display,
+                                          int(link.embed), link.line, link.form, target_path,
+                                          target.id if target else None, int(link.relative)))
+                self.mirror.insert_links(link_rows)
 
-            # Links elsewhere whose answer a new or vanished file can change.
-            touched_ids = set(written_ids)
-            keys = {name_key(p) for p in [*added_files, *removed_files]}
-            if keys and not was_empty:
-                retarget = []
-                for link_id, source_id, source_path, target, relative, old_path, old_id in \
-                        self.mirror.links_naming(keys):
-                    if source_id in written_ids:
-                        continue
-                    new_path = self.resolver.resolve(target, source_path, bool(relative))
-                    new_state = self.pages.get(new_path) if new_path else None
-                    new_id = new_state.id if new_state else None
-                    if (new_path, new_id) != (old_path, old_id):
-                        retarget.append((new_path, new_id, link_id))
-                        touched_ids.add(source_id)
-                self.mirror.retarget_links(retarget)
-                report.links_retargeted = len(retarget)
-            self.mirror.refresh_citations(None if was_empty or force else touched_ids)
+                # Links elsewhere whose answer a new or vanished file can change.
+                touched_ids = set(written_ids)
+                keys = {name_key(p) for p in [*added_files, *removed_files]}
+                if keys and not was_empty:
+                    retarget = []
+                    for link_id, source_id, source_path, target, relative, old_path, old_id in \
+                            self.mirror.links_naming(keys):
+                        if source_id in written_ids:
+                            continue
+                        new_path = self.resolver.resolve(target, source_path, bool(relative))
+                        new_state = self.pages.get(new_path) if new_path else None
+                        new_id = new_state.id if new_state else None
+                        if (new_path, new_id) != (old_path, old_id):
+                            retarget.append((new_path, new_id, link_id))
+                            touched_ids.add(source_id)
+                    self.mirror.retarget_links(retarget)
+                    report.links_retargeted = len(retarget)
+                self.mirror.refresh_citations(None if was_empty or force else touched_ids)
 
-            self.mirror.replace_problems(problems)
-            self.mirror.write_skipped(skipped_now, skipped_gone)
-            for path in skipped_gone:
-                self.skipped.pop(path, None)
-            self.skipped.update(skipped_now)
-            self.problem_paths |= {p for p, v in problems.items() if v}
-            self.problem_paths -= {p for p, v in problems.items() if not v}
-            if force or self.mirror.get_meta("parse_options") is None:
-                self.mirror.set_meta("parse_options", self.config.parse_fingerprint())
-                self.mirror.set_meta("vault", self.vault)
-            if writes or deleted or attachment_writes or gone_attachments:
-                self.mirror.bump_meta_counter("graph_version")
-            self.mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                               time.gmtime()))
-            report.renamed = len(renamed_from)
-            report.added = sum(1 for w in writes if w.path in added_files) - report.renamed
-            report.updated = len(writes) - report.added - report.renamed
-            report.removed = len(deleted)
-            report.skipped = len(skipped_now)
-            report.changed_paths = sorted(w.path for w in writes)
-            report.removed_paths = sorted([*deleted, *renamed_from.values()])
-            if report.changed:
-                self.mirror.log_batch(
-                    origin, report.added, report.updated, report.removed, report.renamed,
-                    report.changed_paths, report.removed_paths,
-                    time.perf_counter() - started)
+                self.mirror.replace_problems(problems)
+                self.mirror.write_skipped(skipped_now, skipped_gone)
+                for path in skipped_gone:
+                    self.skipped.pop(path, None)
+                self.skipped.update(skipped_now)
+                self.problem_paths |= {p for p, v in problems.items() if v}
+                self.problem_paths -= {p for p, v in problems.items() if not v}
+                if force or self.mirror.get_meta("parse_options") is None:
+                    self.mirror.set_meta("parse_options", self.config.parse_fingerprint())
+                    self.mirror.set_meta("vault", self.vault)
+                if writes or deleted or attachment_writes or gone_attachments:
+                    self.mirror.bump_meta_counter("graph_version")
+                self.mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                   time.gmtime()))
+                report.renamed = len(renamed_from)
+                report.added = sum(1 for w in writes if w.path in added_files) - report.renamed
+                report.updated = len(writes) - report.added - report.renamed
+                report.removed = len(deleted)
+                report.skipped = len(skipped_now)
+                report.changed_paths = sorted(w.path for w in writes)
+                report.removed_paths = sorted([*deleted, *renamed_from.values()])
+                if report.changed:
+                    self.mirror.log_batch(
+                        origin, report.added, report.updated, report.removed, report.renamed,
+                        report.changed_paths, report.removed_paths,
+                        time.perf_counter() - started)
+        except BaseException:
+            self.reload()  # the in-memory view may be ahead of the rolled-back rows
+            raise
         self.force_reparse = False
         report.pages = len(self.pages)
         self._fill_counts(report)
