@@ -431,7 +431,8 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
                 seen_tags.setdefault(tag.lower(), tag)
     page.tags = list(seen_tags.values())
     # Document order: frontmatter first (negative offsets), then by position in the body.
-    page.links = [ln for _, ln in sorted(zip(link_pos, page.links, strict=True), key=lambda t: t[0])]
+    ordered = sorted(zip(link_pos, page.links, strict=True), key=lambda t: t[0])
+    page.links = [ln for _, ln in ordered]
     page.external_links = [e for _, e in sorted(ext_pos, key=lambda t: t[0])]
     return page
 
