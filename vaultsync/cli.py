@@ -104,6 +104,78 @@ def where(config: Config) -> None:
 
 # --- watch (issue 3) ---------------------------------------------------------------
 
+def setup_logging(verbose: int, quiet: bool) -> None:
+    import logging
+
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stderr)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # we log our own line per batch
+
+
+def run_until_signalled(target: Callable[[Any], None]) -> None:
+    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handle(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    target(stop)
+
+
+@cli.command()
+@vault_options
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("-v", "--verbose", count=True, help="Also log no-op reconciles and details.")
+@click.option("--no-metrics", is_flag=True, help="Do not recompute graph metrics after batches.")
+@user_errors
+def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
+    """Keep the mirror live: reconcile, then apply every save, rename and delete."""
+    from .watch import Daemon, DaemonRunning
+
+    setup_logging(verbose, quiet)
+    click.echo(f"mirror: {config.db}", err=True)
+    if not quiet:
+        click.echo(f"watching {config.vault} (Ctrl-C stops)", err=True)
+    try:
+        run_until_signalled(Daemon(config, metrics=not no_metrics).run)
+    except DaemonRunning as exc:
+        raise UserError(str(exc)) from None
+
+
+@cli.command()
+@vault_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@user_errors
+def status(config: Config, as_json: bool) -> None:
+    """Is a daemon keeping this mirror, and what does the mirror hold?"""
+    from .mirror import Mirror
+    from .watch import read_status
+
+    if not config.db.exists():
+        raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
+    daemon = read_status(config.db) or {}
+    with Mirror(config.db) as mirror:
+        counts = mirror.counts()
+        last_sync = mirror.get_meta("last_sync_at")
+    data = {"db": str(config.db), "vault": str(config.vault), "last_sync_at": last_sync,
+            **counts, "daemon": daemon}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    alive = "running" if daemon.get("alive") else "not running"
+    click.echo(f"mirror: {config.db}")
+    click.echo(f"{counts['pages']} pages, {counts['links']} links ({counts['unresolved']} "
+               f"unresolved), {counts['problems']} problems; last sync {last_sync}")
+    click.echo(f"daemon: {alive}" + (f" (pid {daemon.get('pid')}, last batch "
+                                     f"{daemon.get('last_batch_at')})" if daemon else ""))
+
+
 
 # --- report (issue 4) --------------------------------------------------------------
 
