@@ -183,7 +183,87 @@ def status(config: Config, as_json: bool) -> None:
 # --- serve, token (issue 5) --------------------------------------------------------
 
 
+@cli.command()
+@vault_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --allow-remote.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port (0: any free one).")
+@click.option("--watch", is_flag=True, help="Run the watch daemon in this process too: "
+              "one command for a live backend.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a non-loopback --host and any Host header (the page then asks "
+                   "for the token).")
+@user_errors
+def serve(config: Config, host: str, port: int, watch: bool, allow_remote: bool) -> None:
+    """Serve the HTTP API and the graph view at http://127.0.0.1:8765/."""
+    from .server import ServeError
+    from .server import serve as run_server
+
+    try:
+        run_server(config, host=host, port=port, watch=watch, allow_remote=allow_remote,
+                   echo=lambda line: click.echo(line, err=True))
+    except ServeError as exc:
+        raise UserError(str(exc)) from None
+
+
+@cli.command()
+@vault_options
+@click.option("--rotate", is_flag=True, help="Make a new token (the old one stops working "
+              "when the server restarts).")
+@user_errors
+def token(config: Config, rotate: bool) -> None:
+    """Print the API token (made on first use, kept in <db>.token, mode 0600)."""
+    from .server.security import ensure_token
+
+    value, _ = ensure_token(config.db, rotate=rotate)
+    click.echo(value)
+
+
 # --- datasette (issue 7) -----------------------------------------------------------
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("vault", required=False, type=click.Path(file_okay=False))
+@click.option("--db", "db", type=click.Path(dir_okay=False),
+              help="Mirror database (default: one per vault in the user data dir; "
+                   "or $VAULTSYNC_DB).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML settings (or $VAULTSYNC_CONFIG).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True,
+              help="Port on 127.0.0.1.")
+@click.option("--print-metadata", is_flag=True,
+              help="Print Datasette metadata JSON for this mirror (for `datasette <db> "
+                   "--metadata FILE`) and exit.")
+@click.argument("datasette_args", nargs=-1, type=click.UNPROCESSED)
+@user_errors
+def datasette(vault: str | None, db: str | None, config_file: str | None, port: int,
+              print_metadata: bool, datasette_args: tuple[str, ...]) -> None:
+    """Browse the mirror in Datasette: canned queries, search, page graph links.
+
+    Syncs first if the mirror is missing or empty, then serves it on 127.0.0.1.
+    Arguments after `--` go to `datasette serve` (e.g. -- --setting sql_time_limit_ms 5000).
+    """
+    from .datasette_plugin import launch
+
+    extra = list(datasette_args)
+    if vault is not None and vault.startswith("-"):  # `vaultsync datasette -- --opt`
+        extra.insert(0, vault)
+        vault = None
+    config = load_config(vault, db, config_file)
+    if print_metadata:
+        from .datasette_plugin import metadata_for
+
+        click.echo(json.dumps(metadata_for(config.db.stem, config.vault.name), indent=2,
+                              ensure_ascii=False))
+        return
+    if not launch.datasette_installed():
+        raise UserError(launch.NOT_INSTALLED)
+    summary = launch.ensure_mirror(config)
+    if summary is not None:
+        click.echo(f"synced: {summary}", err=True)
+    launch.run(config, port, extra)
+
 
 
 def main() -> None:  # pragma: no cover - the console script calls cli()

@@ -9,6 +9,7 @@ answer can change, and writes all of it in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat as stat_mod
@@ -24,6 +25,8 @@ from .mirror import FileState, Mirror, PageWrite
 from .parse import ParsedPage, ParseOptions, Problem, decode_page, parse_page
 from .resolve import Resolver, is_page_path, name_key
 
+# From this many pages written in one batch, index in bulk (see Mirror.bulk_load).
+BULK_THRESHOLD = 500
 # Below this many pages to parse, a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 400
 BINARY_SNIFF_BYTES = 8192
@@ -71,7 +74,7 @@ class SyncReport:
         return asdict(self)
 
 
-@dataclass(slots=True)
+@dataclass
 class _Loaded:
     path: str
     status: str  # parsed, same, skipped, gone
@@ -310,6 +313,9 @@ class Syncer:
         try:
             with self.mirror.transaction():
                 self.mirror.delete_pages([self.pages[p].id for p in deleted])
+                bulk = self.mirror.bulk_load() if len(writes) >= BULK_THRESHOLD \
+                    else contextlib.nullcontext()
+                bulk.__enter__()
                 self.mirror.write_pages(writes)
                 for item in touched_stats:
                     self.mirror.touch_page(self.pages[item.path].id, item.size, item.mtime_ns,
@@ -347,6 +353,7 @@ class Syncer:
                                           int(link.embed), link.line, link.form, target_path,
                                           target.id if target else None, int(link.relative)))
                 self.mirror.insert_links(link_rows)
+                bulk.__exit__(None, None, None)  # on error the rollback restores the schema
 
                 # Links elsewhere whose answer a new or vanished file can change.
                 touched_ids = set(written_ids)
@@ -382,7 +389,8 @@ class Syncer:
                 self.mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                    time.gmtime()))
                 report.renamed = len(renamed_from)
-                report.added = sum(1 for w in writes if w.path in added_files) - report.renamed
+                new_paths = set(added_files)
+                report.added = sum(1 for w in writes if w.path in new_paths) - report.renamed
                 report.updated = len(writes) - report.added - report.renamed
                 report.removed = len(deleted)
                 report.skipped = len(skipped_now)

@@ -1,0 +1,331 @@
+"""vaultsync's Datasette plugin: a vaultsync mirror opened in Datasette looks designed.
+
+Enabled through the `datasette` entry point when vaultsync and Datasette share an
+environment (`vaultsync datasette` also registers it explicitly). It
+
+- supplies the mirror's metadata (`get_metadata`): descriptions, facets, `label_column`,
+  full-text search, canned queries. It applies to every attached database that *is* a
+  vaultsync mirror, whatever its name (the file stem, e.g. `vault-1a2b3c4d5e`): each
+  database file is probed once per Datasette instance (one read-only look at its
+  schema) and remembered. A --metadata file given to Datasette overrides it key by key;
+- adds `/-/vaultsync/page?path=<page path>` (and `.json`): one page's card with links
+  to its graph view (`vaultsync serve`), its backlinks and its row;
+- links `path`-like cells of page paths to that card, and shows search snippets with
+  their highlights. Per cell that is a string comparison and a dict lookup, no query.
+
+Nothing here imports Datasette at module level beyond `hookimpl`, and `metadata_for`
+works without Datasette installed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import weakref
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .metadata import (
+    BACKLINKS_QUERY,
+    CITING_QUERY,
+    GRAPH_URL,
+    STATIC_DB_NAME,
+    database_metadata,
+    metadata_for,
+)
+
+try:
+    from datasette import hookimpl
+except ImportError:  # Datasette not installed: the metadata helpers still work
+
+    def hookimpl(func: Any = None, **_kw: Any) -> Any:  # type: ignore[no-redef]
+        return func if func is not None else (lambda f: f)
+
+
+__all__ = [
+    "GRAPH_URL", "METADATA_PATH", "PLUGIN_NAME", "STATIC_DB_NAME", "database_metadata",
+    "ensure_registered", "is_mirror_file", "metadata_for",
+]
+
+PLUGIN_NAME = "vaultsync"
+# Static metadata for `datasette mirror.db --metadata metadata.json` (database "mirror").
+METADATA_PATH = Path(__file__).with_name("metadata.json")
+PAGE_ROUTE = "/-/vaultsync/page"
+_PATH_COLUMNS = frozenset({"path", "source_path", "target_path"})
+_MIRROR_TABLES = ("pages", "pages_fts", "links", "page_metrics", "meta")
+
+
+def is_mirror_file(path: str | Path) -> str | None:
+    """The vault path recorded in a vaultsync mirror ('' if none yet), or None when the
+    file is not a vaultsync mirror (or cannot be read)."""
+    try:
+        conn = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True,
+                               timeout=1.0)
+    except sqlite3.Error:
+        return None
+    try:
+        marks = ",".join("?" * len(_MIRROR_TABLES))
+        found = conn.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE name IN ({marks})", _MIRROR_TABLES
+        ).fetchone()[0]
+        if found != len(_MIRROR_TABLES):
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = 'vault'").fetchone()
+        return (row[0] or "") if row else ""
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+# Per Datasette instance: database name → (file path, vault label or None if not a mirror).
+_probed: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+# vault label → that mirror's database metadata, built once, copied per call.
+_db_metadata: dict[str, dict[str, Any]] = {}
+_INSTANCE = {k: v for k, v in metadata_for("").items() if k != "databases"}
+
+
+def _mirror_label(datasette: Any, name: str) -> str | None:
+    """The vault label of database `name` if it is a vaultsync mirror, else None."""
+    db = datasette.databases.get(name)
+    if db is None or name.startswith("_") or db.is_memory or not db.path:
+        return None
+    seen = _probed.setdefault(datasette, {})
+    path = str(db.path)
+    hit = seen.get(name)
+    if hit is None or hit[0] != path:
+        vault = is_mirror_file(path)
+        hit = seen[name] = (path, None if vault is None else Path(vault).name if vault else "")
+    return hit[1]
+
+
+def _mirrors(datasette: Any) -> dict[str, str]:
+    out = {}
+    for name in list(datasette.databases):
+        label = _mirror_label(datasette, name)
+        if label is not None:
+            out[name] = label
+    return out
+
+
+def _copy(value: Any) -> Any:
+    """A copy of JSON-like data (Datasette merges into what hooks return)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def ensure_registered() -> None:
+    """Register this plugin with Datasette unless its entry point already did."""
+    import sys
+
+    from datasette.plugins import pm
+
+    module = sys.modules[__name__]
+    if not pm.is_registered(module) and pm.get_plugin(PLUGIN_NAME) is None:
+        pm.register(module, name=PLUGIN_NAME)
+
+
+# --- hooks -------------------------------------------------------------------------
+
+
+@hookimpl
+def get_metadata(datasette: Any, key: str | None, database: str | None, table: Any) -> Any:
+    # Called a few dozen times per request: answer only what `key` asks for, and copy
+    # only what Datasette may merge into (it mutates what hooks return).
+    mirrors = _mirrors(datasette)
+    if not mirrors:
+        return None
+    names = list(mirrors) if database is None else [database] if database in mirrors else []
+    out: dict[str, Any] = {}
+    if names:
+        out["databases"] = {n: _db_part(mirrors[n], key, table) for n in names}
+    user_dbs = [n for n in datasette.databases if not n.startswith("_")]
+    if all(n in mirrors for n in user_dbs):
+        # Only mirrors attached: the instance is vaultsync's, give it a title.
+        for k, v in _INSTANCE.items():
+            if key is None or key == k:
+                out[k] = v
+    return out
+
+
+def _db_part(label: str, key: str | None, table: str | None) -> dict[str, Any]:
+    """The database's metadata, or only `key` at database and table level."""
+    if label not in _db_metadata:
+        _db_metadata[label] = database_metadata(label or None)
+    full = _db_metadata[label]
+    if key is None or key == "databases":
+        return _copy(full)
+    part = {key: _copy(full[key])} if key in full else {}
+    table_part = full["tables"].get(table) if table is not None else None
+    if table_part is not None and key in table_part and key != "tables":
+        part.setdefault("tables", {})[table] = {key: _copy(table_part[key])}
+    return part
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str,
+                datasette: Any) -> Any:
+    if column in _PATH_COLUMNS:
+        if not isinstance(value, str) or not value.lower().endswith(".md"):
+            return None
+        if _mirror_label(datasette, database) is None:
+            return None
+        from markupsafe import Markup, escape
+
+        url = page_url(datasette, database, value)
+        return Markup(f'<a href="{escape(url)}" title="graph view and backlinks">'
+                      f"{escape(value)}</a>")
+    if column == "snippet" and table is None and isinstance(value, str) and "<mark>" in value:
+        if _mirror_label(datasette, database) is None:
+            return None
+        from markupsafe import Markup, escape
+
+        return Markup(str(escape(value)).replace("&lt;mark&gt;", "<mark>")
+                      .replace("&lt;/mark&gt;", "</mark>"))
+    return None
+
+
+@hookimpl
+def table_actions(datasette: Any, database: str, table: str) -> Any:
+    if table != "pages" or _mirror_label(datasette, database) is None:
+        return None
+    return [
+        {"href": datasette.urls.database(database) + "/search",
+         "label": "Full-text search (vaultsync)"},
+        {"href": _graph_url(datasette, database), "label": "Graph view (vaultsync serve)"},
+    ]
+
+
+@hookimpl
+def register_routes() -> Any:
+    return [(r"^/-/vaultsync/page(?P<format>\.json)?$", page_view)]
+
+
+# --- the page card ---------------------------------------------------------------
+
+
+def page_url(datasette: Any, database: str, path: str) -> str:
+    """The plugin page of one mirror page."""
+    return (f"{datasette.urls.path(PAGE_ROUTE)}?database={quote(database, safe='')}"
+            f"&path={quote(path, safe='/')}")
+
+
+def _graph_url(datasette: Any, database: str, path: str | None = None) -> str:
+    config = datasette.plugin_config(PLUGIN_NAME, database=database) or {}
+    base = str(config.get("graph_url") or GRAPH_URL)
+    if path is None:
+        return base
+    return base + ("&" if "?" in base else "?") + urlencode({"path": path})
+
+
+def _page_data(conn: sqlite3.Connection, path: str) -> dict[str, Any] | None:
+    """Everything the card shows, read in one transaction: one consistent snapshot even
+    while the daemon commits batches."""
+    began = not conn.in_transaction
+    if began:
+        conn.execute("BEGIN")
+    try:
+        row = conn.execute(
+            "SELECT id, path, title, kind, is_source, folder FROM pages WHERE path IN (?, ?) "
+            "ORDER BY path = ? DESC LIMIT 1", (path, path + ".md", path)).fetchone()
+        if row is None:
+            return None
+        page_id = row[0]
+        q = conn.execute
+        page: dict[str, Any] = dict(zip(("id", "path", "title", "kind", "is_source",
+                                         "folder"), row, strict=True))
+        page["is_source"] = bool(page["is_source"])
+        page["tags"] = [r[0] for r in q(
+            "SELECT tag FROM tags WHERE page_id = ? ORDER BY tag", (page_id,))]
+        page["aliases"] = [r[0] for r in q(
+            "SELECT alias FROM aliases WHERE page_id = ? ORDER BY alias", (page_id,))]
+        page["backlinks"] = [{"path": r[0], "title": r[1], "links": r[2]} for r in q(
+            "SELECT s.path, s.title, count(*) FROM links l JOIN pages s ON s.id = l.source_id "
+            "WHERE l.target_id = ? AND l.source_id != ? GROUP BY s.id ORDER BY s.path",
+            (page_id, page_id))]
+        page["links_to"] = [{"path": r[0], "title": r[1], "links": r[2]} for r in q(
+            "SELECT t.path, t.title, count(*) FROM links l JOIN pages t ON t.id = l.target_id "
+            "WHERE l.source_id = ? AND l.target_id != ? GROUP BY t.id ORDER BY t.path",
+            (page_id, page_id))]
+        page["unresolved_links"] = q(
+            "SELECT count(*) FROM links WHERE source_id = ? AND target_path IS NULL",
+            (page_id,)).fetchone()[0]
+        other, mine = ("page_id", "source_page_id") if page["is_source"] else \
+            ("source_page_id", "page_id")
+        page["citations"] = [{"path": r[0], "title": r[1]} for r in q(
+            f"SELECT p.path, p.title FROM citations c JOIN pages p ON p.id = c.{other} "
+            f"WHERE c.{mine} = ? ORDER BY p.path", (page_id,))]
+        metrics = conn.execute(
+            "SELECT in_degree, out_degree, pagerank, betweenness, community, component, "
+            "citation_count, computed_at FROM page_metrics WHERE page_id = ?",
+            (page_id,)).fetchone()
+        page["metrics"] = None if metrics is None else dict(zip(
+            ("in_degree", "out_degree", "pagerank", "betweenness", "community", "component",
+             "citation_count", "computed_at"), metrics, strict=True))
+        return page
+    finally:
+        if began:
+            conn.execute("ROLLBACK")
+
+
+async def page_view(datasette: Any, request: Any) -> Any:
+    from datasette.utils.asgi import Response
+
+    as_json = bool(request.url_vars.get("format"))
+    mirrors = _mirrors(datasette)
+    database = request.args.get("database") or next(iter(mirrors), None)
+    path = (request.args.get("path") or "").strip().lstrip("/")
+
+    def error(message: str, status: int) -> Any:
+        if as_json:
+            return Response.json({"ok": False, "error": message}, status=status)
+        return Response.html(f"<p>{_escape(message)}</p>", status=status)
+
+    if database is None or database not in mirrors:
+        return error("no vaultsync mirror is attached to this Datasette"
+                     if database is None else f"{database} is not a vaultsync mirror", 404)
+    await datasette.ensure_permissions(request.actor, [
+        ("view-table", (database, "pages")), ("view-database", database), "view-instance"])
+    page = None
+    if path:
+        page = await datasette.databases[database].execute_fn(
+            lambda conn: _page_data(conn, path))
+        if page is None:
+            return error(f"no page {path} in {database}", 404)
+    if as_json:
+        if page is None:
+            return error("give ?path=<vault-relative page path>", 400)
+        return Response.json({"ok": True, "database": database, "page": page,
+                              "links": _links(datasette, database, page)})
+    return Response.html(await datasette.render_template(
+        "vaultsync_page.html",
+        {"database": database, "path": path, "page": page,
+         "links": _links(datasette, database, page) if page else {},
+         "page_url": lambda p: page_url(datasette, database, p)},
+        request=request,
+    ))
+
+
+def _links(datasette: Any, database: str, page: dict[str, Any]) -> dict[str, str]:
+    db_url = datasette.urls.database(database)
+    links = {
+        "graph": _graph_url(datasette, database, page["path"]),
+        "backlinks": f"{db_url}/{BACKLINKS_QUERY}?" + urlencode({"path": page["path"]}),
+        "row": datasette.urls.row(database, "pages", str(page["id"])),
+        "outgoing": datasette.urls.table(database, "links") + "?" + urlencode(
+            {"source_id": page["id"]}),
+    }
+    if page["is_source"]:
+        links["citing"] = f"{db_url}/{CITING_QUERY}?" + urlencode({"source": page["path"]})
+    return links
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
