@@ -283,7 +283,8 @@ class Mirror:
         except sqlite3.DatabaseError as exc:
             raise MirrorError(f"cannot open mirror {self.path}: {exc}") from exc
         except OSError as exc:
-            raise MirrorError(f"cannot create mirror {self.path}: {exc.strerror}") from exc
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise MirrorError(f"cannot create mirror {self.path}: {exc.strerror}{where}") from exc
 
     def close(self) -> None:
         self.conn.close()

@@ -1,0 +1,128 @@
+"""The CLI through click's runner, and as a real process where it matters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+from click.testing import CliRunner
+from conftest import SAMPLE_VAULT
+
+from vaultsync.cli import cli
+from vaultsync.mirror import SCHEMA_VERSION
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_sync_json_summary(make_vault, tmp_path):
+    vault = make_vault({"a.md": "[[b]] [[nowhere]]", "b.md": "# B"})
+    result = run("sync", str(vault), "--db", str(tmp_path / "m.db"), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["added"], data["pages"], data["links"], data["unresolved"]) == (2, 2, 2, 1)
+    assert data["db"] == str(tmp_path / "m.db")
+
+
+def test_sync_prints_mirror_and_one_line_summary(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    result = run("sync", str(vault), "--db", str(tmp_path / "m.db"))
+    assert result.exit_code == 0
+    assert result.stderr.strip() == f"mirror: {tmp_path / 'm.db'}"
+    assert result.stdout.startswith("1 pages: 1 added")
+
+
+def test_where_default_is_outside_the_vault_and_env_overrides(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    result = run("where", str(vault), env={"XDG_DATA_HOME": str(tmp_path / "data")})
+    path = result.stdout.strip()
+    assert path.startswith(str(tmp_path / "data" / "vaultsync" / "mirrors"))
+    assert path.endswith(".db") and str(vault) not in path
+    assert run("where", str(vault), env={"VAULTSYNC_DB": str(tmp_path / "x.db")}).stdout \
+        .strip() == str(tmp_path / "x.db")
+
+
+def test_missing_vault_is_one_line_and_exit_2(tmp_path):
+    result = run("sync", str(tmp_path / "nope"), "--db", str(tmp_path / "m.db"))
+    assert result.exit_code == 2
+    assert result.stderr == f"vaultsync: no such vault: {tmp_path / 'nope'}\n"
+
+
+def test_mirror_inside_the_vault_is_refused(make_vault):
+    vault = make_vault({"a.md": "x"})
+    result = run("sync", str(vault), "--db", str(vault / "m.db"))
+    assert result.exit_code == 2 and "inside the vault" in result.stderr
+    assert not (vault / "m.db").exists()
+
+
+def test_unwritable_mirror_is_one_line(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    (tmp_path / "file").write_text("not a folder")
+    result = run("sync", str(vault), "--db", str(tmp_path / "file" / "m.db"))
+    assert result.exit_code == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("vaultsync: cannot create mirror") and "Traceback" not in result.output
+
+
+def test_locked_mirror_is_one_line(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    db = tmp_path / "m.db"
+    assert run("sync", str(vault), "--db", str(db)).exit_code == 0
+    (vault / "b.md").write_text("y")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = run("sync", str(vault), "--db", str(db))
+    finally:
+        holder.execute("ROLLBACK")
+    assert result.exit_code == 2
+    assert "database is locked" in result.stderr and "Traceback" not in result.output
+
+
+def test_mirror_from_a_newer_vaultsync_is_refused(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    db = tmp_path / "m.db"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    result = run("sync", str(vault), "--db", str(db))
+    assert result.exit_code == 2 and "upgrade vaultsync" in result.stderr
+
+
+def test_bad_option_and_bad_config_are_one_line(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    assert run("sync", str(vault), "--workers", "0").exit_code == 2
+    (tmp_path / "c.toml").write_text("source_folder = ['x']\n")
+    result = run("sync", str(vault), "--db", str(tmp_path / "m.db"),
+                 "--config", str(tmp_path / "c.toml"))
+    assert result.exit_code == 2 and "unknown setting" in result.stderr
+
+
+def test_status_reports_counts_and_no_daemon(make_vault, tmp_path):
+    vault = make_vault({"a.md": "[[b]]"})
+    db = str(tmp_path / "m.db")
+    assert run("status", str(vault), "--db", db).exit_code == 2  # no mirror yet
+    run("sync", str(vault), "--db", db)
+    result = run("status", str(vault), "--db", db, "--json")
+    data = json.loads(result.stdout)
+    assert data["pages"] == 1 and data["unresolved"] == 1 and data["daemon"] == {}
+
+
+def test_real_process_syncs_the_sample_vault(tmp_path):
+    db = tmp_path / "sample.db"
+    proc = subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(SAMPLE_VAULT),
+                           "--db", str(db), "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["pages"] >= 60 and data["problems"] == 0
+
+
+def test_real_process_error_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(tmp_path / "nope")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"vaultsync: no such vault: {tmp_path / 'nope'}"
