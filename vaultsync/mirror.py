@@ -199,7 +199,7 @@ CREATE VIEW wanted_pages AS
     GROUP BY lower(CASE WHEN lower(l.target) LIKE '%.md'
                         THEN substr(l.target, 1, length(l.target) - 3) ELSE l.target END)
     ORDER BY "references" DESC, links DESC, target;
-CREATE VIRTUAL TABLE pages_fts USING fts5(title, body, content='pages', content_rowid='id');
+CREATE VIRTUAL TABLE pages_fts USING fts5(title, body, content="pages", content_rowid="id");
 CREATE TRIGGER pages_ai AFTER INSERT ON pages BEGIN
     INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
 END;

@@ -39,7 +39,7 @@ _PAGE_LIST = {
     "kind": "Page kind.",
 }
 
-_TABLES: dict[str, dict[str, Any]] = {
+TABLES: dict[str, dict[str, Any]] = {
     "pages": {
         "description": "One row per Markdown page of the vault. Searchable (title and body).",
         "label_column": "title",
@@ -188,7 +188,7 @@ _TABLES: dict[str, dict[str, Any]] = {
 
 _PAGE_COLS = "path, title, kind"
 
-_QUERIES: dict[str, dict[str, Any]] = {
+QUERIES: dict[str, dict[str, Any]] = {
     "central_concepts": {
         "title": "Central concepts",
         "description": "Non-source pages by PageRank (page_metrics), the 100 most central.",
@@ -301,8 +301,8 @@ def database_metadata(vault: str | None = None) -> dict[str, Any]:
             "citations and graph metrics. Start with the canned queries below; pages are "
             "searchable, and each page path links to its graph view and backlinks."
         ),
-        "tables": copy.deepcopy(_TABLES),
-        "queries": copy.deepcopy(_QUERIES),
+        "tables": copy.deepcopy(TABLES),
+        "queries": copy.deepcopy(QUERIES),
         "plugins": {"vaultsync": {"graph_url": GRAPH_URL}},
     }
 

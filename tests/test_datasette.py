@@ -1,0 +1,609 @@
+"""Datasette: metadata, canned queries, labels, the plugin page, snapshots, the command.
+
+Everything runs against a mirror of a small vault whose graph is known by hand, through
+Datasette's own in-process client; one test starts `vaultsync datasette` for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from vaultsync.cli import cli
+from vaultsync.mirror import Mirror
+from vaultsync.sync import Syncer, sync_vault
+
+datasette_app = pytest.importorskip("datasette.app")
+from datasette.plugins import pm  # noqa: E402
+
+import vaultsync.datasette_plugin as plugin  # noqa: E402
+from vaultsync.datasette_plugin import launch  # noqa: E402
+from vaultsync.datasette_plugin.metadata import QUERIES  # noqa: E402
+
+DB_NAME = "vault-1a2b3c4d5e"  # a stem like the default mirror's: metadata must follow it
+
+VAULT = {
+    "index.md": "# Index\n\n- [[alpha]]\n- [[beta]]\n- [[gamma]]\n",
+    "concepts/alpha.md": (
+        "---\ntitle: Alpha\ntags: [concept, streaming/windows]\n---\n# Alpha\n\n"
+        "Alpha builds on [[beta]] (Source: [[s1]]).\n"
+        "Somewhere in the body: the quick zebra crossing.\n"
+        "See also [[nowhere]].\n"
+    ),
+    "concepts/beta.md": (
+        "# Beta\n\nBack to [[alpha]]. Sources: [[s1]] and [[sources/s2|S2]].\n#Streaming\n"
+    ),
+    "concepts/gamma.md": "# Gamma\n\nNo links out. #ml\n",
+    "concepts/delta.md": "# Delta\n\nOnly dead links: [[Nowhere]] and [[another-missing]].\n",
+    "concepts/epsilon.md": "# Epsilon\n\nFrom [[s2]] alone.\n",
+    "sources/s1.md": "---\ntitle: Source one\ntype: source\n---\nA paper.\n",
+    "sources/s2.md": "---\ntitle: Source two\n---\nA talk.\n",
+}
+
+EXPECTED = {
+    "orphans": ["concepts/delta.md", "concepts/epsilon.md", "index.md"],
+    "isolated": ["concepts/delta.md"],
+    "single_source": [("concepts/alpha.md", "sources/s1.md"),
+                      ("concepts/epsilon.md", "sources/s2.md")],
+    "unsourced_concepts": ["concepts/delta.md", "concepts/gamma.md", "index.md"],
+    # As first written (min): [[Nowhere]] and [[nowhere]] want the same page.
+    "wanted": [("Nowhere", 2), ("another-missing", 1)],
+}
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture(autouse=True)
+def registered() -> None:
+    plugin.ensure_registered()
+
+
+@pytest.fixture
+def mirror_db(make_vault: Callable, config_for: Callable) -> Path:
+    config = config_for(make_vault(VAULT), f"{DB_NAME}.db")
+    sync_vault(config, workers=1)
+    return config.db
+
+
+def write_metrics(db: Path) -> bool:
+    """Graph metrics as the graph module writes them (or a stand-in while it is absent);
+    True when the graph module computed them."""
+    with Mirror(db) as mirror:
+        try:
+            from vaultsync.graph import compute_core_metrics  # type: ignore[attr-defined]
+        except ImportError:
+            compute_core_metrics = None
+        if compute_core_metrics is not None:
+            compute_core_metrics(mirror)
+            return True
+        ids = dict(mirror.conn.execute("SELECT path, id FROM pages"))
+        ranks = {"concepts/alpha.md": 0.3, "concepts/beta.md": 0.25, "sources/s1.md": 0.2,
+                 "concepts/gamma.md": 0.1, "index.md": 0.05}
+        rows = [(ids[p], 0, 0, ranks.get(p, 0.01), 0, 0, 0, 0, 0) for p in ids]
+        with mirror.transaction():
+            mirror.write_core_metrics(rows, None)
+        return False
+
+
+def datasette(*dbs: Path, metadata: dict | None = None) -> Any:
+    return datasette_app.Datasette([str(db) for db in dbs], metadata=metadata)
+
+
+async def get_json(ds: Any, url: str) -> Any:
+    response = await ds.client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.text[:500])
+    return response.json()
+
+
+def view(db: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def report_rows(db: Path, name: str) -> list | None:
+    """What vaultsync.reports says, when that module exists (None otherwise)."""
+    try:
+        from vaultsync.reports import run_report  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        for candidate in (name, name.replace("_", "-")):
+            try:
+                result = run_report(conn, candidate)
+            except (KeyError, ValueError):
+                continue
+            return _report_list(result)
+        return None
+    finally:
+        conn.close()
+
+
+def _report_list(result: Any) -> list:
+    rows = getattr(result, "rows", result)
+    out = []
+    for row in rows:
+        item = dict(row) if not isinstance(row, dict) else row
+        out.append(item.get("path", item.get("target")))
+    return out
+
+
+# --- metadata -------------------------------------------------------------------------
+
+
+def test_static_metadata_json_is_metadata_for_mirror() -> None:
+    shipped = json.loads(plugin.METADATA_PATH.read_text("utf-8"))
+    assert shipped == plugin.metadata_for("mirror"), (
+        "regenerate vaultsync/datasette_plugin/metadata.json from metadata_for('mirror')")
+
+
+def test_plugin_metadata_applies_to_a_mirror_whatever_its_name(mirror_db: Path) -> None:
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        data = await get_json(ds, f"/{DB_NAME}.json")
+        assert ds.metadata("title") == "vaultsync"
+        tables = {t["name"]: t for t in data["tables"]}
+        # content='pages' (single quotes) escapes Datasette's FTS detection: metadata says it.
+        assert ds.metadata("fts_table", database=DB_NAME, table="pages") == "pages_fts"
+        assert tables["skipped_files"]["hidden"] and tables["pages_fts"]["hidden"]
+        assert tables["pages_fts_data"]["hidden"]
+        assert not tables["pages"]["hidden"]
+        queries = {q["name"] for q in data["queries"]}
+        assert queries == set(QUERIES)
+        assert ds.metadata("label_column", database=DB_NAME, table="pages") == "title"
+        assert ds.metadata("title", database=DB_NAME) == "vaultsync mirror of vault"
+        pages = await get_json(ds, f"/{DB_NAME}/pages.json")
+        assert {f for f in pages["facet_results"]} >= {"kind", "folder"}
+        assert pages["human_description_en"] == "sorted by path"
+        assert [r[1] for r in pages["rows"]] == sorted(VAULT)
+        metrics = await get_json(ds, f"/{DB_NAME}/page_metrics.json?_size=1")
+        assert metrics["human_description_en"] == "sorted by pagerank descending"
+        tags = await get_json(ds, f"/{DB_NAME}/tags.json?_size=1")
+        assert "tag" in tags["facet_results"]
+        links = await get_json(ds, f"/{DB_NAME}/links.json?_size=1")
+        assert {"form", "embed"} <= set(links["facet_results"])
+        html = (await ds.client.get(f"/{DB_NAME}/pages")).text
+        assert "One row per Markdown page" in html
+        assert "Frontmatter title, else the first # heading" in html  # column description
+
+    run(go())
+
+
+def test_other_databases_are_left_alone(mirror_db: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE pages (id INTEGER PRIMARY KEY, path TEXT)")
+    conn.execute("INSERT INTO pages (path) VALUES ('x.md')")
+    conn.commit()
+    conn.close()
+
+    async def go() -> None:
+        ds = datasette(mirror_db, other)
+        assert ds.metadata("title") is None  # not only mirrors: no instance title
+        assert ds.metadata("queries", database="other", fallback=False) is None
+        data = await get_json(ds, "/other/pages.json?_shape=array")
+        assert data == [{"id": 1, "path": "x.md"}]
+        html = (await ds.client.get("/other/pages")).text
+        assert "/-/vaultsync/page" not in html
+        assert (await ds.client.get(f"/{DB_NAME}/orphans.json")).status_code == 200
+
+    run(go())
+
+
+def test_static_metadata_alone_gives_the_queries(mirror_db: Path, tmp_path: Path) -> None:
+    """The plain `datasette mirror.db --metadata metadata.json` path, without the plugin."""
+    plain = tmp_path / "mirror.db"
+    src = sqlite3.connect(mirror_db)
+    dst = sqlite3.connect(plain)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    metadata = json.loads(plugin.METADATA_PATH.read_text("utf-8"))
+    pm.unregister(plugin)
+    try:
+        async def go() -> None:
+            ds = datasette(plain, metadata=metadata)
+            rows = await get_json(ds, "/mirror/orphans.json?_shape=array")
+            assert [r["path"] for r in rows] == EXPECTED["orphans"]
+            found = await get_json(ds, "/mirror/search.json?_shape=array&q=zebra")
+            assert [r["path"] for r in found] == ["concepts/alpha.md"]
+            assert ds.metadata("label_column", database="mirror", table="pages") == "title"
+
+        run(go())
+    finally:
+        plugin.ensure_registered()
+
+
+# --- canned queries -------------------------------------------------------------------
+
+
+def test_graph_queries_match_views_graph_and_reports(mirror_db: Path) -> None:
+    by_graph_module = write_metrics(mirror_db)
+
+    async def go() -> dict[str, list[dict]]:
+        ds = datasette(mirror_db)
+        out = {}
+        for name in ("central_concepts", "orphans", "isolated", "single_source",
+                     "unsourced_concepts", "wanted"):
+            out[name] = await get_json(ds, f"/{DB_NAME}/{name}.json?_shape=array")
+        return out
+
+    got = run(go())
+    paths = {name: [r.get("path", r.get("target")) for r in rows] for name, rows in got.items()}
+    # What the vault's graph is, by hand.
+    assert paths["orphans"] == EXPECTED["orphans"]
+    assert paths["isolated"] == EXPECTED["isolated"]
+    assert [(r["path"], r["source_path"]) for r in got["single_source"]] == \
+        EXPECTED["single_source"]
+    assert [r["source_title"] for r in got["single_source"]] == ["Source one", "Source two"]
+    assert paths["unsourced_concepts"] == EXPECTED["unsourced_concepts"]
+    assert [(r["target"], r["references"]) for r in got["wanted"]] == EXPECTED["wanted"]
+    # ... and what the mirror's views say.
+    for name, view_name in (("orphans", "orphan_pages"), ("isolated", "isolated_pages"),
+                            ("single_source", "single_source_pages"),
+                            ("unsourced_concepts", "unsourced_pages")):
+        assert paths[name] == [r[0] for r in view(mirror_db, f"SELECT path FROM {view_name}")]
+    assert paths["wanted"] == [r[0] for r in view(mirror_db, "SELECT target FROM wanted_pages")]
+    central = view(mirror_db, "SELECT path FROM central_pages ORDER BY pagerank DESC, path")
+    assert paths["central_concepts"] == [r[0] for r in central][:100]
+    assert "sources/s1.md" not in paths["central_concepts"]  # concepts, not sources
+    assert set(paths["central_concepts"]) == {
+        p for p in VAULT if not p.startswith("sources/")}
+    ranks = [r["pagerank"] for r in got["central_concepts"]]
+    assert ranks == sorted(ranks, reverse=True)
+    # ... and what the graph module computed.
+    if by_graph_module:
+        for name, flag in (("orphans", "orphan"), ("isolated", "isolated")):
+            flagged = view(mirror_db, "SELECT p.path FROM page_metrics m JOIN pages p "
+                                      f"ON p.id = m.page_id WHERE m.{flag} ORDER BY p.path")
+            assert paths[name] == [r[0] for r in flagged], name
+    # ... and what the report module says, once it exists.
+    for name, report in (("orphans", "orphans"), ("isolated", "isolated"),
+                         ("single_source", "single_source"),
+                         ("unsourced_concepts", "unsourced"), ("wanted", "wanted")):
+        expected = report_rows(mirror_db, report)
+        if expected is not None:
+            assert sorted(paths[name]) == sorted(expected), name
+
+
+def test_parameterised_queries(mirror_db: Path) -> None:
+    async def go() -> None:
+        ds = datasette(mirror_db)
+
+        async def q(name: str, **params: str) -> list[dict]:
+            return await get_json(ds, f"/{DB_NAME}/{name}.json?_shape=array&"
+                                      + "&".join(f"{k}={v}" for k, v in params.items()))
+
+        back = await q("page_backlinks", path="concepts/alpha.md")
+        assert sorted({r["source_path"] for r in back}) == ["concepts/beta.md", "index.md"]
+        assert back == await q("page_backlinks", path="concepts/alpha")  # .md optional
+        assert {r["source_title"] for r in back} == {"Beta", "Index"}
+        assert await q("page_backlinks", path="") == []
+
+        s1 = await q("citing_source", source="sources/s1.md")
+        assert [r["path"] for r in s1] == ["concepts/alpha.md", "concepts/beta.md"]
+        s2 = await q("citing_source", source="sources/s2")
+        assert [r["path"] for r in s2] == ["concepts/beta.md", "concepts/epsilon.md"]
+
+        tagged = await q("tagged", tag="%23Streaming")  # '#', any case, nested tags too
+        assert [r["path"] for r in tagged] == ["concepts/alpha.md", "concepts/beta.md"]
+        assert [r["path"] for r in await q("tagged", tag="ml")] == ["concepts/gamma.md"]
+        assert await q("tagged", tag="stream") == []
+
+    run(go())
+
+
+def test_full_text_search_finds_a_phrase_only_in_a_body(mirror_db: Path) -> None:
+    assert view(mirror_db, "SELECT count(*) FROM pages WHERE title LIKE '%zebra%'") == [(0,)]
+
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        url = f"/{DB_NAME}/search.json?_shape=array&q="
+        hits = await get_json(ds, url + '"quick zebra crossing"')
+        assert [h["path"] for h in hits] == ["concepts/alpha.md"]
+        assert "<mark>quick zebra crossing</mark>" in hits[0]["snippet"]
+        assert await get_json(ds, url + '"zebra quick"') == []  # a phrase, not words
+        gamma = await get_json(ds, url + "Gamma")  # a title, and a link in index.md
+        assert [h["path"] for h in gamma] == ["concepts/gamma.md", "index.md"]
+        assert await get_json(ds, url) == []  # empty search: no rows, no error
+        assert await get_json(ds, url + '"unbalanced') == []  # syntax is escaped
+        # Titles rank above bodies.
+        ranked = await get_json(ds, url + "alpha")
+        assert ranked[0]["path"] == "concepts/alpha.md"
+        html = (await ds.client.get(f"/{DB_NAME}/search?q=zebra")).text
+        assert "<mark>zebra</mark>" in html
+        # The table's own search uses pages_fts too.
+        table = await get_json(ds, f"/{DB_NAME}/pages.json?_shape=array&_search=zebra")
+        assert [r["path"] for r in table] == ["concepts/alpha.md"]
+
+    run(go())
+
+
+# --- labels and the plugin page ---------------------------------------------------------
+
+
+def test_foreign_keys_show_page_titles(mirror_db: Path) -> None:
+    link_id, source_id = view(
+        mirror_db, "SELECT l.id, l.source_id FROM links l JOIN pages p ON p.id = l.source_id "
+                   "WHERE p.path = 'concepts/beta.md' AND l.target = 'alpha'")[0]
+
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        rows = await get_json(ds, f"/{DB_NAME}/links.json?_shape=array&_labels=on"
+                                  f"&id={link_id}")
+        assert rows[0]["source_id"] == {"value": source_id, "label": "Beta"}
+        assert rows[0]["target_id"]["label"] == "Alpha"
+        html = (await ds.client.get(f"/{DB_NAME}/links?id={link_id}")).text
+        assert f'<a href="/{DB_NAME}/pages/{source_id}">Beta</a>' in html
+        tags = (await ds.client.get(f"/{DB_NAME}/tags?tag=ml")).text
+        assert ">Gamma</a>" in tags
+
+    run(go())
+
+
+def test_plugin_page_links_graph_view_and_backlinks(mirror_db: Path) -> None:
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        data = await get_json(ds, "/-/vaultsync/page.json?path=concepts/alpha.md")
+        page = data["page"]
+        assert data["database"] == DB_NAME
+        assert (page["title"], page["kind"], page["is_source"]) == ("Alpha", "concept", False)
+        assert [b["path"] for b in page["backlinks"]] == ["concepts/beta.md", "index.md"]
+        assert [b["path"] for b in page["links_to"]] == ["concepts/beta.md", "sources/s1.md"]
+        assert [c["path"] for c in page["citations"]] == ["sources/s1.md"]
+        assert page["unresolved_links"] == 1
+        assert sorted(page["tags"]) == ["concept", "streaming/windows"]
+        links = data["links"]
+        assert links["graph"] == "http://127.0.0.1:8765/?path=concepts%2Falpha.md"
+        assert links["backlinks"] == f"/{DB_NAME}/page_backlinks?path=concepts%2Falpha.md"
+        # The links it gives answer.
+        back = await get_json(ds, links["backlinks"].replace(
+            "page_backlinks?", "page_backlinks.json?_shape=array&"))
+        assert {r["source_path"] for r in back} == {"concepts/beta.md", "index.md"}
+        assert (await ds.client.get(links["row"])).status_code == 200
+
+        source = await get_json(ds, "/-/vaultsync/page.json?path=sources/s2")
+        assert source["page"]["is_source"]
+        assert [c["path"] for c in source["page"]["citations"]] == [
+            "concepts/beta.md", "concepts/epsilon.md"]
+        assert source["links"]["citing"] == f"/{DB_NAME}/citing_source?source=sources%2Fs2.md"
+
+        html = await ds.client.get(f"/-/vaultsync/page?database={DB_NAME}&path=concepts/alpha.md")
+        assert html.status_code == 200
+        assert "<h1>Alpha</h1>" in html.text
+        assert 'href="http://127.0.0.1:8765/?path=concepts%2Falpha.md"' in html.text
+        assert "Backlinks (2)" in html.text
+        assert (await ds.client.get("/-/vaultsync/page")).status_code == 200  # a form
+        missing = await ds.client.get("/-/vaultsync/page.json?path=nope.md")
+        assert missing.status_code == 404
+        assert (await ds.client.get("/-/vaultsync/page?database=nope&path=a.md")
+                ).status_code == 404
+
+        # Page paths in tables and query results link to the page card; cheap per cell.
+        table = (await ds.client.get(f"/{DB_NAME}/pages")).text
+        assert (f'href="/-/vaultsync/page?database={DB_NAME}&amp;path=concepts/alpha.md"'
+                in table)
+        orphans = (await ds.client.get(f"/{DB_NAME}/orphans")).text
+        assert "/-/vaultsync/page?" in orphans
+        assert "Full-text search (vaultsync)" in table  # table action on pages
+
+    run(go())
+
+
+def test_graph_url_is_configurable(mirror_db: Path) -> None:
+    metadata = {"plugins": {"vaultsync": {"graph_url": "http://localhost:9999/graph"}}}
+
+    async def go() -> None:
+        ds = datasette(mirror_db, metadata={"databases": {DB_NAME: metadata}})
+        data = await get_json(ds, "/-/vaultsync/page.json?path=index.md")
+        assert data["links"]["graph"] == "http://localhost:9999/graph?path=index.md"
+        # A user's metadata overrides ours key by key, the rest stays.
+        assert ds.metadata("label_column", database=DB_NAME, table="pages") == "title"
+
+    run(go())
+
+
+# --- snapshots while the daemon writes ------------------------------------------------------
+
+
+def test_reads_see_committed_snapshots_during_a_write(mirror_db: Path) -> None:
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        before = await get_json(ds, f"/{DB_NAME}/orphans.json?_shape=array")
+        with Mirror(mirror_db) as writer:
+            writer.conn.execute("BEGIN IMMEDIATE")
+            # Half a batch: a page renamed, one gone, one retitled, nothing committed.
+            writer.conn.execute("UPDATE pages SET title = 'Changed' WHERE path = 'index.md'")
+            writer.conn.execute("DELETE FROM pages WHERE path = 'concepts/beta.md'")
+            writer.conn.execute(
+                "UPDATE pages SET path = 'concepts/renamed.md' WHERE path = 'concepts/gamma.md'")
+            during = await get_json(ds, f"/{DB_NAME}/orphans.json?_shape=array")
+            assert during == before
+            titles = await get_json(ds, f"/{DB_NAME}/pages.json?_shape=array&path=index.md")
+            assert titles[0]["title"] == "Index"
+            card = await get_json(ds, "/-/vaultsync/page.json?path=concepts/alpha.md")
+            assert [b["path"] for b in card["page"]["backlinks"]] == [
+                "concepts/beta.md", "index.md"]
+            hits = await get_json(ds, f"/{DB_NAME}/search.json?_shape=array&q=Gamma")
+            assert [h["path"] for h in hits] == ["concepts/gamma.md", "index.md"]
+            writer.conn.execute("COMMIT")
+        after = await get_json(ds, f"/{DB_NAME}/pages.json?_shape=array&path=index.md")
+        assert after[0]["title"] == "Changed"
+
+    run(go())
+
+
+def test_reads_never_see_half_a_sync_batch(mirror_db: Path) -> None:
+    """A real writer (the sync engine) adds and removes pairs of pages, one batch each;
+    Datasette must see both pages of a pair or neither, and pages with their links."""
+    vault = Path(str(view(mirror_db, "SELECT value FROM meta WHERE key = 'vault'")[0][0]))
+    from vaultsync.config import load_config
+
+    config = load_config(vault, mirror_db)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with Mirror(mirror_db) as mirror:
+                syncer = Syncer(config, mirror, workers=1)
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    pair = [f"pair/a{i}.md", f"pair/b{i}.md"]
+                    for rel in pair:
+                        (vault / rel).parent.mkdir(exist_ok=True)
+                        (vault / rel).write_text(f"[[alpha]] [[a{i}]] [[b{i}]]\n")
+                    syncer.sync(pair)
+                    for rel in pair:
+                        (vault / rel).unlink()
+                    syncer.sync(pair)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    sql = ("SELECT (SELECT count(*) FROM pages WHERE path LIKE 'pair/%') AS pages, "
+           "(SELECT count(*) FROM links l JOIN pages p ON p.id = l.source_id "
+           "WHERE p.path LIKE 'pair/%') AS links, "
+           "(SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'alpha') AS fts")
+
+    base = view(mirror_db, "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'alpha'")[0][0]
+    allowed = {(0, 0, base), (2, 6, base + 2)}
+
+    async def go() -> dict[tuple[int, int, int], int]:
+        ds = datasette(mirror_db)
+        seen: dict[tuple[int, int, int], int] = {}
+        thread = threading.Thread(target=writer)
+        thread.start()
+        deadline = time.monotonic() + 30
+        try:
+            # Read until both states were seen a few times (or something else was).
+            while thread.is_alive() and time.monotonic() < deadline and (
+                    min(seen.get(s, 0) for s in allowed) < 5 or set(seen) - allowed):
+                rows = await get_json(ds, f"/{DB_NAME}.json?_shape=array&sql={sql}")
+                state = (rows[0]["pages"], rows[0]["links"], rows[0]["fts"])
+                seen[state] = seen.get(state, 0) + 1
+                if set(seen) - allowed:
+                    break
+        finally:
+            stop.set()
+            thread.join()
+        return seen
+
+    seen = run(go())
+    assert not errors, errors
+    assert set(seen) <= allowed, seen
+    assert set(seen) == allowed, f"the reads never overlapped the writes: {seen}"
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def test_command_without_datasette_says_how_to_install(
+        make_vault: Callable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = make_vault(VAULT)
+    monkeypatch.setattr(launch, "datasette_installed", lambda: False)
+    result = CliRunner().invoke(cli, ["datasette", str(vault), "--db", str(tmp_path / "m.db")])
+    assert result.exit_code == 2
+    assert "Datasette is not installed: pip install 'vaultsync[datasette]'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_command_prints_metadata_for_its_mirror(make_vault: Callable, tmp_path: Path) -> None:
+    vault = make_vault(VAULT)
+    db = tmp_path / "vault-abc.db"
+    result = CliRunner().invoke(cli, ["datasette", str(vault), "--db", str(db),
+                                      "--print-metadata"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == plugin.metadata_for("vault-abc", "vault")
+
+
+def test_command_passes_extra_args_to_datasette(
+        make_vault: Callable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = make_vault(VAULT)
+    calls: list[tuple] = []
+    monkeypatch.setattr(launch, "run", lambda config, port, extra: calls.append(
+        (config.vault, config.db, port, list(extra))))
+    monkeypatch.setenv("VAULTSYNC_VAULT", str(vault))
+    db = tmp_path / "m.db"
+    for args in (["--db", str(db), "--port", "9000", "--", "--setting", "x", "1"],
+                 [str(vault), "--db", str(db), "--port", "9000", "--", "--setting", "x", "1"]):
+        result = CliRunner().invoke(cli, ["datasette", *args])
+        assert result.exit_code == 0, result.output
+    assert calls == [(vault.resolve(), db, 9000, ["--setting", "x", "1"])] * 2
+    assert "synced: 8 pages" in CliRunner().invoke(cli, [
+        "datasette", "--db", str(tmp_path / "n.db")]).stderr
+
+
+def test_command_syncs_only_a_missing_or_empty_mirror(make_vault: Callable,
+                                                      config_for: Callable) -> None:
+    config = config_for(make_vault(VAULT))
+    assert launch.ensure_mirror(config, workers=1) is not None
+    assert launch.ensure_mirror(config, workers=1) is None
+    assert launch.serve_args(config.db, 8001, ["--port", "9"])[-2:] == ["--port", "9"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
+                                                       tmp_path: Path) -> None:
+    vault = make_vault(VAULT)
+    db = tmp_path / f"{DB_NAME}.db"  # missing: the command syncs first
+    port = free_port()
+    log = (tmp_path / "datasette.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaultsync", "datasette", str(vault), "--db", str(db),
+         "--port", str(port), "--", "--setting", "sql_time_limit_ms", "5000"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/{DB_NAME}/orphans.json?_shape=array"
+        deadline = time.monotonic() + 60
+        rows = None
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                response = httpx.get(url, timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            assert response.status_code == 200, response.text[:500]
+            rows = response.json()
+            break
+        log.seek(0)
+        assert rows is not None, f"no answer from vaultsync datasette:\n{log.read()}"
+        assert [r["path"] for r in rows] == EXPECTED["orphans"]
+        settings = httpx.get(f"http://127.0.0.1:{port}/-/settings.json", timeout=5).json()
+        assert settings["sql_time_limit_ms"] == 5000  # extra args reach Datasette
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
