@@ -245,8 +245,9 @@ class PageWrite:
     mtime_ns: int
     hash: str
     parsed: ParsedPage
-    id: int | None = None
+    id: int
     compare_ns: int = -1  # the mtime_ns later syncs compare; -1 when too recent to trust
+    new: bool = False  # insert a row with this id, rather than rewrite it
 
 
 def _now() -> str:
@@ -391,11 +392,15 @@ class Mirror:
             (size, mtime_ns / 1e9, compare_ns, page_id),
         )
 
+    def next_page_id(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
+
     def write_pages(self, pages: Sequence[PageWrite]) -> None:
-        """Insert or rewrite pages and drop their old child rows; sets PageWrite.id."""
+        """Insert new pages (with the ids chosen by the caller) or rewrite existing ones,
+        dropping their old child rows."""
         now = _now()
-        updates = [p for p in pages if p.id is not None]
-        inserts = [p for p in pages if p.id is None]
+        updates = [p for p in pages if not p.new]
+        inserts = [p for p in pages if p.new]
 
         def values(p: PageWrite) -> tuple:
             parsed = p.parsed
@@ -420,10 +425,6 @@ class Mirror:
                 [(*values(p), p.id) for p in updates],
             )
         if inserts:
-            # Ids chosen here, so one executemany does every insert.
-            next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
-            for offset, p in enumerate(inserts):
-                p.id = next_id + offset
             self.conn.executemany(
                 "INSERT INTO pages (path, title, kind, is_source, folder, frontmatter, body, "
                 "mtime, size, hash, mtime_ns, synced_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -14,7 +14,7 @@ import hashlib
 import os
 import stat as stat_mod
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -247,168 +247,231 @@ class Syncer:
                 known = self.attachments.get(rel)
                 if known is None or (known.size, known.mtime_ns) != (size, mtime_ns):
                     attachment_writes.append((rel, size, mtime_ns))
-                    if known is None:
-                        report.attachments_added += 1
-        loaded = self._load(to_load)
-
         gone_pages = [p for p in covered if p in self.pages and
                       (p not in disk or not is_page_path(p))]
-        gone_pages += [item.path for item in loaded
-                       if item.status in ("gone", "skipped") and item.path in self.pages]
         gone_attachments = [p for p in covered if p in self.attachments and p not in disk]
-        report.attachments_removed = len(gone_attachments)
-        parsed = [item for item in loaded if item.status == "parsed"]
-        same = [item for item in loaded if item.status == "same"]
-        report.unchanged += len(same)  # re-hashed, same bytes: not parsed
-        skipped = [item for item in loaded if item.status == "skipped"]
+        cleared = [p for p in covered if p not in disk and
+                   (p in self.problem_paths or p in self.skipped)]
 
-        # A page that vanished and one with its exact bytes that appeared: a rename.
-        vanished_by_hash: dict[str, list[str]] = {}
-        for path in gone_pages:
-            h = self.pages[path].hash
-            if h:
-                vanished_by_hash.setdefault(h, []).append(path)
-        writes: list[PageWrite] = []
+        # Many pages and nothing gone: parse on every core while this process writes
+        # what is already parsed. Otherwise load first, to pair renames by content.
+        stream = len(to_load) >= PARALLEL_THRESHOLD and self.workers > 1 and not gone_pages
+        pool = None
         renamed_from: dict[str, str] = {}
-        for item in parsed:
-            known = self.pages.get(item.path)
-            page_id = known.id if known else None
-            if known is None and item.hash in vanished_by_hash and vanished_by_hash[item.hash]:
-                old = vanished_by_hash[item.hash].pop()
-                renamed_from[item.path] = old
-                page_id = self.pages[old].id
-            writes.append(PageWrite(item.path, item.size, item.mtime_ns, item.hash or "",
-                                    item.parsed, page_id,  # type: ignore[arg-type]
-                                    trusted(item.mtime_ns)))
-        deleted = [p for p in dict.fromkeys(gone_pages) if p not in renamed_from.values()]
-
-        problems: dict[str, list[Problem]] = {}
-        for item in loaded:
-            if item.status != "same":
-                problems[item.path] = item.problems
-        for path in covered:
-            if path not in disk and (path in self.problem_paths or path in self.skipped):
-                problems.setdefault(path, [])
-        problems = {p: v for p, v in problems.items() if v or p in self.problem_paths}
-
-        added_files = [w.path for w in writes if w.path not in self.pages]
-        added_files += [path for path, _, _ in attachment_writes if path not in self.attachments]
-        removed_files = deleted + list(renamed_from.values()) + gone_attachments
-        # Remember the scan's stat: that is what the next scan compares.
-        skipped_now = {i.path: disk.get(i.path, (i.size, i.mtime_ns)) for i in skipped}
-        skipped_gone = [p for p in self.skipped if p in covered and
-                        (p not in disk or any(w.path == p for w in writes))]
-        touched_stats = [i for i in same if (i.size, trusted(i.mtime_ns)) !=
-                         (self.pages[i.path].size, self.pages[i.path].mtime_ns)]
-
-        if not (writes or deleted or attachment_writes or gone_attachments or problems
-                or skipped_now or skipped_gone or touched_stats or force
-                or self.mirror.get_meta("parse_options") is None):
-            report.seconds = time.perf_counter() - started
-            report.pages = len(self.pages)
-            self._fill_counts(report)
-            return report
-
-        was_empty = not self.pages
+        if stream:
+            pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
+            batches: Iterable[list[_Loaded]] = pool.map(_load_batch, self._chunks(to_load))
+        else:
+            loaded = self._load(to_load)
+            gone_pages += [i.path for i in loaded
+                           if i.status in ("gone", "skipped") and i.path in self.pages]
+            renamed_from = self._pair_renames(loaded, gone_pages)
+            changed = [i for i in loaded if i.status != "same" or
+                       (i.size, trusted(i.mtime_ns)) != (self.pages[i.path].size,
+                                                          self.pages[i.path].mtime_ns)]
+            if not (changed or gone_pages or attachment_writes or gone_attachments or cleared
+                    or force or self.mirror.get_meta("parse_options") is None):
+                report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
+                report.seconds = time.perf_counter() - started
+                report.pages = len(self.pages)
+                self._fill_counts(report)
+                return report
+            batches = [loaded]
         try:
             with self.mirror.transaction():
-                self.mirror.delete_pages([self.pages[p].id for p in deleted])
-                bulk = self.mirror.bulk_load() if len(writes) >= BULK_THRESHOLD \
-                    else contextlib.nullcontext()
-                bulk.__enter__()
-                self.mirror.write_pages(writes)
-                for item in touched_stats:
-                    self.mirror.touch_page(self.pages[item.path].id, item.size, item.mtime_ns,
-                                           trusted(item.mtime_ns))
-                self.mirror.write_attachments(attachment_writes)
-                self.mirror.delete_attachments(gone_attachments)
-
-                # The in-memory view follows the rows just written.
-                for path in deleted:
-                    del self.pages[path]
-                for old in renamed_from.values():
-                    del self.pages[old]
-                for w in writes:
-                    self.pages[w.path] = FileState(w.id, w.size, w.compare_ns, w.hash)  # type: ignore[arg-type]
-                for item in touched_stats:
-                    state = self.pages[item.path]
-                    state.size, state.mtime_ns = item.size, trusted(item.mtime_ns)
-                for path in gone_attachments:
-                    del self.attachments[path]
-                for path, size, mtime_ns in attachment_writes:
-                    self.attachments[path] = FileState(0, size, mtime_ns)
-                for path in removed_files:
-                    self.resolver.remove(path)
-                for path in added_files:
-                    self.resolver.add(path)
-
-                # Links of rewritten pages, resolved against the vault as it now is.
-                written_ids = {w.id for w in writes}
-                link_rows = []
-                for w in writes:
-                    for link in w.parsed.links:
-                        target_path = self.resolver.resolve(link.target, w.path, link.relative)
-                        target = self.pages.get(target_path) if target_path else None
-                        link_rows.append((w.id, link.target, link.anchor, link.display,
-                                          int(link.embed), link.line, link.form, target_path,
-                                          target.id if target else None, int(link.relative)))
-                self.mirror.insert_links(link_rows)
-                bulk.__exit__(None, None, None)  # on error the rollback restores the schema
-
-                # Links elsewhere whose answer a new or vanished file can change.
-                touched_ids = set(written_ids)
-                keys = {name_key(p) for p in [*added_files, *removed_files]}
-                if keys and not was_empty:
-                    retarget = []
-                    for link_id, source_id, source_path, target, relative, old_path, old_id in \
-                            self.mirror.links_naming(keys):
-                        if source_id in written_ids:
-                            continue
-                        new_path = self.resolver.resolve(target, source_path, bool(relative))
-                        new_state = self.pages.get(new_path) if new_path else None
-                        new_id = new_state.id if new_state else None
-                        if (new_path, new_id) != (old_path, old_id):
-                            retarget.append((new_path, new_id, link_id))
-                            touched_ids.add(source_id)
-                    self.mirror.retarget_links(retarget)
-                    report.links_retargeted = len(retarget)
-                self.mirror.refresh_citations(None if was_empty or force else touched_ids)
-
-                self.mirror.replace_problems(problems)
-                self.mirror.write_skipped(skipped_now, skipped_gone)
-                for path in skipped_gone:
-                    self.skipped.pop(path, None)
-                self.skipped.update(skipped_now)
-                self.problem_paths |= {p for p, v in problems.items() if v}
-                self.problem_paths -= {p for p, v in problems.items() if not v}
-                if force or self.mirror.get_meta("parse_options") is None:
-                    self.mirror.set_meta("parse_options", self.config.parse_fingerprint())
-                    self.mirror.set_meta("vault", self.vault)
-                if writes or deleted or attachment_writes or gone_attachments:
-                    self.mirror.bump_meta_counter("graph_version")
-                self.mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                   time.gmtime()))
-                report.renamed = len(renamed_from)
-                new_paths = set(added_files)
-                report.added = sum(1 for w in writes if w.path in new_paths) - report.renamed
-                report.updated = len(writes) - report.added - report.renamed
-                report.removed = len(deleted)
-                report.skipped = len(skipped_now)
-                report.changed_paths = sorted(w.path for w in writes)
-                report.removed_paths = sorted([*deleted, *renamed_from.values()])
-                if report.changed:
-                    self.mirror.log_batch(
-                        origin, report.added, report.updated, report.removed, report.renamed,
-                        report.changed_paths, report.removed_paths,
-                        time.perf_counter() - started)
+                self._apply(report, origin, started, force, trusted, to_load, batches,
+                            gone_pages, renamed_from, attachment_writes, gone_attachments,
+                            cleared, disk, covered)
         except BaseException:
             self.reload()  # the in-memory view may be ahead of the rolled-back rows
             raise
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         self.force_reparse = False
         report.pages = len(self.pages)
         self._fill_counts(report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _pair_renames(self, loaded: list[_Loaded], gone_pages: list[str]) -> dict[str, str]:
+        """A page that vanished and a new one with its exact bytes: a rename {new: old}."""
+        vanished: dict[str, list[str]] = {}
+        for path in dict.fromkeys(gone_pages):
+            h = self.pages[path].hash
+            if h:
+                vanished.setdefault(h, []).append(path)
+        renamed: dict[str, str] = {}
+        for item in loaded:
+            if item.status == "parsed" and item.path not in self.pages and \
+                    vanished.get(item.hash or ""):
+                renamed[item.path] = vanished[item.hash or ""].pop()
+        return renamed
+
+    def _apply(
+        self, report: SyncReport, origin: str, started: float, force: bool,
+        trusted: Callable[[int], int], to_load: list[tuple[str, str | None]],
+        batches: Iterable[list[_Loaded]], gone_pages: list[str],
+        renamed_from: dict[str, str], attachment_writes: list[tuple[str, int, int]],
+        gone_attachments: list[str], cleared: list[str],
+        disk: dict[str, tuple[int, int]], covered: set[str],
+    ) -> None:
+        """Write one batch, inside its transaction; the in-memory view follows the rows."""
+        mirror, pages, resolver = self.mirror, self.pages, self.resolver
+        was_empty = not pages
+
+        # Removals known before any page is read.
+        renamed_old = set(renamed_from.values())
+        deleted = [p for p in dict.fromkeys(gone_pages) if p not in renamed_old]
+        mirror.delete_pages([pages[p].id for p in deleted])
+        ids: dict[str, int] = {new: pages[old].id for new, old in renamed_from.items()}
+        for path in [*deleted, *renamed_old]:
+            del pages[path]
+            resolver.remove(path)
+        mirror.write_attachments(attachment_writes)
+        mirror.delete_attachments(gone_attachments)
+        added_files = [p for p, _, _ in attachment_writes if p not in self.attachments]
+        for path in gone_attachments:
+            del self.attachments[path]
+            resolver.remove(path)
+        for path, size, mtime_ns in attachment_writes:
+            self.attachments[path] = FileState(0, size, mtime_ns)
+            resolver.add(path)
+
+        # Every page about to be written is known to the resolver, with its id, before
+        # the first link is resolved.
+        new_paths = [rel for rel, _ in to_load if rel not in pages and rel not in ids]
+        new_set = set(new_paths)
+        next_id = mirror.next_page_id()
+        ids.update((path, next_id + i) for i, path in enumerate(new_paths))
+        for path in [*new_paths, *renamed_from]:
+            resolver.add(path)
+
+        def page_id(path: str | None) -> int | None:
+            if path is None:
+                return None
+            state = pages.get(path)
+            return state.id if state is not None else ids.get(path)
+
+        written: list[str] = []
+        unwritten: list[_Loaded] = []
+        link_rows: list[tuple] = []
+        link_sources: list[str] = []
+        problems: dict[str, list[Problem]] = {p: [] for p in cleared}
+        skipped_now: dict[str, tuple[int, int]] = {}
+        bulk = mirror.bulk_load() if len(to_load) >= BULK_THRESHOLD else contextlib.nullcontext()
+        with bulk:
+            for batch in batches:
+                writes: list[PageWrite] = []
+                for item in batch:
+                    if item.status != "same":
+                        problems[item.path] = item.problems
+                    if item.status == "parsed":
+                        known = pages.get(item.path)
+                        writes.append(PageWrite(
+                            item.path, item.size, item.mtime_ns, item.hash or "",
+                            item.parsed, known.id if known else ids[item.path],  # type: ignore[arg-type]
+                            trusted(item.mtime_ns),
+                            new=known is None and item.path not in renamed_from))
+                    elif item.status == "same":
+                        state = pages[item.path]
+                        if (item.size, trusted(item.mtime_ns)) != (state.size, state.mtime_ns):
+                            mirror.touch_page(state.id, item.size, item.mtime_ns,
+                                              trusted(item.mtime_ns))
+                            state.size, state.mtime_ns = item.size, trusted(item.mtime_ns)
+                        report.unchanged += 1  # re-hashed, same bytes: not parsed
+                    else:
+                        unwritten.append(item)
+                        if item.status == "skipped":
+                            # Remember the scan's stat: that is what the next scan compares.
+                            skipped_now[item.path] = disk.get(item.path, (item.size, item.mtime_ns))
+                mirror.write_pages(writes)
+                for w in writes:
+                    for link in w.parsed.links:
+                        target_path = resolver.resolve(link.target, w.path, link.relative)
+                        link_rows.append((w.id, link.target, link.anchor, link.display,
+                                          int(link.embed), link.line, link.form, target_path,
+                                          page_id(target_path), int(link.relative)))
+                        link_sources.append(w.path)
+                    pages[w.path] = FileState(w.id, w.size, w.compare_ns, w.hash)  # type: ignore[arg-type]
+                    written.append(w.path)
+
+            # Pages that could not be written after all (vanished or skipped while
+            # loading): a known one is deleted, a new one leaves the resolver, and the
+            # links resolved to it meanwhile are resolved again. Links go in last, when
+            # every page row they name exists.
+            lost: set[str] = set()
+            for item in unwritten:
+                if item.path in pages:
+                    mirror.delete_pages([pages.pop(item.path).id])
+                    deleted.append(item.path)
+                lost.add(item.path)
+                resolver.remove(item.path)
+            if lost:
+                for i, row in enumerate(link_rows):
+                    if row[7] in lost:
+                        target_path = resolver.resolve(row[1], link_sources[i], bool(row[9]))
+                        link_rows[i] = (*row[:7], target_path, page_id(target_path), row[9])
+            mirror.insert_links(link_rows)
+        written_set = set(written)
+        added_files += [p for p in written if p in new_set or p in renamed_from]
+        removed_files = [*deleted, *renamed_old, *gone_attachments]
+
+        # Links elsewhere whose answer a new or vanished file can change.
+        written_ids = {pages[p].id for p in written}
+        touched_ids = set(written_ids)
+        keys = {name_key(p) for p in [*added_files, *removed_files]}
+        if keys and not was_empty:
+            retarget = []
+            for link_id, source_id, source_path, target, relative, old_path, old_id in \
+                    mirror.links_naming(keys):
+                if source_id in written_ids:
+                    continue  # resolved just now, against the vault as it is
+                new_path = resolver.resolve(target, source_path, bool(relative))
+                new_id = page_id(new_path)
+                if (new_path, new_id) != (old_path, old_id):
+                    retarget.append((new_path, new_id, link_id))
+                    touched_ids.add(source_id)
+            mirror.retarget_links(retarget)
+            report.links_retargeted = len(retarget)
+        mirror.refresh_citations(None if was_empty or force else touched_ids)
+
+        problems = {p: v for p, v in problems.items() if v or p in self.problem_paths}
+        skipped_gone = [p for p in self.skipped if p in covered and
+                        (p not in disk or p in written_set)]
+        mirror.replace_problems(problems)
+        mirror.write_skipped(skipped_now, skipped_gone)
+        for path in skipped_gone:
+            self.skipped.pop(path, None)
+        self.skipped.update(skipped_now)
+        self.problem_paths |= {p for p, v in problems.items() if v}
+        self.problem_paths -= {p for p, v in problems.items() if not v}
+        if force or mirror.get_meta("parse_options") is None:
+            mirror.set_meta("parse_options", self.config.parse_fingerprint())
+            mirror.set_meta("vault", self.vault)
+        if written or deleted or attachment_writes or gone_attachments:
+            mirror.bump_meta_counter("graph_version")
+        mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+        report.renamed = sum(1 for p in written if p in renamed_from)
+        report.added = sum(1 for p in written if p in new_set)
+        report.updated = len(written) - report.added - report.renamed
+        report.removed = len(deleted)
+        report.skipped = len(skipped_now)
+        report.attachments_added = sum(1 for p in added_files if not is_page_path(p))
+        report.attachments_removed = len(gone_attachments)
+        report.changed_paths = sorted(written)
+        report.removed_paths = sorted([*deleted, *renamed_old])
+        if report.changed:
+            mirror.log_batch(origin, report.added, report.updated, report.removed,
+                             report.renamed, report.changed_paths, report.removed_paths,
+                             time.perf_counter() - started)
+
+    def _chunks(self, items: list[tuple[str, str | None]]) -> list[tuple]:
+        """Work for the parsing processes: small enough that writing starts early."""
+        options, cap = self.config.parse, self.config.max_page_bytes
+        n = max(self.workers * 4, len(items) // 200)
+        return [(self.vault, items[i::n], cap, options) for i in range(n)]
 
     def _fill_counts(self, report: SyncReport) -> None:
         counts = self.mirror.counts()
@@ -420,10 +483,9 @@ class Syncer:
         if self.workers <= 1 or len(items) < PARALLEL_THRESHOLD:
             return [load_page(self.vault, rel, known, cap, options) for rel, known in items]
         # Fork keeps start-up cheap; the pool lives only for this call.
-        n = self.workers * 4
-        batches = [(self.vault, items[i::n], cap, options) for i in range(n)]
         with ProcessPoolExecutor(self.workers, mp_context=get_context("fork")) as pool:
-            return [item for batch in pool.map(_load_batch, batches) for item in batch]
+            return [item for batch in pool.map(_load_batch, self._chunks(items))
+                    for item in batch]
 
 
 def sync_vault(config: Config, *, workers: int | None = None) -> SyncReport:
