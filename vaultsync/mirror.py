@@ -515,32 +515,32 @@ class Mirror:
         )
 
     def refresh_citations(self, page_ids: Iterable[int] | None) -> None:
-        """Recompute every citation pair that involves one of `page_ids` (None: all)."""
-        pair_sql = (
-            "SELECT a.id, s.id FROM links l "
-            "JOIN pages a ON a.id = l.{a} JOIN pages s ON s.id = l.{s} "
-            "WHERE a.is_source = 0 AND s.is_source = 1 {where}"
+        """Recompute every citation pair that involves one of `page_ids` (None: all).
+
+        A pair joins a non-source page and a source page linked either way; the pairs a
+        page is in change only when its links or its source status change."""
+        pair = (
+            "SELECT CASE WHEN a.is_source THEN b.id ELSE a.id END, "
+            "CASE WHEN a.is_source THEN a.id ELSE b.id END "
+            "FROM {links} JOIN pages a ON a.id = l.source_id JOIN pages b ON b.id = l.target_id "
+            "WHERE a.is_source != b.is_source"
         )
+        insert = "INSERT OR IGNORE INTO citations (page_id, source_page_id) "
         if page_ids is None:
             self.conn.execute("DELETE FROM citations")
-            where = ""
-        else:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _touched (id INTEGER PRIMARY KEY)")
-            self.conn.execute("DELETE FROM _touched")
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO _touched (id) VALUES (?)", ((i,) for i in page_ids)
-            )
-            self.conn.execute(
-                "DELETE FROM citations WHERE page_id IN (SELECT id FROM _touched) "
-                "OR source_page_id IN (SELECT id FROM _touched)"
-            )
-            where = "AND (a.id IN (SELECT id FROM _touched) OR s.id IN (SELECT id FROM _touched))"
+            self.conn.execute(insert + pair.format(links="links l"))
+            return
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _touched (id INTEGER PRIMARY KEY)")
+        self.conn.execute("DELETE FROM _touched")
+        self.conn.executemany("INSERT OR IGNORE INTO _touched (id) VALUES (?)",
+                              ((i,) for i in page_ids))
+        self.conn.execute("DELETE FROM citations WHERE page_id IN (SELECT id FROM _touched)")
         self.conn.execute(
-            "INSERT OR IGNORE INTO citations (page_id, source_page_id) "
-            + pair_sql.format(a="source_id", s="target_id", where=where)
-            + " UNION "
-            + pair_sql.format(a="target_id", s="source_id", where=where)
-        )
+            "DELETE FROM citations WHERE source_page_id IN (SELECT id FROM _touched)")
+        # CROSS JOIN keeps the few touched pages on the outside of the loop.
+        for column in ("source_id", "target_id"):
+            self.conn.execute(insert + pair.format(
+                links=f"_touched t CROSS JOIN links l ON l.{column} = t.id"))
 
     def log_batch(self, origin: str, added: int, updated: int, removed: int, renamed: int,
                   changed_paths: Sequence[str], removed_paths: Sequence[str],
