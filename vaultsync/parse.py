@@ -133,14 +133,16 @@ def _jsonable(value: Any) -> Any:
 _FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
 _BLOCK_MATH = re.compile(r"^\s*\$\$")
+_BLOCK_END = re.compile(r"#{1,6}(?:[ \t]|$)|([-*_])[ \t]*(?:\1[ \t]*){2,}$")
 # Leftmost wins, as when a Markdown renderer reads left to right. Every alternative
 # starts with a literal so the engine skips ahead by character set.
 _INLINE_MASK = re.compile(
     r"\\[\\`$]"  # an escaped backtick or dollar opens nothing: kept as is
-    r"|<!--.*?(?:-->|\Z)"  # HTML comment (an unclosed one runs to the end)
+    r"|<!--(?:-?>|.*?(?:-->|\Z))"  # HTML comment (`<!-->` is one; an unclosed one runs on)
     r"|%%.*?(?:%%|\Z)"  # Obsidian comment
-    r"|`(?<!``)(?P<run>`*)(?!`).+?(?<!`)`(?P=run)(?!`)"  # code span: same-length runs
-    r"|\$\$.+?\$\$"  # display math within a paragraph
+    # A code span or display math ends with its paragraph: never across a blank line.
+    r"|`(?<!``)(?P<run>`*)(?!`)(?:[^\n]|\n(?![ \t]*\n))+?(?<!`)`(?P=run)(?!`)"
+    r"|\$\$(?:[^\n]|\n(?![ \t]*\n))+?\$\$"  # display math within a paragraph
     r"|\$(?=[^\s$])[^$\n]*?(?<=[^\s\\])\$(?!\d)",  # inline math
     re.DOTALL,
 )
@@ -174,6 +176,7 @@ def mask_body(body: str) -> str:
     prev_blank = True
     prev_code = False
     context = "none"  # kind of the last non-blank block: none, para, list, code
+    open_dd = False  # an odd number of $$ so far in this paragraph: the next one closes
     for line in lines:
         if fence is not None:
             out.append(_blank(line))
@@ -190,14 +193,16 @@ def mask_body(body: str) -> str:
             out.append(_blank(line))
             if "$$" in line:
                 in_math = False
+                prev_blank, prev_code, context = True, False, "none"
             continue
         if not line.strip():
             out.append(line)
-            prev_blank = True
+            prev_blank, open_dd = True, False
             continue
         m = _FENCE_OPEN.match(line)
         if m and not (m.group(2)[0] == "`" and "`" in m.group(3)):
             fence = (m.group(2)[0], len(m.group(2)))
+            open_dd = False
             out.append(_blank(line))
             prev_blank, prev_code, context = False, True, "code"
             continue
@@ -205,12 +210,18 @@ def mask_body(body: str) -> str:
             out.append(_blank(line))  # indented code block
             prev_blank, prev_code, context = False, True, "code"
             continue
-        if _BLOCK_MATH.match(line) and line.count("$$") == 1:
+        if _BLOCK_MATH.match(line) and line.count("$$") == 1 and not open_dd:
             in_math = True
             out.append(_blank(line))
             prev_blank, prev_code, context = False, False, "para"
             continue
         out.append(line)
+        if line[0] in "#-*_" and _BLOCK_END.match(line):
+            # An ATX heading or a thematic break is a whole block: an indented line next is code.
+            prev_blank, prev_code, context, open_dd = True, False, "none", False
+            continue
+        if "$$" in line and line.count("$$") % 2:
+            open_dd = not open_dd
         if _LIST_ITEM.match(line):
             context = "list"
         elif not (context == "list" and (not prev_blank or _indent_width(line) >= 2)):
