@@ -21,7 +21,7 @@ from conftest import db_dump, fresh_dump, rows
 from vaultsync.config import load_config
 from vaultsync.watch import Daemon, DaemonRunning, read_status
 
-TIMEOUT = 20.0
+TIMEOUT = 60.0  # generous: CI machines are small and may be busy
 
 
 def wait_for(check: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> object:
