@@ -10,7 +10,8 @@ the mirror (a daemon recomputes them itself after each batch), the server starts
 computation in a background thread (never two at once): core metrics first, then the
 heavy ones (communities, betweenness). The request waits for the core metrics for at
 most `metrics_wait` seconds and is otherwise answered with what the mirror has
-(`meta.metrics.fresh` says which); when the run commits, `/api/events` sends `metrics`.
+(`meta.metrics.fresh` says which), and for communities at most `heavy_wait` more; when
+a run commits, `/api/events` sends `metrics` and the view recolours.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -61,13 +63,15 @@ class MirrorMissing(Exception):
 class MetricsGuard:
     """Computes stale metrics on demand, once at a time, in a background thread."""
 
-    def __init__(self, db: Path, *, enabled: bool = True, wait: float = 10.0) -> None:
+    def __init__(self, db: Path, *, enabled: bool = True, wait: float = 10.0,
+                 heavy_wait: float = 3.0) -> None:
         self.db = db
         self.enabled = enabled
         self.wait = wait
+        self.heavy_wait = heavy_wait
         self.last_error: str | None = None
         self._lock = threading.Lock()
-        self._core_done: threading.Event | None = None
+        self._events: tuple[threading.Event, threading.Event] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -75,17 +79,27 @@ class MetricsGuard:
         return self._thread is not None and self._thread.is_alive()
 
     def ensure(self, conn: sqlite3.Connection) -> None:
-        """Called by requests that show metrics; returns at once when they are fresh."""
-        if not self.enabled or queries.metrics_state(conn)["fresh"]:
+        """Called by requests that show metrics; returns at once when they are fresh.
+        Waits up to `wait` seconds for stale core metrics, then up to `heavy_wait` more
+        for communities (a small vault gets both in its first answer; a big one gets
+        communities later, announced by a `metrics` event)."""
+        if not self.enabled:
+            return
+        state = queries.metrics_state(conn)
+        if state["fresh"] and state["heavy_fresh"]:
             return
         status = queries.daemon_status(conn)
         if status and status["alive"]:
             return  # the daemon recomputes after its batches; don't fight it for the lock
-        done = self._start()
-        if done is not None:
-            done.wait(self.wait)
+        events = self._start()
+        if events is None:
+            return
+        core_done, all_done = events
+        if not state["fresh"]:
+            core_done.wait(self.wait)
+        all_done.wait(self.heavy_wait)
 
-    def _start(self) -> threading.Event | None:
+    def _start(self) -> tuple[threading.Event, threading.Event] | None:
         try:
             from .. import graph
         except ImportError:
@@ -93,27 +107,30 @@ class MetricsGuard:
         if not hasattr(graph, "ensure_metrics"):
             return None
         with self._lock:
-            if self.computing and self._core_done is not None:
-                return self._core_done
-            done = threading.Event()
-            self._core_done = done
-            self._thread = threading.Thread(target=self._run, args=(graph.ensure_metrics, done),
+            if self.computing and self._events is not None:
+                return self._events
+            events = (threading.Event(), threading.Event())
+            self._events = events
+            self._thread = threading.Thread(target=self._run, args=(graph.ensure_metrics, events),
                                             name="vaultsync-metrics", daemon=True)
             self._thread.start()
-            return done
+            return events
 
-    def _run(self, ensure_metrics: Callable[..., None], done: threading.Event) -> None:
+    def _run(self, ensure_metrics: Callable[..., None],
+             events: tuple[threading.Event, threading.Event]) -> None:
+        core_done, all_done = events
         try:
             with Mirror(self.db) as mirror:
                 ensure_metrics(mirror, heavy=False)
-                done.set()
+                core_done.set()
                 ensure_metrics(mirror, heavy=True)
             self.last_error = None
         except Exception as exc:  # a failed run must not take a request down with it
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("metrics computation failed: %s", self.last_error)
         finally:
-            done.set()
+            core_done.set()
+            all_done.set()
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -236,7 +253,7 @@ def api_report(request: Request) -> Response:
     if name not in reports.REPORT_NAMES:
         return error(404, f"no report named {name!r}", reports=list(reports.REPORT_NAMES))
     q = request.query_params
-    limit = queries.parse_int(q.get("limit"), "limit", lo=1, hi=1_000_000, default=None)
+    limit = queries.parse_int(q.get("limit"), "limit", lo=0, hi=1_000_000, default=None)
     kind = q.get("kind") or None
     with read_conn(state.config.db) as conn:
         state.metrics.ensure(conn)
@@ -385,7 +402,10 @@ def create_app(config: Config, *, token: str, allow_remote: bool = False,
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityMiddleware,
-                               policy=SecurityPolicy(token=token, allow_remote=allow_remote))],
+                               policy=SecurityPolicy(token=token, allow_remote=allow_remote)),
+                    # 10,000 pages are ~18 MB of graph JSON, ~1.7 MB gzipped (level 4: fast).
+                    # Server-sent events are never compressed (Starlette excludes them).
+                    Middleware(GZipMiddleware, minimum_size=1024, compresslevel=4)],
         exception_handlers={
             HTTPException: _http_error,
             BadRequest: _bad_request,

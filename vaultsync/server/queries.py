@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import json
 import re
-import sqlite3
 import socket
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -119,16 +119,20 @@ def meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def metrics_state(conn: sqlite3.Connection) -> dict[str, Any]:
-    """When metrics were computed and whether they match the graph as it is now."""
+    """When metrics were computed and whether they match the graph as it is now: `fresh`
+    for the core ones (PageRank, components), `heavy_fresh` for communities and
+    betweenness (the same tests as graph.metrics_stale and graph.heavy_stale)."""
     m = meta(conn)
     graph_version = m.get("graph_version")
-    computed_at = m.get("metrics_computed_at")
-    fresh = computed_at is not None and (
-        graph_version is None or m.get("metrics_graph_version") == graph_version)
     has_pages = conn.execute("SELECT EXISTS (SELECT 1 FROM pages)").fetchone()[0]
-    return {"computed_at": computed_at, "graph_version": graph_version,
+    fresh = m.get("metrics_graph_version") == (graph_version or "0")
+    heavy_fresh = fresh and m.get("heavy_graph_hash") == m.get("metrics_graph_hash")
+    return {"computed_at": m.get("metrics_computed_at"),
+            "heavy_computed_at": m.get("heavy_computed_at"),
+            "graph_version": graph_version,
             "metrics_graph_version": m.get("metrics_graph_version"),
-            "fresh": bool(fresh or not has_pages)}
+            "fresh": bool(fresh or not has_pages),
+            "heavy_fresh": bool(heavy_fresh or not has_pages)}
 
 
 # --- nodes ------------------------------------------------------------------------------
@@ -151,8 +155,8 @@ def _node(row: sqlite3.Row, tags: list[str]) -> dict[str, Any]:
     is_source = bool(row["is_source"])
     in_degree, out_degree, sources = row["in_degree"], row["out_degree"], row["sources"]
     citation_count = row["citation_count"]
-    if citation_count is None:
-        citation_count = row["cited_by"] if is_source else sources
+    if citation_count is None:  # metrics not computed yet: the citations table's count
+        citation_count = sources
     return {
         "id": row["path"],
         "type": "page",
@@ -483,7 +487,7 @@ def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, An
         raise BadRequest("q is required")
     results: dict[str, dict[str, Any]] = {}
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    for path, title, kind, exact, alias, body in conn.execute("""
+    for path, title, kind, _exact, alias, body in conn.execute("""
             SELECT p.path, p.title, p.kind,
                    CASE WHEN lower(p.title) = lower(:q) OR lower(a.alias) = lower(:q) THEN 0
                         WHEN lower(p.title) LIKE lower(:q) || '%' THEN 1 ELSE 2 END AS exact,

@@ -16,6 +16,18 @@ Three checks, in one ASGI middleware, before any route runs:
 
 The token is made with ``secrets.token_urlsafe`` on first start and kept next to
 the mirror as ``<db>.token`` with 0600 permissions.
+
+Why the view page may carry the token (``GET /`` puts it in a meta tag, unauthenticated):
+the token exists to stop *web pages* from reading the API through the user's browser.
+A page from another site cannot read ``GET /``: a cross-origin fetch gets no
+``Access-Control-Allow-Origin`` (and a request with its Origin is refused outright),
+the page is served with ``X-Frame-Options: DENY`` / ``frame-ancestors 'none'`` so it
+cannot be framed, and a DNS-rebinding page reaches us with its own name in Host and gets
+400. What can read ``GET /`` is a process on this machine talking to 127.0.0.1 directly;
+one running as the same user can read ``<db>.token`` (and the vault) anyway. On a
+machine shared with other users, their processes could fetch the page too: the same
+exposure as any loopback service (Obsidian's Local REST API included). With
+``--allow-remote`` the page carries no token and asks for it instead.
 """
 
 from __future__ import annotations

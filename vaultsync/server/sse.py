@@ -1,16 +1,17 @@
 """`/api/events`: server-sent events from the mirror itself.
 
 Every committed sync batch writes a `sync_log` row, and a metrics run changes meta
-`metrics_computed_at`, whichever process did it (`serve --watch`, `vaultsync watch`,
-`vaultsync sync`). So each stream tails those on its own read-only connection: every
+`metrics_computed_at` (core) or `heavy_computed_at` (communities, betweenness),
+whichever process did it (`serve --watch`, `vaultsync watch`, `vaultsync sync`). So
+each stream tails those on its own read-only connection: every
 `interval` seconds it asks `PRAGMA data_version` (a counter in shared memory that moves
 only when another connection commits) and reads the tables only when it moved. Reads
 in WAL mode never block the writer.
 
 Events:
-    event: hello    data {last_id, metrics_computed_at}     once, when the stream opens
+    event: hello    data {last_id, metrics_computed_at, heavy_computed_at}   on connect
     event: batch    data {id, at, origin, changed: [paths], removed: [paths], counts}
-    event: metrics  data {computed_at}
+    event: metrics  data {computed_at, heavy_computed_at, graph_version, heavy_graph_version}
 Each batch carries `id:` (the sync_log id), so a reconnecting EventSource resumes after
 the last batch it saw (Last-Event-ID). Comment lines every `heartbeat` seconds keep
 proxies and dead-peer detection honest.
@@ -44,9 +45,21 @@ def format_event(event: str | None, data: Any, event_id: int | None = None) -> s
     return "\n".join(lines) + "\n\n"
 
 
-def _metrics_at(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'metrics_computed_at'").fetchone()
-    return row[0] if row else None
+_METRICS_KEYS = ("metrics_computed_at", "metrics_graph_version", "heavy_computed_at",
+                 "heavy_graph_version")
+
+
+def _metrics_at(conn: sqlite3.Connection) -> dict[str, str | None]:
+    """When the core and the heavy metrics (communities, betweenness) last changed, and
+    for which graph version: the timestamps have one-second resolution, so two runs in
+    one second are told apart by the version they describe."""
+    marks = ",".join("?" * len(_METRICS_KEYS))
+    found = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})",
+                              _METRICS_KEYS))
+    return {"computed_at": found.get("metrics_computed_at"),
+            "heavy_computed_at": found.get("heavy_computed_at"),
+            "graph_version": found.get("metrics_graph_version"),
+            "heavy_graph_version": found.get("heavy_graph_version")}
 
 
 def _batches(conn: sqlite3.Connection, after: int) -> list[dict[str, Any]]:
@@ -69,7 +82,9 @@ async def event_stream(db: Path, *, last_id: int | None, stopping: threading.Eve
             last_id = conn.execute("SELECT coalesce(max(id), 0) FROM sync_log").fetchone()[0]
         metrics_at = _metrics_at(conn)
         yield "retry: 2000\n\n"
-        yield format_event("hello", {"last_id": last_id, "metrics_computed_at": metrics_at})
+        yield format_event("hello", {"last_id": last_id,
+                                     "metrics_computed_at": metrics_at["computed_at"],
+                                     "heavy_computed_at": metrics_at["heavy_computed_at"]})
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         # A batch may have landed between the client's last event and now.
         pending = True
@@ -88,7 +103,7 @@ async def event_stream(db: Path, *, last_id: int | None, stopping: threading.Eve
                 current = _metrics_at(conn)
                 if current != metrics_at:
                     metrics_at = current
-                    yield format_event("metrics", {"computed_at": current})
+                    yield format_event("metrics", current)
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= heartbeat:
                 quiet_since = time.monotonic()

@@ -1,0 +1,207 @@
+"""The graph view in a real browser: Debian's headless Chromium driven by Playwright,
+against `vaultsync serve` on a copy of the sample vault. The graph renders (canvas
+pixels sampled), searching opens the page's panel, local mode shows exactly the
+neighbourhood, and an edit to the vault shows up without a reload.
+
+Skipped, with the reason, when Chromium, Playwright or the view bundle is missing.
+Set VAULTSYNC_SCREENSHOT=docs/graph-view.png to save the screenshot for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from vaultsync.config import load_config
+from vaultsync.server.app import BUNDLE, AppServer, bind_socket, create_app
+from vaultsync.server.security import ensure_token
+from vaultsync.sync import sync_vault
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("VAULTSYNC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+WAIT_MS = 30_000
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)",
+                allow_module_level=True)
+if not BUNDLE.exists():
+    pytest.skip("the view is not built (bash scripts/build_view.sh)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed (pip install -e '.[test]')")
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """(width, height, rows of RGB(A) bytes) of an 8-bit non-interlaced PNG, as Chromium
+    writes its screenshots; enough to sample pixels without an imaging library."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        pos += 12 + length
+    assert header is not None
+    width, height, depth, color, _, _, interlace = header
+    assert depth == 8 and interlace == 0 and color in (2, 6)
+    bpp = 3 if color == 2 else 4
+    raw = zlib.decompress(b"".join(chunks))
+    stride = width * bpp
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            left = line[i - bpp] if i >= bpp else 0
+            up = prev[i]
+            corner = prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + ((left + up) >> 1)) & 0xFF
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                pred = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + pred) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, [bytes(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)]
+
+
+@pytest.fixture
+def live_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
+    vault = tmp_path / "vault"
+    shutil.copytree(REPO / "vault", vault)
+    config = load_config(vault, tmp_path / "mirror.db")
+    sync_vault(config, workers=1)
+    token, _ = ensure_token(config.db)
+    app = create_app(config, token=token)
+    server = AppServer(app, bind_socket("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.port}", vault, (config, token)
+    finally:
+        server.stop()
+        thread.join(20)
+
+
+def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
+    base, vault, (config, token) = live_view
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(msg.text)
+                    if msg.type == "error" or "Content Security Policy" in msg.text else None)
+            page.goto(base + "/")
+
+            # The graph renders: every page is a node, the layout ran and stopped, and
+            # the canvas has drawn something (pixels that are not the background).
+            page.wait_for_selector("body[data-ready='1']", state="attached", timeout=WAIT_MS)
+            page.wait_for_selector("body[data-layout='stopped']", state="attached",
+                                   timeout=WAIT_MS)
+            pages = api.get("/api/graph").json()
+            page_count = len(pages["nodes"])
+            assert page.get_attribute("body", "data-nodes") == str(page_count)
+            shot = page.locator("#graph").screenshot()
+            width, height, pixels = png_pixels(shot)
+            background = pixels[0]
+            drawn = sum(1 for p in pixels[:: 7] if max(abs(a - b) for a, b in
+                                                        zip(p, background, strict=True)) > 40)
+            colours = {p for p in pixels[:: 7]}
+            assert drawn > 500, f"canvas looks blank: {drawn} drawn pixels sampled"
+            assert len(colours) > 20, "canvas has too few colours to be a graph"
+            # Searching a page opens its panel.
+            page.fill("#search", "Apache Kafka")
+            page.wait_for_selector("#search-results li[data-path='systems/apache-kafka.md']",
+                                   timeout=WAIT_MS)
+            page.press("#search", "Enter")
+            page.wait_for_selector("body[data-panel-loaded='systems/apache-kafka.md']",
+                                   state="attached", timeout=WAIT_MS)
+            assert page.inner_text("#panel-title") == "Apache Kafka"
+            assert page.is_visible("#panel")
+            detail = api.get("/api/pages/systems/apache-kafka.md").json()
+            first_backlink = detail["backlinks"][0]["path"]
+            assert page.locator(f"#panel a[data-path='{first_backlink}']").count() >= 1
+            assert "Backlinks" in page.inner_text("#panel")
+            # The screenshot (README): the whole graph and the page's panel.
+            page.evaluate("() => { window.vaultsyncView.clearSelection(); return window"
+                          ".vaultsyncView.renderer.getCamera().animate({x: 0.5, y: 0.5, "
+                          "ratio: 1.05, angle: 0}, {duration: 50}); }")
+            page.wait_for_selector("body[data-layout='stopped']", state="attached",
+                                   timeout=WAIT_MS)
+            out = Path(os.environ.get("VAULTSYNC_SCREENSHOT") or tmp_path / "graph-view.png")
+            if not out.is_absolute():
+                out = REPO / out
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+
+            # Local mode shows only the neighbourhood, for depth 1 and then 2.
+            page.click("#panel-local")
+            page.wait_for_selector("body[data-mode='local']", state="attached", timeout=WAIT_MS)
+            for depth in (1, 2):
+                if depth == 2:
+                    page.locator("#depth").fill("2")
+                    page.locator("#depth").dispatch_event("change")
+                local = api.get("/api/graph/local", params={
+                    "path": "systems/apache-kafka.md", "depth": depth}).json()
+                expected = {n["id"] for n in local["nodes"]}
+                page.wait_for_selector(f"body[data-nodes='{len(expected)}'][data-mode='local']",
+                                       state="attached", timeout=WAIT_MS)
+                shown = set(page.evaluate("window.vaultsyncView.graph.nodes()"))
+                assert shown == expected
+                assert len(shown) < page_count
+            assert page.is_visible("#depth")
+
+            # Back to the whole graph, then an edit: a new page and a changed one appear
+            # with no reload (the marker set on window survives).
+            page.click("#mode-global")
+            page.wait_for_selector(f"body[data-mode='global'][data-nodes='{page_count}']",
+                                   state="attached", timeout=WAIT_MS)
+            page.evaluate("window.__sameDocument = 'yes'")
+            (vault / "concepts" / "stream-lineage.md").write_text(
+                "---\ntype: concept\n---\n# Stream lineage\n\nWhere events came from: "
+                "[[apache-kafka]] and [[change-data-capture]].\n", encoding="utf-8")
+            kafka = vault / "systems" / "apache-kafka.md"
+            kafka.write_text(kafka.read_text(encoding="utf-8")
+                             + "\nSee also [[stream-lineage]].\n", encoding="utf-8")
+            sync_vault(config, workers=1)
+            page.wait_for_selector(f"body[data-nodes='{page_count + 1}']", state="attached",
+                                   timeout=WAIT_MS)
+            assert page.evaluate("window.vaultsyncView.graph.hasNode("
+                                 "'concepts/stream-lineage.md')")
+            assert page.evaluate("window.vaultsyncView.graph.hasEdge("
+                                 "'systems/apache-kafka.md', 'concepts/stream-lineage.md')")
+            # The open panel followed the edit of its page.
+            page.wait_for_selector("#panel a[data-path='concepts/stream-lineage.md']",
+                                   timeout=WAIT_MS)
+            assert page.evaluate("window.__sameDocument") == "yes"
+        finally:
+            browser.close()
+    assert not problems, problems

@@ -1,0 +1,105 @@
+// The side panel: one page's metrics, sources, backlinks and links. Built with DOM calls
+// and textContent only, so nothing from a note is ever parsed as HTML.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") Object.assign(el.style, value); // CSSOM: allowed by the page's CSP
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function fmt(value, digits = 4) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "number" && !Number.isInteger(value)) return value.toFixed(digits);
+  return String(value);
+}
+
+function pageLink(path, title, onOpen) {
+  return h("a", { href: "#", title: path, dataset: { path },
+    onclick: (e) => { e.preventDefault(); onOpen(path); } }, title || path);
+}
+
+function section(title, items, empty = "none") {
+  return [h("h3", {}, title), items.length ? h("ul", {}, items) : h("p", { class: "muted" }, empty)];
+}
+
+export function renderPanel(panel, page, ctx) {
+  const { onOpen, onLocal, onClose, rank } = ctx;
+  const m = page.metrics || {};
+  const flags = [];
+  if (m.orphan) flags.push(h("span", { class: "chip flag-orphan", title: "No other page links here" }, "orphan"));
+  if (m.single_source) flags.push(h("span", { class: "chip flag-single", title: "Backed by one source only" }, "single source"));
+  if (m.unsourced) flags.push(h("span", { class: "chip flag-unsourced", title: "Cites no source" }, "unsourced"));
+  if (m.isolated) flags.push(h("span", { class: "chip flag-orphan" }, "isolated"));
+
+  // Backlinks: one line per linking page, with how many links it has to this one.
+  const byPath = new Map();
+  for (const b of page.backlinks) {
+    const entry = byPath.get(b.path) || { title: b.title, count: 0 };
+    entry.count += 1;
+    byPath.set(b.path, entry);
+  }
+  const backlinks = [...byPath.entries()].map(([path, b]) =>
+    h("li", {}, pageLink(path, b.title, onOpen), b.count > 1 ? h("span", { class: "muted" }, ` ×${b.count}`) : null));
+
+  const seen = new Set();
+  const outgoing = [];
+  for (const l of page.links) {
+    const key = l.target_path || `?${l.target}`;
+    if (seen.has(key) || !l.target) continue;
+    seen.add(key);
+    if (l.target_type === "page") outgoing.push(h("li", {}, pageLink(l.target_path, l.target_title, onOpen)));
+    else if (l.target_type === "attachment") outgoing.push(h("li", { class: "muted" }, l.target_path));
+    else outgoing.push(h("li", { class: "unresolved", title: "No such page yet" }, l.target));
+  }
+  const sources = page.citations.sources.map((s) => h("li", {}, pageLink(s.path, s.title, onOpen)));
+  const citedBy = page.citations.cited_by.map((s) => h("li", {}, pageLink(s.path, s.title, onOpen)));
+
+  const rows = [
+    ["PageRank", fmt(m.pagerank) + (rank ? `  (#${rank})` : "")],
+    ["Community", fmt(m.community)],
+    ["Backlinks (pages)", fmt(m.in_degree)],
+    ["Outgoing (pages)", fmt(m.out_degree)],
+    ["Betweenness", fmt(m.betweenness)],
+    [page.is_source ? "Cited by" : "Sources", fmt(page.is_source ? page.citations.cited_by.length : page.citations.sources.length)],
+  ];
+
+  panel.replaceChildren(
+    h("button", { class: "close", type: "button", title: "Close", "aria-label": "Close", onclick: onClose }, "×"),
+    h("h2", { id: "panel-title" }, page.title),
+    h("div", { class: "path" }, page.path),
+    h("div", { class: "chips" },
+      page.kind ? h("span", { class: "chip kind" }, page.kind) : null,
+      ...page.tags.map((t) => h("span", { class: "chip" }, `#${t}`)),
+      ...flags),
+    h("div", { class: "actions" },
+      h("button", { type: "button", id: "panel-local", onclick: () => onLocal(page.path) }, "Local graph")),
+    page.excerpt ? h("p", { class: "excerpt" }, page.excerpt) : null,
+    h("h3", {}, "Metrics"),
+    h("table", { class: "metrics" }, h("tbody", {}, ...rows.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v))))),
+    ...(page.is_source ? section("Cited by", citedBy) : section("Sources", sources, "no sources cited")),
+    ...section(`Backlinks (${byPath.size})`, backlinks, "no backlinks"),
+    ...section(`Links (${outgoing.length})`, outgoing, "no links"),
+  );
+  panel.dataset.path = page.path;
+  panel.hidden = false;
+}
+
+export function renderPanelMessage(panel, title, text, onClose) {
+  panel.replaceChildren(
+    h("button", { class: "close", type: "button", title: "Close", onclick: onClose }, "×"),
+    h("h2", { id: "panel-title" }, title),
+    h("p", { class: "muted" }, text),
+  );
+  panel.hidden = false;
+}

@@ -1,0 +1,87 @@
+// How nodes look: size from PageRank, colour by community or kind, rings for flags.
+
+export const ORPHAN = "#ff4d4f";
+export const SINGLE_SOURCE = "#ffc53d";
+export const EDGE = "#4a4a4a";
+export const EDGE_ACTIVE = "#a88bfa";
+export const DIMMED = "#343434";
+
+// Distinct on a dark background, and kept clear of the ring colours (red, amber).
+export const PALETTE = [
+  "#4e9bf5", "#59c26b", "#a77bd8", "#4fc1c1", "#f07fb0", "#b08b6e",
+  "#9cc9f5", "#b5d86a", "#d2b4f5", "#8aa0b8", "#a3a35a", "#6f7fe0",
+];
+const OTHER = "#7a7a7a";
+
+export const KIND_COLORS = {
+  concept: "#4e9bf5",
+  system: "#59c26b",
+  source: "#8aa0b8",
+  person: "#a77bd8",
+  index: "#e8e8e8",
+};
+export const TYPE_COLORS = {
+  unresolved: "#5a5a5a",
+  attachment: "#76b7b2",
+  tag: "#d4a6c8",
+};
+
+function hash(text) {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return h >>> 0;
+}
+
+export function kindColor(kind) {
+  if (!kind) return OTHER;
+  if (KIND_COLORS[kind]) return KIND_COLORS[kind];
+  return PALETTE[hash(kind) % PALETTE.length];
+}
+
+// Communities ranked by size get the palette in order; the long tail shares one grey.
+export function communityColors(nodes) {
+  const sizes = new Map();
+  for (const n of nodes) {
+    if (n.type === "page" && n.community !== null && n.community !== undefined) {
+      sizes.set(n.community, (sizes.get(n.community) || 0) + 1);
+    }
+  }
+  const ranked = [...sizes.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const colors = new Map();
+  ranked.forEach(([community], i) => colors.set(community, i < PALETTE.length ? PALETTE[i] : OTHER));
+  return { colors, ranked };
+}
+
+export function nodeColor(node, colorBy, communities) {
+  if (node.type !== "page") return TYPE_COLORS[node.type] || OTHER;
+  if (colorBy === "kind") return kindColor(node.kind);
+  if (node.community === null || node.community === undefined) return kindColor(node.kind);
+  return communities.colors.get(node.community) || OTHER;
+}
+
+export function nodeSize(node, maxRank, order) {
+  const base = order > 3000 ? 1.5 : 3;
+  const span = order > 3000 ? 10 : 15;
+  if (node.type !== "page") return base * 0.8;
+  if (node.pagerank !== null && node.pagerank !== undefined && maxRank > 0) {
+    return base + span * Math.sqrt(node.pagerank / maxRank);
+  }
+  return base + Math.min(span, Math.sqrt(node.in_degree || 0) * 2);
+}
+
+// A position for a node with no neighbours placed yet: its community's sector of a
+// circle, so the force layout starts from clusters rather than noise.
+export function seedPosition(id, community, radius) {
+  const h = hash(id);
+  const c = community === null || community === undefined ? hash(String(id)) % 97 : community;
+  const angle = ((c * 137.508) % 360) * (Math.PI / 180);
+  const jitterA = ((h % 1000) / 1000) * Math.PI * 2;
+  const jitterR = (((h >>> 10) % 1000) / 1000) * radius * 0.35;
+  return {
+    x: Math.cos(angle) * radius * 0.6 + Math.cos(jitterA) * jitterR,
+    y: Math.sin(angle) * radius * 0.6 + Math.sin(jitterA) * jitterR,
+  };
+}
