@@ -179,6 +179,73 @@ def status(config: Config, as_json: bool) -> None:
 
 # --- report (issue 4) --------------------------------------------------------------
 
+_REPORTS = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
+            "wanted", "communities", "summary")  # = reports.REPORT_NAMES, without the import
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(_REPORTS))
+@vault_options
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json", "csv"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="Rows to show (0: all; default: 25 for table, all otherwise; "
+                   "summary: top entries per section, 10).")
+@click.option("--kind", default=None, help="Only pages of this kind (central: any kind, "
+                                           "sources included).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@user_errors
+def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | None,
+           output: str | None) -> None:
+    """What the vault's graph says: central pages, orphans, wanted pages, ...
+
+    Syncs first if the mirror was never synced, and computes the graph metrics
+    when they are missing or older than the last change.
+    """
+    import os
+    from pathlib import Path
+
+    from . import graph, reports
+    from .mirror import Mirror
+    from .sync import sync_vault
+
+    with Mirror(config.db) as mirror:
+        never = mirror.get_meta("parse_options") is None and not mirror.counts()["pages"]
+    if never:
+        click.echo(f"vaultsync: syncing {config.vault} first (mirror: {config.db})", err=True)
+        sync_vault(config)
+    with Mirror(config.db) as mirror:
+        graph.ensure_metrics(mirror, heavy=name in ("communities", "summary"))
+        try:
+            rows = reports.run_report(mirror.conn, name, kind=kind,
+                                      limit=limit if name == "summary" else None)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    total = len(rows)
+    if name != "summary":
+        shown = reports.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
+        rows = rows[:shown] if shown else rows
+    link_base = ""
+    if output:
+        out_dir = Path(output).resolve().parent
+        if config.vault == out_dir or config.vault in out_dir.parents:
+            click.echo("vaultsync: note: the report is inside the vault; its links will "
+                       "count in the graph once synced", err=True)
+        link_base = os.path.relpath(config.vault, out_dir).replace(os.sep, "/") + "/"
+        link_base = "" if link_base == "./" else link_base
+    text = reports.render(rows, name, fmt, vault_name=config.vault.name, link_base=link_base,
+                          total=total)
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {output}: {exc.strerror}") from None
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 
 # --- serve, token (issue 5) --------------------------------------------------------
 

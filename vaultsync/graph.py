@@ -489,13 +489,18 @@ def compute_heavy_metrics(mirror: Mirror, *, seed: int = 42, k: int | None = Non
         "heavy_graph_version": g.version,
         "heavy_computed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    core = None
+    core: list[tuple] | None = None
+    core_started = time.perf_counter()
     if mirror.get_meta("metrics_graph_hash") != digest:
         core = core_rows(g)
+    core_seconds = time.perf_counter() - core_started
     with mirror.transaction():
-        if mirror.get_meta("metrics_graph_hash") != digest:
+        # Core rows for this graph when they are missing, unless the graph has moved
+        # on since the snapshot (newer core rows are never replaced by older ones).
+        if mirror.get_meta("metrics_graph_hash") != digest and \
+                (mirror.get_meta("graph_version") or "0") == g.version:
             _write_core(mirror, g, core if core is not None else core_rows(g), digest,
-                        seconds)
+                        core_seconds)
         mirror.write_heavy_metrics(rows, info)
     summary.update(
         written=True, seconds=round(time.perf_counter() - started, 4),
@@ -543,6 +548,7 @@ class MetricsScheduler:
         self._heavy_wanted = False
         self._stopping = False
         self._latest_hash: str | None = None  # structure the last core run saw
+        self._busy = 0  # computations under way
         self._threads = [
             threading.Thread(target=self._core_loop, name="vaultsync-metrics-core", daemon=True)]
         if heavy:
@@ -571,6 +577,18 @@ class MetricsScheduler:
     def running(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is pending or under way; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._stopping or not (self._pending or self._heavy_wanted
+                                               or self._busy), timeout)
+
+    def _finished(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
     def _done(self, kind: str) -> None:
         if self.on_done is not None:
             try:
@@ -589,7 +607,10 @@ class MetricsScheduler:
                     break
                 self._cond.wait(remaining)
             self._pending = False
-            return not self._stopping
+            if self._stopping:
+                return False
+            self._busy += 1
+            return True
 
     def _core_loop(self) -> None:
         mirror: Mirror | None = None
@@ -612,6 +633,8 @@ class MetricsScheduler:
                     if mirror is not None:
                         mirror.close()
                         mirror = None
+                finally:
+                    self._finished()
         finally:
             if mirror is not None:
                 mirror.close()
@@ -626,6 +649,7 @@ class MetricsScheduler:
                     if self._stopping:
                         return
                     self._heavy_wanted = False
+                    self._busy += 1
                     seen_at_start = self._latest_hash
 
                 def abandon(digest: str, seen: str | None = seen_at_start) -> bool:
@@ -648,6 +672,8 @@ class MetricsScheduler:
                     if mirror is not None:
                         mirror.close()
                         mirror = None
+                finally:
+                    self._finished()
         finally:
             if mirror is not None:
                 mirror.close()

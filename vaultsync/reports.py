@@ -1,0 +1,484 @@
+"""The reports of `vaultsync report NAME`: what the vault's graph says, as JSON-ready
+rows read from the mirror's views and page_metrics, and their renderings.
+
+Each row has `path` and `title` plus the figures of its report, except `wanted`
+(pages that do not exist): its rows have `target` (the link target as written,
+the name the missing page would have) and `title` (the same text), no `path`.
+`run_report` only reads; metrics are computed beforehand (graph.ensure_metrics).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+REPORT_NAMES = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
+                "wanted", "communities", "summary")
+FORMATS = ("table", "markdown", "json", "csv")
+
+TITLES = {
+    "central": "Central pages (by PageRank)",
+    "orphans": "Orphans: no other page links to them",
+    "isolated": "Isolated pages: no links in or out",
+    "dead-ends": "Dead ends: no links to other pages",
+    "single-source": "Single-source pages: resting on one source",
+    "unsourced": "Unsourced pages: no source linked either way",
+    "wanted": "Wanted pages: link targets that do not exist",
+    "communities": "Communities (Louvain)",
+    "summary": "Summary",
+}
+
+# Columns shown by table, markdown and csv, in order (json has every key).
+COLUMNS = {
+    "central": ("rank", "title", "path", "kind", "pagerank", "in_degree", "out_degree",
+                "citation_count"),
+    "orphans": ("title", "path", "kind", "out_degree"),
+    "isolated": ("title", "path", "kind"),
+    "dead-ends": ("title", "path", "kind", "in_degree"),
+    "single-source": ("title", "path", "kind", "source_title", "source"),
+    "unsourced": ("title", "path", "kind", "in_degree", "out_degree"),
+    "wanted": ("target", "references", "links", "referenced_by"),
+    "communities": ("community", "size", "title", "path", "sources", "top"),
+}
+SUMMARY_TOP = 10
+LIST_SHOWN = 5  # items of a list cell (referenced_by, top) shown by table and markdown
+TABLE_DEFAULT_LIMIT = 25  # the CLI's default for --format table
+
+_PAGE_VIEWS = {"orphans": "orphan_pages", "isolated": "isolated_pages",
+               "dead-ends": "dead_end_pages", "unsourced": "unsourced_pages"}
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+    cur = conn.execute(sql, tuple(params))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+def _kind_clause(kind: str | None, alias: str = "p") -> tuple[str, list]:
+    return (f" AND {alias}.kind = ?", [kind]) if kind is not None else ("", [])
+
+
+def _limit(rows: list, limit: int | None) -> list:
+    return rows if limit is None or limit <= 0 else rows[:limit]
+
+
+def _central(conn: sqlite3.Connection, kind: str | None) -> list[dict]:
+    # The central_pages view, which leaves sources out; --kind picks any kind instead.
+    where, params = ("p.kind = ?", [kind]) if kind is not None else ("p.is_source = 0", [])
+    rows = _rows(conn, (
+        "SELECT p.path, p.title, p.kind, m.pagerank, m.in_degree, m.out_degree, "
+        "m.citation_count FROM pages p "
+        f"JOIN page_metrics m ON m.page_id = p.id WHERE m.pagerank IS NOT NULL AND {where} "
+        "ORDER BY m.pagerank DESC, p.path"), params)
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def _page_list(conn: sqlite3.Connection, name: str, kind: str | None) -> list[dict]:
+    where, params = _kind_clause(kind, "v")
+    return _rows(conn, (
+        "SELECT v.path, v.title, v.kind, p.is_source, m.in_degree, m.out_degree "
+        f"FROM {_PAGE_VIEWS[name]} v JOIN pages p ON p.id = v.id "
+        f"LEFT JOIN page_metrics m ON m.page_id = v.id WHERE 1 = 1{where} ORDER BY v.path"),
+        params)
+
+
+def _single_source(conn: sqlite3.Connection, kind: str | None) -> list[dict]:
+    where, params = _kind_clause(kind, "v")
+    return _rows(conn, (
+        "SELECT v.path, v.title, v.kind, v.source_path AS source, v.source_title "
+        f"FROM single_source_pages v WHERE 1 = 1{where} ORDER BY v.path"), params)
+
+
+_WANTED_KEY = ("lower(CASE WHEN lower({t}) LIKE '%.md' "
+               "THEN substr({t}, 1, length({t}) - 3) ELSE {t} END)")
+
+
+def _wanted(conn: sqlite3.Connection) -> list[dict]:
+    # The view's group_concat cannot hold paths with commas: list them by the same key.
+    referenced: dict[str, list[str]] = {}
+    for key, path in conn.execute(
+            f"SELECT DISTINCT {_WANTED_KEY.format(t='l.target')}, p.path "
+            "FROM links l JOIN pages p ON p.id = l.source_id "
+            "WHERE l.target_path IS NULL AND l.target != '' ORDER BY p.path"):
+        referenced.setdefault(key, []).append(path)
+    return [{"target": target, "title": target, "references": refs, "links": links,
+             "referenced_by": referenced.get(key, [])}
+            for target, refs, links, key in conn.execute(
+                f'SELECT target, "references", links, {_WANTED_KEY.format(t="target")} '
+                "FROM wanted_pages")]
+
+
+def _communities(conn: sqlite3.Connection, kind: str | None, top: int = 5) -> list[dict]:
+    where, params = _kind_clause(kind)
+    groups: dict[int, list[dict]] = {}
+    for row in _rows(conn, (
+            "SELECT m.community, p.path, p.title, p.is_source, m.pagerank FROM pages p "
+            "JOIN page_metrics m ON m.page_id = p.id WHERE m.community IS NOT NULL"
+            f"{where} ORDER BY m.community, m.pagerank DESC, p.path"), params):
+        groups.setdefault(row["community"], []).append(row)
+    out = []
+    for number, members in groups.items():
+        if len(members) < 2:
+            continue  # a page alone: isolated, or left alone by the algorithm
+        hub = members[0]
+        out.append({"community": number, "size": len(members), "path": hub["path"],
+                    "title": hub["title"], "pagerank": hub["pagerank"],
+                    "sources": sum(m["is_source"] for m in members),
+                    "top": [m["title"] for m in members[:top]]})
+    out.sort(key=lambda r: (-r["size"], r["community"]))
+    return out
+
+
+def _meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
+
+
+def _summary(conn: sqlite3.Connection, limit: int | None, kind: str | None) -> dict:
+    top = limit if limit and limit > 0 else SUMMARY_TOP
+    meta = _meta(conn)
+    where, params = _kind_clause(kind)
+    q = conn.execute
+    lists = {name: run_report(conn, name, kind=kind)
+             for name in ("central", "orphans", "isolated", "dead-ends", "single-source",
+                          "unsourced", "communities")}
+    lists["wanted"] = run_report(conn, "wanted")
+    counts = {
+        "pages": q(f"SELECT count(*) FROM pages p WHERE 1 = 1{where}", params).fetchone()[0],
+        "sources": q(f"SELECT count(*) FROM pages p WHERE is_source = 1{where}",
+                     params).fetchone()[0],
+        "links": q("SELECT count(*) FROM links").fetchone()[0],
+        "page_links": q("SELECT count(*) FROM links WHERE target_id IS NOT NULL "
+                        "AND target_id != source_id").fetchone()[0],
+        "unresolved_links": q("SELECT count(*) FROM links WHERE target_path IS NULL "
+                              "AND target != ''").fetchone()[0],
+        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
+    }
+    counts.update({name.replace("-", "_"): len(rows) for name, rows in lists.items()
+                   if name != "central"})
+    counts["ranked"] = len(lists["central"])
+    graph_version = meta.get("graph_version") or "0"
+    metrics = {
+        "computed_at": meta.get("metrics_computed_at"),
+        "stale": meta.get("metrics_graph_version") != graph_version,
+        "heavy_stale": meta.get("heavy_graph_hash") != meta.get("metrics_graph_hash"),
+        "betweenness_method": meta.get("betweenness_method"),
+        "betweenness_k": _int(meta.get("betweenness_k")),
+        "community_method": meta.get("community_method"),
+        "community_modularity": _float(meta.get("community_modularity")),
+        "seed": _int(meta.get("community_seed")),
+    }
+    return {
+        "vault": meta.get("vault"),
+        "kind": kind,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "last_sync_at": meta.get("last_sync_at"),
+        "counts": counts,
+        "metrics": metrics,
+        "top": {name.replace("-", "_"): rows[:top] for name, rows in lists.items()
+                if name in ("central", "orphans", "single-source", "wanted", "communities")},
+    }
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _ordered(row: dict, first: tuple[str, ...] = ("path", "title")) -> dict:
+    out = {k: row[k] for k in first if k in row}
+    out.update((k, v) for k, v in row.items() if k not in out)
+    return out
+
+
+def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
+               kind: str | None = None) -> list[dict] | dict:
+    """Rows of report `name` (a list of dicts; `summary` gives one dict). Reads only.
+    `limit` None or 0 means every row (summary: the number of top entries, default 10);
+    `kind` keeps pages of that kind (central: any kind, sources included)."""
+    if name not in REPORT_NAMES:
+        raise ValueError(f"no report named {name!r}; choose from {', '.join(REPORT_NAMES)}")
+    if name == "summary":
+        return _summary(conn, limit, kind)
+    if name == "wanted":
+        if kind is not None:
+            raise ValueError("--kind does not apply to the wanted report: its targets "
+                             "are not pages")
+        rows = _wanted(conn)
+        return _limit([_ordered(r, ("target", "title")) for r in rows], limit)
+    if name == "central":
+        rows = _central(conn, kind)
+    elif name == "single-source":
+        rows = _single_source(conn, kind)
+    elif name == "communities":
+        rows = _communities(conn, kind)
+    else:
+        rows = _page_list(conn, name, kind)
+        for row in rows:
+            row["is_source"] = bool(row["is_source"])
+    return _limit([_ordered(r) for r in rows], limit)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+def _fmt(value: Any, column: str = "") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}" if column != "betweenness" else f"{value:.3g}"
+    if isinstance(value, int):
+        return f"{value:,}" if column not in ("community", "rank") else str(value)
+    if isinstance(value, list):
+        more = f", … (+{len(value) - LIST_SHOWN:,})" if len(value) > LIST_SHOWN else ""
+        return ", ".join(str(v) for v in value[:LIST_SHOWN]) + more
+    return str(value)
+
+
+def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
+    buf = io.StringIO()
+    keys = list(columns) + [k for k in (rows[0] if rows else {}) if k not in columns]
+    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "; ".join(map(str, v)) if isinstance(v, list) else
+                         ("" if v is None else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _summary_csv(data: dict) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["section", "rank", "name", "path", "value"])
+    for key, value in data["counts"].items():
+        writer.writerow(["counts", "", key, "", value])
+    for key, value in data["metrics"].items():
+        writer.writerow(["metrics", "", key, "", "" if value is None else value])
+    figures = {"central": "pagerank", "wanted": "references", "communities": "size",
+               "single_source": "source"}
+    for section, rows in data["top"].items():
+        for rank, row in enumerate(rows, 1):
+            writer.writerow([section, rank, row.get("title"), row.get("path", ""),
+                             row.get(figures.get(section, ""), "")])
+    return buf.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("[", "\\[") \
+        .replace("]", "\\]").replace("\n", " ")
+
+
+def _md_link(title: str, path: str, base: str) -> str:
+    return f"[{_md_escape(title)}]({quote(base + path, safe='/')})"
+
+
+def _md_pages(paths: list[str], base: str, most: int | None = None) -> str:
+    """Links to pages named by their file name (no title at hand)."""
+    shown = paths if most is None else paths[:most]
+    text = ", ".join(_md_link(p.rpartition("/")[2].removesuffix(".md"), p, base) for p in shown)
+    return text + (f", … (+{len(paths) - len(shown):,})" if len(shown) < len(paths) else "")
+
+
+def _md_cell(row: dict, column: str, base: str) -> str:
+    value = row.get(column)
+    if column == "title" and row.get("path"):
+        return _md_link(row["title"], row["path"], base)
+    if column == "source_title" and row.get("source"):
+        return _md_link(row["source_title"], row["source"], base)
+    if column == "referenced_by":
+        return _md_pages(value or [], base, LIST_SHOWN)
+    if column == "target":
+        return f"`{value}`".replace("|", "\\|")
+    return _md_escape(_fmt(value, column))
+
+
+def _md_table(rows: list[dict], columns: tuple[str, ...], base: str) -> str:
+    shown = [c for c in columns if c not in ("path", "source")]
+    head = [c.replace("_", " ") for c in shown]
+    head = ["page" if c == "title" else "source" if c == "source_title" else c for c in head]
+    numeric = {c for c in shown if rows and isinstance(rows[0].get(c), int | float)
+               and not isinstance(rows[0].get(c), bool)}
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join("---:" if c in numeric else "---" for c in shown) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_md_cell(row, c, base) for c in shown) + " |")
+    return "\n".join(lines)
+
+
+METHODS = {"louvain": "Louvain", "label_propagation": "label propagation"}
+
+
+def _pages(count: int) -> str:
+    return f"{count:,} page{'' if count == 1 else 's'}"
+
+
+def _md_summary(data: dict, vault_name: str | None, base: str) -> str:
+    from . import __version__
+
+    c, top, metrics = data["counts"], data["top"], data["metrics"]
+    name = vault_name or (data.get("vault") or "vault").rstrip("/").rpartition("/")[2]
+    out = [f"# Vault report: {name}", ""]
+    kind = f" (pages of kind `{data['kind']}`)" if data.get("kind") else ""
+    out.append(f"Made by vaultsync {__version__} on {data['generated_at'][:10]} from the "
+               f"mirror last synced {data.get('last_sync_at') or 'never'}{kind}. "
+               "Links point to the pages in the vault.")
+    out += ["", "| | count |", "|---|---:|"]
+    labels = [
+        ("pages", f"Pages ({c['sources']:,} sources)"),
+        ("links", f"Links ({c['page_links']:,} between pages, "
+                  f"{c['unresolved_links']:,} unresolved)"),
+        ("orphans", "Orphans: no other page links to them"),
+        ("isolated", "Isolated: no links in or out"),
+        ("dead_ends", "Dead ends: link to no other page"),
+        ("single_source", "Single-source pages"),
+        ("unsourced", "Unsourced pages"),
+        ("wanted", "Wanted pages: missing link targets"),
+        ("communities", "Communities of 2+ pages"),
+    ]
+    for key, label in labels:
+        out.append(f"| {label} | {c[key]:,} |")
+
+    def section(title: str, rows: list, total: int, line: Any, note: str = "") -> None:
+        out.extend(["", f"## {title}", ""])
+        if note:
+            out.extend([note, ""])
+        if not rows:
+            out.append("None.")
+            return
+        if total > len(rows):
+            out.extend([f"The first {len(rows)} of {total:,}.", ""])
+        out.extend(line(i, r) for i, r in enumerate(rows, 1))
+
+    section("Most central pages", top["central"], c["ranked"],
+            lambda i, r: f"{i}. {_md_link(r['title'], r['path'], base)}: PageRank "
+                         f"{r['pagerank']:.4g}, linked from {_pages(r['in_degree'])}, "
+                         f"{r['citation_count']:,} source{'' if r['citation_count'] == 1 else 's'}",
+            "By PageRank over the links between pages; source pages are left out.")
+    section("Orphans", top["orphans"], c["orphans"],
+            lambda i, r: f"- {_md_link(r['title'], r['path'], base)}",
+            "No other page links to these.")
+    section("Single-source pages", top["single_source"], c["single_source"],
+            lambda i, r: f"- {_md_link(r['title'], r['path'], base)}: only "
+                         f"{_md_link(r['source_title'], r['source'], base)}",
+            "Pages that rest on exactly one source.")
+    section("Wanted pages", top["wanted"], c["wanted"],
+            lambda i, r: f"{i}. `{r['target']}`: {_pages(r['references'])} "
+                         f"({_md_pages(r['referenced_by'], base, 5)})",
+            "Link targets no page or file answers, by how many pages link to them.")
+    if top.get("communities"):
+        method = metrics.get("community_method") or "?"
+        q = metrics.get("community_modularity")
+        section("Communities", top["communities"], c["communities"],
+                lambda i, r: f"- {_pages(r['size'])} around "
+                             f"{_md_link(r['title'], r['path'], base)}: "
+                             + ", ".join(_md_escape(t) for t in r["top"][1:]),
+                f"Found by {METHODS.get(method, method)}"
+                + (f", modularity {q:.3f}." if q is not None else "."))
+    out.extend(["", "## Definitions", "",
+                "- *Orphan*: no link from another page. *Isolated*: no links in or out "
+                "(Obsidian's graph-view orphan). *Dead end*: no link to another page.",
+                "- *Citations*: distinct source pages linked to or from a page. "
+                "*Single-source*: a non-source page with exactly one; *unsourced*: none.",
+                "- Links to attachments, unresolved links and a page's links to itself "
+                "do not count.", ""])
+    return "\n".join(out)
+
+
+HEADERS = {"in_degree": "in", "out_degree": "out", "citation_count": "sources",
+           "references": "refs", "referenced_by": "referenced by", "source_title": "source",
+           "source": "source path", "top": "top pages", "community": "#"}
+
+
+def _rich_table(rows: list[dict], columns: tuple[str, ...], title: str | None) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
+    numeric = {c for c in columns if rows and isinstance(rows[0].get(c), int | float)
+               and not isinstance(rows[0].get(c), bool)}
+    for c in columns:
+        header = HEADERS.get(c, c.replace("_", " "))
+        if c in numeric:
+            table.add_column(header, justify="right", no_wrap=True)
+        elif c == "kind":
+            table.add_column(header, no_wrap=True, max_width=12, overflow="ellipsis")
+        else:
+            table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(_fmt(row.get(c), c) for c in columns))
+    return table
+
+
+def _table(rows: Any, name: str, vault_name: str | None, width: int | None,
+           total: int | None) -> str:
+    import shutil
+
+    from rich.console import Console
+
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    console = Console(file=io.StringIO(), width=max(width, 40), color_system=None,
+                      force_terminal=False, legacy_windows=False, emoji=False,
+                      highlight=False)
+    suffix = f" · {vault_name}" if vault_name else ""
+    if name == "summary":
+        from rich.table import Table
+
+        counts = Table(title=f"Summary{suffix}", title_justify="left", pad_edge=False)
+        counts.add_column("count")
+        counts.add_column("value", justify="right")
+        for key, value in rows["counts"].items():
+            counts.add_row(key.replace("_", " "), _fmt(value, key))
+        console.print(counts)
+        for section, report in (("central", "central"), ("orphans", "orphans"),
+                                ("single_source", "single-source"), ("wanted", "wanted"),
+                                ("communities", "communities")):
+            if rows["top"].get(section):
+                console.print()
+                console.print(_rich_table(rows["top"][section], COLUMNS[report],
+                                          TITLES[report]))
+    else:
+        console.print(_rich_table(rows, COLUMNS[name], TITLES[name] + suffix))
+        if total is not None and total > len(rows):
+            console.print(f"{len(rows)} of {total:,} rows; --limit 0 shows all")
+        elif not rows:
+            console.print("none")
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def render(rows: list[dict] | dict, name: str, fmt: str, *, vault_name: str | None = None,
+           link_base: str = "", width: int | None = None, total: int | None = None) -> str:
+    """Report rows as `fmt`: table (rich, `width` or the terminal's), markdown (page links
+    are relative Markdown links: `link_base` + the vault path), json or csv.
+    `total`: how many rows there were before a limit (the table says so)."""
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        if name == "summary":
+            return _summary_csv(rows)  # type: ignore[arg-type]
+        return _csv(rows, COLUMNS[name])  # type: ignore[arg-type]
+    if fmt == "markdown":
+        if name == "summary":
+            return _md_summary(rows, vault_name, link_base)  # type: ignore[arg-type]
+        suffix = f" ({vault_name})" if vault_name else ""
+        body = _md_table(rows, COLUMNS[name], link_base) if rows else "None."  # type: ignore[arg-type]
+        more = f"\n\nThe first {len(rows)} of {total:,}." if total and total > len(rows) else ""
+        return f"## {TITLES[name]}{suffix}\n\n{body}{more}\n"
+    if fmt == "table":
+        return _table(rows, name, vault_name, width, total)
+    raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
