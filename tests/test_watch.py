@@ -312,3 +312,25 @@ def test_second_daemon_process_exits_with_a_clear_line(make_vault, tmp_path):
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=TIMEOUT)
+
+
+def test_graph_metrics_follow_batches(make_vault, tmp_path):
+    vault = make_vault({"a.md": "[[b]]", "b.md": "# B"})
+    config = load_config(vault, tmp_path / "m.db")
+    daemon = Daemon(config, metrics=True, reconcile_every=3600)
+    stop = threading.Event()
+    thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        db = config.db
+        wait_for(lambda: rows(db, "SELECT count(*) FROM page_metrics") == [(2,)], what="metrics")
+        (vault / "c.md").write_text("[[b]] [[a]]")
+        wait_for(lambda: rows(db, "SELECT m.in_degree FROM page_metrics m JOIN pages p "
+                                  "ON p.id = m.page_id WHERE p.path = 'b.md'") == [(2,)],
+                 what="metrics after the batch")
+        wait_for(lambda: rows(db, "SELECT count(*) FROM page_metrics WHERE community IS NOT "
+                                  "NULL") == [(3,)], what="heavy metrics in the background")
+    finally:
+        stop.set()
+        thread.join(timeout=TIMEOUT)
+    assert not thread.is_alive()
