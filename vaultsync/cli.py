@@ -25,15 +25,20 @@ class UserError(click.ClickException):
         click.echo(f"vaultsync: {self.format_message()}", err=True)
 
 
+vault_argument = click.argument("vault", required=False, type=click.Path(file_okay=False))
+db_option = click.option(
+    "--db", "db", type=click.Path(dir_okay=False),
+    help="Mirror database (default: one per vault in the user data dir; or $VAULTSYNC_DB).")
+config_option = click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                             help="TOML settings (or $VAULTSYNC_CONFIG).")
+
+
 def vault_options(func: Callable) -> Callable:
     """[VAULT] --db --config, shared by every command that opens a mirror."""
 
-    @click.argument("vault", required=False, type=click.Path(file_okay=False))
-    @click.option("--db", "db", type=click.Path(dir_okay=False),
-                  help="Mirror database (default: one per vault in the user data dir; "
-                       "or $VAULTSYNC_DB).")
-    @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                  help="TOML settings (or $VAULTSYNC_CONFIG).")
+    @vault_argument
+    @db_option
+    @config_option
     @functools.wraps(func)
     def wrapper(vault: str | None, db: str | None, config_file: str | None, **kw: Any) -> Any:
         try:
@@ -291,12 +296,9 @@ def token(config: Config, rotate: bool) -> None:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("vault", required=False, type=click.Path(file_okay=False))
-@click.option("--db", "db", type=click.Path(dir_okay=False),
-              help="Mirror database (default: one per vault in the user data dir; "
-                   "or $VAULTSYNC_DB).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="TOML settings (or $VAULTSYNC_CONFIG).")
+@vault_argument
+@db_option
+@config_option
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True,
               help="Port on 127.0.0.1.")
 @click.option("--print-metadata", is_flag=True,
@@ -330,9 +332,3 @@ def datasette(vault: str | None, db: str | None, config_file: str | None, port: 
     if summary is not None:
         click.echo(f"synced: {summary}", err=True)
     launch.run(config, port, extra)
-
-
-
-def main() -> None:  # pragma: no cover - the console script calls cli()
-    cli(prog_name="vaultsync")
-    sys.exit(0)
