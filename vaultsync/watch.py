@@ -126,10 +126,13 @@ class Daemon:
         try:
             mirror = Mirror(self.config.db)
             self.mirror = mirror
-            self.syncer = Syncer(self.config, mirror)
+            # Parsing processes are forked only while this process has one thread (the
+            # first reconcile of `vaultsync watch`): forking beside the watcher's and the
+            # metrics' threads could copy a lock some thread holds.
+            alone = threading.active_count() == 1
+            self.syncer = Syncer(self.config, mirror, workers=None if alone else 1)
             self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
                          started_at=self._started)
-            self._start_metrics()
             self._watch_until(stop)
         finally:
             if self._scheduler is not None:
@@ -155,6 +158,9 @@ class Daemon:
                 log.info("vault folder %s is back", vault)
                 waiting_logged = False
             self._apply(None, events=0, why="reconcile", stop=stop)
+            self.syncer.workers = 1
+            if not self.ready.is_set():
+                self._start_metrics()
             self.ready.set()
             self._status(state="watching")
             try:
