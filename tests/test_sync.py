@@ -36,6 +36,7 @@ def test_sync_mirrors_pages_links_tags_and_attachments(make_vault, config_for):
     report = sync(config)
     assert (report.added, report.pages, report.links, report.unresolved) == (2, 2, 5, 2)
     db = config.db
+    assert rows(db, "PRAGMA journal_mode") == [("wal",)]  # after its first load in rollback mode
     assert rows(db, "SELECT path, title, kind FROM pages ORDER BY path") == [
         ("concepts/a.md", "Alpha", "concept"), ("concepts/b.md", "Bee", "concept")]
     assert rows(db, "SELECT path FROM attachments") == [("attachments/diagram.png",)]

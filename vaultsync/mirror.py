@@ -275,10 +275,16 @@ class Mirror:
     def __init__(self, db_path: Path | str, *, timeout: float = 5.0) -> None:
         self.path = Path(db_path)
         self._bulk = False  # inside bulk_load(): the FTS insert trigger is dropped
+        self._migrating = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # A new mirror takes its first (bulk) load in rollback-journal mode, which
+            # writes each page of the file once instead of to the WAL and then back;
+            # it switches to WAL as soon as that transaction commits.
+            self._fresh = not self.path.exists()
             self.conn = connect(self.path, timeout=timeout)
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            if not self._fresh:
+                self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index builds stay in memory
             self.migrate()
@@ -289,6 +295,8 @@ class Mirror:
             raise MirrorError(f"cannot create mirror {self.path}: {exc.strerror}{where}") from exc
 
     def close(self) -> None:
+        if self._fresh:
+            self._to_wal()
         self.conn.close()
 
     def __enter__(self) -> Mirror:
@@ -311,6 +319,7 @@ class Mirror:
             )
         if current == SCHEMA_VERSION:
             return
+        self._migrating = True  # a new mirror stays in rollback mode for its first load
         with self.transaction():
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in _split_sql(MIGRATIONS[version]):
@@ -320,6 +329,7 @@ class Mirror:
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+        self._migrating = False
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -332,6 +342,15 @@ class Mirror:
             raise
         else:
             self.conn.execute("COMMIT")
+            if self._fresh and not self._migrating:
+                self._to_wal()
+
+    def _to_wal(self) -> None:
+        try:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._fresh = False
+        except sqlite3.OperationalError:
+            pass  # a reader has the file open: the next commit or close tries again
 
     # --- reads the sync engine needs ------------------------------------------
 
