@@ -274,7 +274,6 @@ class Mirror:
 
     def __init__(self, db_path: Path | str, *, timeout: float = 5.0) -> None:
         self.path = Path(db_path)
-        self._bulk = False  # inside bulk_load(): the FTS insert trigger is dropped
         self._migrating = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -450,10 +449,6 @@ class Mirror:
                 "mtime, size, hash, mtime_ns, synced_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(*values(p), p.id) for p in inserts],
             )
-            if self._bulk:  # the insert trigger is off: index these pages now, in one go
-                self.conn.executemany(
-                    "INSERT INTO pages_fts (rowid, title, body) VALUES (?, ?, ?)",
-                    [(p.id, p.parsed.title, p.parsed.body) for p in inserts])
         self.conn.executemany(
             "INSERT INTO external_links (page_id, url, display, line) VALUES (?,?,?,?)",
             [(p.id, e.url, e.display, e.line) for p in pages for e in p.parsed.external_links],
@@ -474,9 +469,9 @@ class Mirror:
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
         """Inside a transaction, for many new rows at once: drop the FTS insert trigger and
-        the secondary indexes of the bulk tables (write_pages indexes new pages itself, one
-        executemany a call), and restore them as they were at the end. Three to four times
-        faster than row by row; on error the transaction's rollback restores the schema."""
+        the secondary indexes of the bulk tables, then index everything in one pass and
+        restore them as they were. Three to four times faster than row by row."""
+        first_new = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
         saved = self.conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
             "((type = 'index' AND tbl_name IN ('links', 'headings', 'tags', 'external_links')) "
@@ -484,11 +479,11 @@ class Mirror:
         ).fetchall()
         for kind, name, _ in saved:
             self.conn.execute(f"DROP {kind.upper()} {name}")
-        self._bulk = any(name == "pages_ai" for _, name, _ in saved)
-        try:
-            yield
-        finally:
-            self._bulk = False
+        yield
+        if any(name == "pages_ai" for _, name, _ in saved):
+            self.conn.execute(
+                "INSERT INTO pages_fts (rowid, title, body) "
+                "SELECT id, title, body FROM pages WHERE id >= ?", (first_new,))
         for _, _, sql in saved:
             self.conn.execute(sql)
 
