@@ -10,6 +10,7 @@ answer can change, and writes all of it in one transaction.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import stat as stat_mod
@@ -125,6 +126,7 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
 
 def _load_batch(args: tuple[str, list[tuple[str, str | None]], int, ParseOptions]) -> list[_Loaded]:
     vault, items, max_bytes, options = args
+    gc.disable()  # a short-lived parsing process: no cycles worth collecting
     return [load_page(vault, rel, known, max_bytes, options) for rel, known in items]
 
 
@@ -253,6 +255,27 @@ class Syncer:
         cleared = [p for p in covered if p not in disk and
                    (p in self.problem_paths or p in self.skipped)]
 
+        # A bulk load keeps millions of small records alive; the cyclic collector would
+        # walk them again and again (7 s of 68 s CPU at 100,000 pages). They hold no
+        # cycles, so it pauses until the batch is written.
+        pause_gc = len(to_load) >= BULK_THRESHOLD and gc.isenabled()
+        if pause_gc:
+            gc.disable()
+        try:
+            return self._sync_loaded(report, origin, started, force, trusted, to_load,
+                                     gone_pages, attachment_writes, gone_attachments,
+                                     cleared, disk, covered)
+        finally:
+            if pause_gc:
+                gc.enable()
+
+    def _sync_loaded(
+        self, report: SyncReport, origin: str, started: float, force: bool,
+        trusted: Callable[[int], int], to_load: list[tuple[str, str | None]],
+        gone_pages: list[str], attachment_writes: list[tuple[str, int, int]],
+        gone_attachments: list[str], cleared: list[str],
+        disk: dict[str, tuple[int, int]], covered: set[str],
+    ) -> SyncReport:
         # Many pages and nothing gone: parse on every core while this process writes
         # what is already parsed. Otherwise load first, to pair renames by content.
         stream = len(to_load) >= PARALLEL_THRESHOLD and self.workers > 1 and not gone_pages
