@@ -52,15 +52,6 @@ def load(name: str, path: Path) -> ModuleType:
     return module
 
 
-def read_vault(root: Path) -> list[tuple[str, str]]:
-    pages = []
-    for file in sorted(root.rglob("*.md")):
-        rel = file.relative_to(root)
-        if not any(part.startswith(".") for part in rel.parts):
-            pages.append((rel.as_posix(), file.read_text(encoding="utf-8")))
-    return pages
-
-
 def each(fn: Callable[..., object], items: list) -> Callable[[], None]:
     """Call fn on every item, keeping no result alive (so no GC pressure builds up)."""
 
@@ -112,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             root = args.vault
             source = str(root)
-        pages = read_vault(root)
+        pages = mdit.vault_pages(root)
     n = len(pages)
     bodies = [parse.parse_page(path, text).body for path, text in pages]
     size = sum(len(text.encode("utf-8")) for _, text in pages)

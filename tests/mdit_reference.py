@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -333,3 +334,13 @@ def mask_body_mdit(body: str) -> str:
     masked = "".join(out)
     assert len(masked) == len(body)
     return masked
+
+
+def vault_pages(root: Path) -> list[tuple[str, str]]:
+    """(vault path, text) of every page under `root`, dot-folders left out."""
+    pages = []
+    for file in sorted(root.rglob("*.md")):
+        rel = file.relative_to(root)
+        if not any(part.startswith(".") for part in rel.parts):
+            pages.append((rel.as_posix(), file.read_text(encoding="utf-8")))
+    return pages

@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from mdit_reference import mask_body_mdit
+from mdit_reference import mask_body_mdit, vault_pages
 
 import vaultsync.parse
 from vaultsync.parse import parse_page
@@ -31,15 +31,6 @@ def extract_mdit(path: str, text: str, monkeypatch: pytest.MonkeyPatch) -> tuple
     with monkeypatch.context() as m:
         m.setattr(vaultsync.parse, "mask_body", mask_body_mdit)
         return extract(path, text)
-
-
-def vault_pages(root: Path) -> list[tuple[str, str]]:
-    pages = []
-    for file in sorted(root.rglob("*.md")):
-        rel = file.relative_to(root)
-        if not any(part.startswith(".") for part in rel.parts):
-            pages.append((rel.as_posix(), file.read_text(encoding="utf-8")))
-    return pages
 
 
 @pytest.fixture(scope="module")

@@ -612,6 +612,13 @@ class MetricsScheduler:
             self._busy += 1
             return True
 
+    def _failed(self, what: str, exc: Exception, mirror: Mirror | None) -> None:
+        """Log a failed computation and drop its connection: the next run reopens it."""
+        self.last_error = exc
+        log.exception("%s metrics failed", what)
+        if mirror is not None:
+            mirror.close()
+
     def _core_loop(self) -> None:
         mirror: Mirror | None = None
         try:
@@ -628,11 +635,8 @@ class MetricsScheduler:
                             self._heavy_wanted = True
                             self._cond.notify_all()
                 except Exception as exc:  # logged; the next notify tries again
-                    self.last_error = exc
-                    log.exception("core metrics failed")
-                    if mirror is not None:
-                        mirror.close()
-                        mirror = None
+                    self._failed("core", exc, mirror)
+                    mirror = None
                 finally:
                     self._finished()
         finally:
@@ -667,11 +671,8 @@ class MetricsScheduler:
                     else:
                         log.info("heavy metrics abandoned: the graph changed")
                 except Exception as exc:
-                    self.last_error = exc
-                    log.exception("heavy metrics failed")
-                    if mirror is not None:
-                        mirror.close()
-                        mirror = None
+                    self._failed("heavy", exc, mirror)
+                    mirror = None
                 finally:
                     self._finished()
         finally:
