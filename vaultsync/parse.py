@@ -131,7 +131,7 @@ def _jsonable(value: Any) -> Any:
 # --- masking: what can never hold a link ----------------------------------
 
 _FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
-_LIST_ITEM = re.compile(r"^ {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
+_LIST_ITEM = re.compile(r"^( {0,3})([-+*]|\d{1,9}[.)])([ \t]*)(?=\S|$)")
 _BLOCK_MATH = re.compile(r"^\s*\$\$")
 _BLOCK_END = re.compile(r"#{1,6}(?:[ \t]|$)|([-*_])[ \t]*(?:\1[ \t]*){2,}$")
 # Leftmost wins, as when a Markdown renderer reads left to right. Every alternative
@@ -174,61 +174,85 @@ def mask_body(body: str) -> str:
     fence: tuple[str, int] | None = None
     in_math = False
     prev_blank = True
-    prev_code = False
+    code_min = 0  # in an indented code block: the indent its lines need; else 0
     context = "none"  # kind of the last non-blank block: none, para, list, code
+    item_indent = 0  # in a list item: the column its content starts at
+    fence_indent = 0
     open_dd = False  # an odd number of $$ so far in this paragraph: the next one closes
     for line in lines:
         if fence is not None:
             out.append(_blank(line))
             stripped = line.strip()
             if (
-                _indent_width(line) < 4
+                _indent_width(line) - fence_indent < 4
                 and stripped
                 and set(stripped) == {fence[0]}
                 and len(stripped) >= fence[1]
             ):
                 fence = None
+                prev_blank = True  # a block ended: an indented line next opens code
             continue
         if in_math:
             out.append(_blank(line))
             if "$$" in line:
                 in_math = False
-                prev_blank, prev_code, context = True, False, "none"
+                prev_blank, context = True, "none"
             continue
         if not line.strip():
             out.append(line)
             prev_blank, open_dd = True, False
             continue
-        m = _FENCE_OPEN.match(line)
+        indent = _indent_width(line)
+        # Inside a list item, blocks are read relative to the item's content column.
+        base = item_indent if context == "list" and indent >= item_indent else 0
+        m = _FENCE_OPEN.match(_dedent(line, base) if base else line)
         if m and not (m.group(2)[0] == "`" and "`" in m.group(3)):
             fence = (m.group(2)[0], len(m.group(2)))
-            open_dd = False
+            fence_indent, open_dd = base, False
             out.append(_blank(line))
-            prev_blank, prev_code, context = False, True, "code"
+            prev_blank, code_min = False, 0
             continue
-        if _indent_width(line) >= 4 and (prev_code or (prev_blank and context != "list")):
+        if (code_min and indent >= code_min) or (prev_blank and indent >= base + 4 and
+                                                 (context != "list" or base)):
             out.append(_blank(line))  # indented code block
-            prev_blank, prev_code, context = False, True, "code"
+            if not code_min:
+                code_min = base + 4
+            prev_blank = False
             continue
+        code_min = 0
         if _BLOCK_MATH.match(line) and line.count("$$") == 1 and not open_dd:
             in_math = True
             out.append(_blank(line))
-            prev_blank, prev_code, context = False, False, "para"
+            prev_blank, context = False, "para"
             continue
         out.append(line)
         if line[0] in "#-*_" and _BLOCK_END.match(line):
             # An ATX heading or a thematic break is a whole block: an indented line next is code.
-            prev_blank, prev_code, context, open_dd = True, False, "none", False
+            prev_blank, context, open_dd = True, "none", False
             continue
         if "$$" in line and line.count("$$") % 2:
             open_dd = not open_dd
-        if _LIST_ITEM.match(line):
+        item = _LIST_ITEM.match(line)
+        if item:
+            gap = _indent_width(" " * (len(item.group(1)) + len(item.group(2))) + item.group(3))
+            gap -= len(item.group(1)) + len(item.group(2))
             context = "list"
-        elif not (context == "list" and (not prev_blank or _indent_width(line) >= 2)):
+            item_indent = len(item.group(1)) + len(item.group(2)) + (gap if 1 <= gap <= 4 else 1)
+        elif not (context == "list" and (not prev_blank or indent >= item_indent)):
             context = "para"
-        prev_blank = prev_code = False
+        prev_blank = False
     masked = "\n".join(out)
     return _INLINE_MASK.sub(_mask_match, masked)
+
+
+def _dedent(line: str, width: int) -> str:
+    """`line` without its first `width` columns of indentation (tabs stop every 4)."""
+    column = 0
+    for i, ch in enumerate(line):
+        if column >= width or ch not in " \t":
+            return " " * (column - width) + line[i:]
+        column += 4 - column % 4 if ch == "\t" else 1
+    return ""
 
 
 def _mask_match(m: re.Match[str]) -> str:
