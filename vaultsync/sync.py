@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
-from pathlib import Path
 
 from .config import Config
 from .mirror import FileState, Mirror, PageWrite
@@ -515,15 +514,3 @@ def sync_vault(config: Config, *, workers: int | None = None) -> SyncReport:
     """Open the mirror, sync the whole vault, close: what `vaultsync sync` does."""
     with Mirror(config.db) as mirror:
         return Syncer(config, mirror, workers=workers).sync()
-
-
-def vault_path(config: Config, absolute: str | Path) -> str | None:
-    """The vault-relative POSIX path of an absolute path, or None when outside the vault."""
-    try:
-        rel = Path(absolute).resolve(strict=False).relative_to(config.vault)
-    except ValueError:
-        try:
-            rel = Path(os.path.abspath(absolute)).relative_to(config.vault)
-        except ValueError:
-            return None
-    return rel.as_posix() if str(rel) != "." else ""
