@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .parse import ParsedPage, Problem
 from .resolve import name_key
@@ -617,14 +619,33 @@ class Mirror:
         )
 
     def counts(self) -> dict[str, int]:
-        q = self.conn.execute
-        return {
-            "pages": q("SELECT count(*) FROM pages").fetchone()[0],
-            "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
-            "links": q("SELECT count(*) FROM links").fetchone()[0],
-            "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
-            "problems": q("SELECT count(*) FROM problems").fetchone()[0],
-        }
+        return counts(self.conn)
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """The mirror's headline counts (the sync summary's figures)."""
+    q = conn.execute
+    return {
+        "pages": q("SELECT count(*) FROM pages").fetchone()[0],
+        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
+        "links": q("SELECT count(*) FROM links").fetchone()[0],
+        "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
+        "problems": q("SELECT count(*) FROM problems").fetchone()[0],
+    }
+
+
+def daemon_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The daemon_status row, with `alive`: its pid runs on this host and it has not stopped."""
+    cur = conn.execute("SELECT * FROM daemon_status WHERE id = 1")
+    row = cur.fetchone()
+    if row is None:
+        return None
+    status = dict(zip([d[0] for d in cur.description], row, strict=True))
+    status.pop("id", None)
+    pid = status.get("pid")
+    status["alive"] = bool(pid) and status.get("state") != "stopped" and \
+        status.get("host") == socket.gethostname() and pid_alive(int(pid))
+    return status
 
 
 def _split_sql(script: str) -> list[str]:

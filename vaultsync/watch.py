@@ -24,7 +24,7 @@ from typing import Any
 import watchfiles
 
 from .config import Config
-from .mirror import Mirror, pid_alive
+from .mirror import Mirror
 from .sync import Syncer, SyncReport
 
 log = logging.getLogger("vaultsync.watch")
@@ -283,20 +283,12 @@ class Daemon:
 
 def read_status(db: Path) -> dict[str, Any] | None:
     """The daemon_status row, with `alive` checked against the process table."""
-    from .mirror import connect
+    from .mirror import connect, daemon_status
 
     if not db.exists():
         return None
     conn = connect(db, readonly=True)
     try:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM daemon_status WHERE id = 1").fetchone()
+        return daemon_status(conn)
     finally:
         conn.close()
-    if row is None:
-        return None
-    status = dict(row)
-    status.pop("id", None)
-    status["alive"] = bool(status.get("pid")) and status.get("state") != "stopped" and \
-        status.get("host") == socket.gethostname() and pid_alive(int(status["pid"]))
-    return status

@@ -11,13 +11,12 @@ from __future__ import annotations
 import html
 import json
 import re
-import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from ..mirror import pid_alive
+from .. import mirror
 
 INCLUDE_OPTIONS = ("unresolved", "attachments", "tags")
 DIRECTIONS = ("in", "out", "both")
@@ -530,29 +529,15 @@ def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, An
 # --- status -----------------------------------------------------------------------------
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    q = conn.execute
     return {
-        "pages": q("SELECT count(*) FROM pages").fetchone()[0],
-        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
-        "links": q("SELECT count(*) FROM links").fetchone()[0],
-        "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
-        "tags": q("SELECT count(DISTINCT tag) FROM tags").fetchone()[0],
-        "citations": q("SELECT count(*) FROM citations").fetchone()[0],
-        "problems": q("SELECT count(*) FROM problems").fetchone()[0],
+        **mirror.counts(conn),
+        "tags": conn.execute("SELECT count(DISTINCT tag) FROM tags").fetchone()[0],
+        "citations": conn.execute("SELECT count(*) FROM citations").fetchone()[0],
     }
 
 
 def daemon_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    """The daemon_status row, with `alive`: its pid runs on this host and it has not stopped."""
-    rows = _rows(conn, "SELECT * FROM daemon_status WHERE id = 1")
-    if not rows:
-        return None
-    status = rows[0]
-    status.pop("id", None)
-    pid = status.get("pid")
-    status["alive"] = bool(pid) and status.get("state") != "stopped" and \
-        status.get("host") == socket.gethostname() and pid_alive(int(pid))
-    return status
+    return mirror.daemon_status(conn)
 
 
 def last_batch(conn: sqlite3.Connection) -> dict[str, Any] | None:
