@@ -91,3 +91,37 @@ def test_add_and_remove_change_the_winner():
     assert r.resolve("Topic", "index.md") == "z/long/Topic.md"
     r.remove("z/long/Topic.md")
     assert r.resolve("Topic", "index.md") is None
+
+
+class CountedPath(str):
+    """A path that counts how often it is compared: the work a lookup does."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedPath.comparisons += 1
+        return str.__eq__(self, other)
+
+    def __lt__(self, other: str) -> bool:
+        CountedPath.comparisons += 1
+        return str.__lt__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def comparisons_for(folders: int) -> int:
+    """Index `folders` folders that each hold an `index.md` linking to `index`, as digital
+    gardens do, resolve every link, and add one more page: the comparisons made."""
+    CountedPath.comparisons = 0
+    paths = [CountedPath(f"f{i}/index.md") for i in range(folders)]
+    r = Resolver(paths)
+    for path in paths:
+        assert r.resolve("index", path) == path
+    r.add(CountedPath("one/more/index.md"))
+    assert r.resolve("index", "elsewhere/page.md") == "f0/index.md"
+    return CountedPath.comparisons
+
+
+def test_many_files_with_one_name_cost_linear_work():
+    small, large = comparisons_for(500), comparisons_for(4000)
+    assert large < 8 * max(small, 1)  # 8x the files: linear work is 8x, quadratic 64x

@@ -32,6 +32,60 @@ def _folder(path: str) -> str:
     return path.rpartition("/")[0]
 
 
+class _Bucket:
+    """Every file that shares one name key, indexed so that a lookup never scans them
+    all (digital gardens hold thousands of `index.md`)."""
+
+    __slots__ = ("by_key", "by_folder", "size", "_shortest")
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[str]] = {}  # path key → the paths (case twins)
+        self.by_folder: dict[str, list[str]] = {}  # lower-cased folder → the paths
+        self.size = 0
+        self._shortest: str | None = None  # cached (length, path) minimum
+
+    def add(self, path: str) -> bool:
+        twins = self.by_key.setdefault(path_key(path), [])
+        if path in twins:
+            return False
+        twins.append(path)
+        self.by_folder.setdefault(_folder(path).lower(), []).append(path)
+        self.size += 1
+        if self._shortest is not None and (len(path), path) < (len(self._shortest),
+                                                                self._shortest):
+            self._shortest = path
+        return True
+
+    def remove(self, path: str) -> bool:
+        key = path_key(path)
+        twins = self.by_key.get(key)
+        if not twins or path not in twins:
+            return False
+        twins.remove(path)
+        if not twins:
+            del self.by_key[key]
+        folder = _folder(path).lower()
+        siblings = self.by_folder[folder]
+        siblings.remove(path)
+        if not siblings:
+            del self.by_folder[folder]
+        self.size -= 1
+        if self._shortest == path:
+            self._shortest = None
+        return True
+
+    def shortest(self) -> str:
+        if self._shortest is None:
+            self._shortest = min((p for twins in self.by_key.values() for p in twins),
+                                 key=lambda p: (len(p), p))
+        return self._shortest
+
+    def only(self) -> str | None:
+        if self.size != 1:
+            return None
+        return next(iter(self.by_key.values()))[0]
+
+
 class Resolver:
     """An index of every file in the vault, answering which file a link names.
 
@@ -41,27 +95,32 @@ class Resolver:
     """
 
     def __init__(self, paths: Iterable[str] = ()) -> None:
-        self._by_name: dict[str, list[str]] = {}
+        self._by_name: dict[str, _Bucket] = {}
+        self._size = 0
         for path in paths:
             self.add(path)
 
     def __contains__(self, path: str) -> bool:
-        return path in self._by_name.get(name_key(path), ())
+        bucket = self._by_name.get(name_key(path))
+        return bucket is not None and path in bucket.by_key.get(path_key(path), ())
 
     def __len__(self) -> int:
-        return sum(len(bucket) for bucket in self._by_name.values())
+        return self._size
 
     def add(self, path: str) -> None:
-        bucket = self._by_name.setdefault(name_key(path), [])
-        if path not in bucket:
-            bucket.append(path)
+        name = name_key(path)
+        bucket = self._by_name.get(name)
+        if bucket is None:
+            bucket = self._by_name[name] = _Bucket()
+        if bucket.add(path):
+            self._size += 1
 
     def remove(self, path: str) -> None:
         name = name_key(path)
-        bucket = self._by_name.get(name, [])
-        if path in bucket:
-            bucket.remove(path)
-            if not bucket:
+        bucket = self._by_name.get(name)
+        if bucket is not None and bucket.remove(path):
+            self._size -= 1
+            if not bucket.size:
                 del self._by_name[name]
 
     @staticmethod
@@ -70,8 +129,9 @@ class Resolver:
         return min(candidates, key=lambda p: (p not in spelled, len(p), p))
 
     def _at_path(self, key: str, written: str) -> str | None:
-        matches = [p for p in self._by_name.get(key.rpartition("/")[2], ()) if path_key(p) == key]
-        return self._best(matches, written) if matches else None
+        bucket = self._by_name.get(key.rpartition("/")[2])
+        twins = bucket.by_key.get(key) if bucket is not None else None
+        return self._best(twins, written) if twins else None
 
     def resolve(self, target: str, source_path: str, relative: bool = False) -> str | None:
         """The vault path `target` names when written in `source_path`, or None."""
@@ -94,14 +154,18 @@ class Resolver:
                 if not joined.startswith("../"):
                     found = self._at_path(path_key(joined), joined)
             return found
-        candidates = self._by_name.get(key)
-        if not candidates:
+        bucket = self._by_name.get(key)
+        if bucket is None:
             return None
-        if len(candidates) == 1:
-            return candidates[0]
+        only = bucket.only()
+        if only is not None:
+            return only
         exact = self._at_path(key, written)
         if exact is not None:
             return exact
-        folder = _folder(source_path).lower()
-        same_folder = [c for c in candidates if _folder(c).lower() == folder]
-        return self._best(same_folder or candidates, written)
+        same_folder = bucket.by_folder.get(_folder(source_path).lower())
+        if same_folder:
+            return self._best(same_folder, written)
+        # No candidate is spelled as written (that would be the exact path), so the
+        # best is the shortest path.
+        return bucket.shortest()
