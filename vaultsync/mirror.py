@@ -16,12 +16,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .parse import ParsedPage, Problem
 from .resolve import name_key
+from .scan import FileStat
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -216,40 +217,78 @@ CREATE TRIGGER pages_au AFTER UPDATE OF title, body ON pages BEGIN
 END;
 """
 
+# Files are compared by size, mtime, ctime and inode (see scan.py); the daemon can say
+# why it is failing.
+_SCHEMA_V2 = """
+ALTER TABLE pages ADD COLUMN ctime_ns INTEGER;
+ALTER TABLE pages ADD COLUMN inode INTEGER;
+ALTER TABLE attachments ADD COLUMN ctime_ns INTEGER;
+ALTER TABLE attachments ADD COLUMN inode INTEGER;
+ALTER TABLE skipped_files ADD COLUMN ctime_ns INTEGER;
+ALTER TABLE skipped_files ADD COLUMN inode INTEGER;
+ALTER TABLE daemon_status ADD COLUMN error TEXT;
+ALTER TABLE daemon_status ADD COLUMN error_since TEXT;
+"""
+
 # version → SQL that brings a mirror from version-1 to version. Append; never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
-
-# Tables whose rows are derived from the vault; `dump` compares them.
-MIRROR_TABLES = (
-    "pages", "attachments", "links", "external_links", "tags", "aliases", "headings",
-    "citations", "problems",
-)
-
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 class MirrorError(Exception):
     """A mirror that cannot be opened or written: one clear line for the user."""
 
 
-@dataclass
+@dataclass(slots=True)
 class FileState:
+    """What the mirror knows of one file: its row id, its identity when last synced
+    (mtime_ns -1: too recent to trust) and, for a page, the hash of its bytes."""
+
     id: int
-    size: int
-    mtime_ns: int
+    stat: FileStat
     hash: str | None = None
 
 
-@dataclass
-class PageWrite:
+class PageWrite(NamedTuple):
     """One page to insert or rewrite; `id` set when it keeps an existing row."""
 
     path: str
-    size: int
-    mtime_ns: int
+    stat: FileStat
     hash: str
     parsed: ParsedPage
     id: int
-    compare_ns: int = -1  # the mtime_ns later syncs compare; -1 when too recent to trust
+    compare: FileStat  # the identity later syncs compare (mtime_ns -1 when untrusted)
     new: bool = False  # insert a row with this id, rather than rewrite it
+
+
+class LinkRow(NamedTuple):
+    """One row of `links`, as the sync engine writes it."""
+
+    source_id: int
+    target: str
+    anchor: str | None
+    display: str | None
+    embed: int
+    line: int
+    form: str
+    target_path: str | None
+    target_id: int | None
+    relative: int
+
+
+class NamedLink(NamedTuple):
+    """A link whose target names a given file name, with its source page's path."""
+
+    id: int
+    source_id: int
+    source_path: str
+    target: str
+    relative: bool
+    target_path: str | None
+    target_id: int | None
+
+
+def create_private_file(path: Path, flags: int) -> int:
+    """Open `path` (made if missing, mode 0600: the owner's only); a file descriptor."""
+    return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
 def _now() -> str:
@@ -278,11 +317,15 @@ class Mirror:
         self.path = Path(db_path)
         self._migrating = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The mirror holds the vault's text: readable by its owner only. SQLite gives
+            # the -wal and -shm files the database file's mode.
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # A new mirror takes its first (bulk) load in rollback-journal mode, which
             # writes each page of the file once instead of to the WAL and then back;
             # it switches to WAL as soon as that transaction commits.
             self._fresh = not self.path.exists()
+            if self._fresh:
+                os.close(create_private_file(self.path, os.O_RDWR))
             self.conn = connect(self.path, timeout=timeout)
             if not self._fresh:
                 self.conn.execute("PRAGMA journal_mode = WAL")
@@ -356,37 +399,37 @@ class Mirror:
     # --- reads the sync engine needs ------------------------------------------
 
     def page_states(self) -> dict[str, FileState]:
-        rows = self.conn.execute("SELECT path, id, size, mtime_ns, hash FROM pages")
-        return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
+        rows = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, ctime_ns, inode, hash FROM pages")
+        return {r[0]: FileState(r[1], _stat(r[2:6]), r[6]) for r in rows}
 
     def attachment_states(self) -> dict[str, FileState]:
-        rows = self.conn.execute("SELECT path, id, size, mtime_ns FROM attachments")
-        return {r[0]: FileState(r[1], r[2], r[3]) for r in rows}
+        rows = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, ctime_ns, inode FROM attachments")
+        return {r[0]: FileState(r[1], _stat(r[2:6])) for r in rows}
 
     def problem_paths(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT DISTINCT path FROM problems")}
 
-    def skipped_states(self) -> dict[str, tuple[int, int]]:
-        return {r[0]: (r[1], r[2]) for r in
-                self.conn.execute("SELECT path, size, mtime_ns FROM skipped_files")}
+    def skipped_states(self) -> dict[str, FileStat]:
+        return {r[0]: _stat(r[1:5]) for r in self.conn.execute(
+            "SELECT path, size, mtime_ns, ctime_ns, inode FROM skipped_files")}
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def links_naming(self, keys: Iterable[str]) -> list[tuple]:
-        """Links whose target names one of `keys`: (id, source_id, source path, target,
-        relative, target_path, target_id)."""
-        keys = list(keys)
-        out: list[tuple] = []
-        for chunk in _chunks(keys, 500):
+    def links_naming(self, keys: Iterable[str]) -> list[NamedLink]:
+        """Links whose target names one of `keys` (see resolve.name_key)."""
+        out: list[NamedLink] = []
+        for chunk in _chunks(list(keys), 500):
             marks = ",".join("?" * len(chunk))
-            out.extend(self.conn.execute(
+            out.extend(NamedLink(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
+                       for r in self.conn.execute(
                 "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, "
                 "l.target_id "
                 f"FROM links l JOIN pages p ON p.id = l.source_id WHERE l.target_key IN ({marks})",
-                chunk,
-            ))
+                chunk))
         return out
 
     # --- writes (call inside transaction()) -------------------------------------
@@ -406,11 +449,13 @@ class Mirror:
             marks = ",".join("?" * len(chunk))
             self.conn.execute(f"DELETE FROM pages WHERE id IN ({marks})", chunk)
 
-    def touch_page(self, page_id: int, size: int, mtime_ns: int, compare_ns: int) -> None:
-        """Same bytes, new stat (a `touch`, a copy): keep every row, note the stat."""
+    def touch_page(self, page_id: int, stat: FileStat, compare: FileStat) -> None:
+        """Same bytes, new identity (a `touch`, a copy): keep every row, note the stat."""
         self.conn.execute(
-            "UPDATE pages SET size = ?, mtime = ?, mtime_ns = ? WHERE id = ?",
-            (size, mtime_ns / 1e9, compare_ns, page_id),
+            "UPDATE pages SET size = ?, mtime = ?, mtime_ns = ?, ctime_ns = ?, inode = ? "
+            "WHERE id = ?",
+            (stat.size, stat.mtime_ns / 1e9, compare.mtime_ns, compare.ctime_ns,
+             compare.inode, page_id),
         )
 
     def next_page_id(self) -> int:
@@ -423,13 +468,14 @@ class Mirror:
         updates = [p for p in pages if not p.new]
         inserts = [p for p in pages if p.new]
 
-        def values(p: PageWrite) -> tuple:
+        def values(p: PageWrite) -> tuple[object, ...]:
             parsed = p.parsed
             return (
                 p.path, parsed.title, parsed.kind, int(parsed.is_source),
                 p.path.rpartition("/")[0],
                 json.dumps(parsed.frontmatter, ensure_ascii=False, sort_keys=False),
-                parsed.body, p.mtime_ns / 1e9, p.size, p.hash, p.compare_ns, now,
+                parsed.body, p.stat.mtime_ns / 1e9, p.stat.size, p.hash, p.compare.mtime_ns,
+                p.compare.ctime_ns, p.compare.inode, now,
             )
 
         if updates:
@@ -442,13 +488,14 @@ class Mirror:
             self.conn.executemany(
                 "UPDATE pages SET path = ?, title = ?, kind = ?, is_source = ?, folder = ?, "
                 "frontmatter = ?, body = ?, mtime = ?, size = ?, hash = ?, mtime_ns = ?, "
-                "synced_at = ? WHERE id = ?",
+                "ctime_ns = ?, inode = ?, synced_at = ? WHERE id = ?",
                 [(*values(p), p.id) for p in updates],
             )
         if inserts:
             self.conn.executemany(
                 "INSERT INTO pages (path, title, kind, is_source, folder, frontmatter, body, "
-                "mtime, size, hash, mtime_ns, synced_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "mtime, size, hash, mtime_ns, ctime_ns, inode, synced_at, id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(*values(p), p.id) for p in inserts],
             )
         self.conn.executemany(
@@ -489,13 +536,11 @@ class Mirror:
         for _, _, sql in saved:
             self.conn.execute(sql)
 
-    def insert_links(self, rows: Iterable[tuple]) -> None:
-        """Rows of (source_id, target, anchor, display, embed, line, form, target_path,
-        target_id, relative)."""
+    def insert_links(self, rows: Iterable[LinkRow]) -> None:
         self.conn.executemany(
             "INSERT INTO links (source_id, target, anchor, display, embed, line, form, "
             "target_path, target_id, relative, target_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            ((*row, name_key(row[1])) for row in rows),
+            ((*row, name_key(row.target)) for row in rows),
         )
 
     def retarget_links(self, rows: Iterable[tuple[str | None, int | None, int]]) -> None:
@@ -504,25 +549,29 @@ class Mirror:
             "UPDATE links SET target_path = ?, target_id = ? WHERE id = ?", rows
         )
 
-    def write_attachments(self, rows: Iterable[tuple[str, int, int]]) -> None:
-        """Rows of (path, size, mtime_ns): insert or update."""
+    def write_attachments(self, rows: Iterable[tuple[str, FileStat, FileStat]]) -> None:
+        """Rows of (path, identity, identity to compare): insert or update."""
         self.conn.executemany(
-            "INSERT INTO attachments (path, size, mtime, mtime_ns) VALUES (?, ?, ?, ?) "
+            "INSERT INTO attachments (path, size, mtime, mtime_ns, ctime_ns, inode) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
-            "mtime_ns = excluded.mtime_ns",
-            ((path, size, mtime_ns / 1e9, mtime_ns) for path, size, mtime_ns in rows),
+            "mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, "
+            "inode = excluded.inode",
+            ((path, st.size, st.mtime_ns / 1e9, cmp.mtime_ns, cmp.ctime_ns, cmp.inode)
+             for path, st, cmp in rows),
         )
 
     def delete_attachments(self, paths: Iterable[str]) -> None:
         self.conn.executemany("DELETE FROM attachments WHERE path = ?", ((p,) for p in paths))
 
-    def write_skipped(self, skipped: dict[str, tuple[int, int]], gone: Iterable[str]) -> None:
-        """Remember files left out (binary, huge, unreadable) by stat, so an unchanged
-        one is not read again on every sync."""
+    def write_skipped(self, skipped: dict[str, FileStat], gone: Iterable[str]) -> None:
+        """Remember files left out (binary, huge, unreadable, badly named) by identity,
+        so an unchanged one is not read again on every sync."""
         self.conn.executemany("DELETE FROM skipped_files WHERE path = ?", ((p,) for p in gone))
         self.conn.executemany(
-            "INSERT OR REPLACE INTO skipped_files (path, size, mtime_ns) VALUES (?,?,?)",
-            [(p, size, mtime_ns) for p, (size, mtime_ns) in skipped.items()],
+            "INSERT OR REPLACE INTO skipped_files (path, size, mtime_ns, ctime_ns, inode) "
+            "VALUES (?,?,?,?,?)",
+            [(p, *st) for p, st in skipped.items()],
         )
 
     def replace_problems(self, problems: dict[str, list[Problem]]) -> None:
@@ -574,7 +623,7 @@ class Mirror:
             (_now(), origin, added, updated, removed, renamed,
              json.dumps(list(changed_paths)), json.dumps(list(removed_paths)), seconds),
         )
-        self.conn.execute("DELETE FROM sync_log WHERE id <= ?", (cur.lastrowid - keep,))
+        self.conn.execute("DELETE FROM sync_log WHERE id <= ?", ((cur.lastrowid or 0) - keep,))
 
     def write_core_metrics(self, rows: Sequence[tuple], graph_version: str | None) -> None:
         """Rows of (page_id, in_degree, out_degree, pagerank, component, citation_count,
@@ -660,7 +709,13 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def _stat(values: Sequence[Any]) -> FileStat:
+    """A stored identity; a column still NULL (a mirror from before inodes were kept)
+    never equals a real stat, so the file is hashed again once."""
+    return FileStat(*(-2 if v is None else v for v in values))
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 

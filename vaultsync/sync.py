@@ -3,7 +3,7 @@
 One path for everything: `sync` is `Syncer.sync()` over the whole vault, and
 the daemon calls `Syncer.sync(paths)` with the paths its watcher reported.
 Each call looks at the disk (never trusts an event's kind), re-parses only
-files whose stat and then hash changed, re-resolves only the links whose
+files whose identity and then hash changed, re-resolves only the links whose
 answer can change, and writes all of it in one transaction.
 """
 
@@ -13,27 +13,36 @@ import contextlib
 import gc
 import hashlib
 import os
+import re
 import stat as stat_mod
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
+from typing import Any, NamedTuple
 
+from . import workers as worker_pool
 from .config import Config
-from .mirror import FileState, Mirror, PageWrite
+from .mirror import FileState, LinkRow, Mirror, PageWrite
 from .parse import ParsedPage, ParseOptions, Problem, decode_page, parse_page
 from .resolve import Resolver, is_page_path, name_key
+from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner, file_stat
 
 # From this many pages written in one batch, index in bulk (see Mirror.bulk_load).
 BULK_THRESHOLD = 500
 # Below this many pages to parse, a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 400
 BINARY_SNIFF_BYTES = 8192
-# A file modified this close to our scan may change again within the same mtime
-# tick after we read it (the "racy git" problem): its stat is stored as untrusted
+# A file changed this close to our scan may change again within the same timestamp
+# tick after we read it (the "racy git" problem): its identity is stored as untrusted
 # (mtime_ns = -1) so the next sync hashes it again instead of believing the stat.
 RACY_NS = 2_000_000_000
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class SyncCancelled(Exception):  # noqa: N818 - the caller asked for it
+    """`cancel()` turned true: the batch was rolled back, the mirror is as it was."""
 
 
 @dataclass
@@ -70,23 +79,28 @@ class SyncReport:
             f"{self.unresolved} unresolved; {self.problems} problems; {self.seconds:.2f}s"
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-@dataclass
-class _Loaded:
+class Loaded(NamedTuple):
+    """One page read from disk: `status` is parsed, same (bytes unchanged), skipped or
+    gone."""
+
     path: str
-    status: str  # parsed, same, skipped, gone
-    size: int = 0
-    mtime_ns: int = 0
+    status: str
+    stat: FileStat | None = None
     hash: str | None = None
     parsed: ParsedPage | None = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = []
+
+
+def _skipped(path: str, message: str, stat: FileStat | None = None) -> Loaded:
+    return Loaded(path, "skipped", stat, problems=[Problem(None, message, "error")])
 
 
 def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
-              options: ParseOptions) -> _Loaded:
+              options: ParseOptions) -> Loaded:
     """Read, hash and parse one page. Never raises: every failure is a status or a problem."""
     try:
         # O_NONBLOCK: a FIFO named like a page must not hang the sync.
@@ -94,25 +108,25 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
         with open(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat_mod.S_ISREG(st.st_mode):
-                return _Loaded(rel, "gone")
+                return _skipped(rel, "skipped: not a regular file (a FIFO, socket or device)",
+                                file_stat(st))
             if st.st_size > max_bytes:
-                return _Loaded(rel, "skipped", st.st_size, st.st_mtime_ns, problems=[Problem(
-                    None, f"skipped: {st.st_size} bytes is over the {max_bytes}-byte page limit",
-                    "error")])
+                return _skipped(rel, f"skipped: {st.st_size} bytes is over the "
+                                     f"{max_bytes}-byte page limit", file_stat(st))
             data = fh.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return _Loaded(rel, "gone")
+        return Loaded(rel, "gone")
     except OSError as exc:
-        return _Loaded(rel, "skipped", problems=[Problem(
-            None, f"skipped: cannot read ({exc.strerror or exc})", "error")])
-    size, mtime_ns = st.st_size, st.st_mtime_ns
+        return _skipped(rel, f"skipped: cannot read ({exc.strerror or exc})")
+    stat = file_stat(st)
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
-        return _Loaded(rel, "skipped", size, mtime_ns, problems=[Problem(
-            None, "skipped: binary content (NUL bytes) in a .md file", "error")])
+        return _skipped(rel, "skipped: binary content (NUL bytes) in a .md file", stat)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if digest == known_hash:
-        return _Loaded(rel, "same", size, mtime_ns, digest)
+        return Loaded(rel, "same", stat, digest)
     text, decode_problem = decode_page(data)
+    if "\r" in text:
+        text = _LONE_CR.sub("\n", text)  # classic Mac line endings: one line each
     try:
         parsed = parse_page(rel, text, options)
     except Exception as exc:  # a parser bug must not drop the page or stop the daemon
@@ -120,13 +134,47 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
         parsed = ParsedPage(stem, None, False, {}, text, problems=[Problem(
             None, f"parser failed ({type(exc).__name__}: {exc}); indexed as plain text", "error")])
     problems = ([decode_problem] if decode_problem else []) + parsed.problems
-    return _Loaded(rel, "parsed", size, mtime_ns, digest, parsed, problems)
+    return Loaded(rel, "parsed", stat, digest, parsed, problems)
 
 
-def _load_batch(args: tuple[str, list[tuple[str, str | None]], int, ParseOptions]) -> list[_Loaded]:
-    vault, items, max_bytes, options = args
+LoadWork = tuple[str, list[tuple[str, str | None]], int, ParseOptions]
+
+
+def _load_batch(work: LoadWork) -> list[Loaded]:
+    vault, items, max_bytes, options = work
     gc.disable()  # a short-lived parsing process: no cycles worth collecting
     return [load_page(vault, rel, known, max_bytes, options) for rel, known in items]
+
+
+@dataclass
+class Plan:
+    """What one sync must do, decided from the scan and the mirror's state before any
+    file is read."""
+
+    scan: Scan
+    covered: set[str]
+    force: bool
+    to_load: list[tuple[str, str | None]] = field(default_factory=list)  # (path, known hash)
+    gone_pages: list[str] = field(default_factory=list)
+    attachment_writes: list[tuple[str, FileStat]] = field(default_factory=list)
+    gone_attachments: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)  # problem or skip rows to drop
+    blocked: dict[str, Blocked] = field(default_factory=dict)  # new or changed since last
+    unchanged: int = 0  # pages whose identity matched: not read at all
+    racy_after: int = 0
+
+    def trusted(self, stat: FileStat) -> FileStat:
+        """The identity later scans compare: untrusted (never equal) when the file
+        changed too recently to rule out a second change in the same tick."""
+        if max(stat.mtime_ns, stat.ctime_ns) < self.racy_after:
+            return stat
+        return stat._replace(mtime_ns=-1)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """Nothing but pages to read again, which may turn out unchanged."""
+        return not (self.gone_pages or self.attachment_writes or self.gone_attachments
+                    or self.cleared or self.force or self.blocked)
 
 
 class Syncer:
@@ -136,6 +184,7 @@ class Syncer:
         self.config = config
         self.mirror = mirror
         self.vault = str(config.vault)
+        self.scanner = VaultScanner(config)
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.reload()
 
@@ -143,180 +192,141 @@ class Syncer:
         """Read the mirror's idea of the vault (after start-up or another writer)."""
         self.pages: dict[str, FileState] = self.mirror.page_states()
         self.attachments: dict[str, FileState] = self.mirror.attachment_states()
-        self.skipped: dict[str, tuple[int, int]] = self.mirror.skipped_states()
+        self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
         self.problem_paths: set[str] = self.mirror.problem_paths()
         self.resolver = Resolver([*self.pages, *self.attachments])
+        # Which symlinks are followed is known after a full walk; until then a partial
+        # sync cannot judge one, so it walks everything.
+        self.symlinks: dict[str, SymlinkInfo] | None = None
         self.force_reparse = (
             self.mirror.get_meta("parse_options") != self.config.parse_fingerprint()
             and bool(self.pages)
         )
 
-    # --- scanning ---------------------------------------------------------------
+    # --- scanning -----------------------------------------------------------------------
 
-    def _ignored(self, rel: str) -> bool:
-        return any(self.config.is_ignored_name(part) for part in rel.split("/"))
-
-    def _walk(self, rel_dir: str, found: dict[str, tuple[int, int]]) -> None:
-        stack = [rel_dir]
-        while stack:
-            current = stack.pop()
+    def _scan(self, paths: Iterable[str] | None) -> tuple[Scan, set[str]]:
+        """The files on disk under `paths` (None: the whole vault), and the known paths
+        that those paths cover."""
+        known_all: Iterator[str] = iter({*self.pages, *self.attachments, *self.skipped,
+                                         *self.problem_paths})
+        if paths is not None and self.symlinks is not None:
             try:
-                entries = os.scandir(os.path.join(self.vault, current) if current else self.vault)
-            except OSError:
-                continue  # vanished or unreadable folder: its files count as gone
-            with entries:
-                for entry in entries:
-                    if self.config.is_ignored_name(entry.name):
-                        continue
-                    rel = f"{current}/{entry.name}" if current else entry.name
-                    try:
-                        if entry.is_dir():
-                            stack.append(rel)
-                        elif entry.is_file():
-                            st = entry.stat()
-                            found[rel] = (st.st_size, st.st_mtime_ns)
-                    except OSError:
-                        if is_page_path(rel):
-                            found[rel] = (-1, -1)  # a page we cannot stat: load says why
+                scan, prefixes, exact = self.scanner.scan_paths(paths, self.symlinks)
+            except FullScanNeeded:
+                pass
+            else:
+                starts = tuple(prefixes)
+                return scan, {p for p in known_all if p in exact or
+                              (starts and p.startswith(starts))}
+        scan = self.scanner.walk()
+        self.symlinks = scan.symlinks
+        return scan, set(known_all)
 
-    def _scan(self, paths: Iterable[str] | None) -> tuple[dict[str, tuple[int, int]], set[str]]:
-        """Files on disk under the given paths, and the known files those paths cover."""
-        known_all = [*self.pages, *self.attachments, *self.skipped, *self.problem_paths]
-        if paths is None:
-            found: dict[str, tuple[int, int]] = {}
-            self._walk("", found)
-            return found, set(known_all)
-        found = {}
-        prefixes: list[str] = []
-        exact: set[str] = set()
-        for raw in paths:
-            rel = raw.strip("/")
-            if not rel:
-                return self._scan(None)
-            if self._ignored(rel):
-                continue
-            exact.add(rel)
-            full = os.path.join(self.vault, rel)
-            try:
-                st = os.stat(full)
-            except OSError:
-                if os.path.islink(full) and is_page_path(rel):
-                    found[rel] = (-1, -1)  # a page we cannot follow: load says why
-                else:
-                    prefixes.append(rel + "/")  # gone: it may have been a folder
-                continue
-            if stat_mod.S_ISDIR(st.st_mode):
-                prefixes.append(rel + "/")
-                self._walk(rel, found)
-            elif stat_mod.S_ISREG(st.st_mode):
-                found[rel] = (st.st_size, st.st_mtime_ns)
-        covered = {p for p in known_all if p in exact or p.startswith(tuple(prefixes))} \
-            if prefixes else {p for p in known_all if p in exact}
-        return found, covered
+    def vault_paths(self, abs_path: str) -> set[str]:
+        """Vault paths a watcher's event path stands for (see VaultScanner.vault_paths)."""
+        return self.scanner.vault_paths(abs_path, self.symlinks or {})
 
-    # --- syncing ------------------------------------------------------------------
-
-    def sync(self, paths: Iterable[str] | None = None, *, origin: str = "sync") -> SyncReport:
-        """Bring the mirror in line with the disk for `paths` (vault-relative files or
-        folders), or for the whole vault when `paths` is None."""
-        started = time.perf_counter()
-        report = SyncReport()
-        if not os.path.isdir(self.vault):
-            raise FileNotFoundError(f"vault folder is gone: {self.vault}")
+    def _plan(self, paths: Iterable[str] | None) -> Plan:
         force = self.force_reparse
-        if force:
-            paths = None
         racy_after = time.time_ns() - RACY_NS
-        disk, covered = self._scan(paths)
-
-        def trusted(mtime_ns: int) -> int:
-            return mtime_ns if mtime_ns < racy_after else -1
-
-        to_load: list[tuple[str, str | None]] = []
-        attachment_writes: list[tuple[str, int, int]] = []
-        for rel, (size, mtime_ns) in disk.items():
+        scan, covered = self._scan(None if force else paths)
+        plan = Plan(scan, covered, force, racy_after=racy_after)
+        disk = scan.files
+        for rel, stat in disk.items():
             if is_page_path(rel):
                 known = self.pages.get(rel)
-                if known is not None and not force and \
-                        (known.size, known.mtime_ns) == (size, mtime_ns):
-                    report.unchanged += 1
+                if known is not None and not force and known.stat == stat:
+                    plan.unchanged += 1
                     continue
-                if known is None and self.skipped.get(rel) == (size, mtime_ns):
+                if known is None and self.skipped.get(rel) == stat:
                     continue
-                to_load.append((rel, None if force or known is None else known.hash))
+                plan.to_load.append((rel, None if force or known is None else known.hash))
             else:
-                known = self.attachments.get(rel)
-                if known is None or (known.size, known.mtime_ns) != (size, mtime_ns):
-                    attachment_writes.append((rel, size, mtime_ns))
-        gone_pages = [p for p in covered if p in self.pages and
-                      (p not in disk or not is_page_path(p))]
-        gone_attachments = [p for p in covered if p in self.attachments and p not in disk]
-        cleared = [p for p in covered if p not in disk and
-                   (p in self.problem_paths or p in self.skipped)]
+                known_file = self.attachments.get(rel)
+                if known_file is None or known_file.stat != stat:
+                    plan.attachment_writes.append((rel, stat))
+        plan.gone_pages = [p for p in covered if p in self.pages and
+                           (p not in disk or not is_page_path(p))]
+        plan.gone_attachments = [p for p in covered if p in self.attachments and p not in disk]
+        plan.cleared = [p for p in covered if p not in disk and p not in scan.blocked and
+                        (p in self.problem_paths or p in self.skipped)]
+        # A name the scan blocked that was blocked the same way before needs nothing.
+        plan.blocked = {p: b for p, b in scan.blocked.items()
+                        if self.skipped.get(p) != b.stat or p not in self.problem_paths}
+        return plan
 
+    # --- syncing ------------------------------------------------------------------------
+
+    def sync(self, paths: Iterable[str] | None = None, *, origin: str = "sync",
+             progress: ProgressCallback | None = None,
+             cancel: Callable[[], bool] | None = None) -> SyncReport:
+        """Bring the mirror in line with the disk for `paths` (vault-relative files or
+        folders), or for the whole vault when `paths` is None. `progress(done, total)`
+        is called as pages are read, when there are pages to read; `cancel()` is polled
+        as they are read and written, and True abandons the batch (SyncCancelled)."""
+        started = time.perf_counter()
+        if not os.path.isdir(self.vault):
+            raise FileNotFoundError(f"vault folder is gone: {self.vault}")
+        plan = self._plan(paths)
+        report = SyncReport(unchanged=plan.unchanged)
         # A bulk load keeps millions of small records alive; the cyclic collector would
         # walk them again and again (7 s of 68 s CPU at 100,000 pages). They hold no
         # cycles, so it pauses until the batch is written.
-        pause_gc = len(to_load) >= BULK_THRESHOLD and gc.isenabled()
+        pause_gc = len(plan.to_load) >= BULK_THRESHOLD and gc.isenabled()
         if pause_gc:
             gc.disable()
         try:
-            return self._sync_loaded(report, origin, started, force, trusted, to_load,
-                                     gone_pages, attachment_writes, gone_attachments,
-                                     cleared, disk, covered)
+            self._sync_planned(plan, report, origin, _Watch(progress, cancel,
+                                                            len(plan.to_load)))
         finally:
             if pause_gc:
                 gc.enable()
-
-    def _sync_loaded(
-        self, report: SyncReport, origin: str, started: float, force: bool,
-        trusted: Callable[[int], int], to_load: list[tuple[str, str | None]],
-        gone_pages: list[str], attachment_writes: list[tuple[str, int, int]],
-        gone_attachments: list[str], cleared: list[str],
-        disk: dict[str, tuple[int, int]], covered: set[str],
-    ) -> SyncReport:
-        # Many pages and nothing gone: parse on every core while this process writes
-        # what is already parsed. Otherwise load first, to pair renames by content.
-        stream = len(to_load) >= PARALLEL_THRESHOLD and self.workers > 1 and not gone_pages
-        pool = None
-        renamed_from: dict[str, str] = {}
-        if stream:
-            pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
-            batches: Iterable[list[_Loaded]] = pool.map(_load_batch, self._chunks(to_load))
-        else:
-            loaded = self._load(to_load)
-            gone_pages += [i.path for i in loaded
-                           if i.status in ("gone", "skipped") and i.path in self.pages]
-            renamed_from = self._pair_renames(loaded, gone_pages)
-            changed = [i for i in loaded if i.status != "same" or
-                       (i.size, trusted(i.mtime_ns)) != (self.pages[i.path].size,
-                                                          self.pages[i.path].mtime_ns)]
-            if not (changed or gone_pages or attachment_writes or gone_attachments or cleared
-                    or force or self.mirror.get_meta("parse_options") is None):
-                report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
-                report.seconds = time.perf_counter() - started
-                report.pages = len(self.pages)
-                self._fill_counts(report)
-                return report
-            batches = [loaded]
-        try:
-            with self.mirror.transaction():
-                self._apply(report, origin, started, force, trusted, to_load, batches,
-                            gone_pages, renamed_from, attachment_writes, gone_attachments,
-                            cleared, disk, covered)
-        except BaseException:
-            self.reload()  # the in-memory view may be ahead of the rolled-back rows
-            raise
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-        self.force_reparse = False
         report.pages = len(self.pages)
         self._fill_counts(report)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _pair_renames(self, loaded: list[_Loaded], gone_pages: list[str]) -> dict[str, str]:
+    def _parallel(self, plan: Plan) -> bool:
+        return len(plan.to_load) >= PARALLEL_THRESHOLD and self.workers > 1
+
+    def _sync_planned(self, plan: Plan, report: SyncReport, origin: str,
+                      watch: _Watch) -> None:
+        # Many pages and nothing gone: parse on every core while this process writes
+        # what is already parsed. Otherwise load first, to pair renames by content.
+        stream = self._parallel(plan) and not plan.gone_pages
+        with contextlib.ExitStack() as stack:
+            renamed_from: dict[str, str] = {}
+            if stream:
+                pool = stack.enter_context(worker_pool.pool(self.workers))
+                stack.callback(pool.shutdown, cancel_futures=True)
+                batches: Iterable[list[Loaded]] = watch.follow(
+                    pool.map(_load_batch, self._chunks(plan)))
+            else:
+                loaded = self._load(plan, stack, watch)
+                plan.gone_pages += [i.path for i in loaded
+                                    if i.status in ("gone", "skipped") and i.path in self.pages]
+                renamed_from = self._pair_renames(loaded, plan.gone_pages)
+                if plan.nothing_to_do and not self._changed(loaded, plan) and \
+                        self.mirror.get_meta("parse_options") is not None:
+                    report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
+                    return
+                batches = [loaded]
+            try:
+                with self.mirror.transaction():
+                    self._apply(plan, report, origin, batches, renamed_from)
+            except BaseException:
+                self.reload()  # the in-memory view may be ahead of the rolled-back rows
+                raise
+        self.force_reparse = False
+
+    def _changed(self, loaded: list[Loaded], plan: Plan) -> bool:
+        """Whether pages read again differ from the mirror: new bytes, or the same bytes
+        with a new identity worth writing."""
+        return any(i.status != "same" or i.stat is None or
+                   plan.trusted(i.stat) != self.pages[i.path].stat for i in loaded)
+
+    def _pair_renames(self, loaded: list[Loaded], gone_pages: list[str]) -> dict[str, str]:
         """A page that vanished and a new one with its exact bytes: a rename {new: old}."""
         vanished: dict[str, list[str]] = {}
         for path in dict.fromkeys(gone_pages):
@@ -330,148 +340,45 @@ class Syncer:
                 renamed[item.path] = vanished[item.hash or ""].pop()
         return renamed
 
-    def _apply(
-        self, report: SyncReport, origin: str, started: float, force: bool,
-        trusted: Callable[[int], int], to_load: list[tuple[str, str | None]],
-        batches: Iterable[list[_Loaded]], gone_pages: list[str],
-        renamed_from: dict[str, str], attachment_writes: list[tuple[str, int, int]],
-        gone_attachments: list[str], cleared: list[str],
-        disk: dict[str, tuple[int, int]], covered: set[str],
-    ) -> None:
+    def _apply(self, plan: Plan, report: SyncReport, origin: str,
+               batches: Iterable[list[Loaded]], renamed_from: dict[str, str]) -> None:
         """Write one batch, inside its transaction; the in-memory view follows the rows."""
-        mirror, pages, resolver = self.mirror, self.pages, self.resolver
+        mirror, pages = self.mirror, self.pages
         was_empty = not pages
+        started = time.perf_counter()
 
-        # Removals known before any page is read.
         renamed_old = set(renamed_from.values())
-        deleted = [p for p in dict.fromkeys(gone_pages) if p not in renamed_old]
-        mirror.delete_pages([pages[p].id for p in deleted])
-        ids: dict[str, int] = {new: pages[old].id for new, old in renamed_from.items()}
-        for path in [*deleted, *renamed_old]:
-            del pages[path]
-            resolver.remove(path)
-        mirror.write_attachments(attachment_writes)
-        mirror.delete_attachments(gone_attachments)
-        added_files = [p for p, _, _ in attachment_writes if p not in self.attachments]
-        for path in gone_attachments:
-            del self.attachments[path]
-            resolver.remove(path)
-        for path, size, mtime_ns in attachment_writes:
-            self.attachments[path] = FileState(0, size, mtime_ns)
-            resolver.add(path)
-
-        # Every page about to be written is known to the resolver, with its id, before
-        # the first link is resolved.
-        new_paths = [rel for rel, _ in to_load if rel not in pages and rel not in ids]
-        new_set = set(new_paths)
+        deleted = [p for p in dict.fromkeys(plan.gone_pages) if p not in renamed_old]
+        ids = self._remove_gone(plan, deleted, renamed_from)
+        added_files = self._write_attachments(plan)
+        new_paths = [rel for rel, _ in plan.to_load if rel not in pages and rel not in ids]
         next_id = mirror.next_page_id()
         ids.update((path, next_id + i) for i, path in enumerate(new_paths))
+        # Every page about to be written is known to the resolver, with its id, before
+        # the first link is resolved.
         for path in [*new_paths, *renamed_from]:
-            resolver.add(path)
+            self.resolver.add(path)
 
-        def page_id(path: str | None) -> int | None:
-            if path is None:
-                return None
-            state = pages.get(path)
-            return state.id if state is not None else ids.get(path)
-
-        written: list[str] = []
-        unwritten: list[_Loaded] = []
-        link_rows: list[tuple] = []
-        link_sources: list[str] = []
-        problems: dict[str, list[Problem]] = {p: [] for p in cleared}
-        skipped_now: dict[str, tuple[int, int]] = {}
-        bulk = mirror.bulk_load() if len(to_load) >= BULK_THRESHOLD else contextlib.nullcontext()
+        writer = _BatchWriter(self, plan, ids, renamed_from)
+        bulk = mirror.bulk_load() if len(plan.to_load) >= BULK_THRESHOLD \
+            else contextlib.nullcontext()
         with bulk:
             for batch in batches:
-                writes: list[PageWrite] = []
-                for item in batch:
-                    if item.status != "same":
-                        problems[item.path] = item.problems
-                    if item.status == "parsed":
-                        known = pages.get(item.path)
-                        writes.append(PageWrite(
-                            item.path, item.size, item.mtime_ns, item.hash or "",
-                            item.parsed, known.id if known else ids[item.path],  # type: ignore[arg-type]
-                            trusted(item.mtime_ns),
-                            new=known is None and item.path not in renamed_from))
-                    elif item.status == "same":
-                        state = pages[item.path]
-                        if (item.size, trusted(item.mtime_ns)) != (state.size, state.mtime_ns):
-                            mirror.touch_page(state.id, item.size, item.mtime_ns,
-                                              trusted(item.mtime_ns))
-                            state.size, state.mtime_ns = item.size, trusted(item.mtime_ns)
-                        report.unchanged += 1  # re-hashed, same bytes: not parsed
-                    else:
-                        unwritten.append(item)
-                        if item.status == "skipped":
-                            # Remember the scan's stat: that is what the next scan compares.
-                            skipped_now[item.path] = disk.get(item.path, (item.size, item.mtime_ns))
-                mirror.write_pages(writes)
-                for w in writes:
-                    for link in w.parsed.links:
-                        target_path = resolver.resolve(link.target, w.path, link.relative)
-                        link_rows.append((w.id, link.target, link.anchor, link.display,
-                                          int(link.embed), link.line, link.form, target_path,
-                                          page_id(target_path), int(link.relative)))
-                        link_sources.append(w.path)
-                    pages[w.path] = FileState(w.id, w.size, w.compare_ns, w.hash)  # type: ignore[arg-type]
-                    written.append(w.path)
-
-            # Pages that could not be written after all (vanished or skipped while
-            # loading): a known one is deleted, a new one leaves the resolver, and the
-            # links resolved to it meanwhile are resolved again. Links go in last, when
-            # every page row they name exists.
-            lost: set[str] = set()
-            for item in unwritten:
-                if item.path in pages:
-                    mirror.delete_pages([pages.pop(item.path).id])
-                    deleted.append(item.path)
-                lost.add(item.path)
-                resolver.remove(item.path)
-            if lost:
-                for i, row in enumerate(link_rows):
-                    if row[7] in lost:
-                        target_path = resolver.resolve(row[1], link_sources[i], bool(row[9]))
-                        link_rows[i] = (*row[:7], target_path, page_id(target_path), row[9])
-            mirror.insert_links(link_rows)
-        written_set = set(written)
+                writer.write(batch, report)
+            deleted += writer.finish()
+        written = writer.written
+        new_set = set(new_paths)
         added_files += [p for p in written if p in new_set or p in renamed_from]
-        removed_files = [*deleted, *renamed_old, *gone_attachments]
-
-        # Links elsewhere whose answer a new or vanished file can change.
-        written_ids = {pages[p].id for p in written}
-        touched_ids = set(written_ids)
-        keys = {name_key(p) for p in [*added_files, *removed_files]}
-        if keys and not was_empty:
-            retarget = []
-            for link_id, source_id, source_path, target, relative, old_path, old_id in \
-                    mirror.links_naming(keys):
-                if source_id in written_ids:
-                    continue  # resolved just now, against the vault as it is
-                new_path = resolver.resolve(target, source_path, bool(relative))
-                new_id = page_id(new_path)
-                if (new_path, new_id) != (old_path, old_id):
-                    retarget.append((new_path, new_id, link_id))
-                    touched_ids.add(source_id)
-            mirror.retarget_links(retarget)
-            report.links_retargeted = len(retarget)
-        mirror.refresh_citations(None if was_empty or force else touched_ids)
-
-        problems = {p: v for p, v in problems.items() if v or p in self.problem_paths}
-        skipped_gone = [p for p in self.skipped if p in covered and
-                        (p not in disk or p in written_set)]
-        mirror.replace_problems(problems)
-        mirror.write_skipped(skipped_now, skipped_gone)
-        for path in skipped_gone:
-            self.skipped.pop(path, None)
-        self.skipped.update(skipped_now)
-        self.problem_paths |= {p for p, v in problems.items() if v}
-        self.problem_paths -= {p for p, v in problems.items() if not v}
-        if force or mirror.get_meta("parse_options") is None:
+        removed_files = [*deleted, *renamed_old, *plan.gone_attachments]
+        touched = self._retarget(report, writer.page_id, {pages[p].id for p in written},
+                                 {name_key(p) for p in [*added_files, *removed_files]},
+                                 was_empty)
+        mirror.refresh_citations(None if was_empty or plan.force else touched)
+        self._write_problems(plan, writer.problems, writer.skipped_now, set(written))
+        if plan.force or mirror.get_meta("parse_options") is None:
             mirror.set_meta("parse_options", self.config.parse_fingerprint())
             mirror.set_meta("vault", self.vault)
-        if written or deleted or attachment_writes or gone_attachments:
+        if written or deleted or plan.attachment_writes or plan.gone_attachments:
             mirror.bump_meta_counter("graph_version")
         mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
@@ -479,9 +386,9 @@ class Syncer:
         report.added = sum(1 for p in written if p in new_set)
         report.updated = len(written) - report.added - report.renamed
         report.removed = len(deleted)
-        report.skipped = len(skipped_now)
+        report.skipped = len(writer.skipped_now)
         report.attachments_added = sum(1 for p in added_files if not is_page_path(p))
-        report.attachments_removed = len(gone_attachments)
+        report.attachments_removed = len(plan.gone_attachments)
         report.changed_paths = sorted(written)
         report.removed_paths = sorted([*deleted, *renamed_old])
         if report.changed:
@@ -489,8 +396,74 @@ class Syncer:
                              report.renamed, report.changed_paths, report.removed_paths,
                              time.perf_counter() - started)
 
-    def _chunks(self, items: list[tuple[str, str | None]]) -> list[tuple]:
+    def _remove_gone(self, plan: Plan, deleted: list[str],
+                     renamed_from: dict[str, str]) -> dict[str, int]:
+        """Delete vanished pages; a renamed page's id moves to its new path (returned)."""
+        pages = self.pages
+        self.mirror.delete_pages([pages[p].id for p in deleted])
+        ids = {new: pages[old].id for new, old in renamed_from.items()}
+        for path in [*deleted, *renamed_from.values()]:
+            del pages[path]
+            self.resolver.remove(path)
+        return ids
+
+    def _write_attachments(self, plan: Plan) -> list[str]:
+        """Write new and changed attachments, drop vanished ones; the new paths."""
+        self.mirror.write_attachments([(p, s, plan.trusted(s)) for p, s in plan.attachment_writes])
+        self.mirror.delete_attachments(plan.gone_attachments)
+        added = [p for p, _ in plan.attachment_writes if p not in self.attachments]
+        for path in plan.gone_attachments:
+            del self.attachments[path]
+            self.resolver.remove(path)
+        for path, stat in plan.attachment_writes:
+            state = self.attachments.get(path)
+            self.attachments[path] = FileState(state.id if state else 0, plan.trusted(stat))
+            self.resolver.add(path)
+        return added
+
+    def _retarget(self, report: SyncReport, page_id: Callable[[str | None], int | None],
+                  written_ids: set[int], keys: set[str], was_empty: bool) -> set[int]:
+        """Re-resolve links elsewhere whose answer a new or vanished file can change; the
+        ids of every page whose links changed."""
+        touched = set(written_ids)
+        if not keys or was_empty:
+            return touched
+        retarget: list[tuple[str | None, int | None, int]] = []
+        for link in self.mirror.links_naming(keys):
+            if link.source_id in written_ids:
+                continue  # resolved just now, against the vault as it is
+            new_path = self.resolver.resolve(link.target, link.source_path, link.relative)
+            new_id = page_id(new_path)
+            if (new_path, new_id) != (link.target_path, link.target_id):
+                retarget.append((new_path, new_id, link.id))
+                touched.add(link.source_id)
+        self.mirror.retarget_links(retarget)
+        report.links_retargeted = len(retarget)
+        return touched
+
+    def _write_problems(self, plan: Plan, problems: dict[str, list[Problem]],
+                        skipped_now: dict[str, FileStat], written: set[str]) -> None:
+        """Problem rows and skipped files of this batch, the scan's blocked names included."""
+        for path in plan.cleared:
+            problems.setdefault(path, [])
+        for path, blocked in plan.blocked.items():
+            problems[path] = [Problem(None, blocked.message, blocked.severity)]
+            skipped_now[path] = blocked.stat
+        problems = {p: v for p, v in problems.items() if v or p in self.problem_paths}
+        skipped_gone = [p for p in self.skipped if p in plan.covered and
+                        ((p not in plan.scan.files and p not in plan.scan.blocked)
+                         or p in written)]
+        self.mirror.replace_problems(problems)
+        self.mirror.write_skipped(skipped_now, skipped_gone)
+        for path in skipped_gone:
+            self.skipped.pop(path, None)
+        self.skipped.update(skipped_now)
+        self.problem_paths |= {p for p, v in problems.items() if v}
+        self.problem_paths -= {p for p, v in problems.items() if not v}
+
+    def _chunks(self, plan: Plan) -> list[LoadWork]:
         """Work for the parsing processes: small enough that writing starts early."""
+        items = plan.to_load
         options, cap = self.config.parse, self.config.max_page_bytes
         n = max(self.workers * 4, len(items) // 200)
         return [(self.vault, items[i::n], cap, options) for i in range(n)]
@@ -500,17 +473,133 @@ class Syncer:
         report.links, report.unresolved = counts["links"], counts["unresolved"]
         report.problems = counts["problems"]
 
-    def _load(self, items: list[tuple[str, str | None]]) -> list[_Loaded]:
+    def _load(self, plan: Plan, stack: contextlib.ExitStack, watch: _Watch) -> list[Loaded]:
         options, cap = self.config.parse, self.config.max_page_bytes
-        if self.workers <= 1 or len(items) < PARALLEL_THRESHOLD:
-            return [load_page(self.vault, rel, known, cap, options) for rel, known in items]
-        # Fork keeps start-up cheap; the pool lives only for this call.
-        with ProcessPoolExecutor(self.workers, mp_context=get_context("fork")) as pool:
-            return [item for batch in pool.map(_load_batch, self._chunks(items))
-                    for item in batch]
+        if not self._parallel(plan):
+            loaded = []
+            for rel, known in plan.to_load:
+                loaded.append(load_page(self.vault, rel, known, cap, options))
+                watch.step(1)
+            return loaded
+        pool = stack.enter_context(worker_pool.pool(self.workers))
+        return [item for batch in watch.follow(pool.map(_load_batch, self._chunks(plan)))
+                for item in batch]
 
 
-def sync_vault(config: Config, *, workers: int | None = None) -> SyncReport:
+class _Watch:
+    """Progress reports and cancellation checks while pages are read."""
+
+    def __init__(self, progress: ProgressCallback | None, cancel: Callable[[], bool] | None,
+                 total: int) -> None:
+        self.progress = progress
+        self.cancel = cancel
+        self.total = total
+        self.done = 0
+        self._reported = 0.0
+
+    def step(self, pages: int) -> None:
+        self.done += pages
+        if self.cancel is not None and self.cancel():
+            raise SyncCancelled("sync cancelled")
+        if self.progress is not None:
+            now = time.monotonic()
+            if now - self._reported >= 0.1 or self.done == self.total:
+                self._reported = now
+                self.progress(self.done, self.total)
+
+    def follow(self, batches: Iterable[list[Loaded]]) -> Iterator[list[Loaded]]:
+        for batch in batches:
+            self.step(len(batch))
+            yield batch
+
+
+class _BatchWriter:
+    """Writes loaded pages and their links during one `Syncer._apply`."""
+
+    def __init__(self, syncer: Syncer, plan: Plan, ids: dict[str, int],
+                 renamed_from: dict[str, str]) -> None:
+        self.syncer = syncer
+        self.plan = plan
+        self.ids = ids
+        self.renamed_from = renamed_from
+        self.written: list[str] = []
+        self.unwritten: list[Loaded] = []
+        self.links: list[LinkRow] = []
+        self.link_sources: list[str] = []
+        self.problems: dict[str, list[Problem]] = {}
+        self.skipped_now: dict[str, FileStat] = {}
+
+    def page_id(self, path: str | None) -> int | None:
+        if path is None:
+            return None
+        state = self.syncer.pages.get(path)
+        return state.id if state is not None else self.ids.get(path)
+
+    def write(self, batch: list[Loaded], report: SyncReport) -> None:
+        syncer, plan = self.syncer, self.plan
+        pages, mirror, resolver = syncer.pages, syncer.mirror, syncer.resolver
+        writes: list[PageWrite] = []
+        for item in batch:
+            if item.status != "same":
+                self.problems[item.path] = item.problems
+            if item.status == "parsed" and item.parsed is not None and item.stat is not None:
+                known = pages.get(item.path)
+                writes.append(PageWrite(
+                    item.path, item.stat, item.hash or "", item.parsed,
+                    known.id if known else self.ids[item.path], plan.trusted(item.stat),
+                    new=known is None and item.path not in self.renamed_from))
+            elif item.status == "same" and item.stat is not None:
+                state = pages[item.path]
+                trusted = plan.trusted(item.stat)
+                if trusted != state.stat:
+                    mirror.touch_page(state.id, item.stat, trusted)
+                    state.stat = trusted
+                report.unchanged += 1  # re-hashed, same bytes: not parsed
+            else:
+                self.unwritten.append(item)
+                if item.status == "skipped":
+                    # Remember the scan's identity: that is what the next scan compares.
+                    stat = plan.scan.files.get(item.path) or item.stat
+                    if stat is not None:
+                        self.skipped_now[item.path] = stat
+        mirror.write_pages(writes)
+        for w in writes:
+            for link in w.parsed.links:
+                target_path = resolver.resolve(link.target, w.path, link.relative)
+                self.links.append(LinkRow(
+                    w.id, link.target, link.anchor, link.display, int(link.embed), link.line,
+                    link.form, target_path, self.page_id(target_path), int(link.relative)))
+                self.link_sources.append(w.path)
+            pages[w.path] = FileState(w.id, w.compare, w.hash)
+            self.written.append(w.path)
+
+    def finish(self) -> list[str]:
+        """Pages that could not be written after all (vanished or skipped while
+        loading): a known one is deleted, a new one leaves the resolver, and the links
+        resolved to it meanwhile are resolved again. Links go in last, when every page
+        row they name exists. Returns the known pages deleted."""
+        syncer = self.syncer
+        deleted: list[str] = []
+        lost: set[str] = set()
+        for item in self.unwritten:
+            if item.path in syncer.pages:
+                syncer.mirror.delete_pages([syncer.pages.pop(item.path).id])
+                deleted.append(item.path)
+            lost.add(item.path)
+            syncer.resolver.remove(item.path)
+        if lost:
+            for i, row in enumerate(self.links):
+                if row.target_path in lost:
+                    target_path = syncer.resolver.resolve(row.target, self.link_sources[i],
+                                                          bool(row.relative))
+                    self.links[i] = row._replace(target_path=target_path,
+                                                 target_id=self.page_id(target_path))
+        syncer.mirror.insert_links(self.links)
+        return deleted
+
+
+def sync_vault(config: Config, *, workers: int | None = None,
+               progress: ProgressCallback | None = None) -> SyncReport:
     """Open the mirror, sync the whole vault, close: what `vaultsync sync` does."""
     with Mirror(config.db) as mirror:
-        return Syncer(config, mirror, workers=workers).sync()
+        return Syncer(config, mirror, workers=workers).sync(progress=progress)
