@@ -126,6 +126,8 @@ def run_until_signalled(target: Callable[[Any], None]) -> None:
     stop = threading.Event()
 
     def handle(signum: int, frame: Any) -> None:
+        if stop.is_set():  # asked twice: stop now, the mirror rolls the batch back
+            raise SystemExit(128 + signum)
         stop.set()
 
     signal.signal(signal.SIGINT, handle)

@@ -1,16 +1,21 @@
 """The daemon: keep the mirror live while the vault is edited.
 
-A full reconcile first (the same `Syncer.sync` as `vaultsync sync`), then
-watchfiles on the vault. Each batch of events is a set of dirty paths; the
-syncer looks at the disk for each (an event's kind is never trusted) and
-writes the batch in one transaction. Lost events are covered by reconciles:
+The watcher starts first, then a full reconcile (the same `Syncer.sync` as
+`vaultsync sync`) runs while it collects events, so a file saved during the
+reconcile is applied right after it. Each batch of events is a set of dirty
+paths; the syncer looks at the disk for each (an event's kind is never trusted)
+and writes the batch in one transaction. Lost events are covered by reconciles:
 at start, after any watcher error, after a burst, and on a slow timer.
+
+The daemon never stops on its own: a batch that fails (a full disk, a mirror
+file deleted or replaced under it) is reported in the log and in `status`, and
+retried with backoff until the mirror equals the vault again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import json
 import logging
 import os
 import socket
@@ -19,13 +24,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import watchfiles
+from watchfiles._rust_notify import RustNotify
 
 from .config import Config
-from .mirror import Mirror
-from .sync import Syncer, SyncReport
+from .mirror import Mirror, MirrorError, create_private_file
+from .sync import SyncCancelled, Syncer, SyncReport
+
+if TYPE_CHECKING:
+    from .graph import MetricsScheduler
 
 log = logging.getLogger("vaultsync.watch")
 
@@ -33,46 +41,96 @@ log = logging.getLogger("vaultsync.watch")
 FULL_SCAN_BATCH = 1000
 # After a burst of this many paths, reconcile once things settle.
 SETTLE_AFTER = 200
+# Retrying a failed batch: first after this many seconds, doubling up to the cap.
+RETRY_FIRST, RETRY_CAP = 0.5, 30.0
+# The lock file's state line is rewritten in place within this size, so that it can
+# still be written on a full disk.
+LOCK_FILE_SIZE = 4096
 
 
 class DaemonRunning(Exception):
     """Another daemon already keeps this mirror."""
 
 
+class WatcherRestart(Exception):  # noqa: N818 - a signal, not an error
+    """The vault folder was replaced or its symlinks changed: watch it anew."""
+
+
 class DaemonLock:
-    """One daemon per database: an flock on `<db>.lock`, beside the mirror, outside the vault.
-    The kernel drops the lock when the process dies, even by SIGKILL."""
+    """One daemon per database: an flock on `<db>.lock`, beside the mirror, outside the
+    vault. The kernel drops the lock when the process dies, even by SIGKILL; the
+    parsing processes never hold it (see workers.py). Its first line names the holder;
+    the second is the daemon's state as JSON, readable even when the database is not
+    writable (a full disk)."""
 
     def __init__(self, db: Path) -> None:
         self.path = Path(str(db) + ".lock")
-        self._fh: Any = None
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._holder = ""
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held for the daemon's life
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = create_private_file(self.path, os.O_RDWR)
+        except OSError as exc:
+            raise MirrorError(f"cannot create the daemon's lock file {self.path}: "
+                              f"{exc.strerror}") from None
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
+            with open(fd, encoding="utf-8", errors="replace") as fh:
+                holder = fh.readline().strip() or "unknown"
             raise DaemonRunning(
                 f"another vaultsync watch is already keeping {self.path.with_suffix('')} "
                 f"({holder}); stop it first"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started "
-                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
-        fh.flush()
-        self._fh = fh
+        self._fd = fd
+        st = os.fstat(fd)
+        self._identity = (st.st_dev, st.st_ino)
+        self._holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
+                        f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+        self.write_state({"state": "starting"})
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        """Rewrite the state line in place (never growing the file past its first size)."""
+        if self._fd is None:
+            return
+        text = f"{self._holder}\n{json.dumps({'pid': os.getpid(), **state})}\n"
+        data = text.encode("utf-8")[:LOCK_FILE_SIZE - 1].ljust(LOCK_FILE_SIZE - 1) + b"\n"
+        with contextlib.suppress(OSError):
+            os.pwrite(self._fd, data, 0)
+
+    def still_ours(self) -> bool:
+        """False when the lock file was deleted or replaced (its folder removed, say)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._identity
 
     def release(self) -> None:
-        if self._fh is not None:
+        if self._fd is not None:
             with contextlib.suppress(OSError):
-                fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+                import fcntl
+
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def read_lock_state(db: Path) -> dict[str, Any] | None:
+    """The state line a running daemon keeps in `<db>.lock`, or None."""
+    try:
+        with open(str(db) + ".lock", encoding="utf-8", errors="replace") as fh:
+            fh.readline()
+            line = fh.readline().strip()
+        value = json.loads(line) if line else None
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _now() -> str:
@@ -89,6 +147,42 @@ def describe(report: SyncReport, events: int) -> str:
     ) if n]
     changed = ", ".join(parts) or "no change"
     return f"{changed} ({events} events) in {report.seconds * 1000:.0f} ms"
+
+
+class VaultWatcher:
+    """watchfiles' Rust watcher on the vault (and on the targets of followed symlinked
+    files, which it cannot reach through the vault). It collects events from the moment
+    it is made, so making it before a scan loses nothing written during the scan."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        # Unreadable folders are skipped by the scan too; they must not stop the watcher.
+        self._notify = RustNotify(paths, False, False, 300, True, True)
+
+    def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
+             timeout_ms: int) -> set[str] | None:
+        """The paths changed in the next batch; None on a timeout or when `stop` is set."""
+        raw = self._notify.watch(debounce_ms, step_ms, timeout_ms, stop)
+        if isinstance(raw, str):  # 'timeout', 'stop' or 'signal'
+            return None
+        return {path for _, path in raw}
+
+    def close(self) -> None:
+        self._notify.close()
+
+    def __enter__(self) -> VaultWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class Daemon:
@@ -113,35 +207,51 @@ class Daemon:
         self.reconcile_every = reconcile_every
         self.idle_wakeup_ms = idle_wakeup_ms
         self.ready = threading.Event()  # set once the first reconcile is committed
-        self._scheduler: Any = None
+        self._scheduler: MetricsScheduler | None = None
         self._started = _now()
+        self._lock = DaemonLock(config.db)
+        self._mirror: Mirror | None = None
+        self._mirror_identity: tuple[int, int] | None = None
+        self._syncer: Syncer | None = None
+        self._failure: str | None = None  # why the last batch failed, until one succeeds
+        self._failure_since: str | None = None
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST
+
+    @property
+    def mirror(self) -> Mirror:
+        assert self._mirror is not None, "the daemon is not running"
+        return self._mirror
+
+    @property
+    def syncer(self) -> Syncer:
+        assert self._syncer is not None, "the daemon is not running"
+        return self._syncer
 
     # --- the loop ---------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Block until `stop` is set. Raises DaemonRunning or MirrorError at start only."""
-        lock = DaemonLock(self.config.db)
-        lock.acquire()
-        mirror = None
+        self._lock.acquire()
         try:
-            mirror = Mirror(self.config.db)
-            self.mirror = mirror
-            # Parsing processes are forked only while this process has one thread (the
-            # first reconcile of `vaultsync watch`): forking beside the watcher's and the
-            # metrics' threads could copy a lock some thread holds.
-            alone = threading.active_count() == 1
-            self.syncer = Syncer(self.config, mirror, workers=None if alone else 1)
+            self._open_mirror()
             self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
-                         started_at=self._started)
+                         started_at=self._started, error=None, error_since=None)
             self._watch_until(stop)
         finally:
             if self._scheduler is not None:
                 self._scheduler.stop()
-            if mirror is not None:
+            if self._mirror is not None:
+                self._status(state="stopped")
                 with contextlib.suppress(sqlite3.Error):
-                    self._status(state="stopped")
-                mirror.close()
-            lock.release()
+                    self._mirror.close()
+            self._lock.write_state({"state": "stopped"})
+            self._lock.release()
+
+    def _open_mirror(self) -> None:
+        self._mirror = Mirror(self.config.db)
+        self._mirror_identity = _identity(self.config.db)
+        self._syncer = Syncer(self.config, self._mirror)
 
     def _watch_until(self, stop: threading.Event) -> None:
         vault = self.config.vault
@@ -157,80 +267,141 @@ class Daemon:
             if waiting_logged:
                 log.info("vault folder %s is back", vault)
                 waiting_logged = False
-            self._apply(None, events=0, why="reconcile", stop=stop)
-            self.syncer.workers = 1
-            if not self.ready.is_set():
-                self._start_metrics()
-            self.ready.set()
-            self._status(state="watching")
             try:
-                self._consume(stop)
-            except Exception as exc:  # the watcher died: reconcile and watch again
-                if stop.is_set():
-                    break
-                log.warning("watcher error (%s: %s); reconciling", type(exc).__name__, exc)
-                stop.wait(0.5)
+                watcher = VaultWatcher(self._watch_paths())
+            except (OSError, RuntimeError) as exc:
+                log.warning("cannot watch %s (%s); trying again", vault, exc)
+                stop.wait(1.0)
+                continue
+            with watcher:
+                root = _identity(vault)
+                self._reconcile(stop)
+                if not self.ready.is_set():
+                    self._start_metrics()
+                    self.ready.set()
+                try:
+                    self._consume(watcher, root, stop)
+                except WatcherRestart as why:
+                    log.info("%s; watching it anew", why)
+                except Exception as exc:  # the watcher died: watch again and reconcile
+                    if stop.is_set():
+                        break
+                    log.warning("watcher error (%s: %s); reconciling", type(exc).__name__, exc)
+                    stop.wait(0.2)
 
-    def _consume(self, stop: threading.Event) -> None:
+    def _watch_paths(self) -> list[str]:
+        """The vault, and the outside targets of followed symlinked files: the watcher
+        follows symlinked folders by itself but cannot see a file beyond a link."""
+        extra = sorted({info.target for info in (self.syncer.symlinks or {}).values()
+                        if info.followed and not info.is_dir})
+        return [str(self.config.vault), *extra]
+
+    def _consume(self, watcher: VaultWatcher, root: tuple[int, int] | None,
+                 stop: threading.Event) -> None:
         vault = self.config.vault
-        prefix = str(vault) + os.sep
+        vault_str = str(vault)
         next_reconcile = time.monotonic() + self.reconcile_every
         settle = False
-
-        def keep(change: watchfiles.Change, path: str) -> bool:
-            # Folder events must pass (a renamed folder reports nothing for its files),
-            # so filter by name only, never by extension.
-            rel = path[len(prefix):] if path.startswith(prefix) else ""
-            return not any(self.config.is_ignored_name(part) for part in rel.split(os.sep))
-
-        for changes in watchfiles.watch(
-            vault, watch_filter=keep, debounce=self.debounce_ms, step=self.step_ms,
-            stop_event=stop, rust_timeout=self.idle_wakeup_ms, yield_on_timeout=True,
-            raise_interrupt=False,
-        ):
+        while not stop.is_set():
+            timeout = self.idle_wakeup_ms
+            if self._failure is not None:
+                timeout = max(10, min(timeout, int((self._retry_at - time.monotonic()) * 1000)))
+            changed = watcher.next(stop, debounce_ms=self.debounce_ms, step_ms=self.step_ms,
+                                   timeout_ms=timeout)
             if stop.is_set():
                 return
             if not vault.is_dir():
                 return  # the outer loop waits for it
-            if not changes:  # idle wake-up: the slow timer and the post-burst settle
-                if settle or time.monotonic() >= next_reconcile:
-                    self._apply(None, events=0, why="reconcile", stop=stop)
+            if _identity(vault) != root:
+                raise WatcherRestart(f"the vault folder {vault} was replaced")
+            if self._failure is not None:
+                if time.monotonic() >= self._retry_at:
+                    self._reconcile(stop)  # what changed meanwhile is in the full scan
+                continue
+            if changed is None:  # idle: the slow timer and the post-burst settle
+                if self._mirror_replaced() or settle or time.monotonic() >= next_reconcile:
+                    self._reconcile(stop)
                     next_reconcile = time.monotonic() + self.reconcile_every
                     settle = False
                 continue
-            paths = {p[len(prefix):].replace(os.sep, "/") for _, p in changes
-                     if p.startswith(prefix)}
-            if str(vault) in {p for _, p in changes}:
-                paths = set()  # the root itself changed: scan everything
+            paths: set[str] = set()
+            for path in changed:
+                if path == vault_str:
+                    paths = set()
+                    break
+                paths |= self.syncer.vault_paths(path)
+            paths = {p for p in paths if p}
             if not paths or len(paths) >= FULL_SCAN_BATCH:
-                self._apply(None, events=len(changes), why="burst", stop=stop)
+                self._apply(None, events=len(changed), why="burst", stop=stop)
             else:
-                self._apply(sorted(paths), events=len(changes), why="batch", stop=stop)
-            if len(changes) >= SETTLE_AFTER:
+                self._apply(sorted(paths), events=len(changed), why="batch", stop=stop)
+            if len(changed) >= SETTLE_AFTER:
                 settle = True
+            if self._watch_paths() != watcher.paths:
+                raise WatcherRestart("the vault's symlinks changed")
+
+    def _reconcile(self, stop: threading.Event) -> None:
+        self._apply(None, events=0, why="reconcile", stop=stop)
+        if self._failure is None:
+            self._status(state="watching")
 
     # --- one batch ----------------------------------------------------------------------
+
+    def _mirror_replaced(self) -> bool:
+        return _identity(self.config.db) != self._mirror_identity
+
+    def _reopen_mirror(self) -> None:
+        """The mirror's file was deleted or replaced under the daemon: start on the file
+        that is there now (a new one if none), and sync everything into it."""
+        gone = not self.config.db.exists()
+        log.warning("the mirror %s was %s; %s it and syncing the vault again", self.config.db,
+                    "deleted" if gone else "replaced", "recreating" if gone else "reopening")
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        with contextlib.suppress(sqlite3.Error):
+            self.mirror.close()
+        self._mirror = None
+        if not self._lock.still_ours():
+            self._lock.release()
+            self._lock = DaemonLock(self.config.db)
+            self._lock.acquire()  # DaemonRunning if another daemon took the new file
+        self._open_mirror()
+        self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
+                     started_at=self._started)
+        if self.ready.is_set():
+            self._start_metrics()
 
     def _apply(self, paths: list[str] | None, *, events: int, why: str,
                stop: threading.Event) -> SyncReport | None:
         delay = 0.05
         while True:
             try:
-                report = self.syncer.sync(paths, origin="watch")
+                if self._mirror_replaced():
+                    self._reopen_mirror()
+                    paths = None
+                report = self.syncer.sync(paths, origin="watch", cancel=stop.is_set)
                 break
+            except SyncCancelled:
+                return None  # stopping: the batch was rolled back, the next start redoes it
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
-                    log.error("mirror error: %s; will reconcile", exc)
-                    return self._recover(stop)
+                    self._failed(exc)
+                    return None
                 log.warning("mirror is locked by another writer; retrying in %.1fs", delay)
             except FileNotFoundError:
                 return None  # the vault vanished mid-batch: the loop waits for it
-            except Exception as exc:  # never let one batch stop the daemon
-                log.exception("batch failed (%s); will reconcile", exc)
-                return self._recover(stop)
+            except (DaemonRunning, Exception) as exc:  # never let one batch stop the daemon
+                self._failed(exc)
+                return None
             if stop.wait(delay):
                 return None
             delay = min(delay * 2, 5.0)
+        if self._failure is not None:
+            log.warning("the mirror is written again (%s); it equals the vault", why)
+            self._failure = self._failure_since = None
+            self._retry_delay = RETRY_FIRST
+            self._status(state="watching", error=None, error_since=None)
         if report.changed or why == "reconcile":
             level = logging.INFO if report.changed else logging.DEBUG
             log.log(level, "%s: %s", why, describe(report, events))
@@ -247,48 +418,83 @@ class Daemon:
                     log.exception("on_batch callback failed")
         return report
 
-    def _recover(self, stop: threading.Event) -> None:
-        """After an unexpected failure: re-read the mirror and reconcile, once."""
+    def _failed(self, exc: BaseException) -> None:
+        """A batch failed: say why (once per distinct reason) and retry the whole vault
+        later, with backoff: the events of the failed batch are gone with it."""
         with contextlib.suppress(Exception):
-            self.mirror.conn.execute("ROLLBACK")
-        try:
-            self.syncer.reload()
-            self.syncer.sync(None, origin="watch")
-        except Exception as exc:
-            log.error("reconcile after failure also failed: %s", exc)
-        return None
+            if self._mirror is not None and self._mirror.conn.in_transaction:
+                self._mirror.conn.execute("ROLLBACK")
+        reason = f"{type(exc).__name__}: {exc}"
+        if reason != self._failure:
+            if isinstance(exc, sqlite3.Error | OSError | DaemonRunning):
+                log.error("cannot write the mirror (%s); retrying", exc)
+            else:
+                log.exception("batch failed (%s); retrying", exc)
+            self._failure_since = self._failure_since or _now()
+        else:
+            self._retry_delay = min(self._retry_delay * 2, RETRY_CAP)
+        self._failure = reason
+        self._retry_at = time.monotonic() + self._retry_delay
+        state = {"state": "retrying", "error": reason, "error_since": self._failure_since,
+                 "retry_in": round(self._retry_delay, 1)}
+        self._lock.write_state(state)
+        self._status(state="retrying", error=reason, error_since=self._failure_since)
+        with contextlib.suppress(Exception):
+            if self._syncer is not None:
+                self._syncer.reload()
 
     # --- status and metrics -------------------------------------------------------------
 
     def _status(self, **fields: object) -> None:
-        for attempt in range(20):
+        """Write the daemon_status row (and the lock file's state line). A locked
+        database is waited for briefly; any other failure is only logged: the status
+        must never hold up a batch."""
+        if "state" in fields:
+            lock_state = {k: v for k, v in fields.items()
+                          if k in ("state", "error", "error_since")}
+            self._lock.write_state(lock_state)
+        if self._mirror is None:
+            return
+        for attempt in range(5):
             try:
-                with self.mirror.transaction():
-                    self.mirror.write_status(**fields)
+                with self._mirror.transaction():
+                    self._mirror.write_status(**fields)
                 return
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    log.debug("could not write daemon status: %s", exc)
+                    return
                 time.sleep(0.05 * (attempt + 1))
+            except sqlite3.Error as exc:
+                log.debug("could not write daemon status: %s", exc)
+                return
         log.warning("could not write daemon status")
 
     def _start_metrics(self) -> None:
         if not self.metrics:
             return
-        try:
-            from .graph import MetricsScheduler
-        except ImportError:  # the graph module is optional at run time
-            return
+        from .graph import MetricsScheduler
+
         self._scheduler = MetricsScheduler(self.config.db)
         self._scheduler.notify()
 
 
 def read_status(db: Path) -> dict[str, Any] | None:
-    """The daemon_status row, with `alive` checked against the process table."""
+    """The daemon_status row, with `alive` checked against the process table; the state
+    a live daemon wrote in its lock file wins (it can be written on a full disk)."""
     from .mirror import connect, daemon_status
 
     if not db.exists():
         return None
     conn = connect(db, readonly=True)
     try:
-        return daemon_status(conn)
+        status = daemon_status(conn)
     finally:
         conn.close()
+    lock = read_lock_state(db)
+    if status is not None and lock is not None and status.get("alive") and \
+            lock.get("pid") == status.get("pid"):
+        for key in ("state", "error", "error_since"):
+            if key in lock:
+                status[key] = lock[key]
+    return status
