@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import pytest
 from vaultsync.config import Config, load_config
 from vaultsync.mirror import Mirror, dump
 from vaultsync.sync import Syncer
+from vaultsync.watch import Daemon, read_status
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_VAULT = REPO / "vault"
@@ -72,3 +77,95 @@ def rows(db: Path, sql: str, *params: object) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+# --- waiting on state: the one bounded-wait helper ------------------------------------
+
+TIMEOUT = 60.0  # generous: CI machines are small and may be busy
+
+
+def wait_for(check: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> object:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except sqlite3.OperationalError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.02)
+
+
+def converged(vault: Path, db: Path, tmp_path: Path) -> bool:
+    return db_dump(db) == fresh_dump(vault, tmp_path)
+
+
+def wait_converged(vault: Path, db: Path, tmp_path: Path) -> None:
+    wait_for(lambda: converged(vault, db, tmp_path), what="mirror == fresh sync")
+
+
+# --- the daemon, in a thread or as a real process ------------------------------------
+
+class RunningDaemon:
+    """The daemon in a thread of the test process; `options` go to Daemon."""
+
+    def __init__(self, vault: Path, db: Path, **options: object) -> None:
+        self.config = load_config(vault, db)
+        settings: dict[str, object] = {"metrics": False, "reconcile_every": 3600}
+        settings.update(options)
+        self.daemon = Daemon(self.config, **settings)  # type: ignore[arg-type]
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.daemon.run(self.stop)
+        except BaseException as exc:  # surfaced by the test
+            self.error = exc
+
+    def start(self) -> RunningDaemon:
+        self.thread.start()
+        return self
+
+    def __enter__(self) -> RunningDaemon:
+        if not self.thread.is_alive():
+            self.start()
+        wait_for(lambda: self.daemon.ready.is_set() or self.error, what="daemon ready")
+        if self.error:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=TIMEOUT)
+        assert not self.thread.is_alive(), "daemon did not stop"
+
+
+def start_process(vault: Path, db: Path, *args: str) -> subprocess.Popen[str]:
+    """`vaultsync watch` as a real process; its log goes to `<db>.log` (a pipe nobody
+    reads could fill up and stall it)."""
+    log = open(str(db) + ".log", "a", encoding="utf-8")  # noqa: SIM115 - the child's
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vaultsync", "watch", str(vault), "--db", str(db),
+             "--no-metrics", *args],
+            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    finally:
+        log.close()
+
+
+def process_log(db: Path) -> str:
+    path = Path(str(db) + ".log")
+    return path.read_text("utf-8") if path.exists() else ""
+
+
+def wait_watching(db: Path, proc: subprocess.Popen[str]) -> None:
+    def watching() -> bool:
+        assert proc.poll() is None, process_log(db)
+        status = read_status(db) or {}
+        return status.get("state") == "watching" and status.get("pid") == proc.pid
+    wait_for(watching, what="daemon watching")
