@@ -154,8 +154,9 @@ class VaultWatcher:
     files, which it cannot reach through the vault). It collects events from the moment
     it is made, so making it before a scan loses nothing written during the scan."""
 
-    def __init__(self, paths: list[str]) -> None:
+    def __init__(self, paths: list[str], links: frozenset[tuple[str, str]]) -> None:
         self.paths = paths
+        self.links = links  # the followed symlinks it was made for (it follows them itself)
         # Unreadable folders are skipped by the scan too; they must not stop the watcher.
         self._notify = RustNotify(paths, False, False, 300, True, True)
 
@@ -268,7 +269,7 @@ class Daemon:
                 log.info("vault folder %s is back", vault)
                 waiting_logged = False
             try:
-                watcher = VaultWatcher(self._watch_paths())
+                watcher = VaultWatcher(self._watch_paths(), self._followed_links())
             except (OSError, RuntimeError) as exc:
                 log.warning("cannot watch %s (%s); trying again", vault, exc)
                 stop.wait(1.0)
@@ -276,6 +277,8 @@ class Daemon:
             with watcher:
                 root = _identity(vault)
                 self._reconcile(stop)
+                if self._failure is None and watcher.links != self._followed_links():
+                    continue  # the scan found other symlinks than the watcher follows
                 if not self.ready.is_set():
                     self._start_metrics()
                     self.ready.set()
@@ -291,10 +294,15 @@ class Daemon:
 
     def _watch_paths(self) -> list[str]:
         """The vault, and the outside targets of followed symlinked files: the watcher
-        follows symlinked folders by itself but cannot see a file beyond a link."""
+        follows the symlinked folders present when it is made, but cannot see a file
+        beyond a link."""
         extra = sorted({info.target for info in (self.syncer.symlinks or {}).values()
                         if info.followed and not info.is_dir})
         return [str(self.config.vault), *extra]
+
+    def _followed_links(self) -> frozenset[tuple[str, str]]:
+        return frozenset((rel, info.target) for rel, info in (self.syncer.symlinks or {}).items()
+                         if info.followed)
 
     def _consume(self, watcher: VaultWatcher, root: tuple[int, int] | None,
                  stop: threading.Event) -> None:
@@ -324,11 +332,12 @@ class Daemon:
                     next_reconcile = time.monotonic() + self.reconcile_every
                     settle = False
                 continue
+            if vault_str in changed:
+                # The folder itself was deleted, moved or replaced (a new folder may even
+                # get the old inode number): the watch on it is dead.
+                raise WatcherRestart(f"the vault folder {vault} changed")
             paths: set[str] = set()
             for path in changed:
-                if path == vault_str:
-                    paths = set()
-                    break
                 paths |= self.syncer.vault_paths(path)
             paths = {p for p in paths if p}
             if not paths or len(paths) >= FULL_SCAN_BATCH:
@@ -337,7 +346,7 @@ class Daemon:
                 self._apply(sorted(paths), events=len(changed), why="batch", stop=stop)
             if len(changed) >= SETTLE_AFTER:
                 settle = True
-            if self._watch_paths() != watcher.paths:
+            if self._failure is None and watcher.links != self._followed_links():
                 raise WatcherRestart("the vault's symlinks changed")
 
     def _reconcile(self, stop: threading.Event) -> None:
