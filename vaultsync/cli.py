@@ -177,8 +177,9 @@ def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
     from .watch import Daemon, DaemonRunning
 
     setup_logging(verbose, quiet)
+    # No spinner after the bar: the daemon's log line follows it at once.
     progress = SyncProgress(f"first reconcile of {config.vault.name}",
-                            enabled=False if quiet else None)
+                            enabled=False if quiet else None, finishing=False)
 
     def ready(report: SyncReport | None) -> None:
         # Said once the lock is held and the mirror is current, so never before a refusal.

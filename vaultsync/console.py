@@ -29,16 +29,19 @@ def _console() -> Any:
 
 class SyncProgress:
     """A `sync.ProgressCallback` drawing a bar with pages/s for a sync that reads at
-    least `min_pages` pages; removed when the last page is read. Nothing at all unless
-    `enabled` (default: on a terminal)."""
+    least `min_pages` pages. When the last page is read the bar gives way to a spinner
+    while links and indexes are written (with `finishing`), until `close()`. Nothing at
+    all unless `enabled` (default: on a terminal)."""
 
     def __init__(self, label: str, *, enabled: bool | None = None,
-                 min_pages: int = PROGRESS_MIN_PAGES) -> None:
+                 min_pages: int = PROGRESS_MIN_PAGES, finishing: bool = True) -> None:
         self.label = label
         self.enabled = interactive() if enabled is None else enabled
         self.min_pages = min_pages
+        self.finishing = finishing
         self._bar: Any = None
         self._task: Any = None
+        self._status: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -50,6 +53,10 @@ class SyncProgress:
         self._bar.update(self._task, completed=done, total=total)
         if done >= total:
             self.close()
+            if self.finishing:
+                self._status = _console().status(
+                    f"{self.label}: writing links and the search index…", spinner="dots")
+                self._status.start()
 
     def _start(self, total: int) -> None:
         from rich.progress import (
@@ -77,6 +84,9 @@ class SyncProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
     def __enter__(self) -> SyncProgress:
         return self

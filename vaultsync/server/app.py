@@ -525,7 +525,7 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
         if watch and not running:
             daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say)
         if running:
-            live = f"live: the running vaultsync watch (pid {other.get('pid')}) keeps the mirror"
+            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
         elif watch:
             live = "live: watching the vault"
         else:
