@@ -293,8 +293,10 @@ _REPORTS = ("central", "orphans", "isolated", "dead-ends", "single-source", "uns
 @user_errors
 def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | None,
            output: str | None) -> None:
-    """What the vault's graph says. NAME is one of: central, orphans, isolated,
-    dead-ends, single-source, unsourced, wanted, communities, summary.
+    """What the vault's graph says: central pages, orphans, wanted pages, ...
+
+    NAME is one of: central, orphans, isolated, dead-ends, single-source, unsourced,
+    wanted, communities, summary.
 
     Syncs first if the mirror was never synced, and computes the graph metrics
     when they are missing or older than the last change.
