@@ -14,8 +14,8 @@ environment (`vaultsync datasette` also registers it explicitly). It
 - links `path`-like cells of page paths to that card, shows search snippets with
   their highlights and graph figures rounded (the full value in the cell's tooltip).
   Per cell that is a string comparison and a dict lookup, no query;
-- folds the column notes of a mirror's tables into a "Column notes" disclosure, so
-  the rows come first;
+- folds the column notes of a mirror's tables into a "Column notes" disclosure and
+  keeps page bodies and frontmatter to one line per row, so the rows come first;
 - under `vaultsync datasette`, names the mirror's database after its vault folder.
 
 Nothing here imports Datasette at module level beyond `hookimpl`, and `metadata_for`
@@ -228,7 +228,13 @@ def table_actions(datasette: Any, database: str, table: str) -> Any:
 
 
 # Datasette lists a table's column notes above its rows; fold them into a disclosure.
-_FOLD_COLUMN_NOTES = """
+# Long text cells (page bodies, frontmatter) keep to one line in table views; the row's
+# own page still shows them whole.
+_TABLE_SCRIPT = """
+const style = document.createElement("style");
+style.textContent = `.rows-and-columns td.col-body, .rows-and-columns td.col-frontmatter {
+  white-space: nowrap; max-width: 22em; overflow: hidden; text-overflow: ellipsis; }`;
+document.head.append(style);
 document.querySelectorAll("dl.column-descriptions").forEach((dl) => {
   const details = document.createElement("details");
   details.className = "vaultsync-column-notes";
@@ -246,7 +252,7 @@ def extra_body_script(view_name: str, database: str | None, table: str | None,
     if view_name != "table" or database is None or \
             _mirror_label(datasette, database) is None:
         return None
-    return _FOLD_COLUMN_NOTES
+    return _TABLE_SCRIPT
 
 
 @hookimpl
