@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def bundled_packages(meta: dict) -> list[str]:
+def bundled_packages(meta: dict[str, Any]) -> list[str]:
     """Package names (`name` or `@scope/name`) that put bytes into any output."""
     names: set[str] = set()
     for output in meta["outputs"].values():

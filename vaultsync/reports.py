@@ -443,7 +443,7 @@ def _cut(text: str, width: int, column: str) -> str:
     return text[:width - 1] + "…"
 
 
-def _cut_list(values: list, width: int) -> str:
+def _cut_list(values: list[Any], width: int) -> str:
     """As many items as fit, then how many more: "a, b, … (+7)"."""
     items = [str(v) for v in values]
     for shown in range(min(len(items), LIST_SHOWN), 0, -1):
@@ -451,11 +451,11 @@ def _cut_list(values: list, width: int) -> str:
         text = ", ".join(items[:shown]) + (f", … (+{more:,})" if more else "")
         if len(text) <= width:
             return text
-    more = f" (+{len(items) - 1:,})" if len(items) > 1 else ""
-    return _cut(items[0] if items else "", max(width - len(more), 1), "") + more
+    rest = f" (+{len(items) - 1:,})" if len(items) > 1 else ""
+    return _cut(items[0] if items else "", max(width - len(rest), 1), "") + rest
 
 
-def _layout(rows: list[dict], columns: tuple[str, ...], width: int,
+def _layout(rows: list[dict[str, Any]], columns: tuple[str, ...], width: int,
             numeric: set[str]) -> dict[str, int]:
     """Column → width, so that a row is one line of `width` characters: text columns
     shrink (the widest first), and when even _MIN_WIDTH each does not fit, columns go
@@ -488,7 +488,7 @@ def _layout(rows: list[dict], columns: tuple[str, ...], width: int,
     return out
 
 
-def _rich_table(rows: list[dict], columns: tuple[str, ...], title: str | None,
+def _rich_table(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str | None,
                 width: int | None = None) -> Any:
     """A table whose rows are one line each within `width` columns (None: any width)."""
     from rich import box

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from ..mirror import pid_alive
 
@@ -58,7 +59,7 @@ def running_url(db: Path) -> str | None:
     return url
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
