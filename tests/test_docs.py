@@ -29,8 +29,8 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 TIMEOUT = 120.0
 # Columns and tables that are not public API ("Columns not listed here are internal"):
 # bookkeeping the next sync compares, and SQLite's own FTS5 shadow tables.
-INTERNAL_COLUMNS = {("pages", "mtime_ns"), ("attachments", "mtime_ns"),
-                    ("links", "target_key")}
+INTERNAL_COLUMNS = {(table, column) for table in ("pages", "attachments")
+                    for column in ("mtime_ns", "ctime_ns", "inode")} | {("links", "target_key")}
 INTERNAL_TABLES = {"skipped_files"}
 SHARED_OPTIONS = {"--db", "--config", "--help"}
 
