@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # Set up vaultsync from nothing: a fresh virtualenv in .venv with the package and its
-# test extras, the graph view's JavaScript bundle (when Node is present), and Debian's
-# Chromium for the browser test (when run as root on a machine with apt-get).
+# test extras, and Debian's Chromium for the browser test (when run as root on a machine
+# with apt-get). The graph view's bundle is committed: no Node.js needed here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test,datasette]'
-
-if [ -f scripts/build_view.sh ]; then
-  bash scripts/build_view.sh
-fi
 
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 from click.testing import CliRunner
-from conftest import SAMPLE_VAULT
+from conftest import SAMPLE_VAULT, rows
 
 from vaultsync.cli import cli
 from vaultsync.mirror import SCHEMA_VERSION
 
 
 def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(cli, list(args), env=env)
+    return CliRunner().invoke(cli, list(args), env=env, prog_name="vaultsync")
 
 
 def test_sync_json_summary(make_vault, tmp_path):
@@ -126,3 +128,77 @@ def test_real_process_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"vaultsync: no such vault: {tmp_path / 'nope'}"
+
+
+def test_usage_mistakes_are_one_line_naming_the_help(make_vault, tmp_path):
+    vault = make_vault({"a.md": "x"})
+    for args, message in [
+        (["sync", str(vault), "--bogus"], "No such option '--bogus'; see `vaultsync sync --help`"),
+        (["nosuch"], "No such command 'nosuch'; see `vaultsync --help`"),
+        (["sync", str(vault), "--workers", "0"], "Invalid value for '--workers'"),
+    ]:
+        result = run(*args)
+        assert result.exit_code == 2, args
+        assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr
+        assert result.stderr.startswith("vaultsync: ")
+
+
+def test_unknown_report_and_kind_list_what_exists(make_vault, tmp_path):
+    vault = make_vault({"concepts/a.md": "[[b]]", "people/b.md": "x"})
+    db = str(tmp_path / "m.db")
+    result = run("report", "nosuch", str(vault), "--db", db)
+    assert result.exit_code == 2
+    assert result.stderr == ("vaultsync: no report named 'nosuch'; the reports: central, "
+                             "orphans, isolated, dead-ends, single-source, unsourced, wanted, "
+                             "communities, summary\n")
+    result = run("report", "central", str(vault), "--db", db, "--kind", "nosuch")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        "vaultsync: no page has kind 'nosuch'; the kinds in this vault: concept, people")
+    assert run("report", "orphans", str(vault), "--db", db, "--kind", "people").exit_code == 0
+
+
+def test_watch_says_it_watches_then_what_to_try_next_once(make_vault, tmp_path):
+    vault = make_vault({"a.md": "[[b]]", "b.md": "x"})
+    db = tmp_path / "m.db"
+    proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "watch", str(vault), "--db",
+                             str(db), "--no-metrics"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stderr:  # bounded: the process is killed in `finally` if stuck
+            lines.append(line)
+            if "datasette" in line:
+                break
+        (vault / "c.md").write_text("more")  # a batch after the hint: no second hint
+        deadline = time.monotonic() + 60
+        while not rows(db, "SELECT 1 FROM pages WHERE path = 'c.md'"):
+            assert time.monotonic() < deadline, "the daemon did not take the edit"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    text = "".join(lines) + rest
+    watching = [line for line in lines if line.startswith("watching ")]
+    assert watching == [f"watching {vault} (2 pages; Ctrl-C stops)\n"]
+    assert text.count("next, in another terminal:") == 1
+    assert f"mirror: {db}" in text
+    for command in ("report central", "serve", "datasette"):
+        assert f"-m vaultsync {command} " in text and f"--db {db}" in text
+
+
+def test_a_refused_watch_prints_only_the_refusal(make_vault, tmp_path):
+    from vaultsync.watch import DaemonLock
+
+    vault = make_vault({"a.md": "x"})
+    db = tmp_path / "m.db"
+    lock = DaemonLock(db)
+    lock.acquire()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vaultsync", "watch", str(vault), "--db",
+                               str(db)], capture_output=True, text=True, timeout=60)
+    finally:
+        lock.release()
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("vaultsync: another vaultsync watch is already keeping")

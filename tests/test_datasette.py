@@ -374,7 +374,7 @@ def test_plugin_page_links_graph_view_and_backlinks(mirror_db: Path) -> None:
         assert page["unresolved_links"] == 1
         assert sorted(page["tags"]) == ["concept", "streaming/windows"]
         links = data["links"]
-        assert links["graph"] == "http://127.0.0.1:8765/?path=concepts%2Falpha.md"
+        assert "graph" not in links  # no `vaultsync serve` runs for this mirror
         assert links["backlinks"] == f"/{DB_NAME}/page_backlinks?path=concepts%2Falpha.md"
         # The links it gives answer.
         back = await get_json(ds, links["backlinks"].replace(
@@ -391,7 +391,7 @@ def test_plugin_page_links_graph_view_and_backlinks(mirror_db: Path) -> None:
         html = await ds.client.get(f"/-/vaultsync/page?database={DB_NAME}&path=concepts/alpha.md")
         assert html.status_code == 200
         assert "<h1>Alpha</h1>" in html.text
-        assert 'href="http://127.0.0.1:8765/?path=concepts%2Falpha.md"' in html.text
+        assert "Graph view" not in html.text
         assert "Backlinks (2)" in html.text
         assert (await ds.client.get("/-/vaultsync/page")).status_code == 200  # a form
         missing = await ds.client.get("/-/vaultsync/page.json?path=nope.md")
@@ -406,8 +406,31 @@ def test_plugin_page_links_graph_view_and_backlinks(mirror_db: Path) -> None:
         orphans = (await ds.client.get(f"/{DB_NAME}/orphans")).text
         assert "/-/vaultsync/page?" in orphans
         assert "Full-text search (vaultsync)" in table  # table action on pages
+        assert "Graph view (vaultsync serve)" not in table
 
     run(go())
+
+
+def test_graph_view_links_follow_the_running_server(mirror_db: Path) -> None:
+    """The graph-view link is the URL the running `vaultsync serve` recorded for this
+    mirror; a record naming a dead process, or none, gives no link."""
+    from vaultsync.server.address import address_path, publish, withdraw
+
+    async def graph_link() -> str | None:
+        data = await get_json(datasette(mirror_db), "/-/vaultsync/page.json?path=index.md")
+        return data["links"].get("graph")
+
+    publish(mirror_db, "http://127.0.0.1:8777/")
+    try:
+        assert run(graph_link()) == "http://127.0.0.1:8777/?path=index.md"
+        record = json.loads(address_path(mirror_db).read_text())
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        address_path(mirror_db).write_text(json.dumps({**record, "pid": int(dead)}))
+        assert run(graph_link()) is None
+    finally:
+        withdraw(mirror_db)
+        address_path(mirror_db).unlink(missing_ok=True)
 
 
 def test_graph_url_is_configurable(mirror_db: Path) -> None:
@@ -524,7 +547,9 @@ def test_command_without_datasette_says_how_to_install(
     monkeypatch.setattr(launch, "datasette_installed", lambda: False)
     result = CliRunner().invoke(cli, ["datasette", str(vault), "--db", str(tmp_path / "m.db")])
     assert result.exit_code == 2
-    assert "Datasette is not installed: pip install 'vaultsync[datasette]'" in result.output
+    assert f"Datasette is not installed here: {sys.executable} -m pip install 'datasette" \
+        in result.output
+    assert "vaultsync[" not in result.output  # vaultsync is on no package index
     assert len(result.output.strip().splitlines()) == 1
 
 
@@ -580,7 +605,8 @@ def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        url = f"http://127.0.0.1:{port}/{DB_NAME}/orphans.json?_shape=array"
+        # The database is named after the vault folder, not the mirror file.
+        url = f"http://127.0.0.1:{port}/vault/orphans.json?_shape=array"
         deadline = time.monotonic() + 60
         rows = None
         while time.monotonic() < deadline:
@@ -599,6 +625,7 @@ def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
         assert [r["path"] for r in rows] == EXPECTED["orphans"]
         settings = httpx.get(f"http://127.0.0.1:{port}/-/settings.json", timeout=5).json()
         assert settings["sql_time_limit_ms"] == 5000  # extra args reach Datasette
+        assert settings["truncate_cells_html"] == launch.TRUNCATE_CELLS
     finally:
         proc.terminate()
         try:
@@ -607,3 +634,37 @@ def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+def test_busy_port_is_one_line_before_any_url(make_vault: Callable, tmp_path: Path) -> None:
+    vault = make_vault(VAULT)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["datasette", str(vault), "--db",
+                                          str(tmp_path / "m.db"), "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"vaultsync: cannot listen on 127.0.0.1:{port}: Address already in use; is another "
+        "Datasette running? choose another --port")
+    assert "http://" not in result.output  # no URL of a server that never ran
+
+
+def test_canned_queries_round_figures_and_tables_fold_column_notes(mirror_db: Path) -> None:
+    write_metrics(mirror_db)
+
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        rows = await get_json(ds, f"/{DB_NAME}/central_concepts.json?_shape=array")
+        assert rows and all(r["pagerank"] == round(r["pagerank"], 5) for r in rows)
+        assert [r["pagerank"] for r in rows] == sorted((r["pagerank"] for r in rows),
+                                                       reverse=True)
+        table = (await ds.client.get(f"/{DB_NAME}/page_metrics")).text
+        assert 'class="column-descriptions"' in table and "Column notes (" in table
+        cell = next(line for line in table.splitlines() if 'class="col-pagerank' in line
+                    and "<td" in line)
+        shown = cell.split('">', 2)[-1].split("<", 1)[0]
+        assert len(shown.split(".")[1]) == 5, cell  # 0.12345, the full value in the title
+
+    run(go())

@@ -289,3 +289,25 @@ def test_unknown_report_is_a_usage_error(synced):
     vault, config = synced
     result = invoke("report", "nonsense", str(vault), "--db", str(config.db))
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_tables_fit_the_terminal_one_line_per_row(tmp_path, width):
+    """On the sample vault, every report's table keeps each row on one line of the
+    terminal's width: long titles end in …, paths lose their start, lists say +N."""
+    from conftest import SAMPLE_VAULT
+
+    from vaultsync.config import load_config
+
+    config = load_config(SAMPLE_VAULT, tmp_path / "sample.db")
+    sync_vault(config, workers=1)
+    with Mirror(config.db) as mirror:
+        graph.ensure_metrics(mirror)
+        for name in reports.REPORT_NAMES:
+            data = reports.run_report(mirror.conn, name)
+            text = reports.render(data, name, "table", vault_name="vault", width=width)
+            lines = text.splitlines()
+            assert max(len(line.rstrip()) for line in lines) <= width, (name, text)
+            if name == "central":
+                assert len(lines) == 3 + len(data)  # title, header, rule, one per row
+                assert any("…" in line for line in lines)  # something had to give

@@ -696,3 +696,50 @@ def test_serve_watch_is_a_live_backend(make_vault, tmp_path) -> None:
             proc.wait(WAIT)
             raise AssertionError("serve did not stop on Ctrl-C:\n" + "".join(output)) from None
     assert proc.returncode in (0, -signal.SIGINT, 130), "".join(output)
+
+
+def test_busy_port_is_one_line(make_vault, tmp_path) -> None:
+    vault = make_vault(VAULT)
+    with bind_socket("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", str(vault), "--db", str(tmp_path / "m.db"),
+                                          "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output == (f"vaultsync: cannot listen on 127.0.0.1:{port}: "
+                             "Address already in use\n")
+
+
+def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
+        make_vault, tmp_path) -> None:
+    """No claim of its own watching followed by a warning: the running daemon keeps the
+    mirror live. While it serves, `<db>.serve.json` tells Datasette where the view is."""
+    import socket
+
+    from vaultsync.server.address import address_path, running_url
+
+    vault = make_vault(VAULT)
+    db = tmp_path / "m.db"
+    sync_vault(Config(vault=vault, db=db))
+    with Mirror(db) as mirror, mirror.transaction():
+        mirror.write_status(pid=os.getpid(), host=socket.gethostname(), state="watching",
+                            started_at="2026-01-01T00:00:00Z")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
+         "--port", "0", "--watch"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    output: list[str] = []
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            output.append(line)
+            if "serving" in line:
+                break
+        serving = output[-1]
+        assert f"(live: kept by the running vaultsync watch, pid {os.getpid()})" in serving
+        url = serving.split(" at ", 1)[1].split(" ", 1)[0]
+        wait_until(lambda: running_url(db) == url, "the server's address record")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=WAIT)
+    text = "".join(output) + rest
+    assert "warning" not in text and "watching the vault" not in text, text
+    assert not address_path(db).exists()  # withdrawn when it stops

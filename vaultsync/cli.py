@@ -67,7 +67,32 @@ def user_errors(func: Callable) -> Callable:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineUsageError(UserError):
+    """A bad command line, as one line naming the help to read (not click's usage block)."""
+
+    def __init__(self, exc: click.UsageError) -> None:
+        where = exc.ctx.command_path if exc.ctx is not None else "vaultsync"
+        super().__init__(f"{exc.format_message().rstrip('.')}; see `{where} --help`")
+
+
+class Group(click.Group):
+    """click's group, with usage errors as one line and exit code 2."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vaultsync")
 def cli() -> None:
     """Mirror an Obsidian-style vault into SQLite and explore it as a knowledge graph.
@@ -82,14 +107,18 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes that parse pages (default: one per core).")
+@click.option("-q", "--quiet", is_flag=True, help="No mirror line and no progress bar.")
 @user_errors
-def sync(config: Config, as_json: bool, workers: int | None) -> None:
+def sync(config: Config, as_json: bool, workers: int | None, quiet: bool) -> None:
     """Bring the mirror in line with the vault, once."""
+    from .console import SyncProgress
     from .sync import sync_vault
 
-    if not as_json:
+    if not as_json and not quiet:
         click.echo(f"mirror: {config.db}", err=True)
-    report = sync_vault(config, workers=workers)
+    with SyncProgress(f"syncing {config.vault.name}",
+                      enabled=False if quiet else None) as progress:
+        report = sync_vault(config, workers=workers, progress=progress)
     if as_json:
         data = report.as_dict()
         data["db"] = str(config.db)
@@ -143,16 +172,75 @@ def run_until_signalled(target: Callable[[Any], None]) -> None:
 @user_errors
 def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
     """Keep the mirror live: reconcile, then apply every save, rename and delete."""
+    from .console import SyncProgress
+    from .sync import SyncReport
     from .watch import Daemon, DaemonRunning
 
     setup_logging(verbose, quiet)
-    click.echo(f"mirror: {config.db}", err=True)
-    if not quiet:
-        click.echo(f"watching {config.vault} (Ctrl-C stops)", err=True)
+    # No spinner after the bar: the daemon's log line follows it at once.
+    progress = SyncProgress(f"first reconcile of {config.vault.name}",
+                            enabled=False if quiet else None, finishing=False)
+
+    def ready(report: SyncReport | None) -> None:
+        # Said once the lock is held and the mirror is current, so never before a refusal.
+        progress.close()
+        if not quiet:
+            pages = f"{report.pages:,} pages; " if report is not None else ""
+            click.echo(f"watching {config.vault} ({pages}Ctrl-C stops)", err=True)
+            click.echo(next_steps(config), err=True)
+
     try:
-        run_until_signalled(Daemon(config, metrics=not no_metrics).run)
+        run_until_signalled(Daemon(config, metrics=not no_metrics, progress=progress,
+                                   on_ready=ready).run)
     except DaemonRunning as exc:
         raise UserError(str(exc)) from None
+    finally:
+        progress.close()
+
+
+def command_prefix() -> str:
+    """How to run this vaultsync from another terminal in the same folder: `vaultsync`
+    when it is on PATH outside an activated virtualenv, else the path to this script."""
+    import os
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    def shown(path: Path) -> str:
+        here = Path.cwd()
+        return shlex.quote(str(path.relative_to(here)) if path.is_relative_to(here)
+                           else str(path))
+
+    script = Path(sys.argv[0]).absolute()
+    if script.name != "vaultsync" or not script.is_file():  # python -m vaultsync
+        return f"{shown(Path(sys.executable).absolute())} -m vaultsync"
+    venv = os.environ.get("VIRTUAL_ENV")
+    on_path = shutil.which("vaultsync")
+    if on_path and Path(on_path).absolute() == script and \
+            not (venv and script.is_relative_to(Path(venv).absolute())):
+        return "vaultsync"
+    return shown(script)
+
+
+def next_steps(config: Config) -> str:
+    """What to try once the daemon keeps the mirror: the lines `watch` prints once."""
+    import os
+    import shlex
+
+    from .config import default_db_path
+
+    vault = os.path.relpath(config.vault)
+    vault = shlex.quote(str(config.vault) if vault.startswith("..") else vault + "/")
+    if config.db != default_db_path(config.vault):
+        vault += f" --db {shlex.quote(str(config.db))}"
+    prog = command_prefix()
+    steps = [(f"{prog} report central {vault}", "the most central pages"),
+             (f"{prog} serve {vault}", "the graph view in your browser"),
+             (f"{prog} datasette {vault}", "browse and query the mirror in Datasette")]
+    width = max(len(command) for command, _ in steps)
+    return "\n".join([f"mirror: {config.db} (SQLite: sqlite3, sqlite-utils, pandas…)",
+                      "next, in another terminal:",
+                      *(f"  {command:<{width}}  # {what}" for command, what in steps)])
 
 
 @cli.command()
@@ -191,7 +279,7 @@ _REPORTS = ("central", "orphans", "isolated", "dead-ends", "single-source", "uns
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(_REPORTS))
+@click.argument("name", metavar="NAME")
 @vault_options
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json", "csv"]),
               default="table", show_default=True, help="Output format.")
@@ -207,6 +295,9 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
            output: str | None) -> None:
     """What the vault's graph says: central pages, orphans, wanted pages, ...
 
+    NAME is one of: central, orphans, isolated, dead-ends, single-source, unsourced,
+    wanted, communities, summary.
+
     Syncs first if the mirror was never synced, and computes the graph metrics
     when they are missing or older than the last change.
     """
@@ -214,16 +305,25 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     from pathlib import Path
 
     from . import graph, reports
+    from .console import SyncProgress, interactive, spinner
     from .mirror import Mirror
     from .sync import sync_vault
 
+    if name not in _REPORTS:
+        raise UserError(f"no report named {name!r}; the reports: {', '.join(_REPORTS)}")
     with Mirror(config.db) as mirror:
         never = mirror.get_meta("parse_options") is None and not mirror.counts()["pages"]
     if never:
         click.echo(f"vaultsync: syncing {config.vault} first (mirror: {config.db})", err=True)
-        sync_vault(config)
+        with SyncProgress(f"syncing {config.vault.name}") as progress:
+            sync_vault(config, progress=progress)
     with Mirror(config.db) as mirror:
-        graph.ensure_metrics(mirror, heavy=name in ("communities", "summary"))
+        heavy = name in ("communities", "summary")
+        stale = graph.metrics_stale(mirror.conn) or (heavy and graph.heavy_stale(mirror.conn))
+        pages = mirror.counts()["pages"]
+        with spinner(f"computing graph metrics of {pages:,} pages…",
+                     enabled=stale and interactive()):
+            graph.ensure_metrics(mirror, heavy=heavy)
         try:
             rows = reports.run_report(mirror.conn, name, kind=kind,
                                       limit=limit if name == "summary" else None)
@@ -262,7 +362,7 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback needs --allow-remote.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port (0: any free one).")
+              envvar="VAULTSYNC_PORT", help="Port (0: any free one; or $VAULTSYNC_PORT).")
 @click.option("--watch", is_flag=True, help="Run the watch daemon in this process too: "
               "one command for a live backend.")
 @click.option("--allow-remote", is_flag=True,
@@ -271,12 +371,14 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
 @user_errors
 def serve(config: Config, host: str, port: int, watch: bool, allow_remote: bool) -> None:
     """Serve the HTTP API and the graph view at http://127.0.0.1:8765/."""
+    from .console import SyncProgress
     from .server import ServeError
     from .server import serve as run_server
 
     try:
-        run_server(config, host=host, port=port, watch=watch, allow_remote=allow_remote,
-                   echo=lambda line: click.echo(line, err=True))
+        with SyncProgress(f"syncing {config.vault.name}") as progress:
+            run_server(config, host=host, port=port, watch=watch, allow_remote=allow_remote,
+                       echo=lambda line: click.echo(line, err=True), progress=progress)
     except ServeError as exc:
         raise UserError(str(exc)) from None
 
@@ -301,8 +403,9 @@ def token(config: Config, rotate: bool) -> None:
 @vault_argument
 @db_option
 @config_option
-@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True,
-              help="Port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
+              envvar="VAULTSYNC_DATASETTE_PORT",
+              help="Port on 127.0.0.1 (0: any free one; or $VAULTSYNC_DATASETTE_PORT).")
 @click.option("--print-metadata", is_flag=True,
               help="Print Datasette metadata JSON for this mirror (for `datasette <db> "
                    "--metadata FILE`) and exit.")
@@ -315,6 +418,7 @@ def datasette(vault: str | None, db: str | None, config_file: str | None, port: 
     Syncs first if the mirror is missing or empty, then serves it on 127.0.0.1.
     Arguments after `--` go to `datasette serve` (e.g. -- --setting sql_time_limit_ms 5000).
     """
+    from .console import SyncProgress
     from .datasette_plugin import launch
 
     extra = list(datasette_args)
@@ -329,8 +433,12 @@ def datasette(vault: str | None, db: str | None, config_file: str | None, port: 
                               ensure_ascii=False))
         return
     if not launch.datasette_installed():
-        raise UserError(launch.NOT_INSTALLED)
-    summary = launch.ensure_mirror(config)
+        raise UserError(launch.not_installed_message())
+    with SyncProgress(f"syncing {config.vault.name}") as progress:
+        summary = launch.ensure_mirror(config, progress=progress)
     if summary is not None:
         click.echo(f"synced: {summary}", err=True)
-    launch.run(config, port, extra)
+    try:
+        launch.run(config, port, extra)
+    except launch.LaunchError as exc:
+        raise UserError(str(exc)) from None

@@ -207,6 +207,23 @@ def _ordered(row: dict, first: tuple[str, ...] = ("path", "title")) -> dict:
     return out
 
 
+def page_kinds(conn: sqlite3.Connection) -> list[str]:
+    """The kinds the vault's pages have, most common first."""
+    return [k for (k,) in conn.execute(
+        "SELECT kind FROM pages WHERE kind IS NOT NULL GROUP BY kind "
+        "ORDER BY count(*) DESC, kind")]
+
+
+def check_kind(conn: sqlite3.Connection, kind: str) -> None:
+    """ValueError naming the kinds that exist, unless some page is of `kind`."""
+    if conn.execute("SELECT 1 FROM pages WHERE kind = ? LIMIT 1", (kind,)).fetchone():
+        return
+    kinds = page_kinds(conn)
+    known = f"the kinds in this vault: {', '.join(kinds)}" if kinds else \
+        "no page in this vault has a kind"
+    raise ValueError(f"no page has kind {kind!r}; {known}")
+
+
 def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
                kind: str | None = None) -> list[dict] | dict:
     """Rows of report `name` (a list of dicts; `summary` gives one dict). Reads only.
@@ -214,6 +231,8 @@ def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
     `kind` keeps pages of that kind (central: any kind, sources included)."""
     if name not in REPORT_NAMES:
         raise ValueError(f"no report named {name!r}; choose from {', '.join(REPORT_NAMES)}")
+    if kind is not None and name != "wanted":
+        check_kind(conn, kind)
     if name == "summary":
         return _summary(conn, limit, kind)
     if name == "wanted":
@@ -406,22 +425,94 @@ HEADERS = {"in_degree": "in", "out_degree": "out", "citation_count": "sources",
            "source": "source path", "top": "top pages", "community": "#"}
 
 
-def _rich_table(rows: list[dict], columns: tuple[str, ...], title: str | None) -> Any:
+# Columns a narrow terminal drops first, in this order, when truncating is not enough.
+DROP_ORDER = ("kind", "source", "links", "sources", "out_degree", "citation_count",
+              "in_degree", "path", "referenced_by", "top")
+# Paths lose their start ("…/backpressure.md" keeps the file name); text loses its end.
+_LEFT_CUT = frozenset({"path", "source"})
+_LISTS = frozenset({"referenced_by", "top"})
+_MIN_WIDTH = 10
+_GAP = 2  # between columns
+
+
+def _cut(text: str, width: int, column: str) -> str:
+    if len(text) <= width:
+        return text
+    if column in _LEFT_CUT:
+        return "…" + text[len(text) - width + 1:]
+    return text[:width - 1] + "…"
+
+
+def _cut_list(values: list[Any], width: int) -> str:
+    """As many items as fit, then how many more: "a, b, … (+7)"."""
+    items = [str(v) for v in values]
+    for shown in range(min(len(items), LIST_SHOWN), 0, -1):
+        more = len(items) - shown
+        text = ", ".join(items[:shown]) + (f", … (+{more:,})" if more else "")
+        if len(text) <= width:
+            return text
+    rest = f" (+{len(items) - 1:,})" if len(items) > 1 else ""
+    return _cut(items[0] if items else "", max(width - len(rest), 1), "") + rest
+
+
+def _layout(rows: list[dict[str, Any]], columns: tuple[str, ...], width: int,
+            numeric: set[str]) -> dict[str, int]:
+    """Column → width, so that a row is one line of `width` characters: text columns
+    shrink (the widest first), and when even _MIN_WIDTH each does not fit, columns go
+    in DROP_ORDER."""
+    def natural(c: str) -> int:
+        header = len(HEADERS.get(c, c.replace("_", " ")))
+        return max([header, *(len(_fmt(r.get(c), c)) for r in rows)])
+
+    shown = list(columns)
+    widths = {c: natural(c) for c in shown}
+    fixed = {c for c in shown if c in numeric or c in ("kind", "rank", "community")}
+    for c in fixed & {"kind"}:
+        widths[c] = min(widths[c], 12)
+    while True:
+        budget = width - _GAP * (len(shown) - 1)
+        floor = sum(widths[c] if c in fixed else min(widths[c], _MIN_WIDTH) for c in shown)
+        droppable = [c for c in DROP_ORDER if c in shown]
+        if floor <= budget or not droppable:
+            break
+        shown.remove(droppable[0])
+    out = {c: widths[c] for c in shown}
+    flexible = [c for c in shown if c not in fixed]
+    excess = sum(out.values()) - budget
+    while excess > 0 and flexible:
+        widest = max(flexible, key=lambda c: out[c])
+        if out[widest] <= _MIN_WIDTH:
+            break
+        out[widest] -= 1
+        excess -= 1
+    return out
+
+
+def _rich_table(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str | None,
+                width: int | None = None) -> Any:
+    """A table whose rows are one line each within `width` columns (None: any width)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
     numeric = {c for c in columns if rows and isinstance(rows[0].get(c), int | float)
                and not isinstance(rows[0].get(c), bool)}
-    for c in columns:
-        header = HEADERS.get(c, c.replace("_", " "))
-        if c in numeric:
-            table.add_column(header, justify="right", no_wrap=True)
-        elif c == "kind":
-            table.add_column(header, no_wrap=True, max_width=12, overflow="ellipsis")
-        else:
-            table.add_column(header, overflow="fold")
+    widths = _layout(rows, columns, width, numeric) if width else {c: 0 for c in columns}
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, padding=(0, 1, 0, 0))
+    for c in widths:
+        table.add_column(HEADERS.get(c, c.replace("_", " ")), no_wrap=True,
+                         justify="right" if c in numeric else "left",
+                         width=widths[c] or None, overflow="ellipsis")
     for row in rows:
-        table.add_row(*(_fmt(row.get(c), c) for c in columns))
+        cells = []
+        for c, w in widths.items():
+            value = row.get(c)
+            if w and c in _LISTS and isinstance(value, list):
+                cells.append(_cut_list(value, w))
+            else:
+                text = _fmt(value, c)
+                cells.append(_cut(text, w, c) if w else text)
+        table.add_row(*cells)
     return table
 
 
@@ -437,9 +528,11 @@ def _table(rows: Any, name: str, vault_name: str | None, width: int | None,
                       highlight=False)
     suffix = f" · {vault_name}" if vault_name else ""
     if name == "summary":
+        from rich import box
         from rich.table import Table
 
-        counts = Table(title=f"Summary{suffix}", title_justify="left", pad_edge=False)
+        counts = Table(title=f"Summary{suffix}", title_justify="left", box=box.SIMPLE_HEAD,
+                       show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
         counts.add_column("count")
         counts.add_column("value", justify="right")
         for key, value in rows["counts"].items():
@@ -451,9 +544,9 @@ def _table(rows: Any, name: str, vault_name: str | None, width: int | None,
             if rows["top"].get(section):
                 console.print()
                 console.print(_rich_table(rows["top"][section], COLUMNS[report],
-                                          TITLES[report]))
+                                          TITLES[report], console.width))
     else:
-        console.print(_rich_table(rows, COLUMNS[name], TITLES[name] + suffix))
+        console.print(_rich_table(rows, COLUMNS[name], TITLES[name] + suffix, console.width))
         if total is not None and total > len(rows):
             console.print(f"{len(rows)} of {total:,} rows; --limit 0 shows all")
         elif not rows:

@@ -30,7 +30,7 @@ from watchfiles._rust_notify import RustNotify
 
 from .config import Config
 from .mirror import Mirror, MirrorError, create_private_file
-from .sync import SyncCancelled, Syncer, SyncReport
+from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
 
 if TYPE_CHECKING:
     from .graph import MetricsScheduler
@@ -199,6 +199,8 @@ class Daemon:
         step_ms: int = 10,
         reconcile_every: float = 600.0,
         idle_wakeup_ms: int = 2000,
+        progress: ProgressCallback | None = None,
+        on_ready: Callable[[SyncReport | None], None] | None = None,
     ) -> None:
         self.config = config
         self.on_batch = on_batch
@@ -207,6 +209,8 @@ class Daemon:
         self.step_ms = step_ms
         self.reconcile_every = reconcile_every
         self.idle_wakeup_ms = idle_wakeup_ms
+        self.progress = progress  # told of the first reconcile's pages, then dropped
+        self.on_ready = on_ready  # called once, with the first reconcile's report
         self.ready = threading.Event()  # set once the first reconcile is committed
         self._scheduler: MetricsScheduler | None = None
         self._started = _now()
@@ -276,12 +280,14 @@ class Daemon:
                 continue
             with watcher:
                 root = _identity(vault)
-                self._reconcile(stop)
+                first = self._reconcile(stop)
                 if self._failure is None and watcher.links != self._followed_links():
                     continue  # the scan found other symlinks than the watcher follows
                 if not self.ready.is_set():
                     self._start_metrics()
                     self.ready.set()
+                    if self.on_ready is not None:
+                        self.on_ready(first)
                 try:
                     self._consume(watcher, root, stop)
                 except WatcherRestart as why:
@@ -349,10 +355,11 @@ class Daemon:
             if self._failure is None and watcher.links != self._followed_links():
                 raise WatcherRestart("the vault's symlinks changed")
 
-    def _reconcile(self, stop: threading.Event) -> None:
-        self._apply(None, events=0, why="reconcile", stop=stop)
+    def _reconcile(self, stop: threading.Event) -> SyncReport | None:
+        report = self._apply(None, events=0, why="reconcile", stop=stop)
         if self._failure is None:
             self._status(state="watching")
+        return report
 
     # --- one batch ----------------------------------------------------------------------
 
@@ -389,7 +396,9 @@ class Daemon:
                 if self._mirror_replaced():
                     self._reopen_mirror()
                     paths = None
-                report = self.syncer.sync(paths, origin="watch", cancel=stop.is_set)
+                progress, self.progress = self.progress, None  # the first reconcile only
+                report = self.syncer.sync(paths, origin="watch", cancel=stop.is_set,
+                                          progress=progress)
                 break
             except SyncCancelled:
                 return None  # stopping: the batch was rolled back, the next start redoes it

@@ -9,9 +9,14 @@ environment (`vaultsync datasette` also registers it explicitly). It
   database file is probed once per Datasette instance (one read-only look at its
   schema) and remembered. A --metadata file given to Datasette overrides it key by key;
 - adds `/-/vaultsync/page?path=<page path>` (and `.json`): one page's card with links
-  to its graph view (`vaultsync serve`), its backlinks and its row;
-- links `path`-like cells of page paths to that card, and shows search snippets with
-  their highlights. Per cell that is a string comparison and a dict lookup, no query.
+  to its backlinks, its row and, while `vaultsync serve` runs for the mirror (or
+  plugins.vaultsync.graph_url is set), its graph view;
+- links `path`-like cells of page paths to that card, shows search snippets with
+  their highlights and graph figures rounded (the full value in the cell's tooltip).
+  Per cell that is a string comparison and a dict lookup, no query;
+- folds the column notes of a mirror's tables into a "Column notes" disclosure and
+  keeps page bodies and frontmatter to one line per row, so the rows come first;
+- under `vaultsync datasette`, names the mirror's database after its vault folder.
 
 Nothing here imports Datasette at module level beyond `hookimpl`, and `metadata_for`
 works without Datasette installed.
@@ -28,7 +33,6 @@ from urllib.parse import quote, urlencode
 from .metadata import (
     BACKLINKS_QUERY,
     CITING_QUERY,
-    GRAPH_URL,
     STATIC_DB_NAME,
     database_metadata,
     metadata_for,
@@ -43,7 +47,7 @@ except ImportError:  # Datasette not installed: the metadata helpers still work
 
 
 __all__ = [
-    "GRAPH_URL", "METADATA_PATH", "PLUGIN_NAME", "STATIC_DB_NAME", "database_metadata",
+    "DATABASE_NAMES", "METADATA_PATH", "PLUGIN_NAME", "STATIC_DB_NAME", "database_metadata",
     "ensure_registered", "is_mirror_file", "metadata_for",
 ]
 
@@ -53,6 +57,10 @@ METADATA_PATH = Path(__file__).with_name("metadata.json")
 PAGE_ROUTE = "/-/vaultsync/page"
 _PATH_COLUMNS = frozenset({"path", "source_path", "target_path"})
 _MIRROR_TABLES = ("pages", "pages_fts", "links", "page_metrics", "meta")
+_ROUNDED_COLUMNS = frozenset({"pagerank", "betweenness"})
+# Mirror file (resolved path) → the database name to give it, set by `vaultsync datasette`
+# before Datasette starts (Datasette would name it after the file: vault-2e722d3d70).
+DATABASE_NAMES: dict[str, str] = {}
 
 
 def is_mirror_file(path: str | Path) -> str | None:
@@ -168,8 +176,25 @@ def _db_part(label: str, key: str | None, table: str | None) -> dict[str, Any]:
 
 
 @hookimpl
+def startup(datasette: Any) -> None:
+    if not DATABASE_NAMES:
+        return
+    for name, db in list(datasette.databases.items()):
+        wanted = DATABASE_NAMES.get(str(Path(db.path).resolve())) if db.path else None
+        if wanted and wanted != name and wanted not in datasette.databases:
+            datasette.remove_database(name)
+            datasette.add_database(db, name=wanted)
+
+
+@hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str,
                 datasette: Any) -> Any:
+    if column in _ROUNDED_COLUMNS and isinstance(value, float):
+        if _mirror_label(datasette, database) is None:
+            return None
+        from markupsafe import Markup
+
+        return Markup(f'<span title="{value!r}">{value:.5f}</span>')
     if column in _PATH_COLUMNS:
         if not isinstance(value, str) or not value.lower().endswith(".md"):
             return None
@@ -194,11 +219,40 @@ def render_cell(value: Any, column: str, table: str | None, database: str,
 def table_actions(datasette: Any, database: str, table: str) -> Any:
     if table != "pages" or _mirror_label(datasette, database) is None:
         return None
-    return [
-        {"href": datasette.urls.database(database) + "/search",
-         "label": "Full-text search (vaultsync)"},
-        {"href": _graph_url(datasette, database), "label": "Graph view (vaultsync serve)"},
-    ]
+    actions = [{"href": datasette.urls.database(database) + "/search",
+                "label": "Full-text search (vaultsync)"}]
+    graph = _graph_url(datasette, database)
+    if graph is not None:
+        actions.append({"href": graph, "label": "Graph view (vaultsync serve)"})
+    return actions
+
+
+# Datasette lists a table's column notes above its rows; fold them into a disclosure.
+# Long text cells (page bodies, frontmatter) keep to one line in table views; the row's
+# own page still shows them whole.
+_TABLE_SCRIPT = """
+const style = document.createElement("style");
+style.textContent = `.rows-and-columns td.col-body, .rows-and-columns td.col-frontmatter {
+  white-space: nowrap; max-width: 22em; overflow: hidden; text-overflow: ellipsis; }`;
+document.head.append(style);
+document.querySelectorAll("dl.column-descriptions").forEach((dl) => {
+  const details = document.createElement("details");
+  details.className = "vaultsync-column-notes";
+  const summary = document.createElement("summary");
+  summary.textContent = "Column notes (" + dl.querySelectorAll("dt").length + ")";
+  dl.replaceWith(details);
+  details.append(summary, dl);
+});
+"""
+
+
+@hookimpl
+def extra_body_script(view_name: str, database: str | None, table: str | None,
+                      datasette: Any) -> Any:
+    if view_name != "table" or database is None or \
+            _mirror_label(datasette, database) is None:
+        return None
+    return _TABLE_SCRIPT
 
 
 @hookimpl
@@ -215,9 +269,17 @@ def page_url(datasette: Any, database: str, path: str) -> str:
             f"&path={quote(path, safe='/')}")
 
 
-def _graph_url(datasette: Any, database: str, path: str | None = None) -> str:
+def _graph_url(datasette: Any, database: str, path: str | None = None) -> str | None:
+    """The graph view (of page `path`): plugins.vaultsync.graph_url if set, else the
+    running `vaultsync serve` of this mirror, else None (no link)."""
+    from ..server.address import running_url
+
     config = datasette.plugin_config(PLUGIN_NAME, database=database) or {}
-    base = str(config.get("graph_url") or GRAPH_URL)
+    db = datasette.databases.get(database)
+    base = config.get("graph_url") or (running_url(Path(db.path)) if db and db.path else None)
+    if not base:
+        return None
+    base = str(base)
     if path is None:
         return base
     return base + ("&" if "?" in base else "?") + urlencode({"path": path})
@@ -314,12 +376,14 @@ async def page_view(datasette: Any, request: Any) -> Any:
 def _links(datasette: Any, database: str, page: dict[str, Any]) -> dict[str, str]:
     db_url = datasette.urls.database(database)
     links = {
-        "graph": _graph_url(datasette, database, page["path"]),
         "backlinks": f"{db_url}/{BACKLINKS_QUERY}?" + urlencode({"path": page["path"]}),
         "row": datasette.urls.row(database, "pages", str(page["id"])),
         "outgoing": datasette.urls.table(database, "links") + "?" + urlencode(
             {"source_id": page["id"]}),
     }
+    graph = _graph_url(datasette, database, page["path"])
+    if graph is not None:
+        links["graph"] = graph
     if page["is_source"]:
         links["citing"] = f"{db_url}/{CITING_QUERY}?" + urlencode({"source": page["path"]})
     return links

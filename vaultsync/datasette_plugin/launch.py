@@ -5,27 +5,52 @@ and SIGTERM reach it directly, no orphan is left behind, and the plugin is regis
 explicitly even where the entry-point metadata is stale. Datasette opens the mirror
 read-only (`mode=ro`); the mirror is in WAL mode, so a daemon may write meanwhile and
 every query sees one committed snapshot.
+
+The database is named after the vault folder (`vault`, not the mirror file's
+`vault-2e722d3d70`), and table cells are cut at TRUNCATE_CELLS characters (a row's
+page shows them whole), so the `pages` table is not a wall of page bodies.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import Config
+from ..sync import ProgressCallback
 
-NOT_INSTALLED = "Datasette is not installed: pip install 'vaultsync[datasette]'"
 DEFAULT_PORT = 8001
 HOST = "127.0.0.1"
+TRUNCATE_CELLS = 120
+
+
+class LaunchError(Exception):
+    """A start-up failure a user can fix: one line."""
+
+
+def not_installed_message() -> str:
+    """How to add Datasette to this environment (vaultsync is not on a package index, so
+    the requirement of its `datasette` extra is named, not the extra)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        wanted = [r.partition(";")[0].strip() for r in requires("vaultsync") or []
+                  if "datasette" in r.partition(";")[2]]
+    except PackageNotFoundError:
+        wanted = []
+    requirement = wanted[0] if wanted else "datasette"
+    return f"Datasette is not installed here: {sys.executable} -m pip install '{requirement}'"
 
 
 def datasette_installed() -> bool:
     return importlib.util.find_spec("datasette") is not None
 
 
-def ensure_mirror(config: Config, *, workers: int | None = None) -> str | None:
+def ensure_mirror(config: Config, *, workers: int | None = None,
+                  progress: ProgressCallback | None = None) -> str | None:
     """Sync once when the mirror is missing or has never been synced / has no pages;
     returns the sync summary, or None when the mirror was used as it is."""
     from ..mirror import Mirror
@@ -36,22 +61,64 @@ def ensure_mirror(config: Config, *, workers: int | None = None) -> str | None:
         pages = mirror.conn.execute("SELECT count(*) FROM pages").fetchone()[0]
         if synced is not None and pages:
             return None
-        return Syncer(config, mirror, workers=workers).sync().summary()
+        return Syncer(config, mirror, workers=workers).sync(progress=progress).summary()
+
+
+def database_name(config: Config) -> str:
+    """The vault folder's name; Datasette keeps names starting with _ for itself."""
+    return config.vault.name.lstrip("_") or "vault"
 
 
 def serve_args(db: Path, port: int, extra: Sequence[str] = ()) -> list[str]:
     """Arguments for Datasette's `serve`; `extra` comes last, so it can override."""
-    return ["serve", str(db), "--host", HOST, "--port", str(port), *extra]
+    return ["serve", str(db), "--host", HOST, "--port", str(port),
+            "--setting", "truncate_cells_html", str(TRUNCATE_CELLS), *extra]
+
+
+def option_value(args: Sequence[str], names: tuple[str, ...]) -> str | None:
+    """The last value given to one of the options `names` in `args` (`--x V`, `--x=V`)."""
+    value = None
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                value = args[i + 1]
+            elif name.startswith("--") and arg.startswith(name + "="):
+                value = arg.split("=", 1)[1]
+    return value
+
+
+def free_port(host: str, port: int) -> int:
+    """`port` if it can be listened on (0: a free one), else LaunchError in one line.
+    Checked before Datasette starts, so nothing claims a server that will not run."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            return int(probe.getsockname()[1])
+    except OSError as exc:
+        raise LaunchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                          "is another Datasette running? choose another --port") from None
 
 
 def run(config: Config, port: int = DEFAULT_PORT, extra: Sequence[str] = ()) -> None:
     """Start Datasette on the mirror (blocks until Datasette stops; exits the process)."""
     from datasette.cli import cli as datasette_cli
 
-    from . import ensure_registered
+    from . import DATABASE_NAMES, ensure_registered
 
+    extra = list(extra)
+    host = option_value(extra, ("--host", "-h")) or HOST
+    asked = option_value(extra, ("--port", "-p"))
+    try:
+        port = int(asked) if asked is not None else port
+    except ValueError:
+        raise LaunchError(f"--port {asked}: not a port number") from None
+    port = free_port(host, port)
+    name = database_name(config)
+    DATABASE_NAMES[str(config.db.resolve())] = name
     ensure_registered()
-    print(f"Datasette: http://{HOST}:{port}/{config.db.stem} (mirror {config.db})",
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Datasette: http://{shown}:{port}/{name} (mirror {config.db}); Ctrl-C to stop",
           file=sys.stderr, flush=True)
-    datasette_cli.main(args=serve_args(config.db, port, extra),
+    datasette_cli.main(args=serve_args(config.db, port, [*extra, "--port", str(port)]),
                        prog_name="vaultsync datasette")

@@ -9,10 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# Where `vaultsync serve` answers by default; the plugin page links to
-# GRAPH_URL?path=<page path>. Override with plugins.vaultsync.graph_url.
-GRAPH_URL = "http://127.0.0.1:8765/"
-
 # The name Datasette gives `mirror.db`: the key of the shipped static metadata.json.
 STATIC_DB_NAME = "mirror"
 
@@ -193,10 +189,10 @@ QUERIES: dict[str, dict[str, Any]] = {
         "title": "Central concepts",
         "description": "Non-source pages by PageRank (page_metrics), the 100 most central.",
         "sql": (
-            "SELECT path, title, kind, pagerank, in_degree, out_degree, citation_count,\n"
-            "       community\n"
+            "SELECT path, title, kind, round(pagerank, 5) AS pagerank, in_degree, out_degree,\n"
+            "       citation_count, community\n"
             "FROM central_pages\n"
-            "ORDER BY pagerank DESC, path\n"
+            "ORDER BY central_pages.pagerank DESC, path\n"
             "LIMIT 100"
         ),
     },
@@ -303,7 +299,6 @@ def database_metadata(vault: str | None = None) -> dict[str, Any]:
         ),
         "tables": copy.deepcopy(TABLES),
         "queries": copy.deepcopy(QUERIES),
-        "plugins": {"vaultsync": {"graph_url": GRAPH_URL}},
     }
 
 

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,6 +45,9 @@ from .openapi import openapi_document
 from .queries import BadRequest, NotFound
 from .security import SecurityMiddleware, SecurityPolicy
 from .sse import event_stream
+
+if TYPE_CHECKING:
+    from ..sync import ProgressCallback
 
 log = logging.getLogger("vaultsync.server")
 
@@ -484,8 +487,11 @@ class AppServer:
 
 
 def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: bool = False,
-          allow_remote: bool = False, echo: Callable[[str], None] | None = None) -> None:
-    """What `vaultsync serve` does: blocks until Ctrl-C."""
+          allow_remote: bool = False, echo: Callable[[str], None] | None = None,
+          progress: ProgressCallback | None = None) -> None:
+    """What `vaultsync serve` does: blocks until Ctrl-C. `progress` follows a first sync."""
+    from ..mirror import daemon_status
+    from .address import browser_url, publish, withdraw
     from .security import ensure_token, token_path
 
     say = echo or (lambda line: print(line, file=sys.stderr))
@@ -505,25 +511,36 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
             from ..sync import sync_vault
 
             say(f"mirror: {config.db} (first sync)")
-            say(sync_vault(config).summary())
-        app = create_app(config, token=token, allow_remote=allow_remote, watch=watch)
+            say(sync_vault(config, progress=progress).summary())
+        # A daemon already keeping the mirror makes this server live; a second one
+        # would only be refused.
+        with read_conn(config.db) as conn:
+            other = daemon_status(conn) or {}
+        running = bool(other.get("alive"))
+        app = create_app(config, token=token, allow_remote=allow_remote,
+                         watch=watch and not running)
         server = AppServer(app, sock)
         stop_daemon = threading.Event()
         daemon_thread = None
-        if watch:
+        if watch and not running:
             daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say)
-        shown = f"[{host}]" if ":" in host else host
-        live = "live: watching the vault" if watch else \
-            "no --watch: run `vaultsync watch` for live updates"
-        say(f"vaultsync: serving {config.vault} at http://{shown}:{server.port}/ ({live}); "
-            "Ctrl-C to stop")
+        if running:
+            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
+        elif watch:
+            live = "live: watching the vault"
+        else:
+            live = "no --watch: run `vaultsync watch` for live updates"
+        url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}/"
+        say(f"vaultsync: serving {config.vault} at {url} ({live}); Ctrl-C to stop")
         if not BUNDLE.exists():
             say(f"note: the graph view is not built; run `{BUILD_HINT}` (needs Node.js)")
+        publish(config.db, browser_url(host, server.port))
         try:
             server.run()
         except KeyboardInterrupt:
             pass
         finally:
+            withdraw(config.db)
             stop_daemon.set()
             if daemon_thread is not None:
                 daemon_thread.join(10)

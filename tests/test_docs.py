@@ -1,0 +1,225 @@
+"""The README stays true, as sqlite-utils' test_docs.py keeps its docs true: every CLI
+command and option is in the command reference, every public table, view and column of
+a freshly synced mirror is documented, and the tour's commands run as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+import pytest
+from conftest import REPO, SAMPLE_VAULT
+
+from vaultsync import graph
+from vaultsync.cli import cli
+from vaultsync.config import load_config
+from vaultsync.mirror import Mirror
+from vaultsync.sync import sync_vault
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+TIMEOUT = 120.0
+# Columns and tables that are not public API ("Columns not listed here are internal"):
+# bookkeeping the next sync compares, and SQLite's own FTS5 shadow tables.
+INTERNAL_COLUMNS = {(table, column) for table in ("pages", "attachments")
+                    for column in ("mtime_ns", "ctime_ns", "inode")} | {("links", "target_key")}
+INTERNAL_TABLES = {"skipped_files"}
+SHARED_OPTIONS = {"--db", "--config", "--help"}
+
+
+# --- the command reference -----------------------------------------------------------
+
+
+def reference_rows() -> dict[str, str]:
+    """`vaultsync NAME` → its row of the README's command reference table."""
+    section = README.split("## Command reference", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.match(r"\| `vaultsync (\w[\w-]*)[^`]*` \|", line)
+        if match:
+            rows[match.group(1)] = line
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_and_option_is_in_the_reference(name: str) -> None:
+    rows = reference_rows()
+    assert name in rows, f"README's command reference has no row for `vaultsync {name}`"
+    for param in cli.commands[name].params:
+        if not isinstance(param, click.Option):
+            continue
+        for flag in param.opts + param.secondary_opts:
+            if flag not in SHARED_OPTIONS:
+                assert re.search(rf"`{re.escape(flag)}[ `]", rows[name]), \
+                    f"`vaultsync {name} {flag}` is not in README's command reference"
+
+
+def test_the_reference_lists_no_command_that_does_not_exist() -> None:
+    assert set(reference_rows()) == set(cli.commands)
+
+
+# --- the schema -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh full sync of the sample vault, with graph metrics: every table filled."""
+    config = load_config(SAMPLE_VAULT, tmp_path_factory.mktemp("docs") / "mirror.db")
+    sync_vault(config, workers=1)
+    with Mirror(config.db) as mirror:
+        graph.ensure_metrics(mirror)
+    return config.db
+
+
+def documentation_of(name: str) -> str:
+    """Where README documents table or view `name`: sections whose heading names it,
+    table rows whose first cell names it, paragraphs that open with it."""
+    mark = f"`{name}`"
+    found = []
+    for section in re.split(r"\n(?=#{2,4} )", README):
+        heading, _, _ = section.partition("\n")
+        if heading.startswith("#") and mark in heading:
+            found.append(section)
+    for line in README.splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| ") and mark in cells[0]:
+            found.append(line)
+    for paragraph in README.split("\n\n"):
+        if paragraph.startswith(mark):
+            found.append(paragraph)
+    return "\n".join(found)
+
+
+def schema(db: Path) -> dict[str, list[str]]:
+    conn = sqlite3.connect(db)
+    try:
+        names = [n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        fts = [n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%fts5%'")]
+        shadow = {n for n in names for f in fts if n.startswith(f + "_")}
+        return {n: [row[1] for row in conn.execute(f'PRAGMA table_info("{n}")')]
+                for n in names if n not in shadow and n not in INTERNAL_TABLES}
+    finally:
+        conn.close()
+
+
+def test_every_public_table_view_and_column_is_documented(sample_mirror: Path) -> None:
+    missing = []
+    tables = schema(sample_mirror)
+    assert {"pages", "links", "page_metrics", "wanted_pages"} <= set(tables)
+    for table, columns in tables.items():
+        doc = documentation_of(table)
+        if not doc:
+            missing.append(f"table or view `{table}`")
+            continue
+        missing += [f"`{table}.{column}`" for column in columns
+                    if (table, column) not in INTERNAL_COLUMNS and f"`{column}`" not in doc]
+    assert not missing, "not documented in README: " + ", ".join(missing)
+
+
+# --- the tour ---------------------------------------------------------------------------
+
+
+def console_commands() -> list[tuple[str, list[str]]]:
+    """(command, the output README shows for it) for every `$ ` line of the console
+    blocks: the tour first, then the reports."""
+    out: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```console\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                out.append((line[2:], []))
+            elif line.strip() and out:
+                out[-1][1].append(line)
+    return out
+
+
+LONG_RUNNING = ("watch", "serve", "datasette")
+
+
+def normalised(lines: list[str], db: str) -> list[str]:
+    out = []
+    for line in lines:
+        line = line.replace(db, "<mirror>")
+        line = re.sub(r"^mirror: /\S+\.db", "mirror: <mirror>", line)
+        out.append(re.sub(r"\d+\.\d\ds$", "<seconds>s", line))
+    return out
+
+
+def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
+    """Start a long-running tour command, wait until it serves (or watches), check it
+    answers, then stop it with Ctrl-C as the reader would."""
+    proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # ends at EOF if the command dies
+            seen.append(line)
+            if "# browse and query the mirror" in line:  # watch: its last hint line
+                break
+            url = re.search(r"(?:serving .* at|Datasette:) (http://\S+?)[/;]?(?: |$)", line)
+            if url:
+                base = url.group(1)
+                deadline = time.monotonic() + TIMEOUT
+                while True:  # bounded: the server may need a moment after its line
+                    try:
+                        answer = httpx.get(base, timeout=10)
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < deadline and proc.poll() is None, seen
+                        time.sleep(0.1)
+                assert answer.status_code == 200, (command, answer.text[:300])
+                if "serving" in line:  # the graph view, built, with its script
+                    assert "/static/bundle.js" in answer.text
+                    assert httpx.get(base.rstrip("/") + "/static/bundle.js",
+                                     timeout=10).status_code == 200
+                break
+        else:
+            raise AssertionError(f"`{command}` stopped before it was ready:\n{''.join(seen)}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode in (0, -signal.SIGINT), "".join(seen) + rest
+    assert "Traceback" not in rest
+    return "".join(seen) + rest
+
+
+def test_the_tour_runs_as_written(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    assert shutil.which("vaultsync", path=str(bin_dir)), "run the suite from the venv"
+    shutil.copytree(SAMPLE_VAULT, tmp_path / "vault")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTSYNC_")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+               XDG_DATA_HOME=str(tmp_path / "data"), COLUMNS="80",
+               # Free ports, so the tour runs beside other servers on this machine.
+               VAULTSYNC_PORT="0", VAULTSYNC_DATASETTE_PORT="0")
+    # The quick start's first command ran the daemon: the tour starts after it.
+    run_until_ready("vaultsync watch vault/", tmp_path, env)
+    db = subprocess.run(["vaultsync", "where", "vault/"], cwd=tmp_path, env=env,
+                        capture_output=True, text=True, check=True).stdout.strip()
+    commands = console_commands()
+    assert len(commands) >= 10
+    for command, shown in commands:
+        words = command.split()
+        if words[0] == "vaultsync" and words[1] in LONG_RUNNING:
+            run_until_ready(command, tmp_path, env)
+            continue
+        proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=TIMEOUT)
+        assert proc.returncode == 0, f"`{command}` failed:\n{proc.stdout}"
+        if shown:
+            got = [line for line in proc.stdout.splitlines() if line.strip()]
+            assert normalised(got, db) == normalised(shown, db), command
