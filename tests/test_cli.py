@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 from conftest import SAMPLE_VAULT, rows
 
@@ -67,6 +69,40 @@ def test_unwritable_mirror_is_one_line(make_vault, tmp_path):
     assert result.exit_code == 2
     last = result.stderr.splitlines()[-1]
     assert last.startswith("vaultsync: cannot create mirror") and "Traceback" not in result.output
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder on a read-only file system (root can write anywhere else)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_read_only_mirror_folder_is_one_line_for_every_command(make_vault, read_only_folder):
+    vault = make_vault({"a.md": "x"})
+    db = read_only_folder / "m.db"
+    assert run("sync", str(vault), "--db", str(db)).exit_code == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_folder)], check=True)
+    for args in (["watch", "--no-metrics"], ["serve", "--port", "0"], ["token"],
+                 ["sync", "--db", str(read_only_folder / "new.db")]):
+        command = [args[0], str(vault), "--db", str(db), *args[1:]]
+        if args[0] == "sync":
+            command = [args[0], str(vault), *args[1:]]
+        result = run(*command)
+        assert result.exit_code == 2, (args, result.output)
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("vaultsync: ") and "Read-only" in last, (args, last)
+        assert "Traceback" not in result.output
 
 
 def test_locked_mirror_is_one_line(make_vault, tmp_path):

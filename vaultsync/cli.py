@@ -63,6 +63,9 @@ def user_errors(func: Callable) -> Callable:
             raise UserError(f"mirror database error: {exc}") from None
         except FileNotFoundError as exc:
             raise UserError(str(exc)) from None
+        except OSError as exc:  # a read-only or full disk, a folder we may not write
+            where = f": {exc.filename}" if exc.filename else ""
+            raise UserError(f"{exc.strerror or exc}{where}") from None
 
     return wrapper
 

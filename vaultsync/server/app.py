@@ -503,7 +503,11 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
             "and has the token can read the whole vault, over plain HTTP")
     sock = bind_socket(host, port)
     try:
-        token, created = ensure_token(config.db)
+        try:
+            token, created = ensure_token(config.db)
+        except OSError as exc:
+            raise ServeError(f"cannot write the API token beside the mirror "
+                             f"({exc.filename}): {exc.strerror}") from None
         if created:
             say(f"new API token (saved in {token_path(config.db)}, mode 0600; "
                 f"`vaultsync token` prints it again):\n{token}")
