@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import (
     TIMEOUT,
     RunningDaemon,
@@ -27,6 +28,7 @@ from conftest import (
     wait_watching,
 )
 
+from vaultsync.cli import cli
 from vaultsync.watch import read_status
 
 
@@ -278,6 +280,8 @@ def test_a_full_disk_is_reported_and_retried_until_space_frees(make_vault, tmp_p
         wait_for(lambda: "full" in str((read_status(db) or {}).get("error")),
                  what="the error in status")
         assert running.thread.is_alive()
+        shown = CliRunner().invoke(cli, ["status", str(vault), "--db", str(db)])
+        assert "cannot write the mirror" in shown.output and "full" in shown.output
         filler.unlink()
         wait_for(lambda: page_count(db) == 41, what="recovery once space frees")
         wait_for(lambda: (read_status(db) or {}).get("error") is None, what="error cleared")
