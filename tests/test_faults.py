@@ -59,6 +59,20 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def open_files(pid: int) -> set[str]:
+    """The files a process has open, from /proc (empty once it is gone)."""
+    found = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
@@ -163,6 +177,8 @@ def test_kill_9_during_the_parallel_first_reconcile_leaves_nothing_behind(make_v
         wait_for(lambda: len(descendants(proc.pid)) >= 2 or proc.poll() is not None,
                  what="parsing processes")
         helpers = descendants(proc.pid)
+        lock = str(db) + ".lock"
+        assert not [pid for pid in helpers if lock in open_files(pid)], "a helper holds the lock"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=TIMEOUT)
     finally:

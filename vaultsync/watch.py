@@ -88,11 +88,19 @@ class DaemonLock:
                 f"({holder}); stop it first"
             ) from None
         self._fd = fd
+        # A forked child (a parsing process) must never keep the lock alive.
+        os.register_at_fork(after_in_child=self._forget)
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
         self._holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
                         f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
         self.write_state({"state": "starting"})
+
+    def _forget(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # closes this process's copy only: the lock stays
+            self._fd = None
 
     def write_state(self, state: dict[str, Any]) -> None:
         """Rewrite the state line in place (never growing the file past its first size)."""
@@ -256,7 +264,11 @@ class Daemon:
     def _open_mirror(self) -> None:
         self._mirror = Mirror(self.config.db)
         self._mirror_identity = _identity(self.config.db)
-        self._syncer = Syncer(self.config, self._mirror)
+        # Parsing processes are forked only while this process runs no other Python
+        # thread (the first reconcile of `vaultsync watch`): forking beside the metrics'
+        # threads could copy a lock one of them holds.
+        alone = threading.active_count() == 1 and self._scheduler is None
+        self._syncer = Syncer(self.config, self._mirror, workers=None if alone else 1)
 
     def _watch_until(self, stop: threading.Event) -> None:
         vault = self.config.vault
@@ -283,6 +295,7 @@ class Daemon:
                 first = self._reconcile(stop)
                 if self._failure is None and watcher.links != self._followed_links():
                     continue  # the scan found other symlinks than the watcher follows
+                self.syncer.workers = 1  # threads start now (see _open_mirror)
                 if not self.ready.is_set():
                     self._start_metrics()
                     self.ready.set()

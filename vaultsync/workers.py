@@ -1,31 +1,33 @@
 """The processes that parse pages in parallel during a large sync.
 
-They are started by a fork server (a clean interpreter that imports the parser once
-and forks each worker from itself), never forked from the syncing process: a worker
-then holds none of its descriptors (the daemon's lock file, the mirror's database),
-none of its threads' locks, and none of its signal handlers. Each worker exits as soon
-as the process that started the pool does: after a `kill -9` of the daemon nothing is
-left running or holding anything.
+They are forked (the cheapest start: a fork server costs 0.25-0.45 s more per sync on a
+2-core machine, see BENCHMARKS.md), so what a fork would carry over is dealt with here
+and where it is held: a worker resets the signal handlers it inherited (a stop request
+is its owner's business), exits as soon as its owner does (even after `kill -9`), and
+never holds the daemon's lock (DaemonLock closes its descriptor in every forked child).
+Forking is only safe while the owner has no other Python thread, so callers that run
+threads parse in-process instead (see Daemon).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import select
 import signal
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 
-_PRELOAD = ["vaultsync.sync"]
+_PR_SET_PDEATHSIG = 1
 
 
 def context() -> BaseContext:
     """The start method for parsing processes, explicit on every platform."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(_PRELOAD)
-    return ctx
+    return multiprocessing.get_context("fork")
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
@@ -34,30 +36,27 @@ def pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _init_worker(owner: int) -> None:
-    # Ctrl-C reaches the whole process group: the owner decides what to do.
+    # Ctrl-C reaches the whole process group, and the owner's own SIGTERM handler would
+    # only set a flag in this copy of it: both are the owner's business.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The worker's parent is the fork server, which outlives a killed owner (the
-    # workers themselves keep it alive), so the worker watches the owner directly.
-    threading.Thread(target=_exit_with, args=(owner,), name="vaultsync-owner-watch",
-                     daemon=True).start()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != owner:  # the owner died before the line above took effect
+            os._exit(1)
+    else:
+        threading.Thread(target=_exit_with, args=(owner,), name="vaultsync-owner-watch",
+                         daemon=True).start()
 
 
 def _exit_with(owner: int) -> None:
+    """Where there is no parent-death signal: wait for the owner to go, then go."""
     try:
         fd = os.pidfd_open(owner)
-    except (AttributeError, OSError):  # not Linux 5.3+: poll instead
-        while _running(owner):
+    except (AttributeError, OSError):
+        while os.getppid() == owner:
             threading.Event().wait(0.5)
     else:
         select.select([fd], [], [])  # readable once the owner has exited
     os._exit(1)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
