@@ -192,21 +192,25 @@ class Soak:
         except sqlite3.Error:
             return None
 
-    def converge(self) -> tuple[bool, float, str]:
-        """Wait for the mirror to equal a fresh sync: (converged, seconds, what differs)."""
+    def converge(self) -> tuple[bool, float, float, str]:
+        """Wait for the mirror to equal a fresh sync: (converged, seconds since the last
+        operation, of which computing the fresh sync took, what differs). Converging
+        during the fresh sync shows as the fresh sync's own time: an upper bound."""
         started = time.monotonic()
         expected = self.fresh_dump()
+        fresh_seconds = time.monotonic() - started
         got = None
         while time.monotonic() - started < self.settle:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                return False, time.monotonic() - started, "the daemon exited"
+                return False, time.monotonic() - started, fresh_seconds, "the daemon exited"
             got = self.mirror_dump()
             if got == expected:
-                return True, time.monotonic() - started, ""
+                return True, time.monotonic() - started, fresh_seconds, ""
             time.sleep(0.1)  # polling the mirror's state, not waiting for an event
         differs = [t for t in expected if got is None or got.get(t) != expected[t]]
-        return False, time.monotonic() - started, f"tables differ: {differs}"
+        return (False, time.monotonic() - started, fresh_seconds,
+                f"tables differ: {differs}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,22 +238,24 @@ def main(argv: list[str] | None = None) -> int:
     soak.start()
     began = time.monotonic()
     times: list[float] = []
+    beyond: list[float] = []  # waited after the fresh sync was ready
     divergences = 0
     rounds = 0
     try:
-        ok, seconds, why = soak.converge()
+        ok, seconds, fresh, why = soak.converge()
         print(f"start: converged={ok} in {seconds:.2f}s {why}", flush=True)
         while time.monotonic() - began < args.minutes * 60:
             rounds += 1
             burst = soak.rng.randint(1, args.ops_per_round)
             for action in soak.rng.choices(actions, weights, k=burst):
                 action()
-            ok, seconds, why = soak.converge()
+            ok, seconds, fresh, why = soak.converge()
             times.append(seconds)
+            beyond.append(seconds - fresh)
             if not ok:
                 divergences += 1
-            print(f"round {rounds}: {burst} ops, converged={ok} in {seconds:.2f}s {why}",
-                  flush=True)
+            print(f"round {rounds}: {burst} ops, converged={ok} in {seconds:.2f}s "
+                  f"(fresh sync {fresh:.2f}s) {why}", flush=True)
     finally:
         soak.stop()
     summary = {
@@ -259,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         "divergences": divergences,
         "worst_converge_s": round(max(times), 2) if times else None,
         "median_converge_s": round(statistics.median(times), 2) if times else None,
+        "worst_wait_after_fresh_sync_s": round(max(beyond), 2) if beyond else None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(summary, indent=2))
     if args.json:
