@@ -153,6 +153,28 @@ def test_a_symlinked_folder_made_under_the_daemon_is_followed(make_vault, tmp_pa
         wait_converged(vault, db, tmp_path)
 
 
+def test_a_symlinked_file_outside_the_vault_is_followed_through_edits(make_vault, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "shared.md").write_text("# Shared\n[[a]]")
+    vault = make_vault({"a.md": "# A"})
+    os.symlink(outside / "shared.md", vault / "shared.md")
+    with RunningDaemon(vault, tmp_path / "m.db") as running:
+        db = running.config.db
+        assert ("Shared",) in rows(db, "SELECT title FROM pages")
+        (outside / "shared.md").write_text("# Shared two\n[[a]]")  # edited in place
+        wait_for(lambda: ("Shared two",) in rows(db, "SELECT title FROM pages"), what="edit")
+        replacement = outside / "shared.md.tmp"
+        replacement.write_text("# Shared three\n[[a]]")
+        os.replace(replacement, outside / "shared.md")  # an atomic save of the target
+        wait_for(lambda: ("Shared three",) in rows(db, "SELECT title FROM pages"),
+                 what="atomic save")
+        (outside / "shared.md").write_text("# Shared four\n[[a]]")  # and the next edit
+        wait_for(lambda: ("Shared four",) in rows(db, "SELECT title FROM pages"),
+                 what="edit after the atomic save")
+        wait_converged(vault, db, tmp_path)
+
+
 def test_names_that_are_not_utf8_do_not_stop_the_daemon(make_vault, tmp_path):
     vault = make_vault({"a.md": "# A"})
     with RunningDaemon(vault, tmp_path / "m.db") as running:

@@ -165,6 +165,9 @@ class VaultWatcher:
     def __init__(self, paths: list[str], links: frozenset[tuple[str, str]]) -> None:
         self.paths = paths
         self.links = links  # the followed symlinks it was made for (it follows them itself)
+        # A file is watched by its inode: once replaced (an atomic save), it must be
+        # watched anew.
+        self.files = {path: _identity(path) for path in paths[1:]}
         # Unreadable folders are skipped by the scan too; they must not stop the watcher.
         self._notify = RustNotify(paths, False, False, 300, True, True)
 
@@ -367,6 +370,8 @@ class Daemon:
                 settle = True
             if self._failure is None and watcher.links != self._followed_links():
                 raise WatcherRestart("the vault's symlinks changed")
+            if any(_identity(path) != identity for path, identity in watcher.files.items()):
+                raise WatcherRestart("a symlinked file outside the vault was replaced")
 
     def _reconcile(self, stop: threading.Event) -> SyncReport | None:
         report = self._apply(None, events=0, why="reconcile", stop=stop)
