@@ -23,7 +23,7 @@ from vaultsync.sync import sync_vault
 VAULT = {
     "concepts/a.md": "---\ntitle: Alpha | one\n---\n[[b]] [[b]] [[a]] [[s2]] [[Ghost]]\n",
     "concepts/b.md": "[[c]] ![[img.png]] [[nowhere]] [[ghost.md]]\n",
-    "concepts/c.md": "[[a]] [[s1]] [[nowhere]]\n",
+    "concepts/c.md": "[[a#Missing]] [[s1]] [[nowhere]]\n",
     "systems/d.md": "[[leaf]]\n",
     "systems/leaf.md": "no links\n",
     "lonely page.md": "[[lonely page]] [[nowhere]] ![[img.png]]\n",
@@ -104,6 +104,9 @@ def test_report_answers_are_known(synced):
         ("nowhere", "nowhere", 3, 3, ["concepts/b.md", "concepts/c.md", "lonely page.md"]),
         ("Ghost", "Ghost", 2, 2, ["concepts/a.md", "concepts/b.md"]),
     ]
+    broken = as_json(vault, config.db, "broken-anchors")
+    assert [(r["path"], r["line"], r["target"], r["anchor"], r["target_path"])
+            for r in broken] == [("concepts/c.md", 1, "a", "Missing", "concepts/a.md")]
     central = as_json(vault, config.db, "central")
     assert {r["path"] for r in central} == {
         "concepts/a.md", "concepts/b.md", "concepts/c.md", "systems/d.md",

@@ -280,8 +280,6 @@ def status(config: Config, as_json: bool) -> None:
 
 # --- report (issue 4) --------------------------------------------------------------
 
-_REPORTS = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
-            "wanted", "communities", "summary")  # = reports.REPORT_NAMES, without the import
 
 
 @cli.command()
@@ -315,8 +313,10 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     from .mirror import Mirror
     from .sync import sync_vault
 
-    if name not in _REPORTS:
-        raise UserError(f"no report named {name!r}; the reports: {', '.join(_REPORTS)}")
+    from .reports import REPORT_NAMES
+
+    if name not in REPORT_NAMES:
+        raise UserError(f"no report named {name!r}; the reports: {', '.join(REPORT_NAMES)}")
     with Mirror(config.db) as mirror:
         never = mirror.get_meta("parse_options") is None and not mirror.counts()["pages"]
     if never:

@@ -14,6 +14,9 @@ from pathlib import Path
 from .parse import ParseOptions
 
 DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
+# Bumped when the parser reads pages differently (new records, fixed rules): an older
+# mirror is then parsed again at its next sync.
+PARSER_VERSION = 2
 # Editors' temporary, swap and backup files: never pages or attachments.
 DEFAULT_IGNORE = ("*~", "*.swp", "*.swx", "*.swo", "*.tmp", "*.part", "*.crdownload",
                   "4913", "#*#", ".#*")
@@ -35,8 +38,9 @@ class Config:
         return name.startswith(".") or any(fnmatch.fnmatchcase(name, pat) for pat in self.ignore)
 
     def parse_fingerprint(self) -> str:
-        """Changes when a setting changes what parsing gives: then every page is re-parsed."""
-        return json.dumps(asdict(self.parse), sort_keys=True)
+        """Changes when a setting, or the parser itself, changes what parsing gives: then
+        every page is re-parsed."""
+        return json.dumps({**asdict(self.parse), "parser": PARSER_VERSION}, sort_keys=True)
 
 
 def default_db_path(vault: Path) -> Path:

@@ -228,10 +228,55 @@ ALTER TABLE skipped_files ADD COLUMN ctime_ns INTEGER;
 ALTER TABLE skipped_files ADD COLUMN inode INTEGER;
 ALTER TABLE daemon_status ADD COLUMN error TEXT;
 ALTER TABLE daemon_status ADD COLUMN error_since TEXT;
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    done INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    block_id TEXT
+);
+CREATE INDEX tasks_page_id ON tasks(page_id);
+CREATE TABLE blocks (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    block_id TEXT NOT NULL,
+    line INTEGER NOT NULL
+);
+CREATE INDEX blocks_page_id ON blocks(page_id);
+CREATE TABLE fields (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    key TEXT NOT NULL COLLATE NOCASE,
+    value TEXT NOT NULL,
+    line INTEGER NOT NULL
+);
+CREATE INDEX fields_page_id ON fields(page_id);
+CREATE INDEX fields_key ON fields(key);
+ALTER TABLE links ADD COLUMN anchor_ok INTEGER;
+CREATE VIEW broken_anchors AS
+    SELECT s.path AS source_path, l.line, l.target, l.anchor, l.target_path,
+           s.title AS source_title, l.source_id, l.target_id
+    FROM links l JOIN pages s ON s.id = l.source_id
+    WHERE l.anchor_ok = 0;
 """
 
 # version → SQL that brings a mirror from version-1 to version. Append; never edit.
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
+# Rows that belong to one page and are rewritten with it.
+PAGE_CHILD_TABLES = ("links", "external_links", "tags", "aliases", "headings", "tasks",
+                     "blocks", "fields")
+
+
+class AnchoredLink(NamedTuple):
+    """A link with an anchor, to the page whose headings and blocks it must name."""
+
+    id: int
+    target_id: int
+    anchor: str
+
 
 class MirrorError(Exception):
     """A mirror that cannot be opened or written: one clear line for the user."""
@@ -480,7 +525,7 @@ class Mirror:
 
         if updates:
             ids = [p.id for p in updates]
-            for table in ("links", "external_links", "tags", "aliases", "headings"):
+            for table in PAGE_CHILD_TABLES:
                 column = "source_id" if table == "links" else "page_id"
                 for chunk in _chunks(ids, 500):
                     marks = ",".join("?" * len(chunk))
@@ -514,6 +559,20 @@ class Mirror:
             "INSERT INTO headings (page_id, level, text, line) VALUES (?,?,?,?)",
             [(p.id, h.level, h.text, h.line) for p in pages for h in p.parsed.headings],
         )
+        self.conn.executemany(
+            "INSERT INTO tasks (page_id, line, status, done, text, block_id) "
+            "VALUES (?,?,?,?,?,?)",
+            [(p.id, t.line, t.status, int(t.done), t.text, t.block_id)
+             for p in pages for t in p.parsed.tasks],
+        )
+        self.conn.executemany(
+            "INSERT INTO blocks (page_id, block_id, line) VALUES (?,?,?)",
+            [(p.id, b.block_id, b.line) for p in pages for b in p.parsed.blocks],
+        )
+        self.conn.executemany(
+            "INSERT INTO fields (page_id, key, value, line) VALUES (?,?,?,?)",
+            [(p.id, f.key, f.value, f.line) for p in pages for f in p.parsed.fields],
+        )
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
@@ -523,7 +582,8 @@ class Mirror:
         first_new = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
         saved = self.conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
-            "((type = 'index' AND tbl_name IN ('links', 'headings', 'tags', 'external_links')) "
+            "((type = 'index' AND tbl_name IN ('links', 'headings', 'tags', 'external_links', "
+            "'tasks', 'blocks', 'fields')) "
             "OR (type = 'trigger' AND name = 'pages_ai'))"
         ).fetchall()
         for kind, name, _ in saved:
@@ -542,6 +602,43 @@ class Mirror:
             "target_path, target_id, relative, target_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             ((*row, name_key(row.target)) for row in rows),
         )
+
+    def anchored_links(self, target_ids: Iterable[int] | None) -> list[AnchoredLink]:
+        """Links with an anchor to one of `target_ids` (None: to any page)."""
+        sql = ("SELECT id, target_id, anchor FROM links WHERE anchor IS NOT NULL "
+               "AND target_id IS NOT NULL")
+        if target_ids is None:
+            return [AnchoredLink(*r) for r in self.conn.execute(sql)]
+        out: list[AnchoredLink] = []
+        for chunk in _chunks(list(target_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out.extend(AnchoredLink(*r) for r in self.conn.execute(
+                f"{sql} AND target_id IN ({marks})", chunk))
+        return out
+
+    def anchor_targets(self, page_ids: Iterable[int]
+                       ) -> dict[int, tuple[list[tuple[int, str]], list[str]]]:
+        """Each page's headings (level, text) in order and its block ids."""
+        out: dict[int, tuple[list[tuple[int, str]], list[str]]] = {}
+        for chunk in _chunks(list(page_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for page, level, text in self.conn.execute(
+                    f"SELECT page_id, level, text FROM headings WHERE page_id IN ({marks}) "
+                    "ORDER BY page_id, line, id", chunk):
+                out.setdefault(page, ([], []))[0].append((level, text))
+            for page, block in self.conn.execute(
+                    f"SELECT page_id, block_id FROM blocks WHERE page_id IN ({marks})", chunk):
+                out.setdefault(page, ([], []))[1].append(block)
+        return out
+
+    def set_anchor_ok(self, rows: Iterable[tuple[int | None, int]]) -> None:
+        """Rows of (anchor_ok 1/0/None, link id)."""
+        self.conn.executemany("UPDATE links SET anchor_ok = ? WHERE id = ?", rows)
+
+    def clear_anchor_ok(self, link_ids: Iterable[int]) -> None:
+        """Links that no longer name a page have no anchor to check."""
+        self.conn.executemany("UPDATE links SET anchor_ok = NULL WHERE id = ?",
+                              ((i,) for i in link_ids))
 
     def retarget_links(self, rows: Iterable[tuple[str | None, int | None, int]]) -> None:
         """Rows of (target_path, target_id, link id)."""
@@ -731,11 +828,13 @@ def dump(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
     out["attachments"] = sorted(q("SELECT path, size FROM attachments"))
     out["links"] = sorted(q(
         "SELECT p.path, l.target, l.anchor, l.display, l.embed, l.line, l.form, l.target_path, "
-        "t.path, l.target_key, l.relative FROM links l JOIN pages p ON p.id = l.source_id "
-        "LEFT JOIN pages t ON t.id = l.target_id"
+        "t.path, l.target_key, l.relative, l.anchor_ok FROM links l "
+        "JOIN pages p ON p.id = l.source_id LEFT JOIN pages t ON t.id = l.target_id"
     ), key=repr)
     for table, cols in (("external_links", "url, display, line"), ("tags", "tag"),
-                        ("aliases", "alias"), ("headings", "level, text, line")):
+                        ("aliases", "alias"), ("headings", "level, text, line"),
+                        ("tasks", "line, status, done, text, block_id"),
+                        ("blocks", "block_id, line"), ("fields", "key, value, line")):
         out[table] = sorted(q(
             f"SELECT p.path, {cols} FROM {table} x JOIN pages p ON p.id = x.page_id"
         ), key=repr)

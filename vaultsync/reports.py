@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 REPORT_NAMES = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
-                "wanted", "communities", "summary")
+                "wanted", "broken-anchors", "communities", "summary")
 FORMATS = ("table", "markdown", "json", "csv")
 
 TITLES = {
@@ -30,6 +30,7 @@ TITLES = {
     "single-source": "Single-source pages: resting on one source",
     "unsourced": "Unsourced pages: no source linked either way",
     "wanted": "Wanted pages: link targets that do not exist",
+    "broken-anchors": "Broken anchors: links to a heading or block the page does not have",
     "communities": "Communities (Louvain)",
     "summary": "Summary",
 }
@@ -44,6 +45,7 @@ COLUMNS = {
     "single-source": ("title", "path", "kind", "source_title", "source"),
     "unsourced": ("title", "path", "kind", "in_degree", "out_degree"),
     "wanted": ("target", "references", "links", "referenced_by"),
+    "broken-anchors": ("title", "path", "line", "target", "anchor", "target_path"),
     "communities": ("community", "size", "title", "path", "sources", "top"),
 }
 SUMMARY_TOP = 10
@@ -116,6 +118,14 @@ def _wanted(conn: sqlite3.Connection) -> list[dict]:
                 "FROM wanted_pages")]
 
 
+def _broken_anchors(conn: sqlite3.Connection, kind: str | None) -> list[dict]:
+    where, params = _kind_clause(kind)
+    return _rows(conn, (
+        "SELECT b.source_path AS path, b.source_title AS title, p.kind, b.line, b.target, "
+        "b.anchor, b.target_path FROM broken_anchors b JOIN pages p ON p.id = b.source_id "
+        f"WHERE 1 = 1{where} ORDER BY b.source_path, b.line, b.target, b.anchor"), params)
+
+
 def _communities(conn: sqlite3.Connection, kind: str | None, top: int = 5) -> list[dict]:
     where, params = _kind_clause(kind)
     groups: dict[int, list[dict]] = {}
@@ -148,7 +158,7 @@ def _summary(conn: sqlite3.Connection, limit: int | None, kind: str | None) -> d
     q = conn.execute
     lists = {name: run_report(conn, name, kind=kind)
              for name in ("central", "orphans", "isolated", "dead-ends", "single-source",
-                          "unsourced", "communities")}
+                          "unsourced", "broken-anchors", "communities")}
     lists["wanted"] = run_report(conn, "wanted")
     counts = {
         "pages": q(f"SELECT count(*) FROM pages p WHERE 1 = 1{where}", params).fetchone()[0],
@@ -247,6 +257,8 @@ def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
         rows = _single_source(conn, kind)
     elif name == "communities":
         rows = _communities(conn, kind)
+    elif name == "broken-anchors":
+        rows = _broken_anchors(conn, kind)
     else:
         rows = _page_list(conn, name, kind)
         for row in rows:
@@ -369,6 +381,7 @@ def _md_summary(data: dict, vault_name: str | None, base: str) -> str:
         ("single_source", "Single-source pages"),
         ("unsourced", "Unsourced pages"),
         ("wanted", "Wanted pages: missing link targets"),
+        ("broken_anchors", "Broken anchors: links to a missing heading or block"),
         ("communities", "Communities of 2+ pages"),
     ]
     for key, label in labels:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from . import workers as worker_pool
 from .config import Config
 from .mirror import FileState, LinkRow, Mirror, PageWrite
-from .parse import ParsedPage, ParseOptions, Problem, decode_page, parse_page
+from .parse import ParsedPage, ParseOptions, Problem, anchor_exists, decode_page, parse_page
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner, file_stat
 
@@ -194,7 +194,9 @@ class Syncer:
         self.attachments: dict[str, FileState] = self.mirror.attachment_states()
         self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
         self.problem_paths: set[str] = self.mirror.problem_paths()
-        self.resolver = Resolver([*self.pages, *self.attachments])
+        # Every file of the vault, skipped pages included: a link to a page that exists
+        # but could not be indexed (binary, too large) names it all the same.
+        self.resolver = Resolver([*self.pages, *self.attachments, *self.skipped])
         # Which symlinks are followed is known after a full walk; until then a partial
         # sync cannot judge one, so it walks everything.
         self.symlinks: dict[str, SymlinkInfo] | None = None
@@ -297,6 +299,7 @@ class Syncer:
         stream = self._parallel(plan) and not plan.gone_pages
         with contextlib.ExitStack() as stack:
             renamed_from: dict[str, str] = {}
+            skipped: set[str] = set()
             if stream:
                 pool = stack.enter_context(worker_pool.pool(self.workers))
                 stack.callback(pool.shutdown, cancel_futures=True)
@@ -307,6 +310,7 @@ class Syncer:
                 plan.gone_pages += [i.path for i in loaded
                                     if i.status in ("gone", "skipped") and i.path in self.pages]
                 renamed_from = self._pair_renames(loaded, plan.gone_pages)
+                skipped = {i.path for i in loaded if i.status == "skipped"}
                 if plan.nothing_to_do and not self._changed(loaded, plan) and \
                         self.mirror.get_meta("parse_options") is not None:
                     report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
@@ -314,7 +318,7 @@ class Syncer:
                 batches = [loaded]
             try:
                 with self.mirror.transaction():
-                    self._apply(plan, report, origin, batches, renamed_from)
+                    self._apply(plan, report, origin, batches, renamed_from, skipped)
             except BaseException:
                 self.reload()  # the in-memory view may be ahead of the rolled-back rows
                 raise
@@ -341,22 +345,24 @@ class Syncer:
         return renamed
 
     def _apply(self, plan: Plan, report: SyncReport, origin: str,
-               batches: Iterable[list[Loaded]], renamed_from: dict[str, str]) -> None:
-        """Write one batch, inside its transaction; the in-memory view follows the rows."""
+               batches: Iterable[list[Loaded]], renamed_from: dict[str, str],
+               skipped: set[str]) -> None:
+        """Write one batch, inside its transaction; the in-memory view follows the rows.
+        `skipped`: pages already read and found unreadable (they stay in the resolver)."""
         mirror, pages = self.mirror, self.pages
         was_empty = not pages
         started = time.perf_counter()
 
         renamed_old = set(renamed_from.values())
         deleted = [p for p in dict.fromkeys(plan.gone_pages) if p not in renamed_old]
-        ids = self._remove_gone(plan, deleted, renamed_from)
+        ids = self._remove_gone(deleted, renamed_from, skipped)
         added_files = self._write_attachments(plan)
         new_paths = [rel for rel, _ in plan.to_load if rel not in pages and rel not in ids]
         next_id = mirror.next_page_id()
         ids.update((path, next_id + i) for i, path in enumerate(new_paths))
-        # Every page about to be written is known to the resolver, with its id, before
-        # the first link is resolved.
-        for path in [*new_paths, *renamed_from]:
+        # Every file about to be written or skipped is known to the resolver, with its
+        # page id if it gets one, before the first link is resolved.
+        for path in [*new_paths, *renamed_from, *plan.blocked, *skipped]:
             self.resolver.add(path)
 
         writer = _BatchWriter(self, plan, ids, renamed_from)
@@ -368,13 +374,22 @@ class Syncer:
             deleted += writer.finish()
         written = writer.written
         new_set = set(new_paths)
+        skipped_new, skipped_gone = self._write_problems(plan, writer.problems,
+                                                         writer.skipped_now, set(written))
         added_files += [p for p in written if p in new_set or p in renamed_from]
-        removed_files = [*deleted, *renamed_old, *plan.gone_attachments]
-        touched = self._retarget(report, writer.page_id, {pages[p].id for p in written},
+        added_files += skipped_new
+        removed_files = [p for p in [*deleted, *renamed_old, *plan.gone_attachments,
+                                     *skipped_gone] if p not in self.resolver]
+        written_ids = {pages[p].id for p in written}
+        retargeted: list[tuple[str | None, int | None, int]] = []
+        touched = self._retarget(report, writer.page_id, written_ids,
                                  {name_key(p) for p in [*added_files, *removed_files]},
-                                 was_empty)
+                                 was_empty, retargeted)
         mirror.refresh_citations(None if was_empty or plan.force else touched)
-        self._write_problems(plan, writer.problems, writer.skipped_now, set(written))
+        self._check_anchors(None if was_empty or plan.force else
+                            written_ids | writer.target_ids |
+                            {new_id for _, new_id, _ in retargeted if new_id is not None},
+                            [link_id for _, new_id, link_id in retargeted if new_id is None])
         if plan.force or mirror.get_meta("parse_options") is None:
             mirror.set_meta("parse_options", self.config.parse_fingerprint())
             mirror.set_meta("vault", self.vault)
@@ -396,16 +411,39 @@ class Syncer:
                              report.renamed, report.changed_paths, report.removed_paths,
                              time.perf_counter() - started)
 
-    def _remove_gone(self, plan: Plan, deleted: list[str],
-                     renamed_from: dict[str, str]) -> dict[str, int]:
-        """Delete vanished pages; a renamed page's id moves to its new path (returned)."""
+    def _remove_gone(self, deleted: list[str], renamed_from: dict[str, str],
+                     skipped: set[str]) -> dict[str, int]:
+        """Delete vanished pages (a page now skipped stays in the resolver); a renamed
+        page's id moves to its new path (returned)."""
         pages = self.pages
-        self.mirror.delete_pages([pages[p].id for p in deleted])
+        self.delete_pages([pages[p].id for p in deleted])
         ids = {new: pages[old].id for new, old in renamed_from.items()}
         for path in [*deleted, *renamed_from.values()]:
             del pages[path]
-            self.resolver.remove(path)
+            if path not in skipped:
+                self.resolver.remove(path)
         return ids
+
+    def delete_pages(self, ids: list[int]) -> None:
+        """Delete page rows; the links that pointed at them have no anchor to check."""
+        self.mirror.clear_anchor_ok(link.id for link in self.mirror.anchored_links(ids))
+        self.mirror.delete_pages(ids)
+
+    def _check_anchors(self, target_ids: set[int] | None, unresolved: list[int]) -> None:
+        """Set `links.anchor_ok` for every anchored link to one of `target_ids` (None:
+        to any page): whether the heading or block it names exists in its target."""
+        self.mirror.clear_anchor_ok(unresolved)
+        links = self.mirror.anchored_links(target_ids)
+        if not links:
+            return
+        targets = self.mirror.anchor_targets({link.target_id for link in links})
+        none: tuple[list[tuple[int, str]], list[str]] = ([], [])
+        rows = []
+        for link in links:
+            headings, blocks = targets.get(link.target_id, none)
+            ok = anchor_exists(link.anchor, headings, blocks)
+            rows.append((None if ok is None else int(ok), link.id))
+        self.mirror.set_anchor_ok(rows)
 
     def _write_attachments(self, plan: Plan) -> list[str]:
         """Write new and changed attachments, drop vanished ones; the new paths."""
@@ -422,13 +460,14 @@ class Syncer:
         return added
 
     def _retarget(self, report: SyncReport, page_id: Callable[[str | None], int | None],
-                  written_ids: set[int], keys: set[str], was_empty: bool) -> set[int]:
-        """Re-resolve links elsewhere whose answer a new or vanished file can change; the
-        ids of every page whose links changed."""
+                  written_ids: set[int], keys: set[str], was_empty: bool,
+                  retarget: list[tuple[str | None, int | None, int]]) -> set[int]:
+        """Re-resolve links elsewhere whose answer a new or vanished file can change
+        (appended to `retarget` as (path, page id, link id)); the ids of every page
+        whose links changed."""
         touched = set(written_ids)
         if not keys or was_empty:
             return touched
-        retarget: list[tuple[str | None, int | None, int]] = []
         for link in self.mirror.links_naming(keys):
             if link.source_id in written_ids:
                 continue  # resolved just now, against the vault as it is
@@ -442,8 +481,11 @@ class Syncer:
         return touched
 
     def _write_problems(self, plan: Plan, problems: dict[str, list[Problem]],
-                        skipped_now: dict[str, FileStat], written: set[str]) -> None:
-        """Problem rows and skipped files of this batch, the scan's blocked names included."""
+                        skipped_now: dict[str, FileStat], written: set[str]
+                        ) -> tuple[list[str], list[str]]:
+        """Problem rows and skipped files of this batch, the scan's blocked names
+        included: the paths skipped now that were not before, and those no longer
+        skipped (each leaves the resolver unless it is a page or attachment now)."""
         for path in plan.cleared:
             problems.setdefault(path, [])
         for path, blocked in plan.blocked.items():
@@ -455,11 +497,15 @@ class Syncer:
                          or p in written)]
         self.mirror.replace_problems(problems)
         self.mirror.write_skipped(skipped_now, skipped_gone)
+        newly = [p for p in skipped_now if p not in self.skipped]
         for path in skipped_gone:
             self.skipped.pop(path, None)
+            if path not in self.pages and path not in self.attachments:
+                self.resolver.remove(path)
         self.skipped.update(skipped_now)
         self.problem_paths |= {p for p, v in problems.items() if v}
         self.problem_paths -= {p for p, v in problems.items() if not v}
+        return newly, skipped_gone
 
     def _chunks(self, plan: Plan) -> list[LoadWork]:
         """Work for the parsing processes: small enough that writing starts early."""
@@ -528,6 +574,7 @@ class _BatchWriter:
         self.link_sources: list[str] = []
         self.problems: dict[str, list[Problem]] = {}
         self.skipped_now: dict[str, FileStat] = {}
+        self.target_ids: set[int] = set()  # pages the written links point at
 
     def page_id(self, path: str | None) -> int | None:
         if path is None:
@@ -575,25 +622,34 @@ class _BatchWriter:
 
     def finish(self) -> list[str]:
         """Pages that could not be written after all (vanished or skipped while
-        loading): a known one is deleted, a new one leaves the resolver, and the links
-        resolved to it meanwhile are resolved again. Links go in last, when every page
-        row they name exists. Returns the known pages deleted."""
+        loading): a known one is deleted; a vanished one leaves the resolver and the
+        links resolved to it meanwhile are resolved again; a skipped one stays (the
+        file exists) but has no page row for links to name. Links go in last, when
+        every page row they name exists. Returns the known pages deleted."""
         syncer = self.syncer
         deleted: list[str] = []
         lost: set[str] = set()
+        rowless: set[str] = set()
         for item in self.unwritten:
             if item.path in syncer.pages:
-                syncer.mirror.delete_pages([syncer.pages.pop(item.path).id])
+                syncer.delete_pages([syncer.pages.pop(item.path).id])
                 deleted.append(item.path)
-            lost.add(item.path)
-            syncer.resolver.remove(item.path)
-        if lost:
+            rowless.add(item.path)
+            if item.status != "skipped":
+                lost.add(item.path)
+                syncer.resolver.remove(item.path)
+        for path in rowless:
+            self.ids.pop(path, None)  # no row: never a link's target_id
+        if rowless:
             for i, row in enumerate(self.links):
-                if row.target_path in lost:
-                    target_path = syncer.resolver.resolve(row.target, self.link_sources[i],
-                                                          bool(row.relative))
-                    self.links[i] = row._replace(target_path=target_path,
-                                                 target_id=self.page_id(target_path))
+                if row.target_path in rowless:
+                    target_path = row.target_path
+                    if target_path in lost:
+                        target_path = syncer.resolver.resolve(
+                            row.target, self.link_sources[i], bool(row.relative))
+                    target_id = None if target_path in rowless else self.page_id(target_path)
+                    self.links[i] = row._replace(target_path=target_path, target_id=target_id)
+        self.target_ids = {row.target_id for row in self.links if row.target_id is not None}
         syncer.mirror.insert_links(self.links)
         return deleted
 

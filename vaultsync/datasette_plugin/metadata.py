@@ -180,6 +180,25 @@ TABLES: dict[str, dict[str, Any]] = {
     "wanted_pages": {
         "description": "View: link targets with no page, by how many pages want them.",
     },
+    "broken_anchors": {
+        "description": "View: links to a heading or block (#Heading, #^id) that their "
+                       "target page does not have.",
+        "facets": ["target_path"],
+    },
+    "tasks": {
+        "description": "Task list items (- [ ], - [x], - [-] ...): one row per task, "
+                       "nested ones included; status is the character between the brackets.",
+        "facets": ["status", "done"],
+        "label_column": "text",
+    },
+    "blocks": {
+        "description": "Block ids (^id) that [[page#^id]] links can name.",
+    },
+    "fields": {
+        "description": "Dataview inline fields (key:: value, [key:: value], (key:: value)); "
+                       "keys compare case-insensitively.",
+        "facets": ["key"],
+    },
 }
 
 _PAGE_COLS = "path, title, kind"
@@ -225,6 +244,25 @@ QUERIES: dict[str, dict[str, Any]] = {
         "sql": (
             'SELECT target, "references", links, referenced_by\n'
             'FROM wanted_pages ORDER BY "references" DESC, links DESC, target'
+        ),
+    },
+    "broken_anchors": {
+        "title": "Broken anchors",
+        "description": "Links to a heading or block their target page does not have.",
+        "sql": (
+            "SELECT source_path, line, target, anchor, target_path\n"
+            "FROM broken_anchors ORDER BY source_path, line"
+        ),
+    },
+    "open_tasks": {
+        "title": "Open tasks",
+        "description": "Tasks not done or cancelled ([ ] and the other open statuses), "
+                       "by page and line.",
+        "sql": (
+            "SELECT p.path, p.title, t.line, t.status, t.text\n"
+            "FROM tasks t JOIN pages p ON p.id = t.page_id\n"
+            "WHERE t.done = 0 AND t.status != '-'\n"
+            "ORDER BY p.path, t.line"
         ),
     },
     "page_backlinks": {
