@@ -14,9 +14,10 @@ from a real CommonMark tokenizer instead of a line scanner:
   container markers a blockquote or list item strips) to turn those into body offsets.
 
 The dialect is Obsidian's as far as CommonMark goes: CommonMark with raw HTML, GFM
-tables, and dollarmath with pandoc's rules (no space inside the dollars, no digit right
-after the closing one, so "$5 and $10" is not math). `%%` comments are Obsidian's: they
-can span lines and blocks, and an unclosed one runs to the end of the page.
+tables, and dollarmath with no space inside the dollars (so "$5 and $10" is not math)
+and digits allowed around them, as in pulldown-cmark's math extension. `%%` comments
+are Obsidian's: they can span lines and blocks, and an unclosed one runs to the end of
+the page.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-__all__ = ["mask_body_mdit", "masked_spans", "MD"]
+__all__ = ["mask_body_mdit", "masked_spans", "structure_mdit", "MD"]
 
 # An HTML comment as a browser reads one (and CommonMark 0.31): `<!-->` and `<!--->` are
 # complete; an unclosed one runs to the end of the html block holding it.
@@ -152,7 +153,7 @@ def _core_inline(state: StateCore) -> None:
 def _build() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True}).enable("table")
     dollarmath_plugin(
-        md, allow_space=False, allow_digits=False, double_inline=True, allow_labels=False
+        md, allow_space=False, allow_digits=True, double_inline=True, allow_labels=False
     )
     rules = {r.name: r.fn for r in md.inline.ruler.__rules__}
     md.inline.ruler.at("backticks", _recording(rules["backticks"], lambda t: True))
@@ -334,6 +335,29 @@ def mask_body_mdit(body: str) -> str:
     masked = "".join(out)
     assert len(masked) == len(body)
     return masked
+
+
+def headings_mdit(body: str) -> list[tuple[int, str, int]]:
+    """(level, text, offset of its first line) of each heading at the top level."""
+    src = body.replace("\r", " ")
+    tokens = MD.parse(src, {"_pct_open": False, "_events": []})
+    starts = [0]
+    for line in src.split("\n")[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    out = []
+    for tok, inline in zip(tokens, tokens[1:], strict=False):
+        if tok.type == "heading_open" and tok.level == 0 and tok.map:
+            text = " ".join(part.strip() for part in inline.content.split("\n"))
+            out.append((int(tok.tag[1]), text.strip(), starts[tok.map[0]]))
+    return out
+
+
+def structure_mdit(body: str) -> Any:
+    """vaultsync.parse.markdown.read_structure's result, from markdown-it (no tasks, blocks)."""
+    from vaultsync.parse.markdown import RawHeading, Structure
+
+    headings = [RawHeading(level, text, offset) for level, text, offset in headings_mdit(body)]
+    return Structure(mask_body_mdit(body), headings, [], [])
 
 
 def vault_pages(root: Path) -> list[tuple[str, str]]:

@@ -77,9 +77,20 @@ def test_malformed_yaml_keeps_page_and_records_line():
     page = parse_page("x.md", text)
     assert [ln.target for ln in page.links] == ["Other"]
     assert page.links[0].line == 6
-    assert page.title == "Heading"
+    # Read key by key: the key PyYAML could read is kept, the other as its text.
+    assert page.frontmatter == {"title": "ok", "bad": "[unclosed"}
+    assert page.title == "ok" and page.body == "# Heading\nsee [[Other]]\n"
     (problem,) = page.problems
     assert problem.line in (3, 4) and "not valid YAML" in problem.message
+
+
+def test_unreadable_yaml_with_no_key_is_kept_as_body():
+    text = "---\n[unclosed\n---\n# Heading\nsee [[Other]]\n"
+    page = parse_page("x.md", text)
+    assert page.frontmatter == {} and page.title == "Heading"
+    assert [(ln.target, ln.line) for ln in page.links] == [("Other", 5)]
+    (problem,) = page.problems
+    assert "not valid YAML" in problem.message and "kept as body" in problem.message
 
 
 def test_horizontal_rule_opening_is_not_frontmatter():

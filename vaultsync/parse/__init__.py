@@ -1,0 +1,65 @@
+"""Page text → records. Pure: no file system, no SQL.
+
+The body's structure comes from a CommonMark parser (pulldown-cmark, through
+pyromark): code, math, HTML, quotes and callouts, lists, tables and headings are read
+as CommonMark reads them. Obsidian's own syntax is read by the rules of this package
+where it departs from CommonMark: `%%comments%%`, `[[wikilinks]]` and `![[embeds]]`
+(with `\\|` inside tables), `#tags`, tasks with any status character, `^block-ids`
+and Dataview's inline fields. Every step is linear in the page's size; frontmatter is
+loaded within a budget.
+
+Modules: records (the types), frontmatter, markdown (the CommonMark structure and the
+masked body), tokens (links, URLs, tags), fields (Dataview), anchors (heading and block
+anchors as Obsidian compares them), page (parse_page).
+"""
+
+from .anchors import anchor_exists, anchor_parts, heading_key
+from .frontmatter import YAML_HANDLER, FastYAMLHandler, split_frontmatter
+from .markdown import Structure, read_structure
+from .page import decode_page, is_source_page, page_kind, parse_page
+from .records import (
+    DEFAULT_OPTIONS,
+    Block,
+    ExternalLink,
+    Field,
+    Heading,
+    Link,
+    ParsedPage,
+    ParseOptions,
+    Problem,
+    Task,
+)
+from .tokens import split_wikilink
+
+
+def mask_body(body: str) -> str:
+    """`body` with code, comments and math blanked; offsets and newlines kept."""
+    return read_structure(body).masked
+
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "YAML_HANDLER",
+    "Block",
+    "ExternalLink",
+    "FastYAMLHandler",
+    "Field",
+    "Heading",
+    "Link",
+    "ParseOptions",
+    "ParsedPage",
+    "Problem",
+    "Structure",
+    "Task",
+    "anchor_exists",
+    "anchor_parts",
+    "decode_page",
+    "heading_key",
+    "is_source_page",
+    "mask_body",
+    "page_kind",
+    "parse_page",
+    "read_structure",
+    "split_frontmatter",
+    "split_wikilink",
+]

@@ -1,0 +1,57 @@
+"""Does a link's `#Heading`, `#H1#H2` or `#^block` anchor name something in its page?
+
+Obsidian writes heading links with the characters that would break a link replaced
+(`[[`, `]]`, `|`, `#`, `^`, `:`, `%%`, `\\`) and runs of spaces made one, and compares
+them ignoring case; `[[Page#H1#H2]]` names an H2 under an H1 (each part a deeper
+heading than the one before, in page order); `#^id` a block id, ignoring case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+
+_STRIPPED = re.compile(r"%%|\[\[|\]\]|[|#^:\\]")
+_SPACES = re.compile(r"\s+")
+MAX_PARTS = 100  # a longer heading path is never a real one
+
+
+def heading_key(text: str) -> str:
+    """The form under which Obsidian compares a heading with a link's anchor."""
+    return _SPACES.sub(" ", _STRIPPED.sub(" ", text)).strip().casefold()
+
+
+def anchor_parts(anchor: str) -> list[str]:
+    """`H1#H2` → the heading keys it names, outermost first (empty parts dropped)."""
+    return [key for key in (heading_key(p) for p in anchor.split("#")) if key]
+
+
+def anchor_exists(anchor: str | None, headings: Sequence[tuple[int, str]],
+                  block_ids: Collection[str]) -> bool | None:
+    """Whether `anchor` names a heading or block of a page; None when there is nothing to check.
+
+    `headings` are the page's (level, text) in order; `block_ids` its ids (any case).
+    """
+    if anchor is None:
+        return None
+    anchor = anchor.strip()
+    if anchor.startswith("^"):
+        wanted = anchor[1:].strip().casefold()
+        return bool(wanted) and wanted in {b.casefold() for b in block_ids}
+    parts = anchor_parts(anchor)
+    if not parts:
+        return None  # `[[Page#]]`: the page itself
+    if len(parts) > MAX_PARTS:
+        return False
+    where: dict[str, list[int]] = {}
+    for i in range(len(parts) - 1, -1, -1):  # deepest first: one heading, one part
+        where.setdefault(parts[i], []).append(i)
+    found = [0] * len(parts)  # per part: the lowest level that matched it so far, 0: none
+    for level, text in headings:
+        for i in where.get(heading_key(text), ()):
+            if i == 0 or 0 < found[i - 1] < level:
+                if i == len(parts) - 1:
+                    return True
+                if not found[i] or level < found[i]:
+                    found[i] = level
+    return False

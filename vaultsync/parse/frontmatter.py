@@ -1,0 +1,252 @@
+"""The YAML block at the top of a page: split, load within a budget, and recover.
+
+PyYAML builds whatever a document asks for, so a few hundred bytes of nested aliases
+(a "billion laughs") expand to gigabytes. The node graph is composed first (linear in
+the text, aliases are shared nodes), its expanded size counted, and only a document
+within budget is constructed. A block PyYAML rejects (template placeholders such as
+`created: {{date}}`) is read again one top-level key at a time, so that the keys it
+can read are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections import defaultdict, deque
+from typing import Any, NamedTuple
+
+import frontmatter
+import yaml
+
+from .records import Problem
+
+try:  # PyYAML's C loader is 3-4x faster; fall back quietly where libyaml is missing.
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+# Expanded size of a document (a node counts 1, a scalar also its length): at most
+# this much more than twice its text, which no document without aliases can reach.
+ALIAS_BUDGET = 100_000
+
+
+class FastYAMLHandler(frontmatter.YAMLHandler):
+    """python-frontmatter's YAML handler, on PyYAML's C loader where present."""
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return load_yaml(fm)
+
+
+YAML_HANDLER = FastYAMLHandler()
+
+_FM_OPEN = re.compile(r"---[ \t]*\r?\n")
+_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+
+
+def split_frontmatter(text: str) -> tuple[str | None, int, int]:
+    """Find a YAML block at the very top: (yaml text or None, body offset, body's first line)."""
+    if not YAML_HANDLER.detect(text) or not _FM_OPEN.match(text):
+        return None, 0, 1
+    first_nl = text.index("\n") + 1
+    close = _FM_CLOSE.search(text, first_nl)
+    if close is None:
+        return None, 0, 1
+    fm = text[first_nl : close.start()]
+    end = close.end()
+    if end < len(text) and text[end] == "\n":
+        end += 1
+    return fm, end, text.count("\n", 0, end) + 1
+
+
+class OverBudget(ValueError):
+    """The document would expand beyond what a page may hold."""
+
+
+def _check_expansion(root: yaml.Node, text_len: int) -> None:
+    """Raise OverBudget if the node graph, aliases expanded, is too large or recursive."""
+    limit = 2 * text_len + ALIAS_BUDGET
+    cost: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            if isinstance(node, yaml.MappingNode):
+                total = 1 + sum(cost[id(k)] + cost[id(v)] for k, v in node.value)
+            else:
+                total = 1 + sum(cost[id(c)] for c in node.value)
+            if total > limit:
+                raise OverBudget("its aliases expand past the size budget")
+            cost[key] = total
+            continue
+        if key in cost:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            cost[key] = 1 + len(node.value)
+            continue
+        if key in on_path:
+            raise OverBudget("an alias refers to a node that contains it")
+        on_path.add(key)
+        stack.append((node, True))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append((k, False))
+                stack.append((v, False))
+        else:
+            stack.extend((c, False) for c in node.value)
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load within a budget: raises yaml.YAMLError or OverBudget."""
+    loader = _SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in text:  # without an alias nothing can expand
+            _check_expansion(node, len(text))
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def jsonable(value: Any) -> Any:
+    """YAML gives dates, sets, non-string keys and NaN; JSON takes none of them.
+
+    A float that is not finite (`.nan`, `.inf`) becomes null, as JavaScript's
+    JSON.stringify writes it: SQLite's JSON functions reject NaN and Infinity.
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, _dt.date | _dt.datetime | _dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+class Frontmatter(NamedTuple):
+    data: dict[str, Any]
+    problems: list[Problem]
+    is_frontmatter: bool  # False: the block is not frontmatter, read it as body
+
+
+def _error_line(exc: yaml.YAMLError) -> int:
+    # The construct's start (context) is where a person looks; else the error's spot.
+    marks = [getattr(exc, a, None) for a in ("context_mark", "problem_mark")]
+    lines = [m.line for m in marks if m is not None]
+    return 2 + min(lines) if lines else 1
+
+
+_ENTRY_KEY = re.compile(r"""("[^"\n]*"|'[^'\n]*'|[^:\n]*?)[ \t]*:(?:[ \t]|$)""")
+
+
+def _entries(fm_text: str) -> list[tuple[int, str]]:
+    """The top-level entries of a YAML mapping, each (first line index, its text)."""
+    entries: list[tuple[int, list[str]]] = []
+    for i, line in enumerate(fm_text.split("\n")):
+        starts_entry = (line[:1] not in ("", " ", "\t", "#", "-", "\r")
+                        or (line.startswith("-") and not line.startswith(("- ", "-\t"))
+                            and line.rstrip() != "-"))
+        if starts_entry:
+            entries.append((i, [line]))
+        elif entries:
+            entries[-1][1].append(line)
+    return [(i, "\n".join(lines)) for i, lines in entries]
+
+
+def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
+    """Read a rejected block key by key: (what was read, keys read as YAML, keys in all)."""
+    data: dict[str, Any] = {}
+    parsed = 0
+    entries = _entries(fm_text)
+    for _, chunk in entries:
+        try:
+            value = load_yaml(chunk)
+        except (yaml.YAMLError, OverBudget, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            try:
+                data.update(jsonable(value))
+                parsed += 1
+                continue
+            except RecursionError:
+                pass
+        m = _ENTRY_KEY.match(chunk)
+        if m is None:
+            continue
+        key = m.group(1).strip()
+        if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
+            key = key[1:-1]
+        raw = chunk[m.end():].strip()
+        data[key] = raw or None
+    return data, parsed, len(entries)
+
+
+def read_frontmatter(fm_text: str) -> Frontmatter:
+    """Load a frontmatter block; never raises."""
+    try:
+        loaded = load_yaml(fm_text)
+        if isinstance(loaded, dict):
+            return Frontmatter(jsonable(loaded), [], True)
+    except yaml.YAMLError as exc:
+        line = _error_line(exc)
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        why = f"frontmatter is not valid YAML ({reason})"
+    except (OverBudget, RecursionError) as exc:
+        line = 1
+        reason = str(exc) if isinstance(exc, OverBudget) else "it is nested too deeply"
+        why = f"frontmatter refused: {reason}"
+    else:
+        if loaded is None:
+            return Frontmatter({}, [], True)  # an empty block is an empty mapping
+        return Frontmatter({}, [Problem(
+            1, "the block between --- lines is not a mapping; kept as body")], False)
+    data, parsed, total = _lenient(fm_text)
+    if not data:
+        return Frontmatter({}, [Problem(line, f"{why}; kept as body", "error")], False)
+    kept = f"read key by key: {parsed} of {total} keys as YAML"
+    if parsed < len(data):
+        kept += f", {len(data) - parsed} as plain text"
+    return Frontmatter(data, [Problem(line, f"{why}; {kept}", "error")], True)
+
+
+# --- links in frontmatter values ----------------------------------------------------
+
+WIKILINK = re.compile(r"(?<!\\)(!?)\[\[([^\[\]\n]+?)\]\]")
+
+
+def frontmatter_strings(value: Any) -> list[str]:
+    """Every string value, depth first, in document order."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+    return out
+
+
+def link_lines(fm_text: str) -> dict[str, deque[int]]:
+    """Where each `[[…]]` is written in the block: its text → the lines, in order (1-based
+    in the file, the block starting on line 2)."""
+    lines: dict[str, deque[int]] = defaultdict(deque)
+    line, pos = 2, 0
+    for m in WIKILINK.finditer(fm_text):
+        line += fm_text.count("\n", pos, m.start())
+        pos = m.start()
+        lines[m.group(0)].append(line)
+    return lines

@@ -1,0 +1,156 @@
+"""One page: frontmatter, then the body's structure, then its tokens, fields and records."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from .fields import read_fields
+from .frontmatter import (
+    WIKILINK,
+    frontmatter_strings,
+    link_lines,
+    read_frontmatter,
+    split_frontmatter,
+)
+from .markdown import BLOCK_ID, read_structure
+from .records import (
+    DEFAULT_OPTIONS,
+    Block,
+    Heading,
+    Link,
+    ParsedPage,
+    ParseOptions,
+    Problem,
+    Task,
+)
+from .tokens import is_relative, line_index, scan_tokens, split_wikilink
+
+_TAG_CHARS = re.compile(r"^[\w/-]+$")
+
+
+def page_kind(path: str, fm_type: Any, options: ParseOptions) -> str | None:
+    if isinstance(fm_type, str) and fm_type.strip():
+        return fm_type.strip()
+    top, sep, _ = path.partition("/")
+    if not sep:
+        return None
+    for folder, kind in options.folder_kinds:
+        if folder == top:
+            return kind
+    return top[:-1] if top.endswith("s") and len(top) > 1 else top
+
+
+def is_source_page(path: str, fm_type: Any, options: ParseOptions) -> bool:
+    if isinstance(fm_type, str) and fm_type.strip().lower() in options.source_types:
+        return True
+    return any(path == f or path.startswith(f + "/") for f in options.source_folders)
+
+
+def _string_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+def _frontmatter_links(fm: dict[str, Any], fm_text: str) -> list[Link]:
+    lines = link_lines(fm_text)
+    links: list[Link] = []
+    for value in frontmatter_strings(fm):
+        if "[[" not in value:
+            continue
+        for m in WIKILINK.finditer(value):
+            embed = m.group(1) == "!"
+            target, anchor, display = split_wikilink(m.group(2), embed)
+            where = lines.get(m.group(0))
+            line = (where.popleft() if len(where) > 1 else where[0]) if where else 2
+            links.append(Link(target, anchor, display, embed, line, "frontmatter",
+                              is_relative(target)))
+    return links
+
+
+def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) -> ParsedPage:
+    """Parse one page. `path` is its vault-relative POSIX path; never raises on bad input."""
+    problems: list[Problem] = []
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    fm_text, body_offset, body_line = split_frontmatter(text)
+    fm: dict[str, Any] = {}
+    if fm_text is not None:
+        read = read_frontmatter(fm_text)
+        problems.extend(read.problems)
+        if read.is_frontmatter:
+            fm = read.data
+        else:
+            fm_text, body_offset, body_line = None, 0, 1
+    body = text[body_offset:]
+    fm_type = fm.get("type")
+    page = ParsedPage(
+        title="",
+        kind=page_kind(path, fm_type, options),
+        is_source=is_source_page(path, fm_type, options),
+        frontmatter=fm,
+        body=body,
+        problems=problems,
+    )
+    line_of = line_index(body, body_line)
+    structure = read_structure(body)
+    masked = structure.masked
+    page.headings = [Heading(h.level, h.text, line_of(h.offset)) for h in structure.headings]
+
+    title = fm.get("title")
+    if isinstance(title, str | int | float) and str(title).strip():
+        page.title = str(title).strip()
+    else:
+        h1 = next((h for h in page.headings if h.level == 1 and h.text), None)
+        page.title = h1.text if h1 else posixpath.splitext(posixpath.basename(path))[0]
+    page.aliases = list(dict.fromkeys(_string_list(fm.get("aliases", fm.get("alias")))))
+
+    seen_tags: dict[str, str] = {}
+    raw_tags = fm.get("tags", fm.get("tag"))
+    if isinstance(raw_tags, str):
+        raw_tags = re.split(r"[,\s]+", raw_tags)
+    for tag in _string_list(raw_tags):
+        tag = tag.strip().lstrip("#")
+        if tag and _TAG_CHARS.match(tag) and not tag.replace("/", "").isdigit():
+            seen_tags.setdefault(tag.lower(), tag)
+
+    if fm_text is not None and fm:
+        page.links = _frontmatter_links(fm, fm_text)
+    tokens = scan_tokens(body, masked, line_of)
+    for tag in tokens.tags:
+        seen_tags.setdefault(tag.lower(), tag)
+    page.tags = list(seen_tags.values())
+    # Document order: frontmatter first, then by position in the body.
+    page.links += [link for _, link in sorted(tokens.links, key=lambda t: t[0])]
+    page.external_links = [e for _, e in sorted(tokens.external, key=lambda t: t[0])]
+
+    item_ids = {b.item_offset: b.block_id for b in structure.blocks if b.item_offset is not None}
+    page.blocks = [Block(b.block_id, line_of(b.offset)) for b in structure.blocks]
+    for t in structure.tasks:
+        raw = body[t.text_start:t.text_end].rstrip()
+        block_id = item_ids.get(t.offset)
+        if block_id is not None:
+            m = BLOCK_ID.search(raw)
+            if m:
+                raw = raw[:m.start()].rstrip()
+        page.tasks.append(Task(line_of(t.offset), t.status, t.status in "xX", raw.strip(),
+                               block_id))
+    page.fields = read_fields(body, masked, line_of)
+    return page
+
+
+def decode_page(data: bytes) -> tuple[str, Problem | None]:
+    """Bytes → text; invalid UTF-8 is replaced, and the first bad byte's line reported."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return data.decode("utf-8", "replace"), Problem(
+            line, "not valid UTF-8; decoded with replacement characters"
+        )
