@@ -240,3 +240,82 @@ def test_decode_replaces_invalid_utf8_and_reports_line():
 def test_bom_is_ignored():
     page = parse_page("x.md", "\ufeff---\ntitle: T\n---\n[[A]]\n")
     assert page.title == "T" and page.links[0].line == 4
+
+
+# --- read as CommonMark reads it (each of these was wrong with the old line masker) ----
+
+def test_stray_backtick_in_one_item_hides_nothing_in_the_next():
+    text = "- one ` tick [[A]]\n- two `code` [[B]]\n"
+    assert targets(text) == ["A", "B"]
+
+
+def test_escaped_bracket_does_not_close_link_text():
+    assert targets("[a\\](b.md)") == []
+    assert targets("[a\\]](b.md)") == ["b.md"]
+
+
+@pytest.mark.parametrize("text", [
+    "> ~~~\n> [[A]]\n> ~~~\n",
+    "> ```\n> [[A]]\n\nafter\n",
+    ">     [[A]]\n",
+    "> [!note] Callout\n> ~~~\n> [[A]]\n> ~~~\n",
+    "> [!tip]\n> ```js\n> [[A]]\n",
+    "> - item\n>\n>         [[A]]\n",
+])
+def test_code_inside_blockquotes_and_callouts_holds_no_links(text):
+    assert targets(text) == []
+
+
+def test_escaped_backslash_before_a_wikilink():
+    assert targets("\\\\[[C]] and \\[[D]]") == ["C"]
+
+
+def test_template_placeholders_in_frontmatter_keep_the_other_keys():
+    text = ("---\ntitle: Daily\ncreated: {{date}}\ntags: [journal, '#daily']\n"
+            "related: \"[[Weekly]]\"\nmood: {{mood}} [[Feelings]]\n---\n# Body [[A]]\n")
+    page = parse_page("x.md", text)
+    assert page.frontmatter == {"title": "Daily", "created": "{{date}}",
+                                "tags": ["journal", "#daily"], "related": "[[Weekly]]",
+                                "mood": "{{mood}} [[Feelings]]"}
+    assert page.title == "Daily" and page.tags == ["journal", "daily"]
+    assert [(ln.target, ln.line, ln.form) for ln in page.links] == [
+        ("Weekly", 5, "frontmatter"), ("Feelings", 6, "frontmatter"), ("A", 8, "wikilink")]
+    (problem,) = page.problems
+    assert problem.severity == "error" and "not valid YAML" in problem.message
+    assert "3 of 5 keys" in problem.message and page.body == "# Body [[A]]\n"
+
+
+def test_frontmatter_values_that_are_not_json_become_null():
+    import json
+    import sqlite3
+
+    page = parse_page("x.md", "---\nx: .nan\ny: -.inf\nz: [.inf, 1.5]\n---\n")
+    assert page.frontmatter == {"x": None, "y": None, "z": [None, 1.5]}
+    stored = json.dumps(page.frontmatter)
+    assert sqlite3.connect(":memory:").execute("select json_valid(?)", [stored]).fetchone() == (1,)
+
+
+ALIAS_BOMB = "---\nkeep: yes\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
+) + "---\n[[Body]]\n"
+
+
+def test_alias_bomb_is_refused_and_the_page_kept():
+    page = parse_page("x.md", ALIAS_BOMB)
+    assert [ln.target for ln in page.links] == ["Body"]
+    assert page.frontmatter["keep"] is True and page.frontmatter["a"] == ["lol"] * 9
+    assert len(str(page.frontmatter)) < 10_000  # the aliases are not expanded
+    assert any("aliases expand past" in p.message for p in page.problems)
+
+
+def test_recursive_alias_is_refused():
+    page = parse_page("x.md", "---\nx: &a [*a]\ny: 1\n---\n")
+    assert page.frontmatter["y"] == 1 and isinstance(page.frontmatter["x"], str)
+    assert any("contains it" in p.message for p in page.problems)
+
+
+def test_frontmatter_link_lines_for_repeated_and_many_links():
+    keys = "".join(f"k{i}: '[[L{i % 3}]]'\n" for i in range(6))
+    page = parse_page("x.md", f"---\n{keys}---\n")
+    assert [(ln.target, ln.line) for ln in page.links] == [
+        ("L0", 2), ("L1", 3), ("L2", 4), ("L0", 5), ("L1", 6), ("L2", 7)]

@@ -40,6 +40,10 @@ _TASK = re.compile(r"(?:[-+*]|\d{1,9}[.)])[ \t]+\[([^\n\r])\](?:[ \t]+|(?=[\r\n]
 _HEADING_LEVEL = {"H1": 1, "H2": 2, "H3": 3, "H4": 4, "H5": 5, "H6": 6}
 # Blocks that hold other blocks: a heading inside one of them is not the page's.
 _CONTAINERS = frozenset({"Item", "BlockQuote", "FootnoteDefinition"})
+# Each CommonMark element costs a Python object: ~0.3 µs. Prose makes one per 40 bytes or
+# so; a page denser than this (a megabyte of `>` or `*a`) is read this far, the rest as
+# plain text, and said so in `problems`, so that no page holds a parser for seconds.
+MAX_EVENTS = 500_000
 
 
 class RawHeading(NamedTuple):
@@ -66,6 +70,7 @@ class Structure(NamedTuple):
     headings: list[RawHeading]
     tasks: list[RawTask]
     blocks: list[RawBlock]
+    read_up_to: int | None = None  # set when the event budget ran out: offset read so far
 
 
 def blank(text: str) -> str:
@@ -103,7 +108,11 @@ def read_structure(body: str) -> Structure:
     stack: list[str] = []  # open blocks
     depth = 0  # open containers
     open_items: list[list[int]] = []  # [start, run still open (1/0)]
-    for ev, rng in events:
+    budget_end: int | None = None
+    for count, (ev, rng) in enumerate(events):
+        if count >= MAX_EVENTS:
+            budget_end = rng["start"]
+            break
         if ev.__class__ is not dict:
             continue
         if "Text" in ev:
@@ -162,6 +171,8 @@ def read_structure(body: str) -> Structure:
         offsets += [o for _, s, e in headings for o in (s, e)]
         offsets += items
         offsets += [o for s, e, _ in ends for o in (s, e)]
+        if budget_end is not None:
+            offsets.append(budget_end)
         table = _to_str_offsets(data, offsets)
         at = table.__getitem__
 
@@ -193,7 +204,8 @@ def read_structure(body: str) -> Structure:
                     blocks.append(RawBlock(m.group(1), offset,
                                            None if item is None else at(item)))
     blocks.sort(key=lambda b: b.offset)
-    return Structure(masked, raw_headings, tasks, blocks)
+    return Structure(masked, raw_headings, tasks, blocks,
+                     None if budget_end is None else at(budget_end))
 
 
 def _apply(body: str, spans: list[tuple[int, int]]) -> str:

@@ -14,7 +14,7 @@ from .frontmatter import (
     read_frontmatter,
     split_frontmatter,
 )
-from .markdown import BLOCK_ID, read_structure
+from .markdown import BLOCK_ID, MAX_EVENTS, read_structure
 from .records import (
     DEFAULT_OPTIONS,
     Block,
@@ -101,6 +101,11 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
     line_of = line_index(body, body_line)
     structure = read_structure(body)
     masked = structure.masked
+    if structure.read_up_to is not None:
+        line = line_of(structure.read_up_to)
+        page.problems.append(Problem(line, f"the page's Markdown is too dense to read in full "
+                                           f"(over {MAX_EVENTS:,} elements): its structure is read "
+                                           f"up to line {line}, the rest as plain text"))
     page.headings = [Heading(h.level, h.text, line_of(h.offset)) for h in structure.headings]
 
     title = fm.get("title")
