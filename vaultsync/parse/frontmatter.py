@@ -29,9 +29,11 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 # Expanded size of a document (a node counts 1, a scalar also its length): at most
 # this much more than twice its text, which no document without aliases can reach.
 ALIAS_BUDGET = 100_000
+# A rejected block is read again key by key; this many keys at most as YAML.
+LENIENT_YAML_KEYS = 2_000
 
 
-class FastYAMLHandler(frontmatter.YAMLHandler):
+class FastYAMLHandler(frontmatter.YAMLHandler):  # type: ignore[misc,name-defined]
     """python-frontmatter's YAML handler, on PyYAML's C loader where present."""
 
     def load(self, fm: str, **kwargs: object) -> Any:
@@ -169,9 +171,9 @@ def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
     data: dict[str, Any] = {}
     parsed = 0
     entries = _entries(fm_text)
-    for _, chunk in entries:
-        try:
-            value = load_yaml(chunk)
+    for n, (_, chunk) in enumerate(entries):
+        try:  # a YAML load costs ~50 µs: past a budget, keys are kept as their text
+            value = load_yaml(chunk) if n < LENIENT_YAML_KEYS else None
         except (yaml.YAMLError, OverBudget, RecursionError):
             value = None
         if isinstance(value, dict):

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import pyromark
 
@@ -88,7 +88,7 @@ def _to_str_offsets(data: bytes, offsets: Iterable[int]) -> dict[int, int]:
     return out
 
 
-def _events(body: str) -> tuple[str, Iterable[tuple[object, dict[str, int]]]]:
+def _events(body: str) -> tuple[str, Iterator[tuple[Any, Any]]]:
     try:
         return body, _MD.events_with_range(body, merge_text=True)
     except UnicodeEncodeError:
@@ -124,9 +124,9 @@ def read_structure(body: str) -> Structure:
                         "Superscript", "Subscript"):
                 continue
             if open_items and open_items[-1][1] and stack and stack[-1] == "Item":
-                item = open_items[-1]  # a tight item's own text ends where a block starts
-                ends.append((item[0], rng["start"], item[0]))
-                item[1] = 0
+                tight = open_items[-1]  # a tight item's own text ends where a block starts
+                ends.append((tight[0], rng["start"], tight[0]))
+                tight[1] = 0
             stack.append(name)
             if name == "CodeBlock":
                 blanks.append((rng["start"], rng["end"]))
@@ -134,7 +134,7 @@ def read_structure(body: str) -> Structure:
                 ends.append((rng["start"], rng["end"], None))
             elif name == "Heading":
                 if depth == 0:
-                    headings.append((_HEADING_LEVEL[tag["Heading"]["level"]],  # type: ignore[index]
+                    headings.append((_HEADING_LEVEL[tag["Heading"]["level"]],
                                      rng["start"], rng["end"]))
             elif name == "HtmlBlock":
                 html.append((rng["start"], rng["end"]))
@@ -161,9 +161,9 @@ def read_structure(body: str) -> Structure:
             if ev["InlineHtml"].startswith("<!--"):
                 blanks.append((rng["start"], rng["end"]))
 
+    at: Callable[[int], int]
     if body.isascii():
-        def at(b: int) -> int:
-            return b
+        at = int
     else:
         data = body.encode("utf-8")
         offsets = [o for span in blanks for o in span]
@@ -185,8 +185,8 @@ def read_structure(body: str) -> Structure:
 
     raw_headings = [_heading(body, level, at(s), at(e)) for level, s, e in headings]
     tasks: list[RawTask] = []
-    for b in items:
-        start = at(b)
+    for item_start in items:
+        start = at(item_start)
         m = _TASK.match(masked, start)
         if m:
             eol = masked.find("\n", m.end())
