@@ -17,8 +17,9 @@ they are turned into str indices in one pass over the bytes.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import pyromark
@@ -77,15 +78,25 @@ def blank(text: str) -> str:
     return _NOT_NEWLINE.sub(" ", text)
 
 
-def _to_str_offsets(data: bytes, offsets: Iterable[int]) -> dict[int, int]:
-    """UTF-8 byte offsets (each at a character boundary) → str indices, in one pass."""
-    out: dict[int, int] = {}
-    byte_pos = char_pos = 0
-    for b in sorted(set(offsets)):
-        char_pos += len(data[byte_pos:b].decode("utf-8"))
-        byte_pos = b
-        out[b] = char_pos
-    return out
+_LEAD = re.compile(rb"[\xc2-\xf4]")
+
+
+def byte_to_str(data: bytes) -> Callable[[int], int]:
+    """UTF-8 byte offset (at a character boundary) → str index: minus the extra bytes of
+    every multi-byte character before it."""
+    leads: list[int] = []
+    cumulative = [0]
+    total = 0
+    for m in _LEAD.finditer(data):
+        lead = data[m.start()]
+        total += 1 if lead < 0xE0 else 2 if lead < 0xF0 else 3
+        leads.append(m.start())
+        cumulative.append(total)
+
+    def at(b: int) -> int:
+        return b - cumulative[bisect.bisect_left(leads, b)]
+
+    return at
 
 
 def _events(body: str) -> tuple[str, Iterator[tuple[Any, Any]]]:
@@ -109,10 +120,7 @@ def read_structure(body: str) -> Structure:
     depth = 0  # open containers
     open_items: list[list[int]] = []  # [start, run still open (1/0)]
     budget_end: int | None = None
-    for count, (ev, rng) in enumerate(events):
-        if count >= MAX_EVENTS:
-            budget_end = rng["start"]
-            break
+    for ev, rng in itertools.islice(events, MAX_EVENTS):
         if ev.__class__ is not dict:
             continue
         if "Text" in ev:
@@ -161,21 +169,10 @@ def read_structure(body: str) -> Structure:
             if ev["InlineHtml"].startswith("<!--"):
                 blanks.append((rng["start"], rng["end"]))
 
-    at: Callable[[int], int]
-    if body.isascii():
-        at = int
-    else:
-        data = body.encode("utf-8")
-        offsets = [o for span in blanks for o in span]
-        offsets += [o for span in html for o in span]
-        offsets += [o for _, s, e in headings for o in (s, e)]
-        offsets += items
-        offsets += [o for s, e, _ in ends for o in (s, e)]
-        if budget_end is not None:
-            offsets.append(budget_end)
-        table = _to_str_offsets(data, offsets)
-        at = table.__getitem__
-
+    rest = next(events, None)
+    if rest is not None:
+        budget_end = rest[1]["start"]
+    at: Callable[[int], int] = int if body.isascii() else byte_to_str(body.encode("utf-8"))
     spans = [(at(s), at(e)) for s, e in blanks]
     for s, e in html:
         a, b = at(s), at(e)
@@ -195,10 +192,11 @@ def read_structure(body: str) -> Structure:
     seen: set[int] = set()
     for s, e, item in ends:
         text = masked[at(s):at(e)].rstrip()
-        if text[-1:] in _ID_CHARS:
-            m = BLOCK_ID.search(text, max(0, len(text) - 1000))
+        caret = text.rfind("^") if text[-1:] in _ID_CHARS else -1
+        if caret >= 0 and (caret == 0 or text[caret - 1].isspace()):
+            m = BLOCK_ID.match(text, caret)
             if m:
-                offset = at(s) + m.start()
+                offset = at(s) + caret
                 if offset not in seen:
                     seen.add(offset)
                     blocks.append(RawBlock(m.group(1), offset,
