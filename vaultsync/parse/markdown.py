@@ -10,8 +10,10 @@ rules (fields.py) run over it and report true positions.
 Obsidian's own rules are added here: `%%comments%%` (which may span blocks, and run to
 the end of the page when unclosed), task items with any status character, block ids.
 
-pyromark's ranges are UTF-8 byte offsets (checked in tests/test_markdown_structure.py):
-they are turned into str indices in one pass over the bytes.
+pyromark's ranges are UTF-8 byte offsets (checked in tests/test_page_model.py). The
+masking is done on the UTF-8 bytes, where they apply as they are; only the few offsets
+a record needs (headings, tasks, block ids) are turned into str indices, in one pass
+over them in order.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import pyromark
@@ -31,16 +33,25 @@ _MD = pyromark.Markdown(
 )
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
-_HTML_COMMENT = re.compile(r"<!--(?:-?>|.*?(?:-->|\Z))", re.DOTALL)
-_PERCENTS = re.compile(r"\\*%%")
+_HTML_COMMENT = re.compile(rb"<!--(?:-?>|.*?(?:-->|\Z))", re.DOTALL)
+_PERCENTS = re.compile(rb"\\*%%")
+# Blanking on bytes: every byte but a newline becomes a space. Byte-aligned, the masked
+# bytes keep pyromark's offsets; with UTF-8 continuation bytes deleted too, every
+# character becomes one space and the decoded text keeps the body's str offsets.
+_BLANK = bytes(0x0A if b == 0x0A else 0x20 for b in range(256))
+_CONTINUATION = bytes(range(0x80, 0xC0))
 # A block id closes a paragraph or list item: ` ^id` (letters, digits, dashes: Obsidian's
 # help, "Link to a block in a note"), or stands alone on the line after a block.
 BLOCK_ID = re.compile(r"(?:^|(?<=\s))\^([A-Za-z0-9-]+)$")
 _ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
-_TASK = re.compile(r"(?:[-+*]|\d{1,9}[.)])[ \t]+\[([^\n\r])\](?:[ \t]+|(?=[\r\n])|\Z)")
+# A list item with a checkbox, on UTF-8 bytes: the status is any one character.
+_TASK = re.compile(
+    rb"(?:[-+*]|[0-9]{1,9}[.)])[ \t]+\[([^\n\r\x80-\xbf][\x80-\xbf]*)\](?:[ \t]+|(?=[\r\n])|\Z)"
+)
 _HEADING_LEVEL = {"H1": 1, "H2": 2, "H3": 3, "H4": 4, "H5": 5, "H6": 6}
-# Blocks that hold other blocks: a heading inside one of them is not the page's.
-_CONTAINERS = frozenset({"Item", "BlockQuote", "FootnoteDefinition"})
+# Inline elements that open and close around text: nothing to read in them.
+_INLINE = frozenset({"Emphasis", "Strong", "Link", "Image", "Strikethrough", "Superscript",
+                     "Subscript"})
 # Each CommonMark element costs a Python object: ~0.3 µs. Prose makes one per 40 bytes or
 # so; a page denser than this (a megabyte of `>` or `*a`) is read this far, the rest as
 # plain text, and said so in `problems`, so that no page holds a parser for seconds.
@@ -78,25 +89,16 @@ def blank(text: str) -> str:
     return _NOT_NEWLINE.sub(" ", text)
 
 
-_LEAD = re.compile(rb"[\xc2-\xf4]")
-
-
-def byte_to_str(data: bytes) -> Callable[[int], int]:
-    """UTF-8 byte offset (at a character boundary) → str index: minus the extra bytes of
-    every multi-byte character before it."""
-    leads: list[int] = []
-    cumulative = [0]
-    total = 0
-    for m in _LEAD.finditer(data):
-        lead = data[m.start()]
-        total += 1 if lead < 0xE0 else 2 if lead < 0xF0 else 3
-        leads.append(m.start())
-        cumulative.append(total)
-
-    def at(b: int) -> int:
-        return b - cumulative[bisect.bisect_left(leads, b)]
-
-    return at
+def char_offsets(data: bytes, offsets: Iterable[int]) -> dict[int, int]:
+    """UTF-8 byte offsets (at character boundaries) of `data` → str indices, in one pass
+    over them in order."""
+    out: dict[int, int] = {}
+    pos = index = 0
+    for offset in sorted(set(offsets)):
+        index += len(data[pos:offset].decode("utf-8", "replace"))
+        pos = offset
+        out[offset] = index
+    return out
 
 
 def _events(body: str) -> tuple[str, Iterator[tuple[Any, Any]]]:
@@ -111,124 +113,150 @@ def _events(body: str) -> tuple[str, Iterator[tuple[Any, Any]]]:
 def read_structure(body: str) -> Structure:
     """Read `body` once; never raises on any text."""
     body, events = _events(body)
-    blanks: list[tuple[int, int]] = []  # byte ranges to blank
+    data = body.encode("utf-8")
+    want_ids = "^" in body  # text blocks are only looked at for a block id
+    # Byte offsets, as pyromark gives them.
+    blanks: list[tuple[int, int]] = []  # ranges to blank
     html: list[tuple[int, int]] = []  # HTML blocks: only their comments are blanked
     headings: list[tuple[int, int, int]] = []  # level, start, end
     items: list[int] = []  # list item starts
     ends: list[tuple[int, int, int | None]] = []  # text blocks: start, end, item start
     stack: list[str] = []  # open blocks
-    depth = 0  # open containers
-    open_items: list[list[int]] = []  # [start, run still open (1/0)]
-    budget_end: int | None = None
+    depth = 0  # open containers: a heading inside one is not the page's
+    open_items: list[list[int]] = []  # [start, its own text run still open (1/0)]
     for ev, rng in itertools.islice(events, MAX_EVENTS):
-        if ev.__class__ is not dict:
+        if ev.__class__ is not dict or "Text" in ev:
             continue
-        if "Text" in ev:
-            continue
-        if "Start" in ev:
-            tag = ev["Start"]
+        tag = ev.get("Start")
+        if tag is not None:
             name = tag if tag.__class__ is str else next(iter(tag))
-            if name in ("Emphasis", "Strong", "Link", "Image", "Strikethrough",
-                        "Superscript", "Subscript"):
+            if name in _INLINE:
                 continue
-            if open_items and open_items[-1][1] and stack and stack[-1] == "Item":
-                tight = open_items[-1]  # a tight item's own text ends where a block starts
-                ends.append((tight[0], rng["start"], tight[0]))
-                tight[1] = 0
+            if want_ids and open_items and stack[-1] == "Item" and open_items[-1][1]:
+                run = open_items[-1]  # a tight item's own text ends where a block starts
+                ends.append((run[0], rng["start"], run[0]))
+                run[1] = 0
             stack.append(name)
-            if name == "CodeBlock":
-                blanks.append((rng["start"], rng["end"]))
-            elif name == "Paragraph":
-                ends.append((rng["start"], rng["end"], None))
+            if name == "Paragraph":
+                if want_ids:
+                    ends.append((rng["start"], rng["end"], None))
             elif name == "Heading":
                 if depth == 0:
                     headings.append((_HEADING_LEVEL[tag["Heading"]["level"]],
                                      rng["start"], rng["end"]))
-            elif name == "HtmlBlock":
-                html.append((rng["start"], rng["end"]))
             elif name == "Item":
                 items.append(rng["start"])
                 open_items.append([rng["start"], 1])
-            if name in _CONTAINERS:
                 depth += 1
-        elif "End" in ev:
-            tag = ev["End"]
+            elif name == "CodeBlock":
+                blanks.append((rng["start"], rng["end"]))
+            elif name == "BlockQuote" or name == "FootnoteDefinition":
+                depth += 1
+            elif name == "HtmlBlock":
+                html.append((rng["start"], rng["end"]))
+            continue
+        tag = ev.get("End")
+        if tag is not None:
             name = tag if tag.__class__ is str else next(iter(tag))
             if not stack or stack[-1] != name:
                 continue  # an inline tag (Emphasis, Link, …): never pushed
             stack.pop()
-            if name in _CONTAINERS:
-                depth -= 1
             if name == "Item":
+                depth -= 1
                 start, run_open = open_items.pop()
-                if run_open:
+                if run_open and want_ids:
                     ends.append((start, rng["end"], start))
+            elif name == "BlockQuote" or name == "FootnoteDefinition":
+                depth -= 1
         elif "Code" in ev or "InlineMath" in ev or "DisplayMath" in ev:
             blanks.append((rng["start"], rng["end"]))
         elif "InlineHtml" in ev:
             if ev["InlineHtml"].startswith("<!--"):
                 blanks.append((rng["start"], rng["end"]))
-
     rest = next(events, None)
-    if rest is not None:
-        budget_end = rest[1]["start"]
-    at: Callable[[int], int] = int if body.isascii() else byte_to_str(body.encode("utf-8"))
-    spans = [(at(s), at(e)) for s, e in blanks]
-    for s, e in html:
-        a, b = at(s), at(e)
-        spans.extend(m.span() for m in _HTML_COMMENT.finditer(body, a, b))
-    masked = _apply(body, spans)
-    masked = _mask_percent_comments(masked, [(at(s), at(e)) for s, e in html])
+    budget_end: int | None = None if rest is None else rest[1]["start"]
 
-    raw_headings = [_heading(body, level, at(s), at(e)) for level, s, e in headings]
-    tasks: list[RawTask] = []
-    for item_start in items:
-        start = at(item_start)
-        m = _TASK.match(masked, start)
+    for s, e in html:
+        blanks.extend(m.span() for m in _HTML_COMMENT.finditer(data, s, e))
+    if blanks:
+        masked_b = _apply(data, blanks)
+    else:
+        masked_b = data
+    if b"%%" in masked_b:
+        comments = _percent_comments(masked_b, html)
+        if comments:
+            blanks.extend(comments)
+            masked_b = _apply(data, blanks)
+    masked = body if masked_b is data else _apply(data, blanks, True).decode("utf-8")
+
+    tasks_b: list[tuple[int, str, int, int]] = []
+    for item in items:
+        m = _TASK.match(masked_b, item)
         if m:
-            eol = masked.find("\n", m.end())
-            tasks.append(RawTask(start, m.group(1), m.end(), len(masked) if eol < 0 else eol))
-    blocks: list[RawBlock] = []
+            eol = masked_b.find(b"\n", m.end())
+            tasks_b.append((item, m.group(1).decode("utf-8"), m.end(),
+                            len(masked_b) if eol < 0 else eol))
+    blocks_b: list[tuple[str, int, int | None]] = []
     seen: set[int] = set()
-    for s, e, item in ends:
-        text = masked[at(s):at(e)].rstrip()
+    for s, e, item_start in ends:
+        if masked_b.find(b"^", s, e) < 0:
+            continue
+        text = masked_b[s:e].decode("utf-8", "replace").rstrip()
         caret = text.rfind("^") if text[-1:] in _ID_CHARS else -1
         if caret >= 0 and (caret == 0 or text[caret - 1].isspace()):
-            m = BLOCK_ID.match(text, caret)
-            if m:
-                offset = at(s) + caret
+            m_id = BLOCK_ID.match(text, caret)
+            if m_id:
+                offset = s + len(text[:caret].encode("utf-8"))
                 if offset not in seen:
                     seen.add(offset)
-                    blocks.append(RawBlock(m.group(1), offset,
-                                           None if item is None else at(item)))
-    blocks.sort(key=lambda b: b.offset)
+                    blocks_b.append((m_id.group(1), offset, item_start))
+
+    if len(data) == len(body):  # ASCII: bytes are characters
+        at: Callable[[int], int] = int
+    else:
+        wanted = [s for _, s, _ in headings]
+        for t in tasks_b:
+            wanted += (t[0], t[2], t[3])
+        for _, offset, item_start in blocks_b:
+            wanted.append(offset)
+            if item_start is not None:
+                wanted.append(item_start)
+        if budget_end is not None:
+            wanted.append(budget_end)
+        at = char_offsets(data, wanted).__getitem__
+    raw_headings = [RawHeading(level, _heading_text(data[s:e].decode("utf-8", "replace")),
+                               at(s)) for level, s, e in headings]
+    tasks = [RawTask(at(start), status, at(ts), at(te)) for start, status, ts, te in tasks_b]
+    blocks = sorted((RawBlock(block_id, at(offset), None if item is None else at(item))
+                     for block_id, offset, item in blocks_b), key=lambda b: b.offset)
     return Structure(masked, raw_headings, tasks, blocks,
                      None if budget_end is None else at(budget_end))
 
 
-def _apply(body: str, spans: list[tuple[int, int]]) -> str:
-    if not spans:
-        return body
-    out: list[str] = []
+def _apply(data: bytes, spans: list[tuple[int, int]], by_character: bool = False) -> bytes:
+    """`data` with `spans` blanked: byte for byte, or (by_character) one space for each
+    UTF-8 character, so that the decoded text keeps the str offsets of `data`'s."""
+    out: list[bytes] = []
     pos = 0
     for s, e in sorted(spans):
         s = max(s, pos)
         if e <= s:
             continue
-        out.append(body[pos:s])
-        out.append(blank(body[s:e]))
+        out.append(data[pos:s])
+        if by_character:
+            out.append(data[s:e].translate(_BLANK, _CONTINUATION))
+        else:
+            out.append(data[s:e].translate(_BLANK))
         pos = e
-    out.append(body[pos:])
-    return "".join(out)
+    out.append(data[pos:])
+    return b"".join(out)
 
 
-def _mask_percent_comments(masked: str, html: list[tuple[int, int]]) -> str:
-    """Blank Obsidian's `%%…%%` comments; an unclosed one runs to the end of the page.
+def _percent_comments(masked: bytes, html: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Obsidian's `%%…%%` comments; an unclosed one runs to the end of the page.
 
     Only `%%` outside code, math and HTML blocks counts, and not one escaped as `\\%%`.
     """
-    if "%%" not in masked:
-        return masked
     marks: list[int] = []
     html_starts = [a for a, _ in html]
     for m in _PERCENTS.finditer(masked):
@@ -238,27 +266,25 @@ def _mask_percent_comments(masked: str, html: list[tuple[int, int]]) -> str:
         if slashes % 2 or (k >= 0 and pos < html[k][1]):
             continue
         marks.append(pos)
-    if not marks:
-        return masked
     spans: list[tuple[int, int]] = []
     it = iter(marks)
     for opening in it:
         closing = next(it, None)
         spans.append((opening, len(masked) if closing is None else closing + 2))
-    return _apply(masked, spans)
+    return spans
 
 
-def _heading(body: str, level: int, start: int, end: int) -> RawHeading:
-    """The heading's text as written: without `#` marks, closing `#`s or setext underline."""
-    src = body[start:end].rstrip("\r\n")
+def _heading_text(src: str) -> str:
+    """A heading's text as written: without `#` marks, closing `#`s or setext underline."""
+    src = src.rstrip("\r\n")
     if "\n" in src or "\r" in src:  # setext: the lines above the underline
         lines = src.splitlines()[:-1]
-        return RawHeading(level, " ".join(line.strip() for line in lines), start)
+        return " ".join(line.strip() for line in lines)
     text = src.strip().lstrip("#")
     if not text.strip():
-        return RawHeading(level, "", start)
+        return ""
     text = text.strip()
     closing = text.rstrip("#")
     if closing != text and (not closing or closing[-1] in " \t"):
         text = closing.rstrip()
-    return RawHeading(level, text, start)
+    return text
