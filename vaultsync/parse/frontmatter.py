@@ -6,6 +6,12 @@ the text, aliases are shared nodes), its expanded size counted, and only a docum
 within budget is constructed. A block PyYAML rejects (template placeholders such as
 `created: {{date}}`) is read again one top-level key at a time, so that the keys it
 can read are kept.
+
+Frontmatter is small and read for every page, so PyYAML's Python half is kept short:
+plain scalars that no implicit resolver could claim skip the resolver, and a plain
+mapping of strings, numbers, dates, lists and mappings is built straight into its JSON
+form by SafeConstructor's own scalar constructors; anything else (tags, merge keys,
+aliases, non-string keys) goes through PyYAML's whole constructor.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any, NamedTuple
 
 import frontmatter
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .records import Problem
 
@@ -31,6 +39,23 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 ALIAS_BUDGET = 100_000
 # A rejected block is read again key by key; this many keys at most as YAML.
 LENIENT_YAML_KEYS = 2_000
+
+
+# The first characters of a plain scalar some implicit resolver looks at (bool, int,
+# float, null, timestamp, merge…); a scalar starting otherwise is a string.
+_RESOLVED_FIRST = frozenset(_SafeLoader.yaml_implicit_resolvers)
+_FAST_RESOLVE = None not in _RESOLVED_FIRST and not _SafeLoader.yaml_path_resolvers
+_STR_TAG = _SafeLoader.DEFAULT_SCALAR_TAG
+
+
+class _Loader(_SafeLoader):
+    """The C safe loader, with the resolver's verdict on most scalars given at once."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and _FAST_RESOLVE and (
+                not implicit[0] or (value and value[0] not in _RESOLVED_FIRST)):
+            return _STR_TAG
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 class FastYAMLHandler(frontmatter.YAMLHandler):  # type: ignore[misc,name-defined]
@@ -103,7 +128,7 @@ def _check_expansion(root: yaml.Node, text_len: int) -> None:
 
 def load_yaml(text: str) -> Any:
     """yaml.safe_load within a budget: raises yaml.YAMLError or OverBudget."""
-    loader = _SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -113,6 +138,83 @@ def load_yaml(text: str) -> Any:
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+class NotAMapping(ValueError):
+    """The document is a scalar or a list, not a mapping."""
+
+
+def load_mapping(text: str) -> dict[str, Any] | None:
+    """A YAML mapping, within budget, in JSON form (jsonable); None for an empty document.
+
+    Raises yaml.YAMLError, OverBudget, RecursionError or NotAMapping.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in text:  # without an alias nothing can expand
+            _check_expansion(node, len(text))
+        elif node.__class__ is MappingNode and node.tag == _MAP_TAG:
+            try:
+                return _plain_mapping(node, 0)
+            except _NotPlain:
+                pass
+        loaded = loader.construct_document(node)
+    finally:
+        loader.dispose()
+    if isinstance(loaded, dict):
+        return jsonable(loaded)  # type: ignore[no-any-return]
+    if loaded is None:
+        return None
+    raise NotAMapping
+
+
+_MAP_TAG = _SafeLoader.DEFAULT_MAPPING_TAG
+_SEQ_TAG = _SafeLoader.DEFAULT_SEQUENCE_TAG
+_CONSTRUCTOR = SafeConstructor()
+_SCALARS = {
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:timestamp": _CONSTRUCTOR.construct_yaml_timestamp,
+}
+_PLAIN_DEPTH = 50
+
+
+class _NotPlain(Exception):
+    """A node the short path does not build: PyYAML's constructor will."""
+
+
+def _plain_mapping(node: MappingNode, depth: int) -> dict[str, Any]:
+    """What jsonable(SafeConstructor's mapping) gives, for a mapping with string keys."""
+    out: dict[str, Any] = {}
+    for key, value in node.value:
+        if key.__class__ is not ScalarNode or key.tag != _STR_TAG:
+            raise _NotPlain  # a merge key (<<), a number, a date…: PyYAML decides
+        out[key.value] = _plain_value(value, depth)
+    return out
+
+
+def _plain_value(node: Any, depth: int) -> Any:
+    cls = node.__class__
+    if cls is ScalarNode:
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value
+        construct = _SCALARS.get(tag)
+        if construct is None:
+            raise _NotPlain
+        return jsonable(construct(node))
+    if depth >= _PLAIN_DEPTH:
+        raise _NotPlain
+    if cls is MappingNode and node.tag == _MAP_TAG:
+        return _plain_mapping(node, depth + 1)
+    if cls is SequenceNode and node.tag == _SEQ_TAG:
+        return [_plain_value(item, depth + 1) for item in node.value]
+    raise _NotPlain
 
 
 def jsonable(value: Any) -> Any:
@@ -172,17 +274,14 @@ def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
     parsed = 0
     entries = _entries(fm_text)
     for n, (_, chunk) in enumerate(entries):
-        try:  # a YAML load costs ~50 µs: past a budget, keys are kept as their text
-            value = load_yaml(chunk) if n < LENIENT_YAML_KEYS else None
-        except (yaml.YAMLError, OverBudget, RecursionError):
+        try:  # a YAML load costs ~20 µs: past a budget, keys are kept as their text
+            value = load_mapping(chunk) if n < LENIENT_YAML_KEYS else None
+        except (yaml.YAMLError, OverBudget, RecursionError, NotAMapping):
             value = None
-        if isinstance(value, dict):
-            try:
-                data.update(jsonable(value))
-                parsed += 1
-                continue
-            except RecursionError:
-                pass
+        if value is not None:
+            data.update(value)
+            parsed += 1
+            continue
         m = _ENTRY_KEY.match(chunk)
         if m is None:
             continue
@@ -197,9 +296,7 @@ def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
 def read_frontmatter(fm_text: str) -> Frontmatter:
     """Load a frontmatter block; never raises."""
     try:
-        loaded = load_yaml(fm_text)
-        if isinstance(loaded, dict):
-            return Frontmatter(jsonable(loaded), [], True)
+        return Frontmatter(load_mapping(fm_text) or {}, [], True)  # empty: an empty mapping
     except yaml.YAMLError as exc:
         line = _error_line(exc)
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -208,9 +305,7 @@ def read_frontmatter(fm_text: str) -> Frontmatter:
         line = 1
         reason = str(exc) if isinstance(exc, OverBudget) else "it is nested too deeply"
         why = f"frontmatter refused: {reason}"
-    else:
-        if loaded is None:
-            return Frontmatter({}, [], True)  # an empty block is an empty mapping
+    except NotAMapping:
         return Frontmatter({}, [Problem(
             1, "the block between --- lines is not a mapping; kept as body")], False)
     data, parsed, total = _lenient(fm_text)
