@@ -48,14 +48,27 @@ _FAST_RESOLVE = None not in _RESOLVED_FIRST and not _SafeLoader.yaml_path_resolv
 _STR_TAG = _SafeLoader.DEFAULT_SCALAR_TAG
 
 
+# The resolver's verdict on a plain scalar depends on its text alone: keys (title, tags,
+# type) and values (dates) repeat from page to page.
+_RESOLVED: dict[str, str] = {}
+
+
 class _Loader(_SafeLoader):
     """The C safe loader, with the resolver's verdict on most scalars given at once."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is ScalarNode and _FAST_RESOLVE and (
-                not implicit[0] or (value and value[0] not in _RESOLVED_FIRST)):
+        if kind is not ScalarNode or not _FAST_RESOLVE:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if not implicit[0] or (value and value[0] not in _RESOLVED_FIRST):
             return _STR_TAG
-        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(_RESOLVED) >= 4096:
+                _RESOLVED.clear()
+            if len(value) <= 64:
+                _RESOLVED[value] = tag
+        return tag
 
 
 class FastYAMLHandler(frontmatter.YAMLHandler):  # type: ignore[misc,name-defined]
