@@ -69,10 +69,21 @@ def _bracketed(masked: str, raw: str) -> list[tuple[int, str, str]]:
     return found
 
 
+def _find_separator(text: str, start: int) -> int:
+    """text.find("::", start), looking for single colons first: a search for one character
+    is several times faster than for two, and prose has few colons."""
+    pos = text.find(":", start)
+    for _ in range(32):
+        if pos < 0 or text.startswith(":", pos + 1):
+            return pos
+        pos = text.find(":", pos + 2)
+    return text.find("::", pos)
+
+
 def read_fields(body: str, masked: str, line_of: Callable[[int], int]) -> list[Field]:
     """The inline fields of a body, given its masked copy (same offsets)."""
     fields: list[Field] = []
-    pos = masked.find("::")
+    pos = _find_separator(masked, 0)
     while pos >= 0:
         start = masked.rfind("\n", 0, pos) + 1
         end = masked.find("\n", pos)
@@ -93,7 +104,7 @@ def read_fields(body: str, masked: str, line_of: Callable[[int], int]) -> list[F
                     field = _whole_line(m_line[at:], r_line[at:])
                     if field:
                         fields.append(Field(field[0], field[1], line))
-        pos = masked.find("::", end)
+        pos = _find_separator(masked, end)
     return fields
 
 

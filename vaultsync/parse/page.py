@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 from typing import Any
@@ -28,6 +29,7 @@ from .records import (
 from .tokens import is_relative, line_index, scan_tokens, split_wikilink
 
 _TAG_CHARS = re.compile(r"^[\w/-]+$")
+_first = operator.itemgetter(0)
 
 
 def page_kind(path: str, fm_type: Any, options: ParseOptions) -> str | None:
@@ -125,15 +127,16 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
         if tag and _TAG_CHARS.match(tag) and not tag.replace("/", "").isdigit():
             seen_tags.setdefault(tag.lower(), tag)
 
-    if fm_text is not None and fm:
+    # A value holds "[[" only where the text does, or through an escape or a tag (!!binary).
+    if fm_text is not None and fm and ("[[" in fm_text or "\\" in fm_text or "!" in fm_text):
         page.links = _frontmatter_links(fm, fm_text)
     tokens = scan_tokens(body, masked, line_of)
     for tag in tokens.tags:
         seen_tags.setdefault(tag.lower(), tag)
     page.tags = list(seen_tags.values())
     # Document order: frontmatter first, then by position in the body.
-    page.links += [link for _, link in sorted(tokens.links, key=lambda t: t[0])]
-    page.external_links = [e for _, e in sorted(tokens.external, key=lambda t: t[0])]
+    page.links += [link for _, link in sorted(tokens.links, key=_first)]
+    page.external_links = [e for _, e in sorted(tokens.external, key=_first)]
 
     item_ids = {b.item_offset: b.block_id for b in structure.blocks if b.item_offset is not None}
     page.blocks = [Block(b.block_id, line_of(b.offset)) for b in structure.blocks]

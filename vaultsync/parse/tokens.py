@@ -18,7 +18,7 @@ from .records import ExternalLink, Link
 
 # Every alternative starts with a literal, so the regex engine skips ahead by
 # character set instead of trying each position (3-4x faster on real pages).
-_TOKEN = re.compile(
+_TOKENS = (
     r"\\[\\\[\]#!<h]"  # an escaped character (or backslash) opens nothing
     r"|\[\[(?P<wiki>[^\[\]\n]+?)\]\]"
     r"|\[(?P<mdtext>(?:[^\[\]\n\\]|\\.|\[[^\[\]\n]*\])*)\]"
@@ -28,6 +28,10 @@ _TOKEN = re.compile(
     r"|h(?P<url>ttps?://[^\s<>\[\]()]+)"
     r"|#(?P<tag>[\w/-]+)"
 )
+_TOKEN = re.compile(_TOKENS)
+# The same scan for a text with no "://": it cannot hold a URL, and the scan need not
+# stop at every "h" (a failed alternative changes nothing, so the tokens are the same).
+_TOKEN_NO_URL = re.compile(_TOKENS.replace(r"|h(?P<url>ttps?://[^\s<>\[\]()]+)", ""))
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _WINDOWS_PATH = re.compile(r"^[a-zA-Z]:[\\/]")
 _IMAGE_SIZE = re.compile(r"^\s*\d+(?:\s*x\s*\d+)?\s*$")
@@ -75,7 +79,8 @@ def scan_tokens(body: str, masked: str, line_of: Callable[[int], int]) -> BodyTo
     links: list[tuple[int, Link]] = []
     external: list[tuple[int, ExternalLink]] = []
     tags: list[str] = []
-    for m in _TOKEN.finditer(masked):
+    token = _TOKEN if "://" in masked else _TOKEN_NO_URL
+    for m in token.finditer(masked):
         kind = m.lastgroup
         if kind is None:
             continue  # an escape
@@ -84,16 +89,17 @@ def scan_tokens(body: str, masked: str, line_of: Callable[[int], int]) -> BodyTo
         if kind == "wiki" or kind == "dest":  # dest: the last group of a Markdown link
             embed = before == "!" and (start < 2 or masked[start - 2] != "\\")
             pos = start - 1 if embed else start
-            if kind == "wiki":
-                target, anchor, display = split_wikilink(body[m.start("wiki"):m.end("wiki")],
-                                                         embed)
+            if kind == "wiki":  # [[…]]: the text from the body, as it may hold masked code
+                target, anchor, display = split_wikilink(body[start + 2:m.end() - 2], embed)
                 links.append((pos, Link(target, anchor, display, embed, line_of(pos),
-                                        "wikilink", is_relative(target))))
+                                        "wikilink", target[:1] == "." and is_relative(target))))
                 continue
             dest = m.group("dest")
             if dest.startswith("<"):
                 dest = dest[1:-1]
-            dest = _ESCAPED.sub(r"\1", dest.strip())
+            dest = dest.strip()
+            if "\\" in dest:
+                dest = _ESCAPED.sub(r"\1", dest)
             if not dest:
                 continue
             shown = body[m.start("mdtext"):m.end("mdtext")].strip() or None
