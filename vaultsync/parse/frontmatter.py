@@ -37,8 +37,13 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 # Expanded size of a document (a node counts 1, a scalar also its length): at most
 # this much more than twice its text, which no document without aliases can reach.
 ALIAS_BUDGET = 100_000
-# A rejected block is read again key by key; this many keys at most as YAML.
-LENIENT_YAML_KEYS = 2_000
+# A rejected block is read again key by key; this many keys at most as YAML (~20 µs
+# each), the rest as their text.
+LENIENT_YAML_KEYS = 200
+# Frontmatter is a few hundred bytes, a few KB with long lists; PyYAML builds ~0.15 µs of
+# Python objects per byte. A longer block is read up to the last key that starts within
+# this many characters.
+MAX_FRONTMATTER = 64_000
 
 
 # The first characters of a plain scalar some implicit resolver looks at (bool, int,
@@ -81,7 +86,9 @@ class FastYAMLHandler(frontmatter.YAMLHandler):  # type: ignore[misc,name-define
 YAML_HANDLER = FastYAMLHandler()
 
 _FM_OPEN = re.compile(r"---[ \t]*\r?\n")
-_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+# The closing line, found by the newline before it: a search for a literal skips ahead,
+# one anchored at every line start (^) does not.
+_FM_CLOSE = re.compile(r"\n((?:---|\.\.\.)[ \t]*\r?)$", re.MULTILINE)
 
 
 def split_frontmatter(text: str) -> tuple[str | None, int, int]:
@@ -89,11 +96,11 @@ def split_frontmatter(text: str) -> tuple[str | None, int, int]:
     if not YAML_HANDLER.detect(text) or not _FM_OPEN.match(text):
         return None, 0, 1
     first_nl = text.index("\n") + 1
-    close = _FM_CLOSE.search(text, first_nl)
+    close = _FM_CLOSE.search(text, first_nl - 1)
     if close is None:
         return None, 0, 1
-    fm = text[first_nl : close.start()]
-    end = close.end()
+    fm = text[first_nl : close.start(1)]
+    end = close.end(1)
     if end < len(text) and text[end] == "\n":
         end += 1
     return fm, end, text.count("\n", 0, end) + 1
@@ -255,6 +262,7 @@ class Frontmatter(NamedTuple):
     data: dict[str, Any]
     problems: list[Problem]
     is_frontmatter: bool  # False: the block is not frontmatter, read it as body
+    text: str = ""  # the part of the block that was read
 
 
 def _error_line(exc: yaml.YAMLError) -> int:
@@ -306,10 +314,28 @@ def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
     return data, parsed, len(entries)
 
 
+# A line that starts a top-level key (as _entries reads them).
+_ENTRY_START = re.compile(r"^(?:[^ \t#\-\r\n]|-(?![ \t])(?![^\S\n]*$))", re.MULTILINE)
+
+
 def read_frontmatter(fm_text: str) -> Frontmatter:
-    """Load a frontmatter block; never raises."""
-    try:
-        return Frontmatter(load_mapping(fm_text) or {}, [], True)  # empty: an empty mapping
+    """Load a frontmatter block, or its first MAX_FRONTMATTER characters; never raises."""
+    if len(fm_text) <= MAX_FRONTMATTER:
+        return _read_block(fm_text)
+    starts = [m.start() for m in _ENTRY_START.finditer(fm_text, 0, MAX_FRONTMATTER + 1)]
+    cut = starts[-1] if starts else 0
+    read = _read_block(fm_text[:cut])
+    if not read.is_frontmatter:
+        return read
+    line = 2 + fm_text.count("\n", 0, cut)
+    return read._replace(problems=[*read.problems, Problem(line, (
+        f"frontmatter is {len(fm_text):,} characters, over the {MAX_FRONTMATTER:,} read "
+        f"as YAML: the keys from line {line} on are not read"))])
+
+
+def _read_block(fm_text: str) -> Frontmatter:
+    try:  # empty: an empty mapping
+        return Frontmatter(load_mapping(fm_text) or {}, [], True, fm_text)
     except yaml.YAMLError as exc:
         line = _error_line(exc)
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -327,7 +353,7 @@ def read_frontmatter(fm_text: str) -> Frontmatter:
     kept = f"read key by key: {parsed} of {total} keys as YAML"
     if parsed < len(data):
         kept += f", {len(data) - parsed} as plain text"
-    return Frontmatter(data, [Problem(line, f"{why}; {kept}", "error")], True)
+    return Frontmatter(data, [Problem(line, f"{why}; {kept}", "error")], True, fm_text)
 
 
 # --- links in frontmatter values ----------------------------------------------------

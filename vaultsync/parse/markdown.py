@@ -52,10 +52,23 @@ _HEADING_LEVEL = {"H1": 1, "H2": 2, "H3": 3, "H4": 4, "H5": 5, "H6": 6}
 # Inline elements that open and close around text: nothing to read in them.
 _INLINE = frozenset({"Emphasis", "Strong", "Link", "Image", "Strikethrough", "Superscript",
                      "Subscript"})
-# Each CommonMark element costs a Python object: ~0.3 µs. Prose makes one per 40 bytes or
-# so; a page denser than this (a megabyte of `>` or `*a`) is read this far, the rest as
-# plain text, and said so in `problems`, so that no page holds a parser for seconds.
-MAX_EVENTS = 500_000
+# Budgets, so that no page holds the parser for more than a few tens of milliseconds
+# (scripts/fuzz_parse.py measures them); what lies past one is read as plain text and
+# said so in `problems`.
+# pulldown-cmark reads the whole block structure when it starts, and a paragraph's inline
+# structure all at once when its first event is asked for, so stopping the events does
+# not stop it. Its work grows with the lines it reads and the punctuation it tries to
+# pair (~100 ns for each such byte at worst), so it is given the page up to the line
+# where MAX_MARKUP of them have been seen; ordinary prose holds one every 25 bytes or so.
+_MARKUP = b"\n\t`*_[]!<>$|\\&~#+-"
+_NOT_MARKUP = bytes(b for b in range(256) if b not in _MARKUP)
+MAX_MARKUP = 100_000
+# Each element pyromark hands over costs a Python object (~0.3 µs) and its reading more:
+# prose makes one per 50 bytes or so (a megabyte ~20,000); a megabyte of `> - ` 1.5
+# million.
+MAX_EVENTS = 40_000
+# `%%` marks of Obsidian comments, each a Python step.
+MAX_COMMENT_MARKS = 20_000
 
 
 class RawHeading(NamedTuple):
@@ -82,7 +95,10 @@ class Structure(NamedTuple):
     headings: list[RawHeading]
     tasks: list[RawTask]
     blocks: list[RawBlock]
-    read_up_to: int | None = None  # set when the event budget ran out: offset read so far
+    # Set when a budget ran out: where the structure (or the `%%` comments) stopped being
+    # read; the rest is plain text.
+    read_up_to: int | None = None
+    comments_read_up_to: int | None = None
 
 
 def blank(text: str) -> str:
@@ -110,10 +126,39 @@ def _events(body: str) -> tuple[str, Iterator[tuple[Any, Any]]]:
         return safe, _MD.events_with_range(safe, merge_text=True)
 
 
+def markdown_extent(data: bytes) -> int:
+    """How much of `data` pulldown-cmark is given: all of it, or up to the line where it
+    holds more than MAX_MARKUP markup bytes (inside a line, if that line is very long)."""
+    chunk = 1 << 16
+    seen = 0
+    for start in range(0, len(data), chunk):
+        seen += len(data[start:start + chunk].translate(None, _NOT_MARKUP))
+        if seen > MAX_MARKUP:
+            cut = data.rfind(b"\n", max(0, start - chunk), start) + 1
+            if cut == 0:
+                cut = start
+                while cut and data[cut] & 0xC0 == 0x80:  # not inside a character
+                    cut -= 1
+            return cut
+    return len(data)
+
+
 def read_structure(body: str) -> Structure:
     """Read `body` once; never raises on any text."""
-    body, events = _events(body)
-    data = body.encode("utf-8")
+    if len(body) > MAX_MARKUP:  # it may hold more markup than pulldown-cmark is given
+        try:
+            data = body.encode("utf-8")
+        except UnicodeEncodeError:
+            body = body.encode("utf-8", "replace").decode("utf-8")
+            data = body.encode("utf-8")
+        extent = markdown_extent(data)
+        source = body if extent == len(data) else data[:extent].decode("utf-8")
+        events = _MD.events_with_range(source, merge_text=True)
+    else:
+        body, events = _events(body)
+        # After pyromark: the str keeps the UTF-8 it made, and encode copies it.
+        data = body.encode("utf-8")
+        extent = len(data)
     want_ids = "^" in body  # text blocks are only looked at for a block id
     # Byte offsets, as pyromark gives them.
     blanks: list[tuple[int, int]] = []  # ranges to blank
@@ -175,7 +220,9 @@ def read_structure(body: str) -> Structure:
             if ev["InlineHtml"].startswith("<!--"):
                 blanks.append((rng["start"], rng["end"]))
     rest = next(events, None)
-    budget_end: int | None = None if rest is None else rest[1]["start"]
+    read_up_to: int | None = None if rest is None else rest[1]["start"]
+    if read_up_to is None and extent < len(data):
+        read_up_to = extent
 
     for s, e in html:
         blanks.extend(m.span() for m in _HTML_COMMENT.finditer(data, s, e))
@@ -183,12 +230,18 @@ def read_structure(body: str) -> Structure:
         masked_b = _apply(data, blanks)
     else:
         masked_b = data
+    comments_up_to: int | None = None
     if b"%" in data and b"%%" in masked_b:  # a one-byte search first: much the faster
-        comments = _percent_comments(masked_b, html)
+        comments, comments_up_to = _percent_comments(masked_b, html)
         if comments:
             blanks.extend(comments)
             masked_b = _apply(data, blanks)
-    masked = body if masked_b is data else _apply(data, blanks, True).decode("utf-8")
+    if masked_b is data:
+        masked = body
+    elif len(data) == len(body):  # ASCII: a byte is a character
+        masked = masked_b.decode("ascii")
+    else:
+        masked = _apply(data, blanks, True).decode("utf-8")
 
     tasks_b: list[tuple[int, str, int, int]] = []
     for item in items:
@@ -222,16 +275,18 @@ def read_structure(body: str) -> Structure:
             wanted.append(offset)
             if item_start is not None:
                 wanted.append(item_start)
-        if budget_end is not None:
-            wanted.append(budget_end)
+        wanted += [o for o in (read_up_to, comments_up_to) if o is not None]
         at = char_offsets(data, wanted).__getitem__
-    raw_headings = [RawHeading(level, _heading_text(data[s:e].decode("utf-8", "replace")),
+    ascii_body = body if at is int else None  # byte offsets index the str
+    raw_headings = [RawHeading(level, _heading_text(ascii_body[s:e] if ascii_body is not None
+                                                    else data[s:e].decode("utf-8", "replace")),
                                at(s)) for level, s, e in headings]
     tasks = [RawTask(at(start), status, at(ts), at(te)) for start, status, ts, te in tasks_b]
     blocks = sorted((RawBlock(block_id, at(offset), None if item is None else at(item))
                      for block_id, offset, item in blocks_b), key=lambda b: b.offset)
     return Structure(masked, raw_headings, tasks, blocks,
-                     None if budget_end is None else at(budget_end))
+                     None if read_up_to is None else at(read_up_to),
+                     None if comments_up_to is None else at(comments_up_to))
 
 
 def _apply(data: bytes, spans: list[tuple[int, int]], by_character: bool = False) -> bytes:
@@ -240,7 +295,8 @@ def _apply(data: bytes, spans: list[tuple[int, int]], by_character: bool = False
     out: list[bytes] = []
     pos = 0
     for s, e in sorted(spans):
-        s = max(s, pos)
+        if s < pos:
+            s = pos
         if e <= s:
             continue
         out.append(data[pos:s])
@@ -253,26 +309,33 @@ def _apply(data: bytes, spans: list[tuple[int, int]], by_character: bool = False
     return b"".join(out)
 
 
-def _percent_comments(masked: bytes, html: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Obsidian's `%%…%%` comments; an unclosed one runs to the end of the page.
+def _percent_comments(masked: bytes, html: list[tuple[int, int]]
+                      ) -> tuple[list[tuple[int, int]], int | None]:
+    """Obsidian's `%%…%%` comments, an unclosed one running to the end of the page; and
+    where reading them stopped, if the budget of marks ran out.
 
     Only `%%` outside code, math and HTML blocks counts, and not one escaped as `\\%%`.
     """
     marks: list[int] = []
     html_starts = [a for a, _ in html]
-    for m in _PERCENTS.finditer(masked):
+    found = _PERCENTS.finditer(masked)
+    for m in itertools.islice(found, MAX_COMMENT_MARKS):
         slashes = m.end() - m.start() - 2
         pos = m.end() - 2
         k = bisect.bisect_right(html_starts, pos) - 1
         if slashes % 2 or (k >= 0 and pos < html[k][1]):
             continue
         marks.append(pos)
+    rest = next(found, None)
+    read_up_to = None if rest is None else rest.start()
+    if read_up_to is not None and len(marks) % 2:
+        read_up_to = marks.pop()  # the budget ran out inside a comment: read it as text
     spans: list[tuple[int, int]] = []
     it = iter(marks)
     for opening in it:
         closing = next(it, None)
         spans.append((opening, len(masked) if closing is None else closing + 2))
-    return spans
+    return spans, read_up_to
 
 
 def _heading_text(src: str) -> str:
@@ -281,11 +344,9 @@ def _heading_text(src: str) -> str:
     if "\n" in src or "\r" in src:  # setext: the lines above the underline
         lines = src.splitlines()[:-1]
         return " ".join(line.strip() for line in lines)
-    text = src.strip().lstrip("#")
-    if not text.strip():
-        return ""
-    text = text.strip()
-    closing = text.rstrip("#")
-    if closing != text and (not closing or closing[-1] in " \t"):
-        text = closing.rstrip()
+    text = src.strip().lstrip("#").strip()
+    if text[-1:] == "#":
+        closing = text.rstrip("#")
+        if not closing or closing[-1] in " \t":
+            text = closing.rstrip()
     return text

@@ -7,7 +7,7 @@ import posixpath
 import re
 from typing import Any
 
-from .fields import read_fields
+from .fields import MAX_FIELD_CHARS, MAX_FIELD_LINES, read_fields
 from .frontmatter import (
     WIKILINK,
     frontmatter_strings,
@@ -15,7 +15,7 @@ from .frontmatter import (
     read_frontmatter,
     split_frontmatter,
 )
-from .markdown import BLOCK_ID, MAX_EVENTS, read_structure
+from .markdown import BLOCK_ID, MAX_COMMENT_MARKS, MAX_EVENTS, MAX_MARKUP, read_structure
 from .records import (
     DEFAULT_OPTIONS,
     Block,
@@ -26,7 +26,7 @@ from .records import (
     Problem,
     Task,
 )
-from .tokens import is_relative, line_index, scan_tokens, split_wikilink
+from .tokens import MAX_TOKENS, is_relative, line_index, scan_tokens, split_wikilink
 
 _TAG_CHARS = re.compile(r"^[\w/-]+$")
 _first = operator.itemgetter(0)
@@ -87,7 +87,7 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
         read = read_frontmatter(fm_text)
         problems.extend(read.problems)
         if read.is_frontmatter:
-            fm = read.data
+            fm, fm_text = read.data, read.text
         else:
             fm_text, body_offset, body_line = None, 0, 1
     body = text[body_offset:]
@@ -105,9 +105,15 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
     masked = structure.masked
     if structure.read_up_to is not None:
         line = line_of(structure.read_up_to)
-        page.problems.append(Problem(line, f"the page's Markdown is too dense to read in full "
-                                           f"(over {MAX_EVENTS:,} elements): its structure is read "
-                                           f"up to line {line}, the rest as plain text"))
+        page.problems.append(Problem(line, (
+            f"the page's Markdown is too dense to read in full (over {MAX_EVENTS:,} elements "
+            f"or {MAX_MARKUP:,} markup characters): its structure is read up to line {line}, "
+            "the rest as plain text")))
+    if structure.comments_read_up_to is not None:
+        line = line_of(structure.comments_read_up_to)
+        page.problems.append(Problem(line, (
+            f"the page holds over {MAX_COMMENT_MARKS:,} %% comment marks: comments are read "
+            f"up to line {line}, the rest as text")))
     page.headings = [Heading(h.level, h.text, line_of(h.offset)) for h in structure.headings]
 
     title = fm.get("title")
@@ -131,6 +137,11 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
     if fm_text is not None and fm and ("[[" in fm_text or "\\" in fm_text or "!" in fm_text):
         page.links = _frontmatter_links(fm, fm_text)
     tokens = scan_tokens(body, masked, line_of)
+    if tokens.read_up_to is not None:
+        line = line_of(tokens.read_up_to)
+        page.problems.append(Problem(line, (
+            f"the page holds over {MAX_TOKENS:,} links, URLs and tags: they are read up to "
+            f"line {line}, the rest is not")))
     for tag in tokens.tags:
         seen_tags.setdefault(tag.lower(), tag)
     page.tags = list(seen_tags.values())
@@ -149,7 +160,14 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
                 raw = raw[:m.start()].rstrip()
         page.tasks.append(Task(line_of(t.offset), t.status, t.status in "xX", raw.strip(),
                                block_id))
-    page.fields = read_fields(body, masked, line_of)
+    fields = read_fields(body, masked, line_of)
+    page.fields = fields.fields
+    if fields.read_up_to is not None:
+        line = line_of(fields.read_up_to)
+        page.problems.append(Problem(line, (
+            f"the page holds over {MAX_FIELD_LINES:,} lines with '::' (or "
+            f"{MAX_FIELD_CHARS // 1000:,} KB of them): inline fields are read up to line "
+            f"{line}, the rest are not")))
     return page
 
 

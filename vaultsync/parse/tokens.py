@@ -9,6 +9,8 @@ no repetition can match the same text two ways.
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -17,33 +19,68 @@ from urllib.parse import unquote
 from .records import ExternalLink, Link
 
 # Every alternative starts with a literal, so the regex engine skips ahead by
-# character set instead of trying each position (3-4x faster on real pages).
-_TOKENS = (
-    r"\\[\\\[\]#!<h]"  # an escaped character (or backslash) opens nothing
-    r"|\[\[(?P<wiki>[^\[\]\n]+?)\]\]"
-    r"|\[(?P<mdtext>(?:[^\[\]\n\\]|\\.|\[[^\[\]\n]*\])*)\]"
-    r"\(\s*(?P<dest><[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)"
-    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
-    r"|<(?P<auto>[a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]+)>"
-    r"|h(?P<url>ttps?://[^\s<>\[\]()]+)"
-    r"|#(?P<tag>[\w/-]+)"
-)
-_TOKEN = re.compile(_TOKENS)
-# The same scan for a text with no "://": it cannot hold a URL, and the scan need not
-# stop at every "h" (a failed alternative changes nothing, so the tokens are the same).
-_TOKEN_NO_URL = re.compile(_TOKENS.replace(r"|h(?P<url>ttps?://[^\s<>\[\]()]+)", ""))
+# character set instead of trying each position (3-4x faster on real pages). Where giving
+# back what a repetition took can never let the rest match, it is possessive (`*+`): a
+# failed attempt then fails at once (a megabyte of `[a](` costs 45 ms instead of 110).
+_ESCAPE = r"\\[\\\[\]#!<h]"  # an escaped character (or backslash) opens nothing
+_WIKI = r"\[\[(?P<wiki>[^\[\]\n]+?)\]\]"
+_MARKDOWN = (r"\[(?P<mdtext>(?:[^\[\]\n\\]++|\\.|\[[^\[\]\n]*+\])*+)\]"
+             r"\(\s*+(?P<dest><[^<>\n]*+>|[^\s()<>]*+(?:\([^\s()]*+\)[^\s()<>]*+)*+)"
+             r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)")
+_AUTOLINK = r"<(?P<auto>[a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]+)>"
+_URL = r"h(?P<url>ttps?://[^\s<>\[\]()]+)"
+_TAG = r"#(?P<tag>[\w/-]+)"
+
+
+@functools.cache
+def _token_pattern(wiki: bool, markdown: bool, url: bool) -> re.Pattern[str]:
+    """The scan, without the alternatives a text cannot match (it has no `]]`, no `)` or
+    no `://`): a failed alternative changes nothing, so the tokens are the same, and the
+    engine need not stop at every `h` or `[` to try them."""
+    return re.compile("|".join(
+        [_ESCAPE] + [_WIKI] * wiki + [_MARKDOWN] * markdown + [_AUTOLINK] + [_URL] * url
+        + [_TAG]))
+
+
+# Past this many links, URLs, tags and escapes (about 1.5 µs each), the rest of a page is
+# not read for them: an index page of every note of a large vault holds a few thousand.
+MAX_TOKENS = 20_000
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _WINDOWS_PATH = re.compile(r"^[a-zA-Z]:[\\/]")
 _IMAGE_SIZE = re.compile(r"^\s*\d+(?:\s*x\s*\d+)?\s*$")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
+_NEWLINE = re.compile("\n")
+
+
 def line_index(text: str, first_line: int = 1) -> Callable[[int], int]:
-    """offset in `text` → its 1-based line, counting from `first_line`."""
-    newlines = [m.start() for m in re.finditer("\n", text)]
+    """offset in `text` → its 1-based line, counting from `first_line`.
+
+    Callers ask in order, pass after pass (headings, links, tasks, fields): newlines are
+    counted from the offset asked before (a page of short lines has a million of them,
+    and a table of them costs 60 ns each); after a few jumps back, the table is built
+    once and searched by bisection.
+    """
+    last_offset = 0
+    last_line = first_line
+    backs = 0
+    newlines: list[int] | None = None
 
     def line_of(offset: int) -> int:
-        return first_line + bisect.bisect_left(newlines, offset)
+        nonlocal last_offset, last_line, backs, newlines
+        if newlines is not None:
+            return first_line + bisect.bisect_left(newlines, offset)
+        if offset >= last_offset:
+            last_line += text.count("\n", last_offset, offset)
+        elif backs < 16:
+            backs += 1
+            last_line = first_line + text.count("\n", 0, offset)
+        else:
+            newlines = [m.start() for m in _NEWLINE.finditer(text)]
+            return first_line + bisect.bisect_left(newlines, offset)
+        last_offset = offset
+        return last_line
 
     return line_of
 
@@ -72,6 +109,7 @@ class BodyTokens(NamedTuple):
     links: list[tuple[int, Link]]  # (offset in the body, link)
     external: list[tuple[int, ExternalLink]]
     tags: list[str]  # as written, in order, duplicates kept
+    read_up_to: int | None = None  # set when MAX_TOKENS ran out: where reading stopped
 
 
 def scan_tokens(body: str, masked: str, line_of: Callable[[int], int]) -> BodyTokens:
@@ -79,8 +117,12 @@ def scan_tokens(body: str, masked: str, line_of: Callable[[int], int]) -> BodyTo
     links: list[tuple[int, Link]] = []
     external: list[tuple[int, ExternalLink]] = []
     tags: list[str] = []
-    token = _TOKEN if "://" in masked else _TOKEN_NO_URL
-    for m in token.finditer(masked):
+    if len(masked) > 65_536:  # two-character searches cost ~1 ns a character
+        wiki, markdown = "]]" in masked, ")" in masked and "](" in masked
+    else:
+        wiki, markdown = True, ")" in masked
+    found = _token_pattern(wiki, markdown, "://" in masked).finditer(masked)
+    for m in itertools.islice(found, MAX_TOKENS):
         kind = m.lastgroup
         if kind is None:
             continue  # an escape
@@ -102,15 +144,17 @@ def scan_tokens(body: str, masked: str, line_of: Callable[[int], int]) -> BodyTo
                 dest = _ESCAPED.sub(r"\1", dest)
             if not dest:
                 continue
-            shown = body[m.start("mdtext"):m.end("mdtext")].strip() or None
-            if is_external(dest):
+            shown = body[start + 1:m.end("mdtext")].strip() or None
+            if ":" in dest and is_external(dest):
                 external.append((pos, ExternalLink(dest, line_of(pos), shown)))
                 continue
             path_part, hash_, anchor = dest.partition("#")
-            target = unquote(path_part).strip()
-            links.append((pos, Link(target, unquote(anchor).strip() or None if hash_ else None,
-                                    shown, embed, line_of(pos), "markdown",
-                                    is_relative(target))))
+            target = (unquote(path_part) if "%" in path_part else path_part).strip()
+            if hash_:
+                anchor = (unquote(anchor) if "%" in anchor else anchor).strip()
+            links.append((pos, Link(target, anchor or None if hash_ else None, shown, embed,
+                                    line_of(pos), "markdown",
+                                    target[:1] == "." and is_relative(target))))
         elif kind == "auto":
             external.append((start, ExternalLink(m.group("auto"), line_of(start), None)))
         elif kind == "url":
@@ -122,4 +166,5 @@ def scan_tokens(body: str, masked: str, line_of: Callable[[int], int]) -> BodyTo
                 tag = m.group("tag").rstrip("/")
                 if tag and not tag.replace("/", "").isdigit():
                     tags.append(tag)
-    return BodyTokens(links, external, tags)
+    rest = next(found, None)
+    return BodyTokens(links, external, tags, None if rest is None else rest.start())
