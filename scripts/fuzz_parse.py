@@ -8,8 +8,9 @@ Usage::
 
 A seeded corpus of adversarial families (long runs of spaces, backticks, brackets, `[[`,
 `>` and list nesting, emphasis, math, tables, `%%`, Dataview brackets, YAML aliases and
-huge keys) at sizes doubling from 16 KB to --max-mb, plus --random pages that mix every
-kind of Markdown token at random sizes. Each page is parsed once (CPU time); the
+huge keys, and pages dense in links, headings, tasks, block ids and fields) at sizes
+doubling from 16 KB to --max-mb, plus --random pages that mix every kind of Markdown
+token at random sizes. Each page is parsed once (CPU time); the
 report gives the worst page overall with its size, the worst per megabyte, and for
 each family the time at each size with the growth factor per doubling (about 2 is
 linear, 4 quadratic).
@@ -57,6 +58,17 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "percent comments": lambda n: "%%a" * (n // 3),
     "dataview brackets": lambda n: "[k:: (" * (n // 6),
     "table rows": lambda n: "|a|b|\n|-|-|\n" + "|`a`|[[b]]|\n" * (n // 12),
+    "closed link openers": lambda n: "[a](" * (n // 4) + ")",
+    "html comments": lambda n: "<!--a-->" * (n // 8),
+    "escaped percents": lambda n: "\\%%a" * (n // 4),
+    # Pages dense in records: every one is a Python object, so budgets bound them.
+    "wikilinks": lambda n: "[[a]] " * (n // 6),
+    "markdown links": lambda n: "[a](b.md) " * (n // 10),
+    "heading lines": lambda n: "# a\n" * (n // 4),
+    "task lines": lambda n: "- [ ] a\n" * (n // 8),
+    "block ids": lambda n: "a ^b\n\n" * (n // 6),
+    "field lines": lambda n: "k:: v\n" * (n // 6),
+    "long field lines": lambda n: ("[k:: (" * (min(n, 30_000) // 6) + "\n") * max(1, n // 30_001),
     "short lines": lambda n: "a\n" * (n // 2),
     "hashtags": lambda n: "#a " * (n // 3),
     "urls": lambda n: "https://a.b/" * (n // 12),
