@@ -5,8 +5,9 @@ pyromark): code, math, HTML, quotes and callouts, lists, tables and headings are
 as CommonMark reads them. Obsidian's own syntax is read by the rules of this package
 where it departs from CommonMark: `%%comments%%`, `[[wikilinks]]` and `![[embeds]]`
 (with `\\|` inside tables), `#tags`, tasks with any status character, `^block-ids`
-and Dataview's inline fields. Every step is linear in the page's size; frontmatter is
-loaded within a budget.
+and Dataview's inline fields. Every step is linear in the page's size and has a budget
+(MAX_* in markdown, tokens, fields and frontmatter) that keeps a page to a few tens of
+milliseconds; past it the page is read on as its budget says, and a problem says where.
 
 Modules: records (the types), frontmatter, markdown (the CommonMark structure and the
 masked body), tokens (links, URLs, tags), fields (Dataview), anchors (heading and block
