@@ -1,9 +1,18 @@
 """Pathological pages parse in time linear in their size, within budgets.
 
-Each page (about a megabyte) is parsed in a child process with a generous timeout, so
-that a parser that went quadratic (or expanded a YAML alias bomb) fails the test
-instead of hanging the suite. The old line masker took from minutes to weeks on each
-of these. No time is asserted beyond that bound.
+Each page is parsed in a child process with a generous timeout, so that a parser that
+went quadratic (or expanded a YAML alias bomb) fails the test instead of hanging the
+suite. No time is asserted beyond that bound.
+
+Two kinds of page. Those of REGRESSIONS blew up an earlier parser of this project, the
+regex line masker, which this one must never become again; each fails this test there
+(measured with its parse.py, commit 91b90b4): a heading of spaces takes hours, a ladder
+of backtick runs of distinct lengths ~4 minutes (each opener searched the rest of the
+paragraph for its closer), 3 MB of frontmatter keys holding links ~5 minutes (each
+link's line was searched from the top), and the alias bomb expands to 39 MB of JSON.
+The masker read the others in well under a second; they are the ones the pulldown-cmark
+parser must bound (nesting, brackets, dense markup, frontmatter and fields), and each
+must end with the budget's `problems` row that bounds it.
 
 The budgets that keep a page's parse to a few tens of milliseconds (scripts/fuzz_parse.py
 measures them) are checked by what they do: past each one the page is still read, the
@@ -28,23 +37,41 @@ MB = 1_000_000
 BOMB_LINES = "".join(
     f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
 )
-PAGES = {
+
+
+def distinct_backtick_runs(size: int) -> str:
+    """`a ``a ```a …: no run has a closer, so each opener reads to the paragraph's end."""
+    runs, length, total = [], 1, 0
+    while total < size:
+        runs.append("`" * length + "a ")
+        total += length + 2
+        length += 1
+    return "".join(runs)
+
+
+REGRESSIONS = {
     "heading-of-spaces": f"# x{' ' * MB}y\n[[After]]\n",
-    "backtick-runs": "".join("`" * (i % 9 + 1) + "a " for i in range(MB // 6)) + "\n\n[[After]]\n",
-    "bracket-runs": "[" * MB + "\n\n[[After]]\n",
-    "wikilink-openers": "[[" * (MB // 2) + "\n\n[[After]]\n",
-    "link-openers": "[a](" * (MB // 4) + "\n\n[[After]]\n",
-    "nested-quotes": ">" * MB + "\n\n[[After]]\n",
-    "nested-lists": "".join("  " * (i % 400) + "- [[x]]\n"
-                            for i in range(MB // 400)) + "[[After]]\n",
+    "backtick-runs": distinct_backtick_runs(4 * MB) + "\n\n[[After]]\n",
     "frontmatter-keys-with-links": "---\n" + "".join(
-        f"key{i}: '[[Link {i}]]'\n" for i in range(MB // 24)) + "---\n[[After]]\n",
-    "invalid-frontmatter-keys": "---\n" + "".join(
-        f"key{i}: {{{{date}}}} [[Link {i}]]\n" for i in range(MB // 30)) + "---\n[[After]]\n",
+        f"key{i}: '[[Link {i}]]'\n" for i in range(3 * MB // 24)) + "---\n[[After]]\n",
     "alias-bomb-depth-7": "---\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
                           + BOMB_LINES + "---\n[[After]]\n",
-    "field-openers": "[k:: " * (MB // 5) + "\n\n[[After]]\n",
 }
+BOUNDED: dict[str, tuple[str, str | None]] = {  # page, the words of the problem bounding it
+    "bracket-runs": ("[" * MB + "\n\n[[After]]\n", "too dense"),
+    "wikilink-openers": ("[[" * (MB // 2) + "\n\n[[After]]\n", "too dense"),
+    "link-openers": ("[a](" * (MB // 4) + "\n\n[[After]]\n", "too dense"),
+    "nested-quotes": (">" * MB + "\n\n[[After]]\n", "too dense"),
+    "quoted-lists": ("> - " * (MB // 4) + "\n\n[[After]]\n", "too dense"),
+    "nested-lists": ("".join("  " * (i % 400) + "- [ ] [[x]] ^b\n"
+                             for i in range(MB // 400)) + "[[After]]\n", None),  # linear
+    "invalid-frontmatter-keys": ("---\n" + "".join(
+        f"key{i}: {{{{date}}}} [[Link {i}]]\n" for i in range(MB // 30)) + "---\n[[After]]\n",
+        "frontmatter is"),
+    "field-openers": (("[k:: (" * 5000 + "\n") * (MB // 30_000) + "\n[[After]]\n",
+                      "inline fields"),
+}
+PAGES = {**REGRESSIONS, **{name: page for name, (page, _) in BOUNDED.items()}}
 CHILD = """
 import json, sys
 from vaultsync.parse import parse_page
@@ -72,6 +99,9 @@ def test_pathological_page_parses_within_bounds(name):
     assert result["fm_json"] < 4 * len(PAGES[name]) + 1000  # nothing expanded
     if name == "alias-bomb-depth-7":
         assert any("aliases expand past" in p for p in result["problems"])
+    words = BOUNDED[name][1] if name in BOUNDED else None
+    if words is not None:
+        assert any(words in p for p in result["problems"]), result["problems"]
 
 
 # --- budgets --------------------------------------------------------------------------
