@@ -58,13 +58,13 @@ _INLINE = frozenset({"Emphasis", "Strong", "Link", "Image", "Strikethrough", "Su
 # pulldown-cmark reads the whole block structure when it starts, and a paragraph's inline
 # structure all at once when its first event is asked for, so stopping the events does
 # not stop it. Its work grows with the lines it reads and the punctuation it tries to
-# pair (~100 ns for each such byte at worst), so it is given the page up to the line
-# where MAX_MARKUP of them have been seen; ordinary prose holds one every 25 bytes or so.
+# pair (~150 ns for each such byte at worst), so it is given the page up to the line
+# where MAX_MARKUP of them have been seen; the generated vault holds one every 22 bytes.
 _MARKUP = b"\n\t`*_[]!<>$|\\&~#+-"
 _NOT_MARKUP = bytes(b for b in range(256) if b not in _MARKUP)
 MAX_MARKUP = 100_000
 # Each element pyromark hands over costs a Python object (~0.3 µs) and its reading more:
-# prose makes one per 50 bytes or so (a megabyte ~20,000); a megabyte of `> - ` 1.5
+# prose makes one per 40 bytes or so (a megabyte ~25,000); a megabyte of `> - ` 1.5
 # million.
 MAX_EVENTS = 40_000
 # `%%` marks of Obsidian comments, each a Python step.
