@@ -2,6 +2,10 @@
 
 Everything runs against a mirror of a small vault whose graph is known by hand, through
 Datasette's own in-process client; one test starts `vaultsync datasette` for real.
+
+The same tests run under Datasette 0.65 (the project's venv) and 1.0 (CI's second venv,
+`.venv-datasette1`). The helpers below read metadata through each version's API; where
+the two versions behave differently, the test branches on DATASETTE_1 and says how.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ from datasette.plugins import pm  # noqa: E402
 
 import vaultsync.datasette_plugin as plugin  # noqa: E402
 from vaultsync.datasette_plugin import launch  # noqa: E402
+from vaultsync.datasette_plugin.compat import (  # noqa: E402
+    DATASETTE_1,
+    DATASETTE_VERSION,
+    supports_stored_queries,
+    version_key,
+)
 from vaultsync.datasette_plugin.metadata import QUERIES  # noqa: E402
 
 DB_NAME = "vault-1a2b3c4d5e"  # a stem like the default mirror's: metadata must follow it
@@ -101,8 +111,76 @@ def write_metrics(db: Path) -> bool:
         return False
 
 
-def datasette(*dbs: Path, metadata: dict | None = None) -> Any:
+def datasette(*dbs: Path, metadata: dict | None = None, config: dict | None = None) -> Any:
+    """A Datasette on `dbs`; `config` (datasette.yaml) exists under Datasette 1.0 only."""
+    if config is not None:
+        assert DATASETTE_1, "Datasette 0.6x has no configuration file: use metadata"
+        return datasette_app.Datasette([str(db) for db in dbs], metadata=metadata,
+                                       config=config)
     return datasette_app.Datasette([str(db) for db in dbs], metadata=metadata)
+
+
+# Metadata as Datasette resolves it: 0.6x through `metadata()` (which asks the plugin's
+# get_metadata hook), 1.0 from its internal database and configuration once startup
+# (where the plugin writes them) has run.
+
+
+async def instance_metadata(ds: Any, key: str) -> Any:
+    if DATASETTE_1:
+        await ds.invoke_startup()
+        return (await ds.get_instance_metadata()).get(key)
+    return ds.metadata(key)
+
+
+async def database_metadata(ds: Any, database: str, key: str) -> Any:
+    if DATASETTE_1:
+        await ds.invoke_startup()
+        return (await ds.get_database_metadata(database)).get(key)
+    return ds.metadata(key, database=database)
+
+
+async def table_setting(ds: Any, database: str, table: str, key: str) -> Any:
+    """A table setting (sort, facets, label_column, fts_table...): metadata in 0.6x,
+    configuration in 1.0."""
+    if DATASETTE_1:
+        await ds.invoke_startup()
+        return (await ds.table_config(database, table)).get(key)
+    return ds.metadata(key, database=database, table=table)
+
+
+async def table_description(ds: Any, database: str, table: str) -> Any:
+    if DATASETTE_1:
+        await ds.invoke_startup()
+        return (await ds.get_resource_metadata(database, table)).get("description")
+    return ds.metadata("description", database=database, table=table)
+
+
+async def query_names(ds: Any, database: str) -> set[str]:
+    """The canned (1.0: stored) queries of `database`."""
+    if DATASETTE_1:
+        await ds.invoke_startup()
+        page = await ds.list_queries(database, limit=100)
+        return {q.name for q in page.queries}
+    return set(await ds.get_canned_queries(database, None))
+
+
+async def table_json(ds: Any, url: str, *extras: str) -> Any:
+    """A table's JSON with `extras`: 0.6x always includes them; 1.0 only when asked
+    (?_extra=name)."""
+    if DATASETTE_1:
+        url += "".join(f"&_extra={extra}" for extra in extras)
+    return await get_json(ds, url)
+
+
+async def facets_shown(ds: Any, url: str) -> set[str]:
+    """The facets a table's JSON reports (1.0: under facet_results.results)."""
+    data = (await table_json(ds, url, "facet_results"))["facet_results"]
+    return set(data["results"] if DATASETTE_1 else data)
+
+
+def sql_url(database: str) -> str:
+    """Where arbitrary SQL runs: 1.0 moved it to /db/-/query and redirects the old URL."""
+    return f"/{database}/-/query.json" if DATASETTE_1 else f"/{database}.json"
 
 
 async def get_json(ds: Any, url: str) -> Any:
@@ -155,33 +233,64 @@ def test_static_metadata_json_is_metadata_for_mirror() -> None:
     shipped = json.loads(plugin.METADATA_PATH.read_text("utf-8"))
     assert shipped == plugin.metadata_for("mirror"), (
         "regenerate vaultsync/datasette_plugin/metadata.json from metadata_for('mirror')")
+    config = json.loads(plugin.CONFIG_PATH.read_text("utf-8"))
+    assert config == plugin.config_for("mirror"), (
+        "regenerate vaultsync/datasette_plugin/datasette.json from config_for('mirror')")
+    # The configuration holds every table setting and canned query of the metadata.
+    metadata = shipped["databases"]["mirror"]
+    assert config["databases"]["mirror"]["queries"] == metadata["queries"]
+    for table, settings in config["databases"]["mirror"]["tables"].items():
+        assert settings.items() <= metadata["tables"][table].items()
+    assert config["databases"]["mirror"]["tables"]["pages"]["label_column"] == "title"
+
+
+def test_version_check_orders_datasette_releases() -> None:
+    ordered = ["0.64", "0.65.5", "1.0a30", "1.0a31", "1.0a41", "1.0b1", "1.0rc1", "1.0",
+               "1.0.1"]
+    assert sorted(ordered, key=version_key) == ordered
+    assert not supports_stored_queries("1.0a30") and supports_stored_queries("1.0a41")
+    assert DATASETTE_VERSION is not None
+    assert DATASETTE_1 == (version_key(DATASETTE_VERSION) >= version_key("1.0a0"))
+    # 0.6x answers metadata per request through get_metadata; 1.0 removed the hook.
+    assert hasattr(plugin, "get_metadata") != DATASETTE_1
 
 
 def test_plugin_metadata_applies_to_a_mirror_whatever_its_name(mirror_db: Path) -> None:
     async def go() -> None:
         ds = datasette(mirror_db)
         data = await get_json(ds, f"/{DB_NAME}.json")
-        assert ds.metadata("title") == "vaultsync"
+        assert await instance_metadata(ds, "title") == "vaultsync"
         tables = {t["name"]: t for t in data["tables"]}
         # content='pages' (single quotes) escapes Datasette's FTS detection: metadata says it.
-        assert ds.metadata("fts_table", database=DB_NAME, table="pages") == "pages_fts"
+        assert await table_setting(ds, DB_NAME, "pages", "fts_table") == "pages_fts"
         assert tables["skipped_files"]["hidden"] and tables["pages_fts"]["hidden"]
-        assert tables["pages_fts_data"]["hidden"]
+        # FTS shadow tables are hidden (0.65, the early 1.0 alphas) or left out of the
+        # list altogether (1.0a41).
+        assert tables["pages_fts_data"]["hidden"] if "pages_fts_data" in tables \
+            else DATASETTE_1
         assert not tables["pages"]["hidden"]
-        queries = {q["name"] for q in data["queries"]}
-        assert queries == set(QUERIES)
-        assert ds.metadata("label_column", database=DB_NAME, table="pages") == "title"
-        assert ds.metadata("title", database=DB_NAME) == "vaultsync mirror of vault"
-        pages = await get_json(ds, f"/{DB_NAME}/pages.json")
-        assert {f for f in pages["facet_results"]} >= {"kind", "folder"}
+        assert await query_names(ds, DB_NAME) == set(QUERIES)
+        if DATASETTE_1:
+            # 1.0's database page previews five stored queries and links to the rest.
+            assert len(data["queries"]) == 5 and data["queries_count"] == len(QUERIES)
+            listed = await get_json(ds, f"/{DB_NAME}/-/queries.json?_size=100")
+            assert {q["name"] for q in listed["queries"]} == set(QUERIES)
+        else:
+            assert {q["name"] for q in data["queries"]} == set(QUERIES)
+        assert await table_setting(ds, DB_NAME, "pages", "label_column") == "title"
+        assert await database_metadata(ds, DB_NAME, "title") == "vaultsync mirror of vault"
+        assert (await table_description(ds, DB_NAME, "pages")).startswith(
+            "One row per Markdown page")
+        assert await facets_shown(ds, f"/{DB_NAME}/pages.json?_size=1") >= {"kind", "folder"}
+        pages = await table_json(ds, f"/{DB_NAME}/pages.json?_shape=objects",
+                                 "human_description_en")
         assert pages["human_description_en"] == "sorted by path"
-        assert [r[1] for r in pages["rows"]] == sorted(VAULT)
-        metrics = await get_json(ds, f"/{DB_NAME}/page_metrics.json?_size=1")
+        assert [r["path"] for r in pages["rows"]] == sorted(VAULT)
+        metrics = await table_json(ds, f"/{DB_NAME}/page_metrics.json?_size=1",
+                                   "human_description_en")
         assert metrics["human_description_en"] == "sorted by pagerank descending"
-        tags = await get_json(ds, f"/{DB_NAME}/tags.json?_size=1")
-        assert "tag" in tags["facet_results"]
-        links = await get_json(ds, f"/{DB_NAME}/links.json?_size=1")
-        assert {"form", "embed"} <= set(links["facet_results"])
+        assert "tag" in await facets_shown(ds, f"/{DB_NAME}/tags.json?_size=1")
+        assert {"form", "embed"} <= await facets_shown(ds, f"/{DB_NAME}/links.json?_size=1")
         html = (await ds.client.get(f"/{DB_NAME}/pages")).text
         assert "One row per Markdown page" in html
         assert "Frontmatter title, else the first # heading" in html  # column description
@@ -199,8 +308,10 @@ def test_other_databases_are_left_alone(mirror_db: Path, tmp_path: Path) -> None
 
     async def go() -> None:
         ds = datasette(mirror_db, other)
-        assert ds.metadata("title") is None  # not only mirrors: no instance title
-        assert ds.metadata("queries", database="other", fallback=False) is None
+        assert await instance_metadata(ds, "title") is None  # not only mirrors: no title
+        assert await query_names(ds, "other") == set()
+        assert await table_setting(ds, "other", "pages", "label_column") is None
+        assert await table_description(ds, "other", "pages") is None
         data = await get_json(ds, "/other/pages.json?_shape=array")
         assert data == [{"id": 1, "path": "x.md"}]
         html = (await ds.client.get("/other/pages")).text
@@ -211,7 +322,8 @@ def test_other_databases_are_left_alone(mirror_db: Path, tmp_path: Path) -> None
 
 
 def test_static_metadata_alone_gives_the_queries(mirror_db: Path, tmp_path: Path) -> None:
-    """The plain `datasette mirror.db --metadata metadata.json` path, without the plugin."""
+    """The plain `datasette mirror.db --metadata metadata.json` path, without the plugin
+    (under 1.0: `--metadata metadata.json --config datasette.json`)."""
     plain = tmp_path / "mirror.db"
     src = sqlite3.connect(mirror_db)
     dst = sqlite3.connect(plain)
@@ -219,15 +331,27 @@ def test_static_metadata_alone_gives_the_queries(mirror_db: Path, tmp_path: Path
     src.close()
     dst.close()
     metadata = json.loads(plugin.METADATA_PATH.read_text("utf-8"))
+    config = json.loads(plugin.CONFIG_PATH.read_text("utf-8"))
     pm.unregister(plugin)
     try:
         async def go() -> None:
-            ds = datasette(plain, metadata=metadata)
+            if DATASETTE_1:
+                # 1.0 reads canned queries from its configuration only: metadata alone
+                # keeps the descriptions and table settings but has no queries.
+                alone = datasette(plain, metadata=metadata)
+                assert (await alone.client.get("/mirror/orphans.json")).status_code == 404
+                assert await table_setting(alone, "mirror", "pages", "label_column") == \
+                    "title"
+                assert await query_names(alone, "mirror") == set()
+                ds = datasette(plain, metadata=metadata, config=config)
+            else:
+                ds = datasette(plain, metadata=metadata)
             rows = await get_json(ds, "/mirror/orphans.json?_shape=array")
             assert [r["path"] for r in rows] == EXPECTED["orphans"]
             found = await get_json(ds, "/mirror/search.json?_shape=array&q=zebra")
             assert [r["path"] for r in found] == ["concepts/alpha.md"]
-            assert ds.metadata("label_column", database="mirror", table="pages") == "title"
+            assert await table_setting(ds, "mirror", "pages", "label_column") == "title"
+            assert await table_description(ds, "mirror", "pages") is not None
 
         run(go())
     finally:
@@ -434,14 +558,112 @@ def test_graph_view_links_follow_the_running_server(mirror_db: Path) -> None:
 
 
 def test_graph_url_is_configurable(mirror_db: Path) -> None:
-    metadata = {"plugins": {"vaultsync": {"graph_url": "http://localhost:9999/graph"}}}
+    settings = {"plugins": {"vaultsync": {"graph_url": "http://localhost:9999/graph"}}}
 
     async def go() -> None:
-        ds = datasette(mirror_db, metadata={"databases": {DB_NAME: metadata}})
+        # Plugin settings: metadata in 0.6x, configuration (datasette.yaml) in 1.0.
+        given = {"databases": {DB_NAME: settings}}
+        ds = datasette(mirror_db, config=given) if DATASETTE_1 else \
+            datasette(mirror_db, metadata=given)
         data = await get_json(ds, "/-/vaultsync/page.json?path=index.md")
         assert data["links"]["graph"] == "http://localhost:9999/graph?path=index.md"
-        # A user's metadata overrides ours key by key, the rest stays.
-        assert ds.metadata("label_column", database=DB_NAME, table="pages") == "title"
+        assert await table_setting(ds, DB_NAME, "pages", "label_column") == "title"
+
+    run(go())
+
+
+def test_what_the_user_gives_datasette_overrides_the_plugin_key_by_key(
+        mirror_db: Path) -> None:
+    mine = "SELECT 'mine.md' AS path"
+    metadata = {"title": "My Datasette", "databases": {DB_NAME: {
+        "title": "My vault", "tables": {"pages": {"description": "My pages."}}}}}
+    # Table settings and queries: metadata in 0.6x, configuration in 1.0.
+    settings = {"databases": {DB_NAME: {
+        "tables": {"pages": {"facets": ["folder"]}},
+        "queries": {"orphans": {"sql": mine, "title": "My orphans"}}}}}
+
+    async def go() -> None:
+        if DATASETTE_1:
+            ds = datasette(mirror_db, metadata=metadata, config=settings)
+        else:
+            merged = json.loads(json.dumps(metadata))
+            merged["databases"][DB_NAME]["tables"]["pages"]["facets"] = ["folder"]
+            merged["databases"][DB_NAME]["queries"] = settings["databases"][DB_NAME]["queries"]
+            ds = datasette(mirror_db, metadata=merged)
+        assert await instance_metadata(ds, "title") == "My Datasette"
+        assert await database_metadata(ds, DB_NAME, "title") == "My vault"
+        assert await table_description(ds, DB_NAME, "pages") == "My pages."
+        assert await table_setting(ds, DB_NAME, "pages", "facets") == ["folder"]
+        rows = await get_json(ds, f"/{DB_NAME}/orphans.json?_shape=array")
+        assert rows == [{"path": "mine.md"}]
+        # ... and the rest stays the plugin's.
+        assert await database_metadata(ds, DB_NAME, "description") is not None
+        assert await table_setting(ds, DB_NAME, "pages", "label_column") == "title"
+        assert await table_setting(ds, DB_NAME, "pages", "sort") == "path"
+        assert await query_names(ds, DB_NAME) == set(QUERIES)
+        isolated = await get_json(ds, f"/{DB_NAME}/isolated.json?_shape=array")
+        assert [r["path"] for r in isolated] == EXPECTED["isolated"]
+        assert await facets_shown(ds, f"/{DB_NAME}/pages.json?_size=1") == {"folder"}
+        html = (await ds.client.get(f"/{DB_NAME}/pages")).text
+        assert "My pages." in html and "One row per Markdown page" not in html
+        assert "Frontmatter title, else the first # heading" in html  # ours: not given
+
+    run(go())
+
+
+def test_the_launchers_database_name_keeps_metadata_queries_and_card(
+        mirror_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vaultsync datasette` names the mirror after its vault folder at startup (under
+    1.0 by attaching the file anew, as removing a database closes it)."""
+    monkeypatch.setitem(plugin.DATABASE_NAMES, str(mirror_db.resolve()), "vault")
+
+    async def go() -> None:
+        ds = datasette(mirror_db)
+        rows = await get_json(ds, "/vault/orphans.json?_shape=array")
+        assert [r["path"] for r in rows] == EXPECTED["orphans"]
+        assert "vault" in ds.databases and DB_NAME not in ds.databases
+        assert await table_setting(ds, "vault", "pages", "label_column") == "title"
+        assert await database_metadata(ds, "vault", "title") == "vaultsync mirror of vault"
+        card = await get_json(ds, "/-/vaultsync/page.json?path=concepts/alpha.md")
+        assert card["database"] == "vault"
+        assert [b["path"] for b in card["page"]["backlinks"]] == ["concepts/beta.md",
+                                                                  "index.md"]
+        assert (await ds.client.get(f"/{DB_NAME}/pages.json")).status_code == 404
+
+    run(go())
+
+
+def test_canned_queries_run_where_arbitrary_sql_is_denied(mirror_db: Path) -> None:
+    # allow_sql: metadata in 0.6x, configuration in 1.0 (where the plugin's stored
+    # queries are trusted, as canned queries in configuration are).
+    given = {"allow_sql": False}
+
+    async def go() -> None:
+        ds = datasette(mirror_db, config=given) if DATASETTE_1 else \
+            datasette(mirror_db, metadata=given)
+        denied = await ds.client.get(f"{sql_url(DB_NAME)}?sql=select+1")
+        assert denied.status_code == 403
+        rows = await get_json(ds, f"/{DB_NAME}/orphans.json?_shape=array")
+        assert [r["path"] for r in rows] == EXPECTED["orphans"]
+        back = await get_json(ds, f"/{DB_NAME}/page_backlinks.json?_shape=array&path=index")
+        assert back == []
+
+    run(go())
+
+
+def test_the_page_card_is_as_private_as_the_pages_table(mirror_db: Path) -> None:
+    # Only root may see the mirror: permissions are metadata in 0.6x, configuration in 1.0.
+    given = {"databases": {DB_NAME: {"allow": {"id": "root"}}}}
+
+    async def go() -> None:
+        ds = datasette(mirror_db, config=given) if DATASETTE_1 else \
+            datasette(mirror_db, metadata=given)
+        assert (await ds.client.get(f"/{DB_NAME}/pages.json")).status_code == 403
+        card = await ds.client.get("/-/vaultsync/page.json?path=index.md")
+        assert card.status_code == 403
+        cookies = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+        card = await ds.client.get("/-/vaultsync/page.json?path=index.md", cookies=cookies)
+        assert card.status_code == 200 and card.json()["page"]["title"] == "Index"
 
     run(go())
 
@@ -522,7 +744,7 @@ def test_reads_never_see_half_a_sync_batch(mirror_db: Path) -> None:
             # Read until both states were seen a few times (or something else was).
             while thread.is_alive() and time.monotonic() < deadline and (
                     min(seen.get(s, 0) for s in allowed) < 5 or set(seen) - allowed):
-                rows = await get_json(ds, f"/{DB_NAME}.json?_shape=array&sql={sql}")
+                rows = await get_json(ds, f"{sql_url(DB_NAME)}?_shape=array&sql={sql}")
                 state = (rows[0]["pages"], rows[0]["links"], rows[0]["fts"])
                 seen[state] = seen.get(state, 0) + 1
                 if set(seen) - allowed:

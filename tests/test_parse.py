@@ -319,3 +319,10 @@ def test_frontmatter_link_lines_for_repeated_and_many_links():
     page = parse_page("x.md", f"---\n{keys}---\n")
     assert [(ln.target, ln.line) for ln in page.links] == [
         ("L0", 2), ("L1", 3), ("L2", 4), ("L0", 5), ("L1", 6), ("L2", 7)]
+
+
+def test_lone_surrogates_in_frontmatter_and_body_are_read_around():
+    # Never from a file (bytes are decoded with replacement), but parse_page takes any str.
+    page = parse_page("x.md", "---\ntitle: a\ud800b\n---\n[[x]] `\ud800` \ud800 [[y]]\n")
+    assert page.title == "a?b"
+    assert [link.target for link in page.links] == ["x", "y"]

@@ -3,11 +3,14 @@
 Enabled through the `datasette` entry point when vaultsync and Datasette share an
 environment (`vaultsync datasette` also registers it explicitly). It
 
-- supplies the mirror's metadata (`get_metadata`): descriptions, facets, `label_column`,
-  full-text search, canned queries. It applies to every attached database that *is* a
-  vaultsync mirror, whatever its name (the file stem, e.g. `vault-1a2b3c4d5e`): each
-  database file is probed once per Datasette instance (one read-only look at its
-  schema) and remembered. A --metadata file given to Datasette overrides it key by key;
+- supplies the mirror's metadata: descriptions, facets, `label_column`, full-text search,
+  canned queries. It applies to every attached database that *is* a vaultsync mirror,
+  whatever its name (the file stem, e.g. `vault-1a2b3c4d5e`): each database file is
+  probed once per Datasette instance (one read-only look at its schema) and remembered.
+  Under Datasette 0.6x through the `get_metadata` hook; under Datasette 1.0, which removed
+  that hook, once at startup into its metadata, configuration and stored queries
+  (`datasette1`). The metadata and configuration the user gives Datasette override it
+  key by key;
 - adds `/-/vaultsync/page?path=<page path>` (and `.json`): one page's card with links
   to its backlinks, its row and, while `vaultsync serve` runs for the mirror (or
   plugins.vaultsync.graph_url is set), its graph view;
@@ -18,42 +21,58 @@ environment (`vaultsync datasette` also registers it explicitly). It
   keeps page bodies and frontmatter to one line per row, so the rows come first;
 - under `vaultsync datasette`, names the mirror's database after its vault folder.
 
-Nothing here imports Datasette at module level beyond `hookimpl`, and `metadata_for`
-works without Datasette installed.
+Nothing here imports Datasette at module level beyond `hookimpl` and its version, and
+`metadata_for` works without Datasette installed.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
+from .compat import DATASETTE_1, DATASETTE_VERSION, FIRST_SUPPORTED_1, supports_stored_queries
 from .metadata import (
     BACKLINKS_QUERY,
     CITING_QUERY,
+    INSTANCE_METADATA,
     STATIC_DB_NAME,
+    config_for,
     database_metadata,
     metadata_for,
 )
 
-try:
-    from datasette import hookimpl
-except ImportError:  # Datasette not installed: the metadata helpers still work
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
-    def hookimpl(func: Any = None, **_kw: Any) -> Any:  # type: ignore[no-redef]
-        return func if func is not None else (lambda f: f)
+try:
+    from datasette import hookimpl as _datasette_hookimpl
+except ImportError:  # Datasette not installed: the metadata helpers still work
+    _datasette_hookimpl = None
+
+_Hook = TypeVar("_Hook", bound=Callable[..., Any])
+
+
+def hookimpl(func: _Hook) -> _Hook:
+    """Datasette's hook marker, keeping the hook's signature for type checkers."""
+    return func if _datasette_hookimpl is None else cast(_Hook, _datasette_hookimpl(func))
 
 
 __all__ = [
-    "DATABASE_NAMES", "METADATA_PATH", "PLUGIN_NAME", "STATIC_DB_NAME", "database_metadata",
-    "ensure_registered", "is_mirror_file", "metadata_for",
+    "CONFIG_PATH", "DATABASE_NAMES", "DATASETTE_1", "METADATA_PATH", "PLUGIN_NAME",
+    "STATIC_DB_NAME", "config_for", "database_metadata", "ensure_registered",
+    "is_mirror_file", "metadata_for",
 ]
 
 PLUGIN_NAME = "vaultsync"
-# Static metadata for `datasette mirror.db --metadata metadata.json` (database "mirror").
+# Static metadata for `datasette mirror.db --metadata metadata.json` (database "mirror"),
+# and for Datasette 1.0 the configuration beside it: `--config datasette.json`.
 METADATA_PATH = Path(__file__).with_name("metadata.json")
+CONFIG_PATH = Path(__file__).with_name("datasette.json")
 PAGE_ROUTE = "/-/vaultsync/page"
 _PATH_COLUMNS = frozenset({"path", "source_path", "target_path"})
 _MIRROR_TABLES = ("pages", "pages_fts", "links", "page_metrics", "meta")
@@ -92,7 +111,6 @@ _probed: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, str | None]]] = (
 )
 # vault label → that mirror's database metadata, built once, copied per call.
 _db_metadata: dict[str, dict[str, Any]] = {}
-_INSTANCE = {k: v for k, v in metadata_for("").items() if k != "databases"}
 
 
 def _mirror_label(datasette: Any, name: str) -> str | None:
@@ -110,6 +128,7 @@ def _mirror_label(datasette: Any, name: str) -> str | None:
 
 
 def _mirrors(datasette: Any) -> dict[str, str]:
+    """Database name → vault label of every attached mirror."""
     out = {}
     for name in list(datasette.databases):
         label = _mirror_label(datasette, name)
@@ -141,24 +160,32 @@ def ensure_registered() -> None:
 # --- hooks -------------------------------------------------------------------------
 
 
-@hookimpl
-def get_metadata(datasette: Any, key: str | None, database: str | None, table: Any) -> Any:
-    # Called a few dozen times per request: answer only what `key` asks for, and copy
-    # only what Datasette may merge into (it mutates what hooks return).
-    mirrors = _mirrors(datasette)
-    if not mirrors:
-        return None
-    names = list(mirrors) if database is None else [database] if database in mirrors else []
-    out: dict[str, Any] = {}
-    if names:
-        out["databases"] = {n: _db_part(mirrors[n], key, table) for n in names}
-    user_dbs = [n for n in datasette.databases if not n.startswith("_")]
-    if all(n in mirrors for n in user_dbs):
-        # Only mirrors attached: the instance is vaultsync's, give it a title.
-        for k, v in _INSTANCE.items():
-            if key is None or key == k:
-                out[k] = v
-    return out
+def _only_mirrors(datasette: Any, mirrors: dict[str, str]) -> bool:
+    """Whether every user database is a mirror: then the instance is vaultsync's and gets
+    its title."""
+    return all(n in mirrors for n in datasette.databases if not n.startswith("_"))
+
+
+if not DATASETTE_1:  # Datasette 1.0 has no such hook: see `startup`
+
+    @hookimpl
+    def get_metadata(datasette: Any, key: str | None, database: str | None,
+                     table: str | None) -> dict[str, Any] | None:
+        # Called a few dozen times per request: answer only what `key` asks for, and copy
+        # only what Datasette may merge into (it mutates what hooks return).
+        mirrors = _mirrors(datasette)
+        if not mirrors:
+            return None
+        names = list(mirrors) if database is None else [database] if database in mirrors \
+            else []
+        out: dict[str, Any] = {}
+        if names:
+            out["databases"] = {n: _db_part(mirrors[n], key, table) for n in names}
+        if _only_mirrors(datasette, mirrors):
+            for k, v in INSTANCE_METADATA.items():
+                if key is None or key == k:
+                    out[k] = v
+        return out
 
 
 def _db_part(label: str, key: str | None, table: str | None) -> dict[str, Any]:
@@ -167,7 +194,7 @@ def _db_part(label: str, key: str | None, table: str | None) -> dict[str, Any]:
         _db_metadata[label] = database_metadata(label or None)
     full = _db_metadata[label]
     if key is None or key == "databases":
-        return _copy(full)
+        return cast(dict[str, Any], _copy(full))
     part = {key: _copy(full[key])} if key in full else {}
     table_part = full["tables"].get(table) if table is not None else None
     if table_part is not None and key in table_part and key != "tables":
@@ -176,19 +203,48 @@ def _db_part(label: str, key: str | None, table: str | None) -> dict[str, Any]:
 
 
 @hookimpl
-def startup(datasette: Any) -> None:
+def startup(datasette: Any) -> Awaitable[None] | None:
+    _rename_databases(datasette)
+    if not DATASETTE_1:
+        return None
+    return _startup_1(datasette)
+
+
+def _rename_databases(datasette: Any) -> None:
+    """Give each mirror the name `vaultsync datasette` chose for it (DATABASE_NAMES)."""
     if not DATABASE_NAMES:
         return
     for name, db in list(datasette.databases.items()):
         wanted = DATABASE_NAMES.get(str(Path(db.path).resolve())) if db.path else None
         if wanted and wanted != name and wanted not in datasette.databases:
+            renamed = db
+            if DATASETTE_1:
+                # 1.0's remove_database closes the database: attach its file anew.
+                from datasette.database import Database
+
+                renamed = Database(datasette, path=db.path, is_mutable=db.is_mutable,
+                                   mode=db.mode)
             datasette.remove_database(name)
-            datasette.add_database(db, name=wanted)
+            datasette.add_database(renamed, name=wanted)
+
+
+async def _startup_1(datasette: Any) -> None:
+    from . import datasette1
+
+    mirrors = _mirrors(datasette)
+    if not mirrors:
+        return
+    if not supports_stored_queries():
+        print(f"vaultsync: Datasette {DATASETTE_VERSION} predates {FIRST_SUPPORTED_1}; the "
+              "mirror's descriptions, table settings and canned queries are left out "
+              f"(pip install 'datasette>={FIRST_SUPPORTED_1}')", file=sys.stderr)
+        return
+    await datasette1.supply(datasette, mirrors, instance=_only_mirrors(datasette, mirrors))
 
 
 @hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str,
-                datasette: Any) -> Any:
+                datasette: Any) -> Markup | None:
     if column in _ROUNDED_COLUMNS and isinstance(value, float):
         if _mirror_label(datasette, database) is None:
             return None
@@ -216,7 +272,7 @@ def render_cell(value: Any, column: str, table: str | None, database: str,
 
 
 @hookimpl
-def table_actions(datasette: Any, database: str, table: str) -> Any:
+def table_actions(datasette: Any, database: str, table: str) -> list[dict[str, str]] | None:
     if table != "pages" or _mirror_label(datasette, database) is None:
         return None
     actions = [{"href": datasette.urls.database(database) + "/search",
@@ -248,7 +304,7 @@ document.querySelectorAll("dl.column-descriptions").forEach((dl) => {
 
 @hookimpl
 def extra_body_script(view_name: str, database: str | None, table: str | None,
-                      datasette: Any) -> Any:
+                      datasette: Any) -> str | None:
     if view_name != "table" or database is None or \
             _mirror_label(datasette, database) is None:
         return None
@@ -256,7 +312,7 @@ def extra_body_script(view_name: str, database: str | None, table: str | None,
 
 
 @hookimpl
-def register_routes() -> Any:
+def register_routes() -> list[tuple[str, Callable[..., Awaitable[Any]]]]:
     return [(r"^/-/vaultsync/page(?P<format>\.json)?$", page_view)]
 
 
@@ -351,8 +407,17 @@ async def page_view(datasette: Any, request: Any) -> Any:
     if database is None or database not in mirrors:
         return error("no vaultsync mirror is attached to this Datasette"
                      if database is None else f"{database} is not a vaultsync mirror", 404)
-    await datasette.ensure_permissions(request.actor, [
-        ("view-table", (database, "pages")), ("view-database", database), "view-instance"])
+    if DATASETTE_1:
+        from datasette.resources import TableResource
+
+        # 1.0 resolves the database and instance rules behind a table's own.
+        await datasette.ensure_permission(
+            action="view-table", resource=TableResource(database=database, table="pages"),
+            actor=request.actor)
+    else:
+        await datasette.ensure_permissions(request.actor, [
+            ("view-table", (database, "pages")), ("view-database", database),
+            "view-instance"])
     page = None
     if path:
         page = await datasette.databases[database].execute_fn(

@@ -38,7 +38,8 @@ def not_installed_message() -> str:
 
     try:
         wanted = [r.partition(";")[0].strip() for r in requires("vaultsync") or []
-                  if "datasette" in r.partition(";")[2]]
+                  if r.partition(";")[2].replace(" ", "").replace("'", '"')
+                  == 'extra=="datasette"']
     except PackageNotFoundError:
         wanted = []
     requirement = wanted[0] if wanted else "datasette"

@@ -1,7 +1,9 @@
 """Datasette metadata for a vaultsync mirror: descriptions, facets, labels, canned queries.
 
 Pure data, no Datasette import: `metadata_for(name)` works (and `vaultsync datasette
---print-metadata` prints it) whether or not Datasette is installed.
+--print-metadata` prints it) whether or not Datasette is installed. Datasette 0.6x takes
+all of it as metadata; Datasette 1.0 keeps only descriptions and titles there and reads
+table settings and canned queries from its configuration, which `config_for(name)` gives.
 """
 
 from __future__ import annotations
@@ -9,8 +11,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# The name Datasette gives `mirror.db`: the key of the shipped static metadata.json.
+# The name Datasette gives `mirror.db`: the key of the shipped metadata.json and
+# datasette.json.
 STATIC_DB_NAME = "mirror"
+
+# Table keys that Datasette 1.0 reads from its configuration (datasette.yaml), not from
+# its metadata; Datasette 0.6x reads them from metadata.
+TABLE_CONFIG_KEYS = ("hidden", "sort", "sort_desc", "size", "sortable_columns",
+                     "label_column", "facets", "fts_table", "fts_pk", "searchmode")
+
+# The instance's title and description, given when every attached database is a mirror.
+INSTANCE_METADATA = {
+    "title": "vaultsync",
+    "description": "The SQLite mirror of a Markdown vault, by vaultsync.",
+}
 
 _PAGE_COLUMNS = {
     "id": "Row id; kept across a rename, so links and citations follow the page.",
@@ -343,8 +357,21 @@ def database_metadata(vault: str | None = None) -> dict[str, Any]:
 def metadata_for(db_name: str, vault: str | None = None) -> dict[str, Any]:
     """Complete Datasette metadata (for --metadata) for a mirror Datasette names `db_name`
     (the database file's stem)."""
-    return {
-        "title": "vaultsync",
-        "description": "The SQLite mirror of a Markdown vault, by vaultsync.",
-        "databases": {db_name: database_metadata(vault)},
-    }
+    return {**INSTANCE_METADATA, "databases": {db_name: database_metadata(vault)}}
+
+
+def database_config() -> dict[str, Any]:
+    """What Datasette 1.0 reads from its configuration for one mirror database (what goes
+    under databases.<name> of datasette.yaml): table settings and canned queries."""
+    tables = {}
+    for table, spec in TABLES.items():
+        settings = {key: copy.deepcopy(spec[key]) for key in TABLE_CONFIG_KEYS if key in spec}
+        if settings:
+            tables[table] = settings
+    return {"tables": tables, "queries": copy.deepcopy(QUERIES)}
+
+
+def config_for(db_name: str) -> dict[str, Any]:
+    """Datasette 1.0 configuration (for --config, beside --metadata from `metadata_for`)
+    for a mirror Datasette names `db_name`."""
+    return {"databases": {db_name: database_config()}}

@@ -320,6 +320,13 @@ _ENTRY_START = re.compile(r"^(?:[^ \t#\-\r\n]|-(?![ \t])(?![^\S\n]*$))", re.MULT
 
 def read_frontmatter(fm_text: str) -> Frontmatter:
     """Load a frontmatter block, or its first MAX_FRONTMATTER characters; never raises."""
+    try:
+        return _read_frontmatter(fm_text)
+    except UnicodeEncodeError:  # lone surrogates cannot reach libyaml; '?' keeps the rest
+        return _read_frontmatter(fm_text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def _read_frontmatter(fm_text: str) -> Frontmatter:
     if len(fm_text) <= MAX_FRONTMATTER:
         return _read_block(fm_text)
     starts = [m.start() for m in _ENTRY_START.finditer(fm_text, 0, MAX_FRONTMATTER + 1)]

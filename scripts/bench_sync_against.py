@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""A full sync by this checkout against a full sync by another git revision, interleaved.
+
+Usage::
+
+    .venv/bin/python scripts/bench_sync_against.py main VAULT --rounds 8
+    .venv/bin/python scripts/bench_sync_against.py main VAULT --rounds 4 --workers 1
+
+The revision's tree is exported with `git archive` into a temporary folder and run with
+this checkout's interpreter (`python -m vaultsync` with PYTHONPATH pointing at it), so
+that the two differ only in their code. Each round syncs VAULT once with each, into a
+fresh mirror (the order reversed every other round, so that a change in the machine's
+load falls on both), timing the whole process: wall time, and CPU time (user + sys) of
+it and its parsing processes. The table gives medians with min and max, the median of
+the per-round differences (rounds pair runs made seconds apart, which a shared machine's
+load disturbs least), and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def export(rev: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=REPO, check=True,
+                             capture_output=True).stdout
+    tar = into / "tree.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as t:
+        t.extractall(into / "tree", filter="data")
+    return into / "tree"
+
+
+def sync_once(code: Path, vault: Path, db: Path, extra: list[str]) -> tuple[float, float]:
+    for suffix in ("", "-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(code))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(vault), "--db", str(db),
+                    "-q", *extra], env=env, cwd=db.parent, check=True,
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("rev", help="the git revision to compare with, e.g. main")
+    ap.add_argument("vault", type=Path)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--workers", type=int, help="passed to vaultsync sync")
+    args = ap.parse_args(argv)
+    extra = [] if args.workers is None else ["--workers", str(args.workers)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        codes = {args.rev: export(args.rev, Path(tmp)), "this checkout": REPO}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
+        loads = []
+        order = list(codes)
+        for _ in range(args.rounds):
+            for name in order:
+                loads.append(os.getloadavg()[0])
+                times[name].append(sync_once(codes[name], args.vault.resolve(),
+                                             Path(tmp) / "mirror.db", extra))
+            order.reverse()
+
+    print(f"full sync of {args.vault} ({args.rounds} rounds, interleaved"
+          f"{', ' + ' '.join(extra) if extra else ''}); load average "
+          f"{min(loads):.2f} – {max(loads):.2f}\n")
+    print("| code | wall s | CPU s (with parsing processes) |")
+    print("|---|---|---|")
+    for name, runs in times.items():
+        wall, cpu = [w for w, _ in runs], [c for _, c in runs]
+        print(f"| {name} | {statistics.median(wall):.2f} ({min(wall):.2f} – {max(wall):.2f}) "
+              f"| {statistics.median(cpu):.2f} ({min(cpu):.2f} – {max(cpu):.2f}) |")
+    base, this = times[args.rev], times["this checkout"]
+    wall_diff = statistics.median(t[0] - b[0] for b, t in zip(base, this, strict=True))
+    cpu_diff = statistics.median(t[1] - b[1] for b, t in zip(base, this, strict=True))
+    print(f"\nthis checkout minus {args.rev}, median of the rounds: wall {wall_diff:+.2f} s, "
+          f"CPU {cpu_diff:+.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
