@@ -22,7 +22,7 @@ from .parse import ParsedPage, Problem
 from .resolve import name_key
 from .scan import FileStat
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -230,8 +230,21 @@ ALTER TABLE daemon_status ADD COLUMN error TEXT;
 ALTER TABLE daemon_status ADD COLUMN error_since TEXT;
 """
 
+# --- schema 3: the graph view's stored layout ------------------------------------------
+# One position per page, computed once per graph structure (vaultsync.layout) so the
+# view paints at once instead of laying the graph out in the browser first.
+_SCHEMA_V3_LAYOUT = """
+CREATE TABLE page_layout (
+    page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+    x REAL NOT NULL,
+    y REAL NOT NULL
+);
+"""
+# --- end of schema 3 --------------------------------------------------------------------
+
 # version → SQL that brings a mirror from version-1 to version. Append; never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3_LAYOUT}
+
 
 class MirrorError(Exception):
     """A mirror that cannot be opened or written: one clear line for the user."""
@@ -651,6 +664,18 @@ class Mirror:
         """Rows of (betweenness, community, page_id), and how they were computed."""
         self.conn.executemany(
             "UPDATE page_metrics SET betweenness = ?, community = ? WHERE page_id = ?", rows)
+        for key, value in info.items():
+            self.set_meta(key, value)
+
+    def write_layout(self, rows: Iterable[tuple[int, float, float]],
+                     info: dict[str, str]) -> None:
+        """Replace the stored layout with rows of (page_id, x, y), and how it was made
+        (meta `layout_*` keys). Pages deleted meanwhile are left out."""
+        self.conn.execute("DELETE FROM page_layout")
+        self.conn.executemany(
+            "INSERT INTO page_layout (page_id, x, y) SELECT ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?)",
+            ((page_id, x, y, page_id) for page_id, x, y in rows))
         for key, value in info.items():
             self.set_meta(key, value)
 
