@@ -234,6 +234,10 @@ def longest(longtasks: list[list[float]], start: float, end: float) -> float:
     return max((d for s, d in longtasks if s < end and s + d > start), default=0.0)
 
 
+def say(text: str) -> None:
+    print(f"  {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
 def step(page: Any, control: str, mode: str | None, nodes: int, timeout: float
          ) -> tuple[float, float]:
     """(start, end) on the page clock of a click on `control`, until the view shows `mode`
@@ -277,6 +281,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
         marks = page.evaluate("window.__bench.marks")
         painted = marks.get("painted=1", marks.get("ready=1"))
         run.figures["first paint"] = painted
+        say(f"first paint {painted:.0f} ms")
         try:
             page.wait_for_function(
                 "() => document.body.dataset.ready === '1' && "
@@ -289,6 +294,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
         marks = page.evaluate("window.__bench.marks")
         settled = max(v for k, v in marks.items() if k == "layout=stopped")
         run.figures["settled layout"] = settled
+        say(f"settled layout {settled:.0f} ms")
         resources = page.evaluate(
             "performance.getEntriesByType('resource').filter(e => e.name.includes("
             "'/api/graph')).map(e => [e.name, e.transferSize, e.decodedBodySize])")
@@ -320,6 +326,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
                 raise StepTimeout(label) from None
             tasks = page.evaluate("window.__bench.longtasks")
             run.figures[label] = end - start
+            say(f"{label} {end - start:.0f} ms")
             run.blocks[label] = longest(tasks, start, end)
             run.notes[label] = f"{expected} nodes"
             if shots is not None and run_no == 0 and label == "local switch (hub)":
@@ -333,6 +340,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
             raise StepTimeout("back to global") from None
         tasks = page.evaluate("window.__bench.longtasks")
         run.figures["back to global"] = end - start
+        say(f"back to global {end - start:.0f} ms")
         run.blocks["back to global"] = longest(tasks, start, end)
 
         with_tags = len(api.get("/api/graph", params={"limit": 20000, "include": "tags"})
@@ -343,6 +351,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
             raise StepTimeout("filter change") from None
         tasks = page.evaluate("window.__bench.longtasks")
         run.figures["filter change (tags shown)"] = end - start
+        say(f"filter change {end - start:.0f} ms")
         run.blocks["filter change (tags shown)"] = longest(tasks, start, end)
         step(page, "inc-tags", None, total, timeout)
 
@@ -377,8 +386,11 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
     finally:
         if errors:
             run.notes["page errors"] = errors[:3]
-        context.close()
+        if not run.timed_out:
+            context.close()  # a frozen tab may never close: its browser is dropped instead
     return run
+
+
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -466,6 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--viewport", default="1400x900", help="WIDTHxHEIGHT")
     parser.add_argument("--screenshots", type=Path,
                         help="save the first run's global and local views of the largest size here")
+    parser.add_argument("--quiet-load", type=float, default=None,
+                        help="before each size, wait until the 1-minute load average is below "
+                             "this (the machine is shared)")
+    parser.add_argument("--quiet-wait", type=float, default=600,
+                        help="wait at most this many seconds for --quiet-load (default 600)")
     parser.add_argument("--label", help="what is measured (default: the checkout's git commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown section to this file")
     args = parser.parse_args(argv)
@@ -484,16 +501,24 @@ def main(argv: list[str] | None = None) -> int:
     rev = args.label or rev or str(src)
     sections = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        def launch() -> Any:
+            return pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+
+        browser = launch()
         version = browser.version
         try:
             for pages in sizes:
                 print(f"{pages} pages: preparing", file=sys.stderr)
-                load_start = loadavg()
                 vault, db = prepare(args.workdir, pages, src)
                 server = Server(src, vault, db, args.workdir / f"serve-{pages}.log")
                 try:
                     status = server.wait_settled()
+                    if args.quiet_load is not None:
+                        deadline = time.monotonic() + args.quiet_wait
+                        while os.getloadavg()[0] > args.quiet_load and \
+                                time.monotonic() < deadline:
+                            time.sleep(5)
+                    load_start = loadavg()
                     hub, small = pick_pages(db)
                     edges = sqlite3.connect(db).execute(
                         "SELECT count(*) FROM page_edges").fetchone()[0]
@@ -509,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
                               f" {run.notes}", file=sys.stderr)
                         runs.append(run)
                         if run.timed_out:
+                            # Its tab is frozen: leave that browser to Playwright's exit.
+                            browser = launch()
                             break  # a frozen tab: the next run would freeze the same way
                         server.wait_settled()
                 finally:

@@ -74,7 +74,8 @@ export class Labels {
       const data = r.getNodeDisplayData(node);
       if (!data || data.hidden || !data.label) continue;
       const size = r.scaleSize(data.size);
-      if (!forced && size < o.threshold) continue;
+      // Candidates come by PageRank, and node size grows with it: the rest are smaller.
+      if (!forced && size < o.threshold) break;
       const p = r.framedGraphToViewport(data);
       if (p.x < 0 || p.x > width || p.y < half || p.y > height - half) continue;
       const w = this.width(ctx, data.label);

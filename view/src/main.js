@@ -23,9 +23,13 @@ const MAX_NODES = 20000; // beyond this, the top pages by PageRank (the API's li
 const FLAGS = { orphan: 1, isolated: 2, dead_end: 4, single_source: 8, unsourced: 16, is_source: 32 };
 const HOVER_DIMS_UP_TO = 3000; // above, hovering only highlights (dimming re-draws everything)
 const FADE_EDGES_ABOVE = 60; // a selected page with more links draws them faded
-// Big graphs hide their edges while the layout moves every node (the edges would be
+// Graphs with many edges hide them while the layout moves every node (the edges would be
 // re-uploaded each frame); they come back when it stops.
-const EDGES_HIDDEN_IN_LAYOUT = 20000;
+const EDGES_HIDDEN_IN_LAYOUT = 5000;
+// Sigma re-indexes every drawn edge on each full refresh (about 10 µs each in software
+// WebGL): past this many, it draws each node's links to its most important neighbours,
+// plus every link of the selected page. The whole graph stays in `graph`.
+const EDGE_BUDGET = 20000;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -50,9 +54,16 @@ const state = {
   refreshes: 0,
   lastBatch: 0,
   painted: false,
+  renderStart: 0,
+  renderEnd: 0,
+  renderCost: 0, // ms the last frame took (re-indexing included)
 };
 
-let graph = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
+let graph = new Graph({ type: "directed", multi: false, allowSelfLoops: false }); // every node and link
+// What sigma draws: another graphology graph with the same nodes (the very attribute
+// objects, so positions are shared) and all or some of the edges. The layout moves
+// `graph`, which nothing listens to, and sigma hears of it at the pace it can draw.
+let display = graph;
 let renderer = null;
 let labels = null;
 let api = null;
@@ -77,7 +88,7 @@ function stopLayout() {
   if (layout) {
     layout.kill();
     layout = null;
-    if (renderer && graph.size > EDGES_HIDDEN_IN_LAYOUT) renderer.refresh();
+    if (renderer) renderer.refresh(); // the final positions, and the edges back
   }
   setBodyData({ layout: "stopped" });
 }
@@ -90,6 +101,31 @@ function runLayout(ms) {
   settings.gravity = 1;
   settings.adjustSizes = false;
   layout = new FA2Layout(graph, { settings, getEdgeWeight: null });
+  // The layout moves `graph`'s nodes, whose attribute objects `display` shares. Sigma is
+  // told at most once a frame, not again for 1.5 times as long as the last frame took,
+  // and on big graphs at most every order/12 ms (a frame of 10,000 nodes costs the
+  // software renderer hundreds of ms): the worker iterates meanwhile and the page
+  // stays responsive at any size.
+  const full = graph;
+  const every = Math.min(800, full.order / 12);
+  let waiting = false;
+  let told = 0;
+  const moved = () => {
+    if (waiting) return;
+    waiting = true;
+    const due = Math.max(state.renderEnd + 1.5 * state.renderCost, told + every);
+    setTimeout(() => requestAnimationFrame(() => {
+      waiting = false;
+      told = performance.now();
+      if (graph === full && layout) display.updateEachNodeAttributes((n, a) => a, { attributes: ["x", "y"] });
+    }), Math.max(0, due - performance.now()));
+  };
+  full.on("eachNodeAttributesUpdated", moved);
+  const kill = layout.kill.bind(layout);
+  layout.kill = () => {
+    full.removeListener("eachNodeAttributesUpdated", moved);
+    kill();
+  };
   layout.start();
   setBodyData({ layout: "running" });
   layoutTimer = setTimeout(stopLayout, ms);
@@ -220,7 +256,47 @@ function buildGraph(data, previous) {
       if (pos) g.mergeNodeAttributes(id, pos);
     }
   }
-  return { graph: g, unplaced: unplaced.length, stored, kept: keep };
+  return { graph: g, unplaced: unplaced.length, stored, kept: keep, baseEdges: pickEdges(g) };
+}
+
+// The edges sigma draws when the graph has more than EDGE_BUDGET: each node's links to
+// its top neighbours by PageRank, as many per node as the budget allows (hubs stay
+// hubs: their neighbours' top neighbour is the hub). null: all of them.
+function pickEdges(g) {
+  if (g.size <= EDGE_BUDGET) return null;
+  const per = Math.max(1, Math.floor(EDGE_BUDGET / Math.max(g.order, 1)));
+  const score = (id) => {
+    const info = g.getNodeAttribute(id, "info");
+    return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
+  };
+  const scores = new Map();
+  g.forEachNode((id) => scores.set(id, score(id)));
+  const keep = new Set();
+  const mine = [];
+  g.forEachNode((id) => {
+    mine.length = 0;
+    g.forEachEdge(id, (e, a, s, t) => mine.push([scores.get(s === id ? t : s), e]));
+    if (mine.length > per) mine.sort((a, b) => b[0] - a[0]);
+    for (let i = 0; i < Math.min(per, mine.length); i++) keep.add(mine[i][1]);
+  });
+  return keep;
+}
+
+// A graph for sigma: `full`'s nodes (the same attribute objects, so positions are
+// shared) and the `edges` picked (null: all), plus every link of `focus`.
+function makeDisplay(full, edges, focus) {
+  const d = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
+  full.forEachNode((id, attrs) => d.addNode(id, attrs));
+  const add = (e, attrs, s, t) => d.addEdgeWithKey(e, s, t, attrs);
+  if (!edges) {
+    full.forEachEdge(add);
+    return d;
+  }
+  for (const e of edges) add(e, full.getEdgeAttributes(e), full.source(e), full.target(e));
+  if (focus && full.hasNode(focus)) {
+    full.forEachEdge(focus, (e, attrs, s, t) => { if (!edges.has(e)) add(e, attrs, s, t); });
+  }
+  return d;
 }
 
 function rankOrder(g) {
@@ -236,16 +312,35 @@ function rankOrder(g) {
 }
 
 // Show `g` in one step: sigma drops the old graph's listeners and indexes the new one once.
-function show(g, { frame = false } = {}) {
+function show(g, baseEdges, { frame = false } = {}) {
   stopLayout();
   graph = g;
+  state.baseEdges = baseEdges;
   if (state.selected && !graph.hasNode(state.selected)) state.selected = null;
   if (state.hovered && !graph.hasNode(state.hovered)) state.hovered = null;
   state.labelOrder = rankOrder(g);
   updateFocus();
-  renderer.setGraph(g);
+  state.displayFocus = baseEdges ? state.selected : null;
+  display = makeDisplay(g, baseEdges, state.displayFocus);
+  renderer.setGraph(display);
   if (frame) frameCamera();
 }
+
+// After the selection or hover changed: redraw, with the selected page's links added to
+// what sigma draws when they were left out.
+function refocus() {
+  updateFocus();
+  const want = state.baseEdges ? state.selected : null;
+  if (want !== state.displayFocus) {
+    state.displayFocus = want;
+    display = makeDisplay(graph, state.baseEdges, want);
+    renderer.setGraph(display);
+  } else {
+    renderer.refresh({ skipIndexation: true });
+  }
+}
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function shownKey() {
   const include = [...state.include].sort().join(",");
@@ -253,7 +348,7 @@ function shownKey() {
   return `global:${include}`;
 }
 
-function applyData(data, { frame }) {
+async function applyData(data, { frame }) {
   const key = shownKey();
   const sameView = state.shown === key;
   let previous = null;
@@ -264,12 +359,13 @@ function applyData(data, { frame }) {
     previous = graph;
   }
   const built = buildGraph(data, previous);
+  await nextTask(); // building and showing are two tasks, never one long one
   state.data = data;
   state.communities = new Map((data.meta.communities || []).map((c) => [c.id, c]));
   renderLegend(); // first: the camera frames the graph clear of it
-  show(built.graph, { frame: frame || !sameView });
+  show(built.graph, built.baseEdges, { frame: frame || !sameView });
   state.shown = key;
-  if (state.mode === "global") state.globalCache = { key, graph: built.graph, data, stale: false };
+  if (state.mode === "global") state.globalCache = { key, graph: built.graph, baseEdges: built.baseEdges, data, stale: false };
   renderStats();
   setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode });
   showMessage(graph.order ? "" : "The mirror has no pages yet.");
@@ -277,7 +373,7 @@ function applyData(data, { frame }) {
   if (!built.kept) {
     // A whole new picture: from the stored layout, a short refinement; else the full run.
     ms = state.mode === "global" && built.stored === graph.order
-      ? Math.min(3000, 800 + graph.order * 0.2) : layoutTime(graph.order);
+      ? Math.min(2000, 800 + graph.order * 0.12) : layoutTime(graph.order);
   } else {
     ms = built.unplaced ? 1200 : 0;
   }
@@ -310,7 +406,7 @@ async function load({ frame = false } = {}) {
       while (again) {
         loadAgain = false;
         const data = await fetchGraph();
-        applyData(data, { frame: frame && first });
+        await applyData(data, { frame: frame && first });
         first = false;
         again = loadAgain;
       }
@@ -382,8 +478,8 @@ function updateFocus() {
   state.focusFaded = ok && state.focusEdges.size > FADE_EDGES_ABOVE;
 }
 
-function nodeReducer(node, data) {
-  const res = { ...data };
+// Sigma passes the reducers a copy of the attributes: they change it in place.
+function nodeReducer(node, res) {
   const focus = (state.hovered && graph.order <= HOVER_DIMS_UP_TO && state.hovered) || state.selected;
   if (state.focusSet && !state.focusSet.has(node)) {
     res.color = DIMMED;
@@ -408,13 +504,16 @@ function nodeReducer(node, data) {
 function edgeReducer(edge, data) {
   if (state.focusEdges) {
     if (state.focusEdges.has(edge)) {
-      return state.focusFaded
-        ? { ...data, color: EDGE_ACTIVE_FADED, zIndex: 1 }
-        : { ...data, color: EDGE_ACTIVE, size: data.size + 0.5, zIndex: 1 };
-    }
-    return { ...data, hidden: true };
+      data.zIndex = 1;
+      if (state.focusFaded) data.color = EDGE_ACTIVE_FADED;
+      else {
+        data.color = EDGE_ACTIVE;
+        data.size += 0.5;
+      }
+    } else data.hidden = true;
+    return data;
   }
-  if (layout && graph.size > EDGES_HIDDEN_IN_LAYOUT) return { ...data, hidden: true };
+  if (layout && display.size > EDGES_HIDDEN_IN_LAYOUT) data.hidden = true;
   return data;
 }
 
@@ -493,9 +592,8 @@ function closePanel() {
   $("panel").hidden = true;
   state.panelPath = null;
   state.selected = null;
-  updateFocus();
   setBodyData({ panel: "", panelLoaded: "" });
-  renderer.refresh({ skipIndexation: true });
+  refocus();
 }
 
 function showNodeInfo(id) {
@@ -515,9 +613,8 @@ async function selectPage(path, { focus = true } = {}) {
     await load({ frame: true });
   }
   state.selected = graph.hasNode(path) ? path : null;
-  updateFocus();
   $("mode-local").disabled = false;
-  renderer.refresh({ skipIndexation: true });
+  refocus();
   if (focus && state.selected) focusCamera(path);
   await openPanel(path);
 }
@@ -553,7 +650,7 @@ async function exitLocal() {
     state.data = cache.data;
     state.communities = new Map((cache.data.meta.communities || []).map((c) => [c.id, c]));
     renderLegend();
-    show(cache.graph, { frame: true });
+    show(cache.graph, cache.baseEdges, { frame: true });
     state.shown = key;
     renderStats();
     setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode, layout: "stopped" });
@@ -690,9 +787,10 @@ function renderLegend() {
 }
 
 function restyle() {
-  graph.forEachNode((id, attrs) => {
-    graph.setNodeAttribute(id, "color", nodeColor(attrs.info, state.colorBy));
-  });
+  display.updateEachNodeAttributes((id, attrs) => {
+    attrs.color = nodeColor(attrs.info, state.colorBy);
+    return attrs;
+  }, { attributes: ["color"] });
   renderLegend();
 }
 
@@ -707,18 +805,18 @@ function scheduleRefresh() {
   refreshTimer = setTimeout(async () => {
     const changed = new Set(pendingChanged);
     pendingChanged.clear();
+    // Pages that changed are highlighted for a moment (set first: the rebuild draws them).
+    const until = performance.now() + 2500;
+    for (const id of changed) state.flash.set(id, until);
     try {
       await load({ frame: false });
     } catch (_) {
       return;
     }
-    const until = performance.now() + 2500;
-    for (const id of changed) if (graph.hasNode(id)) state.flash.set(id, until);
     if (changed.size) setTimeout(() => renderer.refresh({ skipIndexation: true }), 2600);
     if (state.panelPath && changed.has(state.panelPath)) await openPanel(state.panelPath);
     state.refreshes += 1;
     setBodyData({ refreshes: state.refreshes, lastBatch: state.lastBatch });
-    renderer.refresh({ skipIndexation: true });
   }, 200);
 }
 
@@ -763,7 +861,7 @@ function setupDrag() {
   renderer.getMouseCaptor().on("mousemovebody", (e) => {
     if (!dragged) return;
     const pos = renderer.viewportToGraph(e);
-    graph.mergeNodeAttributes(dragged, { x: pos.x, y: pos.y });
+    display.mergeNodeAttributes(dragged, { x: pos.x, y: pos.y });
     e.preventSigmaDefault();
     e.original.preventDefault();
     e.original.stopPropagation();
@@ -871,7 +969,12 @@ function createRenderer(order) {
     candidates: labelCandidates,
     obstacles: labelObstacles,
   });
+  renderer.on("beforeRender", () => {
+    state.renderStart = performance.now();
+  });
   renderer.on("afterRender", () => {
+    state.renderEnd = performance.now();
+    state.renderCost = state.renderEnd - state.renderStart;
     if (!state.painted && graph.order) {
       state.painted = true;
       performance.mark("vaultsync:first-paint");
@@ -903,8 +1006,7 @@ function createRenderer(order) {
   renderer.on("clickStage", () => {
     if (state.selected) {
       state.selected = null;
-      updateFocus();
-      renderer.refresh({ skipIndexation: true });
+      refocus();
     }
   });
   setupDrag();
@@ -929,17 +1031,16 @@ async function start(token) {
   setupSearch();
   setModeButtons();
   createRenderer(data.nodes.length);
-  applyData(data, { frame: true });
+  await applyData(data, { frame: true });
   connectEvents();
   const clearSelection = () => {
     state.selected = null;
     state.hovered = null;
-    updateFocus();
-    renderer.refresh({ skipIndexation: true });
+    refocus();
   };
   // For scripts and tests (the browser test reads the graph through this).
   window.vaultsyncView = {
-    get graph() { return graph; }, renderer, state, api, labels, selectPage, enterLocal,
+    get graph() { return graph; }, get display() { return display; }, renderer, state, api, labels, selectPage, enterLocal,
     exitLocal, load, runLayout, stopLayout, clearSelection, frameCamera,
   };
   setBodyData({ ready: "1" });
