@@ -14,6 +14,7 @@ export class Labels {
     this.enabled = true;
     this.widths = new Map();
     this.drawn = 0;
+    this.placed = [];
     renderer.on("afterRender", () => this.draw());
   }
 
@@ -32,6 +33,7 @@ export class Labels {
     const { width, height } = r.getDimensions();
     const ctx = r.getCanvases().labels.getContext("2d");
     this.drawn = 0;
+    this.placed = []; // [x0, y0, x1, y1] of each label drawn in the last frame
     if (!this.enabled || !r.getGraph().order) return;
     const o = this.options;
     ctx.font = `${o.weight} ${o.size}px ${o.font}`;
@@ -85,6 +87,7 @@ export class Labels {
       const box = [x - 2, p.y - half, x + w + 2, p.y + half];
       if (!free(box)) continue;
       occupy(box);
+      this.placed.push(box);
       ctx.strokeText(data.label, x, p.y);
       ctx.fillText(data.label, x, p.y);
       this.drawn += 1;
