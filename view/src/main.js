@@ -9,6 +9,7 @@ import Graph from "graphology";
 import forceAtlas2 from "graphology-layout-forceatlas2";
 import FA2Layout from "graphology-layout-forceatlas2/worker";
 import Sigma from "sigma";
+import { EdgeLineProgram } from "sigma/rendering";
 import { createNodeBorderProgram } from "@sigma/node-border";
 
 import { Api, ApiError, findToken } from "./api.js";
@@ -30,7 +31,11 @@ const EDGES_HIDDEN_IN_LAYOUT = 5000;
 // WebGL): past this many, it draws each node's links to its most important neighbours,
 // plus every link of the selected page. The whole graph stays in `graph`.
 const EDGE_BUDGET = 20000;
+// Past this many edges they are drawn as 1-pixel lines: a fraction of the pixels of
+// sigma's default quads, which decides the frame time of a software renderer.
+const THIN_EDGES_ABOVE = 5000;
 const $ = (id) => document.getElementById(id);
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const state = {
   mode: "global",
@@ -169,12 +174,16 @@ function decode(payload) {
 
 function nodeAttributes(node, maxRank, order) {
   const marked = node.type === "page";
+  const orphanRing = marked && node.orphan ? 2.5 : 0;
+  const singleRing = marked && node.single_source ? 2.5 : 0;
   return {
     label: node.title,
     size: nodeSize(node, maxRank, order),
     color: nodeColor(node, state.colorBy),
-    orphanRing: marked && node.orphan ? 2.5 : 0,
-    singleRing: marked && node.single_source ? 2.5 : 0,
+    // Only ringed nodes pay for the ring program's shader.
+    type: orphanRing || singleRing ? "ring" : "circle",
+    orphanRing,
+    singleRing,
     nodeType: node.type,
     info: node,
   };
@@ -197,10 +206,13 @@ function ringPosition(node) {
   return { x: Math.cos(angle) * r, y: Math.sin(angle) * r };
 }
 
-// A new graphology graph for `data`, built while nothing listens to it. Positions: the
-// node's position in `previous` (the graph this one replaces, same mode), else next to a
+// A new graphology graph for `data`, built while nothing listens to it, in slices of a
+// few tens of milliseconds (other tasks run between them). Positions: the node's
+// position in `previous` (the graph this one replaces, same mode), else next to a
 // neighbour that has one, else the stored layout (global) or rings (local), else a seed.
-function buildGraph(data, previous) {
+const SLICE = 25000;
+
+async function buildGraph(data, previous) {
   const g = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
   const nodes = data.nodes;
   const order = nodes.length;
@@ -233,13 +245,15 @@ function buildGraph(data, previous) {
   // Tens of thousands of edges paint a grey disc: draw them barely above the background
   // (sigma blends premultiplied alpha, so an rgba colour would add up to white).
   const links = data.links;
-  const edgeColor = links.length > 3 * 20000 ? "#2b2b2b" : EDGE;
+  const edgeColor = links.length > 3 * 20000 ? "#2b2b2b" : links.length > 3 * THIN_EDGES_ABOVE ? "#363636" : EDGE;
+  const edgeType = links.length > 3 * THIN_EDGES_ABOVE ? "thin" : "line"; // "line": sigma's quads
   for (let i = 0; i < links.length; i += 3) {
+    if (i && i % (3 * SLICE) === 0) await nextTask();
     const s = nodes[links[i]].id;
     const t = nodes[links[i + 1]].id;
     if (s === t || g.hasEdge(s, t)) continue;
     const w = links[i + 2];
-    g.addEdge(s, t, { weight: w, size: Math.min(3, 0.5 + Math.log2(1 + w) * 0.5), color: edgeColor });
+    g.addEdge(s, t, { weight: w, size: Math.min(3, 0.5 + Math.log2(1 + w) * 0.5), color: edgeColor, type: edgeType });
   }
   if (keep && unplaced.length) {
     const fresh = new Set(unplaced);
@@ -256,6 +270,7 @@ function buildGraph(data, previous) {
       if (pos) g.mergeNodeAttributes(id, pos);
     }
   }
+  if (g.size > EDGE_BUDGET) await nextTask();
   return { graph: g, unplaced: unplaced.length, stored, kept: keep, baseEdges: pickEdges(g) };
 }
 
@@ -320,7 +335,7 @@ function show(g, baseEdges, { frame = false } = {}) {
   if (state.hovered && !graph.hasNode(state.hovered)) state.hovered = null;
   state.labelOrder = rankOrder(g);
   updateFocus();
-  state.displayFocus = baseEdges ? state.selected : null;
+  state.displayFocus = baseEdges ? focusNode() : null;
   display = makeDisplay(g, baseEdges, state.displayFocus);
   renderer.setGraph(display);
   if (frame) frameCamera();
@@ -330,7 +345,7 @@ function show(g, baseEdges, { frame = false } = {}) {
 // what sigma draws when they were left out.
 function refocus() {
   updateFocus();
-  const want = state.baseEdges ? state.selected : null;
+  const want = state.baseEdges ? focusNode() : null;
   if (want !== state.displayFocus) {
     state.displayFocus = want;
     display = makeDisplay(graph, state.baseEdges, want);
@@ -340,7 +355,7 @@ function refocus() {
   }
 }
 
-const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 
 function shownKey() {
   const include = [...state.include].sort().join(",");
@@ -358,7 +373,7 @@ async function applyData(data, { frame }) {
   } else if (state.shown && state.shown.startsWith(`local:${state.center}:`)) {
     previous = graph;
   }
-  const built = buildGraph(data, previous);
+  const built = await buildGraph(data, previous);
   await nextTask(); // building and showing are two tasks, never one long one
   state.data = data;
   state.communities = new Map((data.meta.communities || []).map((c) => [c.id, c]));
@@ -469,9 +484,17 @@ function focusCamera(id) {
 
 // --- focus, hover, selection ------------------------------------------------------------
 
+// The page the view dims the rest around: the hovered one (on graphs small enough to
+// redraw at once), else the selected one, except the centre of a local graph, whose
+// neighbourhood is the whole view (dimming it would grey out the pages at depth 2+).
+function focusNode() {
+  if (state.hovered && graph.order <= HOVER_DIMS_UP_TO) return state.hovered;
+  if (state.mode === "local" && state.selected === state.center) return null;
+  return state.selected;
+}
+
 function updateFocus() {
-  const hovered = state.hovered && graph.order <= HOVER_DIMS_UP_TO ? state.hovered : null;
-  const focus = hovered || state.selected;
+  const focus = focusNode();
   const ok = focus && graph.hasNode(focus);
   state.focusSet = ok ? new Set([focus, ...graph.neighbors(focus)]) : null;
   state.focusEdges = ok ? new Set(graph.edges(focus)) : null;
@@ -480,7 +503,7 @@ function updateFocus() {
 
 // Sigma passes the reducers a copy of the attributes: they change it in place.
 function nodeReducer(node, res) {
-  const focus = (state.hovered && graph.order <= HOVER_DIMS_UP_TO && state.hovered) || state.selected;
+  const focus = state.focusSet ? focusNode() : state.selected;
   if (state.focusSet && !state.focusSet.has(node)) {
     res.color = DIMMED;
     res.orphanRing = 0;
@@ -520,7 +543,7 @@ function edgeReducer(edge, data) {
 // Label candidates, most important first: the page in focus and its neighbours, pages
 // that just changed, then every node by PageRank.
 function* labelCandidates() {
-  const focus = state.selected || state.hovered;
+  const focus = focusNode();
   if (state.focusSet) {
     if (focus && graph.hasNode(focus)) yield [focus, true];
     for (const id of state.labelOrder) if (state.focusSet.has(id) && id !== focus) yield [id, graph.order < 3000];
@@ -943,6 +966,7 @@ function createRenderer(order) {
   });
   renderer = new Sigma(graph, $("graph"), {
     nodeProgramClasses: { ring: NodeRingProgram },
+    edgeProgramClasses: { thin: EdgeLineProgram },
     defaultNodeType: "ring",
     defaultEdgeColor: EDGE,
     labelColor: { color: "#d8d8d8" },
