@@ -191,7 +191,7 @@ class Server:
         """Until the daemon has computed metrics (and the layout, if there is one)."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self.client.get("/api/status").json()
+            status: dict[str, Any] = self.client.get("/api/status").json()
             metrics = status.get("metrics") or {}
             layout = status.get("layout") or {"fresh": True}
             if metrics.get("fresh") and metrics.get("heavy_fresh") and layout.get("fresh") \
