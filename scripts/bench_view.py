@@ -107,6 +107,52 @@ class StepTimeout(Exception):
     """A step did not finish in time: the tab is frozen or far too slow."""
 
 
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_renderers() -> None:
+    """End this benchmark's own Chromium tabs (renderer processes): a frozen tab never
+    runs the script that would time a wait out, so Playwright would wait for ever."""
+    for pid in _descendants(os.getpid()):
+        try:
+            if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+
+
+def wait(page: Any, js: str, timeout: float, arg: Any = None, polling: int = 100) -> None:
+    """page.wait_for_function with a watchdog: StepTimeout after `timeout` seconds, even
+    when the tab is frozen (its renderer is killed)."""
+    import threading
+
+    from playwright.sync_api import Error as PlaywrightError
+
+    watchdog = threading.Timer(timeout + 5, kill_renderers)
+    watchdog.start()
+    try:
+        page.wait_for_function(js, arg=arg, timeout=timeout * 1000, polling=polling)
+    except PlaywrightError:  # a timeout, or the tab the watchdog ended
+        raise StepTimeout from None
+    finally:
+        watchdog.cancel()
+
+
 @dataclass
 class Run:
     figures: dict[str, float] = field(default_factory=dict)  # ms
@@ -243,14 +289,8 @@ def step(page: Any, control: str, mode: str | None, nodes: int, timeout: float
     """(start, end) on the page clock of a click on `control`, until the view shows `mode`
     (None: any) with `nodes` nodes and its main thread is free again. StepTimeout when
     that takes longer than `timeout` seconds."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     page.evaluate(ACTION_JS, [control, mode, nodes])
-    try:
-        page.wait_for_function("() => window.__step !== null", timeout=timeout * 1000,
-                               polling=100)
-    except PlaywrightTimeout:
-        raise StepTimeout from None
+    wait(page, "() => window.__step !== null", timeout)
     result = page.evaluate("window.__step")
     return float(result["start"]), float(result["end"])
 
@@ -258,8 +298,6 @@ def step(page: Any, control: str, mode: str | None, nodes: int, timeout: float
 def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
             timeout: float, viewport: tuple[int, int], shots: Path | None, size_name: str,
             run_no: int) -> Run:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     run = Run()
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     context.add_init_script(INIT_SCRIPT)
@@ -273,24 +311,21 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
     try:
         page.goto(server.base + "/", wait_until="commit")
         try:
-            page.wait_for_function(
-                "() => document.body && (document.body.dataset.painted || "
-                "document.body.dataset.ready === '1')", timeout=timeout * 1000, polling=100)
-        except PlaywrightTimeout:
+            wait(page, "() => document.body && (document.body.dataset.painted || "
+                 "document.body.dataset.ready === '1')", timeout)
+        except StepTimeout:
             raise StepTimeout("first paint") from None
         marks = page.evaluate("window.__bench.marks")
         painted = marks.get("painted=1", marks.get("ready=1"))
         run.figures["first paint"] = painted
         say(f"first paint {painted:.0f} ms")
         try:
-            page.wait_for_function(
-                "() => document.body.dataset.ready === '1' && "
-                "document.body.dataset.layout === 'stopped'", timeout=timeout * 1000,
-                polling=100)
-        except PlaywrightTimeout:
+            wait(page, "() => document.body.dataset.ready === '1' && "
+                 "document.body.dataset.layout === 'stopped'", timeout)
+            wait(page, "() => new Promise(r => requestAnimationFrame(() => "
+                 "setTimeout(() => r(true), 0)))", timeout)
+        except StepTimeout:
             raise StepTimeout("settled layout") from None
-        page.wait_for_function("() => new Promise(r => requestAnimationFrame(() => "
-                               "setTimeout(() => r(true), 0)))", timeout=timeout * 1000)
         marks = page.evaluate("window.__bench.marks")
         settled = max(v for k, v in marks.items() if k == "layout=stopped")
         run.figures["settled layout"] = settled
@@ -309,17 +344,15 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
         for label, path in (("local switch (hub)", hub), ("local switch (small page)", small)):
             expected = len(api.get("/api/graph/local", params={"path": path}).json()["nodes"])
             page.evaluate("([p]) => window.vaultsyncView.selectPage(p, { focus: false })", [path])
-            page.wait_for_function(
-                f"() => document.body.dataset.panelLoaded === {json.dumps(path)}",
-                timeout=timeout * 1000, polling=100)
+            wait(page, f"() => document.body.dataset.panelLoaded === {json.dumps(path)}",
+                 timeout)
             if label.endswith("(small page)"):
                 # From the global view, like the first: leave local mode first.
                 start, end = step(page, "mode-global", "global", total, timeout)
                 page.evaluate("([p]) => window.vaultsyncView.selectPage(p, { focus: false })",
                               [path])
-                page.wait_for_function(
-                    f"() => document.body.dataset.panelLoaded === {json.dumps(path)}",
-                    timeout=timeout * 1000, polling=100)
+                wait(page, f"() => document.body.dataset.panelLoaded === {json.dumps(path)}",
+                     timeout)
             try:
                 start, end = step(page, "mode-local", "local", expected, timeout)
             except StepTimeout:
@@ -330,8 +363,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
             run.blocks[label] = longest(tasks, start, end)
             run.notes[label] = f"{expected} nodes"
             if shots is not None and run_no == 0 and label == "local switch (hub)":
-                page.wait_for_function("() => document.body.dataset.layout === 'stopped'",
-                                       timeout=timeout * 1000, polling=100)
+                wait(page, "() => document.body.dataset.layout === 'stopped'", timeout)
                 page.screenshot(path=str(shots / f"graph-view-{size_name}-local.png"))
 
         try:
@@ -365,11 +397,10 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
         hub_file.write_text(hub_file.read_text(encoding="utf-8") + f"\nSee [[{name}]].\n",
                             encoding="utf-8")
         try:
-            page.wait_for_function(
-                "([id, hub]) => { const g = window.vaultsyncView.graph; return g.hasNode(id) "
-                "&& g.hasEdge(hub, id); }", arg=[new_id, hub], timeout=timeout * 1000,
-                polling=20)
-        except PlaywrightTimeout:
+            wait(page, "([id, hub]) => { const g = window.vaultsyncView.graph; "
+                 "return g.hasNode(id) && g.hasEdge(hub, id); }", timeout, arg=[new_id, hub],
+                 polling=20)
+        except StepTimeout:
             raise StepTimeout("edit over SSE") from None
         end = page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
                             "setTimeout(() => r(performance.now()), 0)))")
