@@ -406,6 +406,68 @@ async function fetchGraph() {
   return decode(payload);
 }
 
+// The neighbourhood of the centre, read from the global graph the page already holds,
+// the way /api/graph/local walks it: pages up to `depth` resolved links away in the
+// chosen direction, then the tags, attachments and unresolved targets they link to.
+// Null when that graph is not at hand, out of date, cut to the top pages, or filtered
+// differently: the API answers then.
+function localFromGlobal() {
+  const cache = state.globalCache;
+  const key = `global:${[...state.include].sort().join(",")}`;
+  if (!cache || cache.stale || cache.key !== key || cache.data.meta.truncated) return null;
+  const g = cache.graph;
+  if (!g.hasNode(state.center) || g.getNodeAttribute(state.center, "nodeType") !== "page") return null;
+  const step = { out: "forEachOutNeighbor", in: "forEachInNeighbor", both: "forEachNeighbor" }[state.direction];
+  const depth = new Map([[state.center, 0]]);
+  let frontier = [state.center];
+  for (let level = 1; level <= state.depth && frontier.length; level++) {
+    const next = [];
+    for (const id of frontier) {
+      g[step](id, (n, a) => {
+        if (a.nodeType === "page" && !depth.has(n)) {
+          depth.set(n, level);
+          next.push(n);
+        }
+      });
+    }
+    frontier = next;
+  }
+  const pages = [...depth.keys()].sort((a, b) => depth.get(a) - depth.get(b) || (a < b ? -1 : 1));
+  const extra = [];
+  const seen = new Set(pages);
+  for (const id of pages) {
+    g.forEachOutNeighbor(id, (n, a) => {
+      if (a.nodeType !== "page" && !seen.has(n)) {
+        seen.add(n);
+        extra.push(n);
+      }
+    });
+  }
+  const ids = [...pages, ...extra];
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const nodes = ids.map((id) => {
+    const info = { ...g.getNodeAttribute(id, "info") };
+    if (depth.has(id)) {
+      info.depth = depth.get(id);
+      info.center = id === state.center;
+    }
+    return info;
+  });
+  const links = [];
+  for (const id of ids) {
+    g.forEachOutEdge(id, (e, a, s, t) => {
+      if (index.has(t) && (depth.has(t) || depth.has(s))) links.push(index.get(s), index.get(t), a.weight);
+    });
+  }
+  return { nodes, links, meta: cache.data.meta, center: state.center, derived: true };
+}
+
+function sameGraph(a, b) {
+  if (a.nodes.length !== b.nodes.length || a.links.length !== b.links.length) return false;
+  const ids = new Set(a.nodes.map((n) => n.id));
+  return b.nodes.every((n) => ids.has(n.id));
+}
+
 let loading = null;
 let loadAgain = false;
 
@@ -420,8 +482,12 @@ async function load({ frame = false } = {}) {
       let first = true;
       while (again) {
         loadAgain = false;
+        // A local graph is shown at once from the global one, then checked against the
+        // API (which has the final word: an edit may have landed meanwhile).
+        const quick = state.mode === "local" ? localFromGlobal() : null;
+        if (quick) await applyData(quick, { frame: frame && first });
         const data = await fetchGraph();
-        await applyData(data, { frame: frame && first });
+        if (!quick || !sameGraph(quick, data)) await applyData(data, { frame: frame && first && !quick });
         first = false;
         again = loadAgain;
       }
