@@ -172,9 +172,8 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
             assert page.locator(f"#panel a[data-path='{first_backlink}']").count() >= 1
             assert "Backlinks" in page.inner_text("#panel")
             # The screenshot (README): the whole graph and the page's panel.
-            page.evaluate("() => { window.vaultsyncView.clearSelection(); return window"
-                          ".vaultsyncView.renderer.getCamera().animate({x: 0.5, y: 0.5, "
-                          "ratio: 1.05, angle: 0}, {duration: 50}); }")
+            page.evaluate("() => { window.vaultsyncView.clearSelection(); "
+                          "window.vaultsyncView.frameCamera(); }")
             page.wait_for_selector("body[data-layout='stopped']", state="attached",
                                    timeout=WAIT_MS)
             out = Path(os.environ.get("VAULTSYNC_SCREENSHOT") or tmp_path / "graph-view.png")
