@@ -31,6 +31,9 @@ const EDGES_HIDDEN_IN_LAYOUT = 5000;
 // WebGL): past this many, it draws each node's links to its most important neighbours,
 // plus every link of the selected page. The whole graph stays in `graph`.
 const EDGE_BUDGET = 20000;
+// A local graph is redrawn on every switch and depth change: a smaller budget keeps the
+// switch quick (the links to the centre are each page's first pick).
+const LOCAL_EDGE_BUDGET = 8000;
 // Past this many edges they are drawn as 1-pixel lines: a fraction of the pixels of
 // sigma's default quads, which decides the frame time of a software renderer.
 const THIN_EDGES_ABOVE = 5000;
@@ -270,7 +273,7 @@ async function buildGraph(data, previous) {
       if (pos) g.mergeNodeAttributes(id, pos);
     }
   }
-  if (g.size > EDGE_BUDGET) await nextTask();
+  if (g.size > LOCAL_EDGE_BUDGET) await nextTask();
   return { graph: g, unplaced: unplaced.length, stored, kept: keep, baseEdges: pickEdges(g) };
 }
 
@@ -278,8 +281,9 @@ async function buildGraph(data, previous) {
 // its top neighbours by PageRank, as many per node as the budget allows (hubs stay
 // hubs: their neighbours' top neighbour is the hub). null: all of them.
 function pickEdges(g) {
-  if (g.size <= EDGE_BUDGET) return null;
-  const per = Math.max(1, Math.floor(EDGE_BUDGET / Math.max(g.order, 1)));
+  const budget = state.mode === "local" ? LOCAL_EDGE_BUDGET : EDGE_BUDGET;
+  if (g.size <= budget) return null;
+  const per = Math.max(1, Math.floor(budget / Math.max(g.order, 1)));
   const score = (id) => {
     const info = g.getNodeAttribute(id, "info");
     return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
