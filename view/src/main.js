@@ -624,9 +624,31 @@ function* labelCandidates() {
   for (const id of state.labelOrder) yield [id, false];
 }
 
+const measure = document.createElement("canvas").getContext("2d");
+
+// Where drawHover puts a highlighted node's label box (see drawHover).
+function hoverBox(id) {
+  const data = renderer.getNodeDisplayData(id);
+  if (!data || data.hidden || !data.label) return null;
+  const p = renderer.framedGraphToViewport(data);
+  const size = renderer.scaleSize(data.size);
+  const { width: canvasWidth } = renderer.getDimensions();
+  measure.font = "500 12px system-ui, -apple-system, Segoe UI, Roboto, sans-serif";
+  const width = measure.measureText(data.label).width + 12;
+  let x = p.x + size + 5;
+  if (x + width > canvasWidth - 4) x = Math.max(4, p.x - size - 5 - width);
+  return [x - 2, p.y - 13, x + width + 2, p.y + 13];
+}
+
 function labelObstacles() {
   const area = $("graph").getBoundingClientRect();
   const out = [];
+  // The selected or hovered page's label is drawn on sigma's hover layer, above ours.
+  for (const id of new Set([state.selected, state.hovered])) {
+    if (!id || !display.hasNode(id)) continue;
+    const box = hoverBox(id);
+    if (box) out.push(box);
+  }
   for (const id of ["legend", "message"]) {
     const el = $(id);
     if (!el || el.hidden) continue;
