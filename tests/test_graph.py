@@ -19,6 +19,7 @@ from conftest import REPO, SAMPLE_VAULT, rows
 
 from vaultsync import graph
 from vaultsync.config import load_config
+from vaultsync.layout import ensure_layout
 from vaultsync.mirror import Mirror
 from vaultsync.sync import sync_vault
 
@@ -449,6 +450,7 @@ def test_scheduler_skips_work_when_nothing_changed(make_vault, config_for):
     _, config = synced(make_vault, config_for)
     with Mirror(config.db) as mirror:
         graph.ensure_metrics(mirror)
+        ensure_layout(mirror)
     done: list[str] = []
     scheduler = graph.MetricsScheduler(config.db, debounce=0.01, on_done=done.append)
     try:

@@ -311,6 +311,86 @@ def test_graph_bad_params_are_400(serve, query: str) -> None:
     assert r.json()["error"]
 
 
+def decode_compact(data: dict) -> tuple[dict[str, dict], set[tuple[str, str, int]]]:
+    """The compact form back as {id: node} and {(source, target, weight)}."""
+    columns = data["nodes"]
+    assert all(len(values) == data["count"] for values in columns.values())
+    nodes = {columns["id"][i]: {name: values[i] for name, values in columns.items()}
+             for i in range(data["count"])}
+    ids = columns["id"]
+    flat = data["links"]
+    assert len(flat) % 3 == 0
+    links = {(ids[flat[i]], ids[flat[i + 1]], flat[i + 2]) for i in range(0, len(flat), 3)}
+    return nodes, links
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/api/graph", {}),
+    ("/api/graph", {"include": "unresolved,attachments,tags"}),
+    ("/api/graph", {"limit": "3"}),
+    ("/api/graph/local", {"path": "alpha.md", "depth": "2"}),
+])
+def test_compact_graph_is_the_same_graph(serve, path: str, params: dict) -> None:
+    s = serve()
+    full = s.get(path, params=params).json()
+    compact = s.get(path, params={**params, "format": "compact"}).json()
+    assert compact["format"] == "compact" and compact["count"] == len(full["nodes"])
+    nodes, links = decode_compact(compact)
+    assert list(nodes) == [n["id"] for n in full["nodes"]]  # same order
+    assert links == {(link["source"], link["target"], link["weight"]) for link in full["links"]}
+    flags = {"orphan": 1, "isolated": 2, "dead_end": 4, "single_source": 8, "unsourced": 16,
+             "is_source": 32}
+    for node in full["nodes"]:
+        small = nodes[node["id"]]
+        for key in ("type", "title", "kind", "community", "in_degree", "out_degree"):
+            assert small[key] == node.get(key), key
+        for key, bit in flags.items():
+            assert bool(small["flags"] & bit) == bool(node.get(key)), key
+        if node.get("pagerank") is not None:
+            assert small["pagerank"] == pytest.approx(node["pagerank"], rel=5e-3)
+        if node.get("x") is not None:
+            assert small["x"] == pytest.approx(node["x"], abs=0.051)
+        if "depth" in node:
+            assert small["depth"] == node["depth"] and small["center"] == node["center"]
+    assert compact["meta"]["communities"] == full["meta"]["communities"]
+
+
+def test_compact_graph_is_much_smaller(serve) -> None:
+    s = serve()
+    full = s.get("/api/graph").content
+    compact = s.get("/api/graph", params={"format": "compact"}).content
+    assert len(compact) < len(full) / 2
+
+
+def test_graph_format_must_be_known(serve) -> None:
+    s = serve()
+    for path, params in (("/api/graph", {}), ("/api/graph/local", {"path": "alpha.md"})):
+        r = s.get(path, params={**params, "format": "xml"})
+        assert r.status_code == 400 and "format" in r.json()["error"]
+
+
+def test_graph_carries_stored_positions_and_community_names(serve) -> None:
+    s = serve()
+    data = s.get("/api/graph").json()
+    # The layout was missing: computed with the metrics on the first request.
+    assert data["meta"]["layout"]["fresh"] is True
+    assert all(isinstance(n["x"], float) and isinstance(n["y"], float) for n in data["nodes"])
+    assert len({(n["x"], n["y"]) for n in data["nodes"]}) == len(data["nodes"])
+    names = data["meta"]["communities"]
+    assert names and all({"id", "name", "path", "size"} <= set(c) for c in names)
+    nodes = {n["id"]: n for n in data["nodes"]}
+    for community in names:
+        members = [n for n in nodes.values() if n["community"] == community["id"]]
+        assert community["size"] == len(members) >= 2
+        top = max(members, key=lambda n: (n["pagerank"], [-ord(c) for c in n["id"]]))
+        assert community["name"] == top["title"] and community["path"] == top["id"]
+    again = s.get("/api/graph").json()
+    assert [(n["x"], n["y"]) for n in again["nodes"]] == [(n["x"], n["y"]) for n in
+                                                         data["nodes"]]
+    status = s.get("/api/status").json()
+    assert status["layout"]["fresh"] is True and status["layout"]["method"]
+
+
 # --- /api/graph/local ----------------------------------------------------------------------
 
 def test_local_graph_depth_and_direction(serve) -> None:
@@ -384,6 +464,17 @@ def test_page_has_everything(serve) -> None:
     unresolved = [link for link in index["links"] if not link["resolved"]]
     assert [link["target"] for link in unresolved] == ["Missing Page"]
     assert any(link["target_type"] == "attachment" for link in index["links"])
+
+
+def test_page_metrics_are_ready_for_people(serve) -> None:
+    s = serve()
+    graph = s.get("/api/graph").json()
+    ranked = sorted(graph["nodes"], key=lambda n: -n["pagerank"])
+    names = {c["id"]: c["name"] for c in graph["meta"]["communities"]}
+    for place, node in enumerate(ranked[:3], start=1):
+        metrics = s.get(f"/api/pages/{node['id']}").json()["metrics"]
+        assert metrics["pagerank_rank"] == place and metrics["pages_ranked"] == 7
+        assert metrics["community_name"] == names.get(node["community"])
 
 
 def test_unknown_page_is_404(serve) -> None:

@@ -520,17 +520,24 @@ def ensure_metrics(mirror: Mirror, *, heavy: bool = True) -> None:
 # --- the daemon's scheduler ---------------------------------------------------------------
 
 
+def _layout_stale(mirror: Mirror) -> bool:
+    from .layout import has_layout_table, layout_stale
+
+    return has_layout_table(mirror.conn) and layout_stale(mirror.conn)
+
+
 class MetricsScheduler:
     """Keeps a mirror's metrics current behind a syncing daemon.
 
     `notify()` after each committed batch. Once batches settle (no notify for
     `debounce` seconds) the core metrics are recomputed in a worker thread; then
     the heavy ones in a second thread, which never blocks syncing or the core
-    metrics. A heavy run whose graph changed meanwhile (a later core run saw
+    metrics, and after them, in the same thread, the graph view's stored layout
+    (vaultsync.layout). A heavy run whose graph changed meanwhile (a later core run saw
     another structure) is abandoned and started again from scratch on the
     settled graph. At most one computation of each kind is in flight. Each thread
-    opens its own Mirror(db_path). `on_done("core" | "heavy")` is called from the
-    worker threads after each write.
+    opens its own Mirror(db_path). `on_done("core" | "heavy" | "layout")` is called
+    from the worker threads after each write.
     """
 
     def __init__(self, db_path: Path, *, debounce: float = 0.3,
@@ -630,7 +637,7 @@ class MetricsScheduler:
                         summary = compute_core_metrics(mirror)
                         self._latest_hash = summary["graph_hash"]
                         self._done("core")
-                    if self.heavy and heavy_stale(mirror.conn):
+                    if self.heavy and (heavy_stale(mirror.conn) or _layout_stale(mirror)):
                         with self._cond:
                             self._heavy_wanted = True
                             self._cond.notify_all()
@@ -663,13 +670,18 @@ class MetricsScheduler:
                 try:
                     if mirror is None:
                         mirror = Mirror(self.db_path)
-                    if not heavy_stale(mirror.conn):
-                        continue
-                    result = compute_heavy_metrics(mirror, seed=self.seed, cancel=abandon)
-                    if result["written"]:
+                    if heavy_stale(mirror.conn):
+                        result = compute_heavy_metrics(mirror, seed=self.seed, cancel=abandon)
+                        if not result["written"]:
+                            log.info("heavy metrics abandoned: the graph changed")
+                            continue
                         self._done("heavy")
-                    else:
-                        log.info("heavy metrics abandoned: the graph changed")
+                    # The graph view's stored positions follow the same graph.
+                    if not self._stopping and _layout_stale(mirror):
+                        from .layout import compute_layout
+
+                        compute_layout(mirror)
+                        self._done("layout")
                 except Exception as exc:
                     self._failed("heavy", exc, mirror)
                     mirror = None

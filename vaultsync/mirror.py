@@ -218,7 +218,9 @@ END;
 """
 
 # Files are compared by size, mtime, ctime and inode (see scan.py); the daemon can say
-# why it is failing.
+# why it is failing; pages' tasks, block ids and Dataview fields; whether a link's
+# anchor names something in its target; the graph view's stored layout (one position
+# per page, computed once per graph structure by vaultsync.layout).
 _SCHEMA_V2 = """
 ALTER TABLE pages ADD COLUMN ctime_ns INTEGER;
 ALTER TABLE pages ADD COLUMN inode INTEGER;
@@ -260,10 +262,16 @@ CREATE VIEW broken_anchors AS
            s.title AS source_title, l.source_id, l.target_id
     FROM links l JOIN pages s ON s.id = l.source_id
     WHERE l.anchor_ok = 0;
+CREATE TABLE page_layout (
+    page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+    x REAL NOT NULL,
+    y REAL NOT NULL
+);
 """
 
 # version → SQL that brings a mirror from version-1 to version. Append; never edit.
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
 
 # Rows that belong to one page and are rewritten with it.
 PAGE_CHILD_TABLES = ("links", "external_links", "tags", "aliases", "headings", "tasks",
@@ -748,6 +756,18 @@ class Mirror:
         """Rows of (betweenness, community, page_id), and how they were computed."""
         self.conn.executemany(
             "UPDATE page_metrics SET betweenness = ?, community = ? WHERE page_id = ?", rows)
+        for key, value in info.items():
+            self.set_meta(key, value)
+
+    def write_layout(self, rows: Iterable[tuple[int, float, float]],
+                     info: dict[str, str]) -> None:
+        """Replace the stored layout with rows of (page_id, x, y), and how it was made
+        (meta `layout_*` keys). Pages deleted meanwhile are left out."""
+        self.conn.execute("DELETE FROM page_layout")
+        self.conn.executemany(
+            "INSERT INTO page_layout (page_id, x, y) SELECT ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?)",
+            ((page_id, x, y, page_id) for page_id, x, y in rows))
         for key, value in info.items():
             self.set_meta(key, value)
 

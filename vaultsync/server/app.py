@@ -89,7 +89,7 @@ class MetricsGuard:
         if not self.enabled:
             return
         state = queries.metrics_state(conn)
-        if state["fresh"] and state["heavy_fresh"]:
+        if state["fresh"] and state["heavy_fresh"] and not queries.layout_wanted(conn):
             return
         status = queries.daemon_status(conn)
         if status and status["alive"]:
@@ -127,6 +127,9 @@ class MetricsGuard:
                 ensure_metrics(mirror, heavy=False)
                 core_done.set()
                 ensure_metrics(mirror, heavy=True)
+                from ..layout import ensure_layout
+
+                ensure_layout(mirror)
             self.last_error = None
         except Exception as exc:  # a failed run must not take a request down with it
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -183,10 +186,18 @@ def _include(request: Request) -> tuple[str, ...]:
     return queries.parse_include(request.query_params.getlist("include"))
 
 
+def _graph_format(request: Request) -> str:
+    value = request.query_params.get("format") or "full"
+    if value not in ("full", "compact"):
+        raise BadRequest(f"format must be full or compact, not {value!r}")
+    return value
+
+
 def api_graph(request: Request) -> Response:
     state = _state(request)
     q = request.query_params
     include = _include(request)
+    shape = _graph_format(request)
     limit = queries.parse_int(q.get("limit"), "limit", lo=1, hi=1_000_000, default=None)
     min_pagerank = queries.parse_float(q.get("min_pagerank"), "min_pagerank")
     with read_conn(state.config.db) as conn:
@@ -195,7 +206,7 @@ def api_graph(request: Request) -> Response:
                              tags=queries.split_list(q.getlist("tag")),
                              min_pagerank=min_pagerank, include=include, limit=limit)
     data["meta"]["metrics"]["computing"] = state.metrics.computing
-    return _json(data)
+    return _json(queries.compact(data) if shape == "compact" else data)
 
 
 def api_graph_local(request: Request) -> Response:
@@ -208,11 +219,12 @@ def api_graph_local(request: Request) -> Response:
         raise BadRequest(f"direction must be one of {', '.join(queries.DIRECTIONS)}, "
                          f"not {direction!r}")
     include = _include(request)
+    shape = _graph_format(request)
     with read_conn(state.config.db) as conn:
         state.metrics.ensure(conn)
         data = queries.local_graph(conn, path, depth=depth or 1, direction=direction,
                                    include=include)
-    return _json(data)
+    return _json(queries.compact(data) if shape == "compact" else data)
 
 
 def api_page(request: Request) -> Response:
@@ -278,7 +290,8 @@ def api_status(request: Request) -> Response:
                    "daemon_error": state.daemon_error},
     }
     if not config.db.exists():
-        out.update(mirror=None, daemon=None, last_batch=None, counts=None, metrics=None)
+        out.update(mirror=None, daemon=None, last_batch=None, counts=None, metrics=None,
+                   layout=None)
         return _json(out)
     with read_conn(config.db) as conn:
         m = queries.meta(conn)
@@ -291,6 +304,7 @@ def api_status(request: Request) -> Response:
         out["last_batch"] = queries.last_batch(conn)
         out["counts"] = queries.counts(conn)
         metrics = queries.metrics_state(conn)
+        out["layout"] = queries.layout_state(conn)
     metrics["computing"] = state.metrics.computing
     metrics["last_error"] = state.metrics.last_error
     out["metrics"] = metrics

@@ -22,6 +22,9 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str,
 _INCLUDE = _param("include", "query", {"type": "string"},
                   "Comma-separated extra node types, as Obsidian's graph toggles: "
                   "unresolved, attachments, tags")
+_FORMAT = _param("format", "query", {"enum": ["full", "compact"], "default": "full"},
+                 "full: node-link JSON (Graph); compact: the same graph as columns and a flat "
+                 "link array (CompactGraph), what the graph view fetches")
 _COMMON = {"401": _ERROR, "400": _ERROR, "503": _ERROR}
 
 
@@ -49,13 +52,53 @@ def openapi_document(version: str) -> dict[str, Any]:
             "unsourced": {"type": "boolean"},
             "depth": {"type": "integer", "description": "local graph only"},
             "center": {"type": "boolean", "description": "local graph only"},
+            "x": {"type": ["number", "null"], "description": "stored layout position (pages; "
+                  "null until the layout is computed)"},
+            "y": {"type": ["number", "null"], "description": "stored layout position"},
         },
     }
+    community = {"type": "object", "required": ["id", "name", "size"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string",
+                                            "description": "title of its top page by PageRank"},
+        "path": {"type": "string"}, "size": {"type": "integer"}}}
+    compact_nodes = {
+        "type": "object",
+        "description": "One array per field, a value per node, in node order. The flags "
+                       "bits: 1 orphan, 2 isolated, 4 dead_end, 8 single_source, "
+                       "16 unsourced, 32 is_source. PageRank has 3 significant digits, "
+                       "x and y one decimal. depth and center: local graph only.",
+        "properties": {
+            **{name: {"type": "array"} for name in (
+                "id", "type", "title", "kind", "pagerank", "community", "citation_count",
+                "in_degree", "out_degree", "flags", "x", "y", "depth", "center")},
+        },
+        "required": ["id", "type", "title", "flags"],
+    }
+    compact = {"type": "object", "required": ["format", "count", "nodes", "links"],
+               "description": "format=compact: the same graph as columns (a tenth of the "
+                              "size); the other node fields are in /api/pages/{path}",
+               "properties": {
+                   "format": {"const": "compact"},
+                   "count": {"type": "integer", "description": "number of nodes"},
+                   "nodes": compact_nodes,
+                   "links": {"type": "array", "items": {"type": "integer"},
+                             "description": "flat [source, target, weight, ...]: node "
+                                            "indexes into the node arrays, and links per edge"},
+                   "meta": {"type": "object"},
+               }}
     graph = {"type": "object", "required": ["nodes", "links"], "properties": {
         "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
         "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
-        "meta": {"type": "object"},
+        "meta": {"type": "object", "properties": {
+            "communities": {"type": "array",
+                            "items": {"$ref": "#/components/schemas/Community"},
+                            "description": "every community of 2+ pages in the vault"},
+            "layout": {"type": "object", "description": "whether the stored layout is "
+                       "current (fresh), when and how it was computed"},
+        }},
     }}
+    graph_or_compact = {"oneOf": [{"$ref": "#/components/schemas/Graph"},
+                                  {"$ref": "#/components/schemas/CompactGraph"}]}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -79,6 +122,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                                         "weight": {"type": "integer"},
                                         "type": {"type": "string"}}},
                 "Graph": graph,
+                "CompactGraph": compact,
+                "Community": community,
             },
         },
         "paths": {
@@ -94,8 +139,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                     _INCLUDE,
                     _param("limit", "query", {"type": "integer", "minimum": 1},
                            "Only the top pages by PageRank"),
+                    _FORMAT,
                 ],
-                "responses": {"200": _ok({"$ref": "#/components/schemas/Graph"}), **_COMMON},
+                "responses": {"200": _ok(graph_or_compact), **_COMMON},
             }},
             "/api/graph/local": {"get": {
                 "summary": "The neighbourhood of one page (Obsidian's local graph)",
@@ -107,9 +153,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                     _param("direction", "query", {"enum": ["in", "out", "both"],
                                                   "default": "both"}, "Follow links"),
                     _INCLUDE,
+                    _FORMAT,
                 ],
-                "responses": {"200": _ok({"$ref": "#/components/schemas/Graph"}),
-                              "404": _ERROR, **_COMMON},
+                "responses": {"200": _ok(graph_or_compact), "404": _ERROR, **_COMMON},
             }},
             "/api/pages/{path}": {"get": {
                 "summary": "One page: frontmatter, tags, aliases, headings, links, "

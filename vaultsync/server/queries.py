@@ -134,11 +134,44 @@ def metrics_state(conn: sqlite3.Connection) -> dict[str, Any]:
             "heavy_fresh": bool(heavy_fresh or not has_pages)}
 
 
+def layout_wanted(conn: sqlite3.Connection) -> bool:
+    """True when the graph view's stored layout is missing or stale (a mirror made
+    before layouts were stored counts as missing until it is migrated)."""
+    from ..layout import has_layout_table, layout_stale
+
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM pages)").fetchone()[0]:
+        return False
+    return not has_layout_table(conn) or layout_stale(conn)
+
+
+def layout_state(conn: sqlite3.Connection) -> dict[str, Any]:
+    from ..layout import has_layout_table, layout_state
+
+    if not has_layout_table(conn):
+        return {"fresh": False, "computed_at": None, "method": None, "graph_hash": None}
+    return layout_state(conn)
+
+
+def community_names(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Communities of two or more pages, each named after its top page by PageRank (ties
+    by path), as `vaultsync report communities` names them: [{id, name, path, size}]."""
+    return [{"id": c, "name": title, "path": path, "size": size} for c, path, title, size in
+            conn.execute("""
+        SELECT community, path, title, size FROM (
+            SELECT m.community, p.path, p.title,
+                   count(*) OVER (PARTITION BY m.community) AS size,
+                   row_number() OVER (PARTITION BY m.community
+                                      ORDER BY m.pagerank DESC, p.path) AS place
+            FROM pages p JOIN page_metrics m ON m.page_id = p.id
+            WHERE m.community IS NOT NULL)
+        WHERE place = 1 AND size >= 2 ORDER BY community""")]
+
+
 # --- nodes ------------------------------------------------------------------------------
 
 _NODE_SQL = """
 SELECT p.id, p.path, p.title, p.kind, p.is_source, p.folder,
-       m.pagerank, m.community, m.betweenness, m.component, m.citation_count,
+       m.pagerank, m.community, m.betweenness, m.component, m.citation_count, /*xy*/
        (SELECT count(DISTINCT l.source_id) FROM links l
         WHERE l.target_id = p.id AND l.source_id != p.id) AS in_degree,
        (SELECT count(DISTINCT l.target_id) FROM links l
@@ -146,8 +179,17 @@ SELECT p.id, p.path, p.title, p.kind, p.is_source, p.folder,
         AS out_degree,
        (SELECT count(*) FROM citations c WHERE c.page_id = p.id) AS sources,
        (SELECT count(*) FROM citations c WHERE c.source_page_id = p.id) AS cited_by
-FROM pages p LEFT JOIN page_metrics m ON m.page_id = p.id
+FROM pages p LEFT JOIN page_metrics m ON m.page_id = p.id /*layout*/
 """
+
+
+def _node_sql(conn: sqlite3.Connection) -> str:
+    from ..layout import has_layout_table
+
+    if has_layout_table(conn):
+        return _NODE_SQL.replace("/*xy*/", "pl.x, pl.y,").replace(
+            "/*layout*/", "LEFT JOIN page_layout pl ON pl.page_id = p.id")
+    return _NODE_SQL.replace("/*xy*/", "NULL AS x, NULL AS y,")
 
 
 def _node(row: sqlite3.Row, tags: list[str]) -> dict[str, Any]:
@@ -178,6 +220,8 @@ def _node(row: sqlite3.Row, tags: list[str]) -> dict[str, Any]:
         "isolated": in_degree == 0 and out_degree == 0,
         "single_source": not is_source and sources == 1,
         "unsourced": not is_source and sources == 0,
+        "x": row["x"],
+        "y": row["y"],
     }
 
 
@@ -197,13 +241,14 @@ def _tags_by_page(conn: sqlite3.Connection, ids: Sequence[int] | None) -> dict[i
 def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
                ) -> dict[int, dict[str, Any]]:
     """Node dicts by page id: every page, or those in `ids`."""
+    sql = _node_sql(conn)
     conn.row_factory = sqlite3.Row
     try:
         if ids is None:
-            rows = list(conn.execute(_NODE_SQL))
+            rows = list(conn.execute(sql))
         else:
             rows = [r for chunk in _chunks(list(ids)) for r in conn.execute(
-                _NODE_SQL + f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk)]
+                sql + f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk)]
     finally:
         conn.row_factory = None
     tags = _tags_by_page(conn, ids)
@@ -329,7 +374,8 @@ def graph(conn: sqlite3.Connection, *, kinds: Sequence[str] = (), tags: Sequence
         "nodes": out_nodes + extra_nodes,
         "links": links + extra_links,
         "meta": {"pages": total, "shown_pages": len(nodes), "truncated": truncated,
-                 "include": list(include), "metrics": metrics_state(conn)},
+                 "include": list(include), "metrics": metrics_state(conn),
+                 "communities": community_names(conn), "layout": layout_state(conn)},
     }
 
 
@@ -376,8 +422,55 @@ def local_graph(conn: sqlite3.Connection, path: str, *, depth: int = 1,
         "nodes": out_nodes + extra_nodes,
         "links": links + extra_links,
         "meta": {"shown_pages": len(nodes), "include": list(include),
-                 "metrics": metrics_state(conn)},
+                 "metrics": metrics_state(conn), "communities": community_names(conn)},
     }
+
+
+# --- the compact form -------------------------------------------------------------------
+
+# `format=compact`: the same graph, column by column, for the view (a tenth of the size).
+COMPACT_COLUMNS = ("id", "type", "title", "kind", "pagerank", "community", "citation_count",
+                   "in_degree", "out_degree", "flags", "x", "y")
+LOCAL_COLUMNS = ("depth", "center")
+FLAGS = {"orphan": 1, "isolated": 2, "dead_end": 4, "single_source": 8, "unsourced": 16,
+         "is_source": 32}
+
+
+def _sig3(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.3g}")
+
+
+def _coord(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def compact(data: dict[str, Any]) -> dict[str, Any]:
+    """A node-link answer (`graph`, `local_graph`) as columns: `nodes` maps each of
+    COMPACT_COLUMNS (and LOCAL_COLUMNS for a local graph) to one array with a value per
+    node; `links` is one flat array [source, target, weight, ...] of node indexes.
+    PageRank keeps 3 significant digits and positions one decimal; booleans are bits
+    of `flags` (FLAGS). The node's other fields (tags, folder, betweenness, component,
+    sources, cited_by) are left out: `/api/pages/{path}` has them."""
+    nodes = data["nodes"]
+    index = {n["id"]: i for i, n in enumerate(nodes)}
+    columns: dict[str, list[Any]] = {}
+    names = COMPACT_COLUMNS + (LOCAL_COLUMNS if "center" in data else ())
+    for name in names:
+        if name == "flags":
+            columns[name] = [sum(bit for key, bit in FLAGS.items() if n.get(key))
+                             for n in nodes]
+        elif name == "pagerank":
+            columns[name] = [_sig3(n.get("pagerank")) for n in nodes]
+        elif name in ("x", "y"):
+            columns[name] = [_coord(n.get(name)) for n in nodes]
+        else:
+            columns[name] = [n.get(name) for n in nodes]
+    links: list[int] = []
+    for link in data["links"]:
+        links += (index[link["source"]], index[link["target"]], link["weight"])
+    out = {k: v for k, v in data.items() if k not in ("nodes", "links")}
+    out.update(format="compact", count=len(nodes), nodes=columns, links=links)
+    return out
 
 
 # --- one page ---------------------------------------------------------------------------
@@ -422,6 +515,14 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str
     m_row = conn.execute("SELECT computed_at FROM page_metrics WHERE page_id = ?",
                          (pid,)).fetchone()
     metrics["computed_at"] = m_row[0] if m_row else None
+    # For people: the page's place among all pages, and its community's name.
+    metrics["pagerank_rank"] = None if node["pagerank"] is None else conn.execute(
+        "SELECT count(*) + 1 FROM page_metrics WHERE pagerank > ?",
+        (node["pagerank"],)).fetchone()[0]
+    metrics["pages_ranked"] = conn.execute(
+        "SELECT count(*) FROM page_metrics WHERE pagerank IS NOT NULL").fetchone()[0]
+    metrics["community_name"] = next(
+        (c["name"] for c in community_names(conn) if c["id"] == node["community"]), None)
     out: dict[str, Any] = {
         "path": real_path,
         "title": row["title"],

@@ -11,7 +11,8 @@ in WAL mode never block the writer.
 Events:
     event: hello    data {last_id, metrics_computed_at, heavy_computed_at}   on connect
     event: batch    data {id, at, origin, changed: [paths], removed: [paths], counts}
-    event: metrics  data {computed_at, heavy_computed_at, graph_version, heavy_graph_version}
+    event: metrics  data {computed_at, heavy_computed_at, graph_version, heavy_graph_version,
+                          layout_computed_at, layout_graph_hash}   (the stored layout too)
 Each batch carries `id:` (the sync_log id), so a reconnecting EventSource resumes after
 the last batch it saw (Last-Event-ID). Comment lines every `heartbeat` seconds keep
 proxies and dead-peer detection honest.
@@ -46,7 +47,7 @@ def format_event(event: str | None, data: Any, event_id: int | None = None) -> s
 
 
 _METRICS_KEYS = ("metrics_computed_at", "metrics_graph_version", "heavy_computed_at",
-                 "heavy_graph_version")
+                 "heavy_graph_version", "layout_computed_at", "layout_graph_hash")
 
 
 def _metrics_at(conn: sqlite3.Connection) -> dict[str, str | None]:
@@ -59,7 +60,9 @@ def _metrics_at(conn: sqlite3.Connection) -> dict[str, str | None]:
     return {"computed_at": found.get("metrics_computed_at"),
             "heavy_computed_at": found.get("heavy_computed_at"),
             "graph_version": found.get("metrics_graph_version"),
-            "heavy_graph_version": found.get("heavy_graph_version")}
+            "heavy_graph_version": found.get("heavy_graph_version"),
+            "layout_computed_at": found.get("layout_computed_at"),
+            "layout_graph_hash": found.get("layout_graph_hash")}
 
 
 def _batches(conn: sqlite3.Connection, after: int) -> list[dict[str, Any]]:

@@ -48,12 +48,13 @@ export class Api {
     return body;
   }
 
+  // The compact form: columns of node fields and a flat link array (see the API docs).
   graph(params) {
-    return this.get("/api/graph", params);
+    return this.get("/api/graph", { ...params, format: "compact" });
   }
 
   local(path, depth, direction, include) {
-    return this.get("/api/graph/local", { path, depth, direction, include });
+    return this.get("/api/graph/local", { path, depth, direction, include, format: "compact" });
   }
 
   page(path) {

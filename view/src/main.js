@@ -1,21 +1,44 @@
-// The vaultsync graph view: sigma.js (WebGL) over a graphology graph, laid out in the
-// browser by ForceAtlas2 in a web worker for a few seconds, kept live by /api/events.
+// The vaultsync graph view: sigma.js (WebGL) over a graphology graph, kept live by
+// /api/events. The server sends the graph in its compact form with positions it laid
+// out once per graph structure, so the view paints at once; ForceAtlas2 then refines
+// the picture in a web worker. Every switch of mode, depth, direction or filter builds
+// a new graph off-screen and hands it to sigma in one step (sigma re-indexes the whole
+// graph on each node dropped while it listens, so node-by-node changes freeze the tab).
 
 import Graph from "graphology";
 import forceAtlas2 from "graphology-layout-forceatlas2";
 import FA2Layout from "graphology-layout-forceatlas2/worker";
 import Sigma from "sigma";
+import { EdgeLineProgram } from "sigma/rendering";
 import { createNodeBorderProgram } from "@sigma/node-border";
 
 import { Api, ApiError, findToken } from "./api.js";
+import { Labels } from "./labels.js";
 import { h, renderPanel, renderPanelMessage } from "./panel.js";
 import {
-  DIMMED, EDGE, EDGE_ACTIVE, KIND_COLORS, ORPHAN, SINGLE_SOURCE, TYPE_COLORS,
-  communityColors, kindColor, nodeColor, nodeSize, seedPosition,
+  DIMMED, EDGE, EDGE_ACTIVE, EDGE_ACTIVE_FADED, KIND_COLORS, ORPHAN, SINGLE_SOURCE,
+  TYPE_COLORS, communityColor, kindColor, nodeColor, nodeSize, seedPosition,
 } from "./style.js";
 
 const MAX_NODES = 20000; // beyond this, the top pages by PageRank (the API's limit=)
+const FLAGS = { orphan: 1, isolated: 2, dead_end: 4, single_source: 8, unsourced: 16, is_source: 32 };
+const HOVER_DIMS_UP_TO = 3000; // above, hovering only highlights (dimming re-draws everything)
+const FADE_EDGES_ABOVE = 60; // a selected page with more links draws them faded
+// Graphs with many edges hide them while the layout moves every node (the edges would be
+// re-uploaded each frame); they come back when it stops.
+const EDGES_HIDDEN_IN_LAYOUT = 5000;
+// Sigma re-indexes every drawn edge on each full refresh (about 10 µs each in software
+// WebGL): past this many, it draws each node's links to its most important neighbours,
+// plus every link of the selected page. The whole graph stays in `graph`.
+const EDGE_BUDGET = 20000;
+// A local graph is redrawn on every switch and depth change: a smaller budget keeps the
+// switch quick (the links to the centre are each page's first pick).
+const LOCAL_EDGE_BUDGET = 8000;
+// Past this many edges they are drawn as 1-pixel lines: a fraction of the pixels of
+// sigma's default quads, which decides the frame time of a software renderer.
+const THIN_EDGES_ABOVE = 5000;
 const $ = (id) => document.getElementById(id);
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const state = {
   mode: "global",
@@ -28,17 +51,29 @@ const state = {
   hovered: null,
   focusSet: null,
   focusEdges: null,
+  focusFaded: false,
   panelPath: null,
   data: null,
-  communities: { colors: new Map(), ranked: [] },
-  ranks: new Map(),
+  shown: null, // what the displayed graph is: "global:<include>" or "local:<center>:<depth>:…"
+  communities: new Map(), // id → {name, path, size}, over the whole vault
+  labelOrder: [],
   flash: new Map(),
+  globalCache: null, // {key, graph, data, stale}: Local → Global without a round trip
   refreshes: 0,
   lastBatch: 0,
+  painted: false,
+  renderStart: 0,
+  renderEnd: 0,
+  renderCost: 0, // ms the last frame took (re-indexing included)
 };
 
-const graph = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
+let graph = new Graph({ type: "directed", multi: false, allowSelfLoops: false }); // every node and link
+// What sigma draws: another graphology graph with the same nodes (the very attribute
+// objects, so positions are shared) and all or some of the edges. The layout moves
+// `graph`, which nothing listens to, and sigma hears of it at the pace it can draw.
+let display = graph;
 let renderer = null;
+let labels = null;
 let api = null;
 let layout = null;
 let layoutTimer = null;
@@ -61,22 +96,56 @@ function stopLayout() {
   if (layout) {
     layout.kill();
     layout = null;
-    if (renderer && graph.size > EDGES_HIDDEN_IN_LAYOUT) renderer.refresh();
+    if (renderer) renderer.refresh(); // the final positions, and the edges back
   }
   setBodyData({ layout: "stopped" });
 }
 
 function runLayout(ms) {
   stopLayout();
-  if (graph.order < 2) return;
+  if (graph.order < 2 || ms <= 0) return;
   const settings = forceAtlas2.inferSettings(graph);
   settings.barnesHutOptimize = graph.order > 800;
   settings.gravity = 1;
   settings.adjustSizes = false;
   layout = new FA2Layout(graph, { settings, getEdgeWeight: null });
+  // The layout moves `graph`'s nodes, whose attribute objects `display` shares. Sigma is
+  // told at most once a frame, not again for 1.5 times as long as the last frame took,
+  // and on big graphs at most every order/12 ms (a frame of 10,000 nodes costs the
+  // software renderer hundreds of ms): the worker iterates meanwhile and the page
+  // stays responsive at any size.
+  const full = graph;
+  const every = Math.min(800, full.order / 12);
+  let waiting = false;
+  let told = 0;
+  const moved = () => {
+    if (waiting) return;
+    waiting = true;
+    const due = Math.max(state.renderEnd + 1.5 * state.renderCost, told + every);
+    setTimeout(() => requestAnimationFrame(() => {
+      waiting = false;
+      told = performance.now();
+      if (graph === full && layout) display.updateEachNodeAttributes((n, a) => a, { attributes: ["x", "y"] });
+    }), Math.max(0, due - performance.now()));
+  };
+  full.on("eachNodeAttributesUpdated", moved);
+  const kill = layout.kill.bind(layout);
+  layout.kill = () => {
+    full.removeListener("eachNodeAttributesUpdated", moved);
+    kill();
+  };
   layout.start();
   setBodyData({ layout: "running" });
   layoutTimer = setTimeout(stopLayout, ms);
+}
+
+// After the frame that shows the graph: the first paint is never held up by the layout.
+function runLayoutAfterPaint(ms) {
+  setBodyData({ layout: ms > 0 ? "pending" : "stopped" });
+  const target = graph;
+  requestAnimationFrame(() => setTimeout(() => {
+    if (graph === target) runLayout(ms);
+  }, 0));
 }
 
 function layoutTime(order) {
@@ -85,114 +154,328 @@ function layoutTime(order) {
 
 // --- data → graph ---------------------------------------------------------------------
 
+// The compact answer (columns) as node objects and a flat [source, target, weight, …]
+// array of node indexes.
+function decode(payload) {
+  const cols = payload.nodes;
+  const nodes = new Array(payload.count);
+  for (let i = 0; i < payload.count; i++) {
+    const flags = cols.flags[i];
+    nodes[i] = {
+      id: cols.id[i], type: cols.type[i], title: cols.title[i], kind: cols.kind[i],
+      pagerank: cols.pagerank[i], community: cols.community[i],
+      citation_count: cols.citation_count[i], in_degree: cols.in_degree[i],
+      out_degree: cols.out_degree[i], x: cols.x[i], y: cols.y[i],
+      orphan: !!(flags & FLAGS.orphan), isolated: !!(flags & FLAGS.isolated),
+      single_source: !!(flags & FLAGS.single_source),
+      depth: cols.depth ? cols.depth[i] : undefined,
+      center: cols.center ? cols.center[i] : undefined,
+    };
+  }
+  return { nodes, links: payload.links, meta: payload.meta || {}, center: payload.center };
+}
+
 function nodeAttributes(node, maxRank, order) {
   const marked = node.type === "page";
+  const orphanRing = marked && node.orphan ? 2.5 : 0;
+  const singleRing = marked && node.single_source ? 2.5 : 0;
   return {
     label: node.title,
     size: nodeSize(node, maxRank, order),
-    color: nodeColor(node, state.colorBy, state.communities),
-    orphanRing: marked && node.orphan ? 2.5 : 0,
-    singleRing: marked && node.single_source ? 2.5 : 0,
+    color: nodeColor(node, state.colorBy),
+    // Only ringed nodes pay for the ring program's shader.
+    type: orphanRing || singleRing ? "ring" : "circle",
+    orphanRing,
+    singleRing,
     nodeType: node.type,
     info: node,
   };
 }
 
-function restyle() {
-  if (!state.data) return;
-  state.communities = communityColors(state.data.nodes);
-  graph.forEachNode((id, attrs) => {
-    graph.setNodeAttribute(id, "color", nodeColor(attrs.info, state.colorBy, state.communities));
-  });
-  renderLegend();
+function hash32(text) {
+  let h = 7;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0;
+  return h;
 }
 
-function applyData(data, { relayout }) {
-  state.data = data;
-  state.communities = communityColors(data.nodes);
-  const pages = data.nodes.filter((n) => n.type === "page");
-  const maxRank = Math.max(0, ...pages.map((n) => n.pagerank || 0));
-  state.ranks = new Map(
-    [...pages].filter((n) => n.pagerank !== null && n.pagerank !== undefined)
-      .sort((a, b) => b.pagerank - a.pagerank).map((n, i) => [n.id, i + 1]));
-  const order = data.nodes.length;
-  const radius = Math.max(10, Math.sqrt(order) * 10);
+// Local mode starts from rings by distance from the page, each community in its own
+// sector, and lets ForceAtlas2 settle it.
+function ringPosition(node) {
+  const depth = node.depth || 0;
+  if (depth === 0) return { x: 0, y: 0 };
+  const c = node.community === null || node.community === undefined ? 0 : node.community;
+  const angle = ((c * 137.508) % 360) * (Math.PI / 180) + ((hash32(node.id) % 1000) / 1000 - 0.5) * 1.6;
+  const r = depth * 100 * (0.8 + (hash32(node.id + "r") % 400) / 1000);
+  return { x: Math.cos(angle) * r, y: Math.sin(angle) * r };
+}
 
-  stopLayout();
-  const incoming = new Set(data.nodes.map((n) => n.id));
-  graph.forEachNode((id) => {
-    if (!incoming.has(id)) graph.dropNode(id);
-  });
-  const fresh = [];
-  for (const node of data.nodes) {
+// A new graphology graph for `data`, built while nothing listens to it, in slices of a
+// few tens of milliseconds (other tasks run between them). Positions: the node's
+// position in `previous` (the graph this one replaces, same mode), else next to a
+// neighbour that has one, else the stored layout (global) or rings (local), else a seed.
+const SLICE = 25000;
+
+async function buildGraph(data, previous) {
+  const g = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
+  const nodes = data.nodes;
+  const order = nodes.length;
+  let maxRank = 0;
+  for (const n of nodes) if (n.type === "page" && n.pagerank > maxRank) maxRank = n.pagerank;
+  const local = state.mode === "local";
+  const radius = Math.max(10, Math.sqrt(order) * 10);
+  const placedBefore = previous ? nodes.filter((n) => previous.hasNode(n.id)).length : 0;
+  const keep = previous && placedBefore > 0;
+  const unplaced = [];
+  let stored = 0;
+  for (const node of nodes) {
     const attrs = nodeAttributes(node, maxRank, order);
-    if (graph.hasNode(node.id)) {
-      graph.mergeNodeAttributes(node.id, attrs);
+    let pos = null;
+    if (keep && previous.hasNode(node.id)) {
+      const a = previous.getNodeAttributes(node.id);
+      pos = { x: a.x, y: a.y };
+    } else if (keep) {
+      unplaced.push(node.id);
+    } else if (local) {
+      pos = ringPosition(node);
+    } else if (node.x !== null && node.x !== undefined) {
+      pos = { x: node.x, y: node.y };
+      stored += 1;
     } else {
-      let pos;
-      if (state.mode === "local" && node.depth !== undefined) {
-        const h32 = [...node.id].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
-        const angle = (h32 % 3600) / 3600 * Math.PI * 2;
-        pos = { x: Math.cos(angle) * node.depth * 30, y: Math.sin(angle) * node.depth * 30 };
-      } else {
-        pos = seedPosition(node.id, node.community, radius);
-      }
-      graph.addNode(node.id, { ...attrs, ...pos });
-      fresh.push(node.id);
+      unplaced.push(node.id);
     }
+    g.addNode(node.id, { ...attrs, ...(pos || seedPosition(node.id, node.community, radius)) });
   }
-  graph.clearEdges();
   // Tens of thousands of edges paint a grey disc: draw them barely above the background
   // (sigma blends premultiplied alpha, so an rgba colour would add up to white).
-  const edgeColor = data.links.length > 20000 ? "#2b2b2b" : EDGE;
-  for (const link of data.links) {
-    if (!graph.hasNode(link.source) || !graph.hasNode(link.target)) continue;
-    if (link.source === link.target || graph.hasEdge(link.source, link.target)) continue;
-    graph.addEdge(link.source, link.target, {
-      weight: link.weight,
-      size: Math.min(3, 0.5 + Math.log2(1 + link.weight) * 0.5),
-      color: edgeColor,
-    });
+  const links = data.links;
+  const edgeColor = links.length > 3 * 20000 ? "#2b2b2b" : links.length > 3 * THIN_EDGES_ABOVE ? "#363636" : EDGE;
+  const edgeType = links.length > 3 * THIN_EDGES_ABOVE ? "thin" : "line"; // "line": sigma's quads
+  for (let i = 0; i < links.length; i += 3) {
+    if (i && i % (3 * SLICE) === 0) await nextTask();
+    const s = nodes[links[i]].id;
+    const t = nodes[links[i + 1]].id;
+    if (s === t || g.hasEdge(s, t)) continue;
+    const w = links[i + 2];
+    g.addEdge(s, t, { weight: w, size: Math.min(3, 0.5 + Math.log2(1 + w) * 0.5), color: edgeColor, type: edgeType });
   }
-  // A node new to a graph already laid out starts next to a neighbour that was there.
-  if (!relayout && fresh.length < graph.order) {
-    const freshSet = new Set(fresh);
-    for (const id of fresh) {
-      const anchor = graph.neighbors(id).find((n) => !freshSet.has(n));
+  if (keep && unplaced.length) {
+    const fresh = new Set(unplaced);
+    for (const id of unplaced) {
+      const anchor = g.neighbors(id).find((n) => !fresh.has(n));
+      const info = g.getNodeAttribute(id, "info");
+      let pos = null;
       if (anchor) {
-        const a = graph.getNodeAttributes(anchor);
-        graph.mergeNodeAttributes(id, { x: a.x + (Math.random() - 0.5) * 4, y: a.y + (Math.random() - 0.5) * 4 });
+        const a = g.getNodeAttributes(anchor);
+        pos = { x: a.x + (Math.random() - 0.5) * 4, y: a.y + (Math.random() - 0.5) * 4 };
+      } else if (local) {
+        pos = ringPosition(info);
       }
+      if (pos) g.mergeNodeAttributes(id, pos);
     }
   }
+  if (g.size > LOCAL_EDGE_BUDGET) await nextTask();
+  return { graph: g, unplaced: unplaced.length, stored, kept: keep, baseEdges: pickEdges(g) };
+}
+
+// The edges sigma draws when the graph has more than EDGE_BUDGET: each node's links to
+// its top neighbours by PageRank, as many per node as the budget allows (hubs stay
+// hubs: their neighbours' top neighbour is the hub). null: all of them.
+function pickEdges(g) {
+  const budget = state.mode === "local" ? LOCAL_EDGE_BUDGET : EDGE_BUDGET;
+  if (g.size <= budget) return null;
+  const per = Math.max(1, Math.floor(budget / Math.max(g.order, 1)));
+  const score = (id) => {
+    const info = g.getNodeAttribute(id, "info");
+    return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
+  };
+  const scores = new Map();
+  g.forEachNode((id) => scores.set(id, score(id)));
+  const keep = new Set();
+  const mine = [];
+  g.forEachNode((id) => {
+    mine.length = 0;
+    g.forEachEdge(id, (e, a, s, t) => mine.push([scores.get(s === id ? t : s), e]));
+    if (mine.length > per) mine.sort((a, b) => b[0] - a[0]);
+    for (let i = 0; i < Math.min(per, mine.length); i++) keep.add(mine[i][1]);
+  });
+  return keep;
+}
+
+// A graph for sigma: `full`'s nodes (the same attribute objects, so positions are
+// shared) and the `edges` picked (null: all), plus every link of `focus`.
+function makeDisplay(full, edges, focus) {
+  const d = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
+  full.forEachNode((id, attrs) => d.addNode(id, attrs));
+  const add = (e, attrs, s, t) => d.addEdgeWithKey(e, s, t, attrs);
+  if (!edges) {
+    full.forEachEdge(add);
+    return d;
+  }
+  for (const e of edges) add(e, full.getEdgeAttributes(e), full.source(e), full.target(e));
+  if (focus && full.hasNode(focus)) {
+    full.forEachEdge(focus, (e, attrs, s, t) => { if (!edges.has(e)) add(e, attrs, s, t); });
+  }
+  return d;
+}
+
+function rankOrder(g) {
+  const ids = [];
+  g.forEachNode((id) => ids.push(id));
+  const score = (id) => {
+    const info = g.getNodeAttribute(id, "info");
+    return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
+  };
+  const scores = new Map(ids.map((id) => [id, score(id)]));
+  ids.sort((a, b) => scores.get(b) - scores.get(a) || (a < b ? -1 : 1));
+  return ids;
+}
+
+// Show `g` in one step: sigma drops the old graph's listeners and indexes the new one once.
+function show(g, baseEdges, { frame = false } = {}) {
+  stopLayout();
+  graph = g;
+  state.baseEdges = baseEdges;
   if (state.selected && !graph.hasNode(state.selected)) state.selected = null;
   if (state.hovered && !graph.hasNode(state.hovered)) state.hovered = null;
+  state.labelOrder = rankOrder(g);
   updateFocus();
+  state.displayFocus = baseEdges ? focusNode() : null;
+  display = makeDisplay(g, baseEdges, state.displayFocus);
+  renderer.setGraph(display);
+  if (frame) frameCamera();
+}
+
+// After the selection or hover changed: redraw, with the selected page's links added to
+// what sigma draws when they were left out.
+function refocus() {
+  updateFocus();
+  const want = state.baseEdges ? focusNode() : null;
+  if (want !== state.displayFocus) {
+    state.displayFocus = want;
+    display = makeDisplay(graph, state.baseEdges, want);
+    renderer.setGraph(display);
+  } else {
+    renderer.refresh({ skipIndexation: true });
+  }
+}
+
+
+
+function shownKey() {
+  const include = [...state.include].sort().join(",");
+  if (state.mode === "local") return `local:${state.center}:${state.depth}:${state.direction}:${include}`;
+  return `global:${include}`;
+}
+
+async function applyData(data, { frame }) {
+  const key = shownKey();
+  const sameView = state.shown === key;
+  let previous = null;
+  if (state.mode === "global") {
+    if (state.shown && state.shown.startsWith("global:")) previous = graph;
+    else if (state.globalCache) previous = state.globalCache.graph;
+  } else if (state.shown && state.shown.startsWith(`local:${state.center}:`)) {
+    previous = graph;
+  }
+  const built = await buildGraph(data, previous);
+  await nextTask(); // building and showing are two tasks, never one long one
+  state.data = data;
+  state.communities = new Map((data.meta.communities || []).map((c) => [c.id, c]));
+  renderLegend(); // first: the camera frames the graph clear of it
+  show(built.graph, built.baseEdges, { frame: frame || !sameView });
+  state.shown = key;
+  if (state.mode === "global") state.globalCache = { key, graph: built.graph, baseEdges: built.baseEdges, data, stale: false };
   renderStats();
-  renderLegend();
   setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode });
   showMessage(graph.order ? "" : "The mirror has no pages yet.");
-  if (relayout) {
-    runLayout(layoutTime(graph.order));
-    renderer.getCamera().animatedReset({ duration: 300 });
-  } else if (fresh.length) {
-    runLayout(1200);
+  let ms;
+  if (!built.kept) {
+    // A whole new picture: from the stored layout, a short refinement; else the full run.
+    ms = state.mode === "global" && built.stored === graph.order
+      ? Math.min(2000, 800 + graph.order * 0.12) : layoutTime(graph.order);
+  } else {
+    ms = built.unplaced ? 1200 : 0;
   }
-  renderer.refresh();
+  runLayoutAfterPaint(ms);
 }
 
 async function fetchGraph() {
   const include = [...state.include].join(",");
+  let payload;
   if (state.mode === "local") {
-    return api.local(state.center, state.depth, state.direction, include);
+    payload = await api.local(state.center, state.depth, state.direction, include);
+  } else {
+    payload = await api.graph({ include, limit: MAX_NODES });
   }
-  return api.graph({ include, limit: MAX_NODES });
+  return decode(payload);
+}
+
+// The neighbourhood of the centre, read from the global graph the page already holds,
+// the way /api/graph/local walks it: pages up to `depth` resolved links away in the
+// chosen direction, then the tags, attachments and unresolved targets they link to.
+// Null when that graph is not at hand, out of date, cut to the top pages, or filtered
+// differently: the API answers then.
+function localFromGlobal() {
+  const cache = state.globalCache;
+  const key = `global:${[...state.include].sort().join(",")}`;
+  if (!cache || cache.stale || cache.key !== key || cache.data.meta.truncated) return null;
+  const g = cache.graph;
+  if (!g.hasNode(state.center) || g.getNodeAttribute(state.center, "nodeType") !== "page") return null;
+  const step = { out: "forEachOutNeighbor", in: "forEachInNeighbor", both: "forEachNeighbor" }[state.direction];
+  const depth = new Map([[state.center, 0]]);
+  let frontier = [state.center];
+  for (let level = 1; level <= state.depth && frontier.length; level++) {
+    const next = [];
+    for (const id of frontier) {
+      g[step](id, (n, a) => {
+        if (a.nodeType === "page" && !depth.has(n)) {
+          depth.set(n, level);
+          next.push(n);
+        }
+      });
+    }
+    frontier = next;
+  }
+  const pages = [...depth.keys()].sort((a, b) => depth.get(a) - depth.get(b) || (a < b ? -1 : 1));
+  const extra = [];
+  const seen = new Set(pages);
+  for (const id of pages) {
+    g.forEachOutNeighbor(id, (n, a) => {
+      if (a.nodeType !== "page" && !seen.has(n)) {
+        seen.add(n);
+        extra.push(n);
+      }
+    });
+  }
+  const ids = [...pages, ...extra];
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const nodes = ids.map((id) => {
+    const info = { ...g.getNodeAttribute(id, "info") };
+    if (depth.has(id)) {
+      info.depth = depth.get(id);
+      info.center = id === state.center;
+    }
+    return info;
+  });
+  const links = [];
+  for (const id of ids) {
+    g.forEachOutEdge(id, (e, a, s, t) => {
+      if (index.has(t) && (depth.has(t) || depth.has(s))) links.push(index.get(s), index.get(t), a.weight);
+    });
+  }
+  return { nodes, links, meta: cache.data.meta, center: state.center, derived: true };
+}
+
+function sameGraph(a, b) {
+  if (a.nodes.length !== b.nodes.length || a.links.length !== b.links.length) return false;
+  const ids = new Set(a.nodes.map((n) => n.id));
+  return b.nodes.every((n) => ids.has(n.id));
 }
 
 let loading = null;
 let loadAgain = false;
 
-async function load({ relayout = false } = {}) {
+async function load({ frame = false } = {}) {
   if (loading) {
     loadAgain = true;
     return loading;
@@ -203,8 +486,12 @@ async function load({ relayout = false } = {}) {
       let first = true;
       while (again) {
         loadAgain = false;
+        // A local graph is shown at once from the global one, then checked against the
+        // API (which has the final word: an edit may have landed meanwhile).
+        const quick = state.mode === "local" ? localFromGlobal() : null;
+        if (quick) await applyData(quick, { frame: frame && first });
         const data = await fetchGraph();
-        applyData(data, { relayout: relayout && first });
+        if (!quick || !sameGraph(quick, data)) await applyData(data, { frame: frame && first && !quick });
         first = false;
         again = loadAgain;
       }
@@ -223,27 +510,77 @@ async function load({ relayout = false } = {}) {
   return loading;
 }
 
+// --- camera ---------------------------------------------------------------------------
+
+// Frame the whole graph, keeping it clear of the legend in the lower left corner.
+function frameCamera({ animate = false } = {}) {
+  const camera = renderer.getCamera();
+  const base = { x: 0.5, y: 0.5, ratio: 1, angle: 0 };
+  const { width, height } = renderer.getDimensions();
+  const legend = $("legend");
+  const box = legend && !legend.hidden ? legend.getBoundingClientRect() : null;
+  const area = $("graph").getBoundingClientRect();
+  let target = base;
+  if (box && box.width && graph.order) {
+    const reserve = Math.min(box.right - area.left + 12, width * 0.4);
+    const bbox = renderer.getBBox();
+    const corner = (x, y, s) => renderer.graphToViewport({ x, y }, { cameraState: s });
+    const extent = (s) => {
+      const a = corner(bbox.x[0], bbox.y[0], s);
+      const b = corner(bbox.x[1], bbox.y[1], s);
+      return [Math.min(a.x, b.x), Math.max(a.x, b.x)];
+    };
+    const [left, right] = extent(base);
+    const room = width - reserve - 24;
+    if (left < reserve && room > 100) {
+      const ratio = Math.max(1, (right - left) / room);
+      const zoomed = { ...base, ratio };
+      const [l2, r2] = extent(zoomed);
+      const want = reserve + (room - (r2 - l2)) / 2;
+      const p0 = renderer.viewportToFramedGraph({ x: l2, y: height / 2 }, { cameraState: zoomed });
+      const p1 = renderer.viewportToFramedGraph({ x: want, y: height / 2 }, { cameraState: zoomed });
+      target = { ...zoomed, x: 0.5 - (p1.x - p0.x) };
+    }
+  }
+  if (animate) camera.animate(target, { duration: 300 });
+  else camera.setState(target);
+}
+
+function focusCamera(id) {
+  const display = renderer.getNodeDisplayData(id);
+  if (!display) return;
+  renderer.getCamera().animate({ x: display.x, y: display.y, ratio: Math.min(0.5, renderer.getCamera().ratio) }, { duration: 500 });
+}
+
 // --- focus, hover, selection ------------------------------------------------------------
 
+// The page the view dims the rest around: the hovered one (on graphs small enough to
+// redraw at once), else the selected one, except the centre of a local graph, whose
+// neighbourhood is the whole view (dimming it would grey out the pages at depth 2+).
+function focusNode() {
+  if (state.hovered && graph.order <= HOVER_DIMS_UP_TO) return state.hovered;
+  if (state.mode === "local" && state.selected === state.center) return null;
+  return state.selected;
+}
+
 function updateFocus() {
-  const focus = state.hovered || state.selected;
+  const focus = focusNode();
   const ok = focus && graph.hasNode(focus);
   state.focusSet = ok ? new Set([focus, ...graph.neighbors(focus)]) : null;
   state.focusEdges = ok ? new Set(graph.edges(focus)) : null;
+  state.focusFaded = ok && state.focusEdges.size > FADE_EDGES_ABOVE;
 }
 
-function nodeReducer(node, data) {
-  const res = { ...data };
-  const focus = state.hovered || state.selected;
+// Sigma passes the reducers a copy of the attributes: they change it in place.
+function nodeReducer(node, res) {
+  const focus = state.focusSet ? focusNode() : state.selected;
   if (state.focusSet && !state.focusSet.has(node)) {
     res.color = DIMMED;
-    res.label = "";
     res.orphanRing = 0;
     res.singleRing = 0;
     res.zIndex = 0;
   } else if (state.focusSet) {
     res.zIndex = 1;
-    if (graph.order < 3000) res.forceLabel = true;
   }
   if (node === focus) {
     res.highlighted = true;
@@ -251,31 +588,75 @@ function nodeReducer(node, data) {
   }
   const until = state.flash.get(node);
   if (until) {
-    if (until > performance.now()) {
-      res.highlighted = true;
-      res.forceLabel = true;
-    } else state.flash.delete(node);
+    if (until > performance.now()) res.highlighted = true;
+    else state.flash.delete(node);
   }
   return res;
 }
 
-// Big graphs hide their edges while the layout moves every node (the edges would be
-// re-uploaded each frame); they come back when it stops.
-const EDGES_HIDDEN_IN_LAYOUT = 20000;
-
 function edgeReducer(edge, data) {
   if (state.focusEdges) {
-    if (state.focusEdges.has(edge)) return { ...data, color: EDGE_ACTIVE, size: data.size + 0.5, zIndex: 1 };
-    return { ...data, hidden: true };
+    if (state.focusEdges.has(edge)) {
+      data.zIndex = 1;
+      if (state.focusFaded) data.color = EDGE_ACTIVE_FADED;
+      else {
+        data.color = EDGE_ACTIVE;
+        data.size += 0.5;
+      }
+    } else data.hidden = true;
+    return data;
   }
-  if (layout && graph.size > EDGES_HIDDEN_IN_LAYOUT) return { ...data, hidden: true };
+  if (layout && display.size > EDGES_HIDDEN_IN_LAYOUT) data.hidden = true;
   return data;
 }
 
-function focusCamera(id) {
-  const display = renderer.getNodeDisplayData(id);
-  if (!display) return;
-  renderer.getCamera().animate({ x: display.x, y: display.y, ratio: Math.min(0.5, renderer.getCamera().ratio) }, { duration: 500 });
+// Label candidates, most important first: the page in focus and its neighbours, pages
+// that just changed, then every node by PageRank.
+function* labelCandidates() {
+  const focus = focusNode();
+  if (state.focusSet) {
+    if (focus && graph.hasNode(focus)) yield [focus, true];
+    for (const id of state.labelOrder) if (state.focusSet.has(id) && id !== focus) yield [id, graph.order < 3000];
+    return;
+  }
+  const now = performance.now();
+  for (const [id, until] of state.flash) if (until > now && graph.hasNode(id)) yield [id, true];
+  for (const id of state.labelOrder) yield [id, false];
+}
+
+const measure = document.createElement("canvas").getContext("2d");
+
+// Where drawHover puts a highlighted node's label box (see drawHover).
+function hoverBox(id) {
+  const data = renderer.getNodeDisplayData(id);
+  if (!data || data.hidden || !data.label) return null;
+  const p = renderer.framedGraphToViewport(data);
+  const size = renderer.scaleSize(data.size);
+  const { width: canvasWidth } = renderer.getDimensions();
+  measure.font = "500 12px system-ui, -apple-system, Segoe UI, Roboto, sans-serif";
+  const width = measure.measureText(data.label).width + 12;
+  let x = p.x + size + 5;
+  if (x + width > canvasWidth - 4) x = Math.max(4, p.x - size - 5 - width);
+  return [x - 2, p.y - 13, x + width + 2, p.y + 13];
+}
+
+function labelObstacles() {
+  const area = $("graph").getBoundingClientRect();
+  const out = [];
+  // The selected or hovered page's label is drawn on sigma's hover layer, above ours.
+  for (const id of new Set([state.selected, state.hovered])) {
+    if (!id || !display.hasNode(id)) continue;
+    const box = hoverBox(id);
+    if (box) out.push(box);
+  }
+  for (const id of ["legend", "message"]) {
+    const el = $(id);
+    if (!el || el.hidden) continue;
+    const b = el.getBoundingClientRect();
+    if (!b.width) continue;
+    out.push([b.left - area.left - 6, b.top - area.top - 6, b.right - area.left + 6, b.bottom - area.top + 6]);
+  }
+  return out;
 }
 
 async function openPanel(path) {
@@ -286,7 +667,7 @@ async function openPanel(path) {
     onOpen: (p) => selectPage(p, { focus: true }),
     onLocal: (p) => enterLocal(p),
     onClose: closePanel,
-    rank: state.ranks.get(path),
+    communityName: (id) => communityName(id),
   };
   try {
     const page = await api.page(path);
@@ -305,6 +686,12 @@ async function openPanel(path) {
   setBodyData({ panelLoaded: path });
 }
 
+function communityName(id) {
+  if (id === null || id === undefined) return null;
+  const c = state.communities.get(id);
+  return c ? c.name : null;
+}
+
 // The graph area makes room for the panel rather than hiding under it.
 function setPanelOpen(open) {
   if (document.body.classList.contains("panel-open") === open) return;
@@ -320,9 +707,8 @@ function closePanel() {
   $("panel").hidden = true;
   state.panelPath = null;
   state.selected = null;
-  updateFocus();
   setBodyData({ panel: "", panelLoaded: "" });
-  renderer.refresh({ skipIndexation: true });
+  refocus();
 }
 
 function showNodeInfo(id) {
@@ -330,7 +716,8 @@ function showNodeInfo(id) {
   const info = attrs.info;
   const from = graph.inNeighbors(id).map((n) => graph.getNodeAttribute(n, "label"));
   const what = { unresolved: "A link to a page that does not exist yet.", attachment: "An attachment.", tag: "A tag." }[info.type] || "";
-  renderPanelMessage($("panel"), info.title, `${what} Linked from: ${from.join(", ") || "nothing shown"}.`, closePanel);
+  const shown = from.length > 30 ? `${from.slice(0, 30).join(", ")} and ${from.length - 30} more` : from.join(", ");
+  renderPanelMessage($("panel"), info.title, `${what} Linked from: ${shown || "nothing shown"}.`, closePanel);
   setPanelOpen(true);
   state.panelPath = null;
 }
@@ -338,12 +725,11 @@ function showNodeInfo(id) {
 async function selectPage(path, { focus = true } = {}) {
   if (state.mode === "local" && !graph.hasNode(path)) {
     state.center = path;
-    await load({ relayout: true });
+    await load({ frame: true });
   }
   state.selected = graph.hasNode(path) ? path : null;
-  updateFocus();
   $("mode-local").disabled = false;
-  renderer.refresh({ skipIndexation: true });
+  refocus();
   if (focus && state.selected) focusCamera(path);
   await openPanel(path);
 }
@@ -365,15 +751,28 @@ async function enterLocal(path) {
   state.center = center;
   state.selected = center;
   setModeButtons();
-  await load({ relayout: true });
+  await load({ frame: true });
   if (state.panelPath !== center) openPanel(center);
 }
 
 async function exitLocal() {
   state.mode = "global";
   setModeButtons();
-  await load({ relayout: true });
-  if (state.selected) focusCamera(state.selected);
+  const cache = state.globalCache;
+  const key = shownKey();
+  if (cache && cache.key === key && !cache.stale) {
+    // The global graph as it was left: shown at once, framed whole.
+    state.data = cache.data;
+    state.communities = new Map((cache.data.meta.communities || []).map((c) => [c.id, c]));
+    renderLegend();
+    show(cache.graph, cache.baseEdges, { frame: true });
+    state.shown = key;
+    renderStats();
+    setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode, layout: "stopped" });
+    showMessage(graph.order ? "" : "The mirror has no pages yet.");
+    return;
+  }
+  await load({ frame: true });
 }
 
 // --- search -----------------------------------------------------------------------------
@@ -453,12 +852,15 @@ function setupSearch() {
 
 // --- legend and stats ---------------------------------------------------------------------
 
+const count = (n) => n.toLocaleString("en-US");
+
 function renderStats() {
   const meta = state.data ? state.data.meta : null;
-  const pages = state.data ? state.data.nodes.filter((n) => n.type === "page").length : 0;
-  let text = `${pages} pages · ${graph.size} links`;
+  let pages = 0;
+  if (state.data) for (const n of state.data.nodes) if (n.type === "page") pages += 1;
+  let text = `${count(pages)} pages · ${count(graph.size)} links`;
   if (state.mode === "local") text += ` · around ${graph.hasNode(state.center) ? graph.getNodeAttribute(state.center, "label") : state.center}`;
-  else if (meta && meta.truncated) text += ` · top ${meta.shown_pages} of ${meta.pages} by PageRank`;
+  else if (meta && meta.truncated) text += ` · top ${count(meta.shown_pages)} of ${count(meta.pages)} by PageRank`;
   if (meta && meta.metrics && !meta.metrics.fresh) text += " · metrics updating…";
   $("stats").textContent = text;
 }
@@ -466,27 +868,27 @@ function renderStats() {
 function renderLegend() {
   const legend = $("legend");
   const rows = [];
+  const nodes = state.data ? state.data.nodes : [];
   if (state.colorBy === "kind") {
     rows.push(h("h4", {}, "Kind"));
     const kinds = new Map();
-    for (const n of state.data ? state.data.nodes : []) if (n.type === "page") kinds.set(n.kind || "other", (kinds.get(n.kind || "other") || 0) + 1);
-    for (const [kind, count] of [...kinds.entries()].sort((a, b) => b[1] - a[1])) {
-      rows.push(h("div", { class: "row" }, h("span", { class: "swatch", style: { background: KIND_COLORS[kind] || kindColor(kind === "other" ? null : kind) } }), `${kind} (${count})`));
+    for (const n of nodes) if (n.type === "page") kinds.set(n.kind || "other", (kinds.get(n.kind || "other") || 0) + 1);
+    for (const [kind, k] of [...kinds.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
+      rows.push(h("div", { class: "row" }, h("span", { class: "swatch", style: { background: KIND_COLORS[kind] || kindColor(kind === "other" ? null : kind) } }), `${kind} (${count(k)})`));
     }
   } else {
-    rows.push(h("h4", {}, "Community"));
-    const top = new Map();
-    for (const n of state.data ? state.data.nodes : []) {
-      if (n.type !== "page" || n.community === null || n.community === undefined) continue;
-      const best = top.get(n.community);
-      if (!best || (n.pagerank || 0) > (best.pagerank || 0)) top.set(n.community, n);
+    rows.push(h("h4", {}, state.mode === "local" ? "Communities here" : "Communities"));
+    // Counted in what is shown; named as everywhere, after the community's top page.
+    const shown = new Map();
+    for (const n of nodes) {
+      if (n.type === "page" && n.community !== null && n.community !== undefined) shown.set(n.community, (shown.get(n.community) || 0) + 1);
     }
-    const ranked = state.communities.ranked.slice(0, 8);
+    const ranked = [...shown.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 8);
     if (!ranked.length) rows.push(h("div", { class: "row muted" }, "not computed yet (coloured by kind)"));
-    for (const [community, count] of ranked) {
-      const hub = top.get(community);
-      rows.push(h("div", { class: "row" }, h("span", { class: "swatch", style: { background: state.communities.colors.get(community) } }),
-        `${hub ? hub.title : community} (${count})`));
+    for (const [community, k] of ranked) {
+      const name = communityName(community) || "a page on its own";
+      rows.push(h("div", { class: "row", title: `community ${community}` },
+        h("span", { class: "swatch", style: { background: communityColor(community) } }), `${name} (${count(k)})`));
     }
   }
   for (const type of state.include) {
@@ -499,28 +901,37 @@ function renderLegend() {
   legend.replaceChildren(...rows);
 }
 
+function restyle() {
+  display.updateEachNodeAttributes((id, attrs) => {
+    attrs.color = nodeColor(attrs.info, state.colorBy);
+    return attrs;
+  }, { attributes: ["color"] });
+  renderLegend();
+}
+
 // --- live updates -----------------------------------------------------------------------
 
 let refreshTimer = null;
 const pendingChanged = new Set();
 
 function scheduleRefresh() {
+  if (state.globalCache) state.globalCache.stale = true;
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
     const changed = new Set(pendingChanged);
     pendingChanged.clear();
+    // Pages that changed are highlighted for a moment (set first: the rebuild draws them).
+    const until = performance.now() + 2500;
+    for (const id of changed) state.flash.set(id, until);
     try {
-      await load({ relayout: false });
+      await load({ frame: false });
     } catch (_) {
       return;
     }
-    const until = performance.now() + 2500;
-    for (const id of changed) if (graph.hasNode(id)) state.flash.set(id, until);
     if (changed.size) setTimeout(() => renderer.refresh({ skipIndexation: true }), 2600);
     if (state.panelPath && changed.has(state.panelPath)) await openPanel(state.panelPath);
     state.refreshes += 1;
     setBodyData({ refreshes: state.refreshes, lastBatch: state.lastBatch });
-    renderer.refresh({ skipIndexation: true });
   }, 200);
 }
 
@@ -565,13 +976,13 @@ function setupDrag() {
   renderer.getMouseCaptor().on("mousemovebody", (e) => {
     if (!dragged) return;
     const pos = renderer.viewportToGraph(e);
-    graph.mergeNodeAttributes(dragged, { x: pos.x, y: pos.y });
+    display.mergeNodeAttributes(dragged, { x: pos.x, y: pos.y });
     e.preventSigmaDefault();
     e.original.preventDefault();
     e.original.stopPropagation();
   });
   renderer.getMouseCaptor().on("mouseup", () => {
-    if (dragged) graph.removeNodeAttribute(dragged, "fixed");
+    if (dragged && graph.hasNode(dragged)) graph.removeNodeAttribute(dragged, "fixed");
     dragged = null;
   });
 }
@@ -585,25 +996,27 @@ function setupControls() {
   });
   depth.addEventListener("change", () => {
     state.depth = Number(depth.value);
-    if (state.mode === "local") load({ relayout: true });
+    if (state.mode === "local") load({ frame: true });
   });
   $("direction").addEventListener("change", (e) => {
     state.direction = e.target.value;
-    if (state.mode === "local") load({ relayout: true });
+    if (state.mode === "local") load({ frame: true });
   });
   $("color-by").addEventListener("change", (e) => {
     state.colorBy = e.target.value;
     restyle();
-    renderer.refresh();
   });
   for (const type of ["tags", "attachments", "unresolved"]) {
     $(`inc-${type}`).addEventListener("change", (e) => {
       if (e.target.checked) state.include.add(type);
       else state.include.delete(type);
-      load({ relayout: true });
+      load({ frame: true });
     });
   }
-  $("show-labels").addEventListener("change", (e) => renderer.setSetting("renderLabels", e.target.checked));
+  $("show-labels").addEventListener("change", (e) => {
+    labels.enabled = e.target.checked;
+    renderer.refresh({ skipIndexation: true });
+  });
   $("relayout").addEventListener("click", () => runLayout(layoutTime(graph.order)));
 }
 
@@ -618,9 +1031,11 @@ function drawHover(context, data, settings) {
   context.fill();
   const label = data.label;
   if (!label) return;
+  const { width: canvasWidth } = renderer.getDimensions();
   const width = context.measureText(label).width + 12;
   const height = size + 10;
-  const x = data.x + data.size + 5;
+  let x = data.x + data.size + 5;
+  if (x + width > canvasWidth - 4) x = Math.max(4, data.x - data.size - 5 - width);
   const y = data.y - height / 2;
   context.fillStyle = "#111111e6";
   context.beginPath();
@@ -643,29 +1058,55 @@ function createRenderer(order) {
   });
   renderer = new Sigma(graph, $("graph"), {
     nodeProgramClasses: { ring: NodeRingProgram },
+    edgeProgramClasses: { thin: EdgeLineProgram },
     defaultNodeType: "ring",
     defaultEdgeColor: EDGE,
     labelColor: { color: "#d8d8d8" },
     labelFont: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
     labelSize: 12,
     labelWeight: "500",
-    labelDensity: big ? 0.5 : 1,
-    labelRenderedSizeThreshold: big ? 10 : 7,
+    renderLabels: false, // labels.js places them
     hideEdgesOnMove: big,
     zIndex: true,
     defaultDrawNodeHover: drawHover,
     minCameraRatio: 0.01,
     maxCameraRatio: 20,
+    stagePadding: 40,
     nodeReducer,
     edgeReducer,
   });
+  labels = new Labels(renderer, {
+    color: "#d8d8d8",
+    halo: "#1e1e1e",
+    font: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+    size: 12,
+    weight: "500",
+    threshold: 3.5,
+    candidates: labelCandidates,
+    obstacles: labelObstacles,
+  });
+  renderer.on("beforeRender", () => {
+    state.renderStart = performance.now();
+  });
+  renderer.on("afterRender", () => {
+    state.renderEnd = performance.now();
+    state.renderCost = state.renderEnd - state.renderStart;
+    if (!state.painted && graph.order) {
+      state.painted = true;
+      performance.mark("vaultsync:first-paint");
+      setBodyData({ painted: "1" });
+    }
+    setBodyData({ labels: labels.drawn });
+  });
   renderer.on("enterNode", ({ node }) => {
     state.hovered = node;
+    if (graph.order > HOVER_DIMS_UP_TO) return; // sigma draws the hover itself
     updateFocus();
     renderer.refresh({ skipIndexation: true });
   });
   renderer.on("leaveNode", () => {
     state.hovered = null;
+    if (graph.order > HOVER_DIMS_UP_TO) return;
     updateFocus();
     renderer.refresh({ skipIndexation: true });
   });
@@ -681,8 +1122,7 @@ function createRenderer(order) {
   renderer.on("clickStage", () => {
     if (state.selected) {
       state.selected = null;
-      updateFocus();
-      renderer.refresh({ skipIndexation: true });
+      refocus();
     }
   });
   setupDrag();
@@ -692,7 +1132,7 @@ async function start(token) {
   api = new Api(token);
   let data;
   try {
-    data = await api.graph({ limit: MAX_NODES });
+    data = decode(await api.graph({ limit: MAX_NODES }));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       sessionStorage.removeItem("vaultsync-token");
@@ -707,16 +1147,18 @@ async function start(token) {
   setupSearch();
   setModeButtons();
   createRenderer(data.nodes.length);
-  applyData(data, { relayout: true });
+  await applyData(data, { frame: true });
   connectEvents();
   const clearSelection = () => {
     state.selected = null;
     state.hovered = null;
-    updateFocus();
-    renderer.refresh({ skipIndexation: true });
+    refocus();
   };
   // For scripts and tests (the browser test reads the graph through this).
-  window.vaultsyncView = { graph, renderer, state, api, selectPage, enterLocal, exitLocal, load, runLayout, stopLayout, clearSelection };
+  window.vaultsyncView = {
+    get graph() { return graph; }, get display() { return display; }, renderer, state, api, labels, selectPage, enterLocal,
+    exitLocal, load, runLayout, stopLayout, clearSelection, frameCamera,
+  };
   setBodyData({ ready: "1" });
 }
 

@@ -18,10 +18,15 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function fmt(value, digits = 4) {
+// Figures for people: whole numbers with thousands separators, others with 3
+// significant digits (0.000123, 0.0456, 12.3), never 17 digits.
+export function fmt(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number" && !Number.isInteger(value)) return value.toFixed(digits);
-  return String(value);
+  if (typeof value !== "number") return String(value);
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  if (value === 0) return "0";
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(value))));
+  return value.toFixed(Math.min(digits, 12));
 }
 
 function pageLink(path, title, onOpen) {
@@ -34,7 +39,7 @@ function section(title, items, empty = "none") {
 }
 
 export function renderPanel(panel, page, ctx) {
-  const { onOpen, onLocal, onClose, rank } = ctx;
+  const { onOpen, onLocal, onClose, communityName } = ctx;
   const m = page.metrics || {};
   const flags = [];
   if (m.orphan) flags.push(h("span", { class: "chip flag-orphan", title: "No other page links here" }, "orphan"));
@@ -65,9 +70,13 @@ export function renderPanel(panel, page, ctx) {
   const sources = page.citations.sources.map((s) => h("li", {}, pageLink(s.path, s.title, onOpen)));
   const citedBy = page.citations.cited_by.map((s) => h("li", {}, pageLink(s.path, s.title, onOpen)));
 
+  // PageRank as a rank first ("#3 of 10,000"): its raw value means little to people.
+  const rank = m.pagerank_rank ? `#${fmt(m.pagerank_rank)} of ${fmt(m.pages_ranked)}` : "—";
+  const community = m.community === null || m.community === undefined ? "—"
+    : m.community_name || (communityName && communityName(m.community)) || "a page on its own";
   const rows = [
-    ["PageRank", fmt(m.pagerank) + (rank ? `  (#${rank})` : "")],
-    ["Community", fmt(m.community)],
+    ["PageRank", m.pagerank === null || m.pagerank === undefined ? "—" : `${rank} (${fmt(m.pagerank)})`],
+    ["Community", community],
     ["Backlinks (pages)", fmt(m.in_degree)],
     ["Outgoing (pages)", fmt(m.out_degree)],
     ["Betweenness", fmt(m.betweenness)],

@@ -4,6 +4,9 @@ export const ORPHAN = "#ff4d4f";
 export const SINGLE_SOURCE = "#ffc53d";
 export const EDGE = "#4a4a4a";
 export const EDGE_ACTIVE = "#a88bfa";
+// A hub's hundreds of links, when it is selected: present but quiet, so its neighbours'
+// own colours still read (a flood of EDGE_ACTIVE would paint the view one colour).
+export const EDGE_ACTIVE_FADED = "#4d4566";
 export const DIMMED = "#343434";
 
 // Distinct on a dark background, and kept clear of the ring colours (red, amber).
@@ -41,25 +44,20 @@ export function kindColor(kind) {
   return PALETTE[hash(kind) % PALETTE.length];
 }
 
-// Communities ranked by size get the palette in order; the long tail shares one grey.
-export function communityColors(nodes) {
-  const sizes = new Map();
-  for (const n of nodes) {
-    if (n.type === "page" && n.community !== null && n.community !== undefined) {
-      sizes.set(n.community, (sizes.get(n.community) || 0) + 1);
-    }
-  }
-  const ranked = [...sizes.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  const colors = new Map();
-  ranked.forEach(([community], i) => colors.set(community, i < PALETTE.length ? PALETTE[i] : OTHER));
-  return { colors, ranked };
+// A community's colour is a function of its id alone, so it is the same in the global
+// view, every local view and the legend. The server numbers communities by size over
+// the whole vault (0 = the largest), so the largest ones get the palette in order and
+// the long tail shares one grey.
+export function communityColor(community) {
+  if (community === null || community === undefined) return OTHER;
+  return community < PALETTE.length ? PALETTE[community] : OTHER;
 }
 
-export function nodeColor(node, colorBy, communities) {
+export function nodeColor(node, colorBy) {
   if (node.type !== "page") return TYPE_COLORS[node.type] || OTHER;
   if (colorBy === "kind") return kindColor(node.kind);
   if (node.community === null || node.community === undefined) return kindColor(node.kind);
-  return communities.colors.get(node.community) || OTHER;
+  return communityColor(node.community);
 }
 
 export function nodeSize(node, maxRank, order) {
