@@ -20,10 +20,18 @@ from vaultsync.sync import Syncer
 NAMES = ["Alpha", "beta", "Gamma", "alpha", "delta"]  # "Alpha"/"alpha": case-insensitive twins
 FOLDERS = ["", "concepts", "sources", "concepts/deep", "systems"]
 ATTACHMENTS = ["img.png", "concepts/img.png"]
+OUTSIDE = "<outside>"  # a folder beside the vault, with pages of its own
 
 link_forms = st.sampled_from([
     "[[{n}]]", "[[{n}|shown]]", "[[{n}#Sec]]", "![[{n}]]", "[[{f}/{n}]]", "[x]({n}.md)",
     "[x](../{n}.md)", "[x](./{n}.md)", "![[img.png]]", "[[#Self]]", "`[[{n}]]`",
+    "[[{n}#^blk]]", "[[{n}#Heading#Sec]]", "[[{n}#Nowhere]]",
+])
+# Blocks a page may hold besides its links: headings that anchors name, tasks, block
+# ids and Dataview fields.
+extras = st.sampled_from([
+    "## Sec\n", "- [ ] open task\n", "- [x] done task ^blk\n", "Para text. ^blk\n",
+    "status:: draft\n", "Due [due:: soon].\n", "> - [-] dropped\n",
 ])
 
 
@@ -34,7 +42,8 @@ def page_text(draw: st.DrawFn) -> str:
     body = " ".join(form.format(n=n, f=f) for form, n, f in links)
     header = draw(st.sampled_from(["", "---\ntype: source\n---\n", "---\ntitle: T\n---\n",
                                    "---\nbad: [\n---\n", "---\ntags: [a]\n---\n"]))
-    return header + "# Heading\n" + body + "\n"
+    more = "".join(draw(st.lists(extras, max_size=3)))
+    return header + "# Heading\n" + body + "\n\n" + more
 
 
 page_path = st.builds(lambda f, n: f"{f}/{n}.md" if f else f"{n}.md",
@@ -42,6 +51,10 @@ page_path = st.builds(lambda f, n: f"{f}/{n}.md" if f else f"{n}.md",
 
 operations = st.one_of(
     st.tuples(st.just("write"), page_path, page_text()),
+    st.tuples(st.just("binary"), page_path, st.none()),  # a page skipped, links still name it
+    st.tuples(st.just("symlink"), st.sampled_from(["l1", "concepts/l2"]),
+              st.sampled_from([".", "../outside", "concepts", OUTSIDE, "nowhere"])),
+    st.tuples(st.just("unlink"), st.sampled_from(["l1", "concepts/l2"]), st.none()),
     st.tuples(st.just("delete"), page_path, st.none()),
     st.tuples(st.just("rename"), page_path, page_path),
     st.tuples(st.just("move_folder"), st.sampled_from(FOLDERS[1:]), st.sampled_from(FOLDERS[1:])),
@@ -56,7 +69,26 @@ def apply(vault: Path, op: tuple) -> list[str]:
     src = vault / a
     if kind == "write":
         src.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            return []
         src.write_text(b, encoding="utf-8")
+        return [a]
+    if kind == "binary":
+        src.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            return []
+        src.write_bytes(b"\x00binary")
+        return [a]
+    if kind == "symlink":
+        if os.path.lexists(src) or not src.parent.is_dir():
+            return []
+        target = str(vault.parent / "outside") if b == OUTSIDE else b
+        os.symlink(target, src)
+        return [a]
+    if kind == "unlink":
+        if not src.is_symlink():
+            return []
+        src.unlink()
         return [a]
     if kind == "attach":
         src.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +115,7 @@ def apply(vault: Path, op: tuple) -> list[str]:
     raise AssertionError(kind)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operations, min_size=1, max_size=14), by_paths=st.booleans(),
        one_syncer=st.booleans())
 def test_mirror_equals_fresh_sync_after_any_changes(ops, by_paths, one_syncer):
@@ -91,6 +123,10 @@ def test_mirror_equals_fresh_sync_after_any_changes(ops, by_paths, one_syncer):
     try:
         vault = root / "vault"
         vault.mkdir()
+        outside = root / "outside"
+        (outside / "deep").mkdir(parents=True)
+        (outside / "Gamma.md").write_text("# Outside gamma\n[[beta#Sec]]\n## Sec\n")
+        (outside / "deep" / "delta.md").write_text("- [ ] outside task ^blk\n")
         config = load_config(vault, root / "mirror.db")
         mirror = Mirror(config.db)
         syncer = Syncer(config, mirror, workers=1)

@@ -79,7 +79,23 @@ class Scan:
 class SymlinkInfo(NamedTuple):
     target: str  # the real absolute path
     followed: bool
-    is_dir: bool
+    kind: str  # what the target is: "dir", "file", "other" or "missing"
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "dir"
+
+
+def link_state(path: str) -> tuple[str, str]:
+    """A symlink's real target and what it is now (see SymlinkInfo.kind)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        kind = "missing"
+    else:
+        kind = ("dir" if stat_mod.S_ISDIR(st.st_mode) else
+                "file" if stat_mod.S_ISREG(st.st_mode) else "other")
+    return os.path.realpath(path), kind
 
 
 def display_name(name: str) -> str:
@@ -185,9 +201,12 @@ class VaultScanner:
                 why = "a symlink loop" if exc.errno == errno.ELOOP else "a broken symlink"
                 scan.blocked[rel] = Blocked(lst, f"skipped: cannot read ({why}: {exc.strerror})",
                                            "error")
+            # Remembered all the same: when its target appears, a full walk decides.
+            scan.symlinks[rel] = SymlinkInfo(os.path.realpath(path), False, "missing")
             return
         real = os.path.realpath(path)
         is_dir = stat_mod.S_ISDIR(st.st_mode)
+        kind = "dir" if is_dir else "file" if stat_mod.S_ISREG(st.st_mode) else "other"
         inside = self._inside(real)
         followed = False
         if inside is not None:
@@ -216,7 +235,7 @@ class VaultScanner:
         elif is_page_path(rel):
             scan.blocked[rel] = Blocked(
                 lst, "skipped: not a regular file (a FIFO, socket or device)")
-        scan.symlinks[rel] = SymlinkInfo(real, followed, is_dir)
+        scan.symlinks[rel] = SymlinkInfo(real, followed, kind)
 
     # --- a partial scan ----------------------------------------------------------------
 
@@ -239,12 +258,11 @@ class VaultScanner:
             exact.add(rel)
             full = os.path.join(self.root, rel)
             try:
-                lst = os.lstat(full)
-                st = os.stat(full) if stat_mod.S_ISLNK(lst.st_mode) else lst
+                st = os.lstat(full)
             except OSError:
                 prefixes.append(rel + "/")  # gone: it may have been a folder
                 continue
-            if stat_mod.S_ISLNK(lst.st_mode):
+            if stat_mod.S_ISLNK(st.st_mode):
                 raise FullScanNeeded(rel)
             if stat_mod.S_ISDIR(st.st_mode):
                 prefixes.append(rel + "/")
@@ -255,6 +273,13 @@ class VaultScanner:
                 scan.blocked[rel] = Blocked(
                     file_stat(st), "skipped: not a regular file (a FIFO, socket or device)")
         return scan, prefixes, exact
+
+    def symlinks_changed(self, symlinks: dict[str, SymlinkInfo]) -> bool:
+        """Whether a symlink known from the last full walk now points elsewhere, or at
+        something else (a dangling link whose target appeared, a folder that went):
+        nothing reports that through the link's own path."""
+        return any(link_state(os.path.join(self.root, rel)) != (info.target, info.kind)
+                   for rel, info in symlinks.items())
 
     @staticmethod
     def _behind_unfollowed_link(rel: str, symlinks: dict[str, SymlinkInfo]) -> bool:

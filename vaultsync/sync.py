@@ -212,7 +212,8 @@ class Syncer:
         that those paths cover."""
         known_all: Iterator[str] = iter({*self.pages, *self.attachments, *self.skipped,
                                          *self.problem_paths})
-        if paths is not None and self.symlinks is not None:
+        if paths is not None and self.symlinks is not None and \
+                not self.scanner.symlinks_changed(self.symlinks):
             try:
                 scan, prefixes, exact = self.scanner.scan_paths(paths, self.symlinks)
             except FullScanNeeded:

@@ -165,9 +165,10 @@ class VaultWatcher:
     def __init__(self, paths: list[str], links: frozenset[tuple[str, str]]) -> None:
         self.paths = paths
         self.links = links  # the followed symlinks it was made for (it follows them itself)
-        # A file is watched by its inode: once replaced (an atomic save), it must be
-        # watched anew.
-        self.files = {path: _identity(path) for path in paths[1:]}
+        # A file or folder is watched by its inode: once replaced (an atomic save, a
+        # folder made again), it must be watched anew.
+        self.files = {path: _identity(path) for path in [*paths[1:],
+                                                          *(target for _, target in links)]}
         # Unreadable folders are skipped by the scan too; they must not stop the watcher.
         self._notify = RustNotify(paths, False, False, 300, True, True)
 
