@@ -311,9 +311,8 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     from . import graph, reports
     from .console import SyncProgress, interactive, spinner
     from .mirror import Mirror
-    from .sync import sync_vault
-
     from .reports import REPORT_NAMES
+    from .sync import sync_vault
 
     if name not in REPORT_NAMES:
         raise UserError(f"no report named {name!r}; the reports: {', '.join(REPORT_NAMES)}")
