@@ -48,9 +48,10 @@ def sync_once(code: Path, vault: Path, db: Path, extra: list[str]) -> tuple[floa
     env = dict(os.environ, PYTHONPATH=str(code))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    # No -q: older revisions lack it; the output is thrown away either way.
     subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(vault), "--db", str(db),
-                    "-q", *extra], env=env, cwd=db.parent, check=True,
-                   stdout=subprocess.DEVNULL)
+                    *extra], env=env, cwd=db.parent, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
