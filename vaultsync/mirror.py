@@ -611,17 +611,20 @@ class Mirror:
             ((*row, name_key(row.target)) for row in rows),
         )
 
-    def anchored_links(self, target_ids: Iterable[int] | None) -> list[AnchoredLink]:
-        """Links with an anchor to one of `target_ids` (None: to any page)."""
+    def anchored_links(self, column: str | None = None,
+                       values: Iterable[int] = ()) -> list[AnchoredLink]:
+        """Links with an anchor to a page: all, or those whose `column` (target_id,
+        source_id or id) is one of `values`."""
         sql = ("SELECT id, target_id, anchor FROM links WHERE anchor IS NOT NULL "
                "AND target_id IS NOT NULL")
-        if target_ids is None:
+        if column is None:
             return [AnchoredLink(*r) for r in self.conn.execute(sql)]
+        assert column in ("target_id", "source_id", "id")
         out: list[AnchoredLink] = []
-        for chunk in _chunks(list(target_ids), 500):
+        for chunk in _chunks(list(values), 500):
             marks = ",".join("?" * len(chunk))
             out.extend(AnchoredLink(*r) for r in self.conn.execute(
-                f"{sql} AND target_id IN ({marks})", chunk))
+                f"{sql} AND {column} IN ({marks})", chunk))
         return out
 
     def anchor_targets(self, page_ids: Iterable[int]
@@ -635,7 +638,8 @@ class Mirror:
                     "ORDER BY page_id, line, id", chunk):
                 out.setdefault(page, ([], []))[0].append((level, text))
             for page, block in self.conn.execute(
-                    f"SELECT page_id, block_id FROM blocks WHERE page_id IN ({marks})", chunk):
+                    f"SELECT page_id, block_id FROM blocks WHERE page_id IN ({marks}) "
+                    "ORDER BY page_id, line, id", chunk):
                 out.setdefault(page, ([], []))[1].append(block)
         return out
 

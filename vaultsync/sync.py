@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from . import workers as worker_pool
 from .config import Config
-from .mirror import FileState, LinkRow, Mirror, PageWrite
+from .mirror import AnchoredLink, FileState, LinkRow, Mirror, PageWrite
 from .parse import ParsedPage, ParseOptions, Problem, anchor_exists, decode_page, parse_page
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner, file_stat
@@ -210,8 +210,7 @@ class Syncer:
     def _scan(self, paths: Iterable[str] | None) -> tuple[Scan, set[str]]:
         """The files on disk under `paths` (None: the whole vault), and the known paths
         that those paths cover."""
-        known_all: Iterator[str] = iter({*self.pages, *self.attachments, *self.skipped,
-                                         *self.problem_paths})
+        known = (self.pages, self.attachments, self.skipped, self.problem_paths)
         if paths is not None and self.symlinks is not None and \
                 not self.scanner.symlinks_changed(self.symlinks):
             try:
@@ -219,12 +218,14 @@ class Syncer:
             except FullScanNeeded:
                 pass
             else:
-                starts = tuple(prefixes)
-                return scan, {p for p in known_all if p in exact or
-                              (starts and p.startswith(starts))}
+                covered = {p for p in exact if any(p in paths for paths in known)}
+                if prefixes:  # a folder, or a path that may have been one
+                    starts = tuple(prefixes)
+                    covered.update(p for paths in known for p in paths if p.startswith(starts))
+                return scan, covered
         scan = self.scanner.walk()
         self.symlinks = scan.symlinks
-        return scan, set(known_all)
+        return scan, {p for paths in known for p in paths}
 
     def vault_paths(self, abs_path: str) -> set[str]:
         """Vault paths a watcher's event path stands for (see VaultScanner.vault_paths)."""
@@ -387,10 +388,14 @@ class Syncer:
                                  {name_key(p) for p in [*added_files, *removed_files]},
                                  was_empty, retargeted)
         mirror.refresh_citations(None if was_empty or plan.force else touched)
-        self._check_anchors(None if was_empty or plan.force else
-                            written_ids | writer.target_ids |
-                            {new_id for _, new_id, _ in retargeted if new_id is not None},
-                            [link_id for _, new_id, link_id in retargeted if new_id is None])
+        if was_empty or plan.force:
+            self._check_anchors(mirror.anchored_links(), [])
+        else:
+            self._check_anchors(
+                [*mirror.anchored_links("target_id", writer.anchors_changed),
+                 *mirror.anchored_links("source_id", written_ids),
+                 *mirror.anchored_links("id", [i for _, new, i in retargeted if new])],
+                [link_id for _, new_id, link_id in retargeted if new_id is None])
         if plan.force or mirror.get_meta("parse_options") is None:
             mirror.set_meta("parse_options", self.config.parse_fingerprint())
             mirror.set_meta("vault", self.vault)
@@ -427,14 +432,14 @@ class Syncer:
 
     def delete_pages(self, ids: list[int]) -> None:
         """Delete page rows; the links that pointed at them have no anchor to check."""
-        self.mirror.clear_anchor_ok(link.id for link in self.mirror.anchored_links(ids))
+        self.mirror.clear_anchor_ok(
+            link.id for link in self.mirror.anchored_links("target_id", ids))
         self.mirror.delete_pages(ids)
 
-    def _check_anchors(self, target_ids: set[int] | None, unresolved: list[int]) -> None:
-        """Set `links.anchor_ok` for every anchored link to one of `target_ids` (None:
-        to any page): whether the heading or block it names exists in its target."""
+    def _check_anchors(self, links: list[AnchoredLink], unresolved: list[int]) -> None:
+        """Set `links.anchor_ok` of `links`: whether the heading or block each names
+        exists in its target page. `unresolved` links name no page any more."""
         self.mirror.clear_anchor_ok(unresolved)
-        links = self.mirror.anchored_links(target_ids)
         if not links:
             return
         targets = self.mirror.anchor_targets({link.target_id for link in links})
@@ -575,7 +580,9 @@ class _BatchWriter:
         self.link_sources: list[str] = []
         self.problems: dict[str, list[Problem]] = {}
         self.skipped_now: dict[str, FileStat] = {}
-        self.target_ids: set[int] = set()  # pages the written links point at
+        # Written pages whose headings or block ids changed: links into them are
+        # checked again.
+        self.anchors_changed: set[int] = set()
 
     def page_id(self, path: str | None) -> int | None:
         if path is None:
@@ -610,6 +617,7 @@ class _BatchWriter:
                     stat = plan.scan.files.get(item.path) or item.stat
                     if stat is not None:
                         self.skipped_now[item.path] = stat
+        self._note_anchor_changes(writes)
         mirror.write_pages(writes)
         for w in writes:
             for link in w.parsed.links:
@@ -620,6 +628,19 @@ class _BatchWriter:
                 self.link_sources.append(w.path)
             pages[w.path] = FileState(w.id, w.compare, w.hash)
             self.written.append(w.path)
+
+    def _note_anchor_changes(self, writes: list[PageWrite]) -> None:
+        """Before pages are rewritten: which of them name other headings or blocks than
+        before (a new page has no links into it yet but retargeted ones)."""
+        known = [w.id for w in writes if not w.new]
+        before = self.syncer.mirror.anchor_targets(known) if known else {}
+        for w in writes:
+            if w.new:
+                continue
+            now = ([(h.level, h.text) for h in w.parsed.headings],
+                   [b.block_id for b in w.parsed.blocks])
+            if before.get(w.id, ([], [])) != now:
+                self.anchors_changed.add(w.id)
 
     def finish(self) -> list[str]:
         """Pages that could not be written after all (vanished or skipped while
@@ -650,7 +671,6 @@ class _BatchWriter:
                             row.target, self.link_sources[i], bool(row.relative))
                     target_id = None if target_path in rowless else self.page_id(target_path)
                     self.links[i] = row._replace(target_path=target_path, target_id=target_id)
-        self.target_ids = {row.target_id for row in self.links if row.target_id is not None}
         syncer.mirror.insert_links(self.links)
         return deleted
 
