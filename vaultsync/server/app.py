@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import __version__
+from .. import __version__, read
 from ..config import Config
 from ..mirror import Mirror, connect
 from . import queries
@@ -293,21 +293,13 @@ def api_status(request: Request) -> Response:
         out.update(mirror=None, daemon=None, last_batch=None, counts=None, metrics=None,
                    layout=None)
         return _json(out)
+    from ..watch import read_lock_state
+
     with read_conn(config.db) as conn:
-        m = queries.meta(conn)
-        daemon = queries.daemon_status(conn)
-        out["mirror"] = {"schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
-                         "graph_version": m.get("graph_version"),
-                         "last_sync_at": m.get("last_sync_at")}
-        out["daemon"] = daemon
-        out["alive"] = bool(daemon and daemon["alive"])
-        out["last_batch"] = queries.last_batch(conn)
-        out["counts"] = queries.counts(conn)
-        metrics = queries.metrics_state(conn)
+        out.update(read.mirror_status(conn, read_lock_state(config.db)))
         out["layout"] = queries.layout_state(conn)
-    metrics["computing"] = state.metrics.computing
-    metrics["last_error"] = state.metrics.last_error
-    out["metrics"] = metrics
+    out["metrics"]["computing"] = state.metrics.computing
+    out["metrics"]["last_error"] = state.metrics.last_error
     return _json(out)
 
 
