@@ -103,6 +103,20 @@ def find_page(conn: sqlite3.Connection, ref: str) -> FoundPage:
                    f"resolves to{hint}")
 
 
+class PageSource(TypedDict):
+    path: str
+    frontmatter: dict[str, Any]
+    body: str  # the text after the frontmatter block
+
+
+def page_source(conn: sqlite3.Connection, path: str) -> PageSource:
+    """The frontmatter and body of the page at `path` (`.md` optional)."""
+    pid, real_path = page_id(conn, path)
+    frontmatter, body = conn.execute("SELECT frontmatter, body FROM pages WHERE id = ?",
+                                     (pid,)).fetchone()
+    return {"path": real_path, "frontmatter": json.loads(frontmatter or "{}"), "body": body}
+
+
 def pages_named(conn: sqlite3.Connection, name: str, limit: int = 5) -> list[str]:
     """Paths of pages whose title or an alias is `name`, case-insensitively."""
     return [p for (p,) in conn.execute(
@@ -456,7 +470,12 @@ def run_query(conn: sqlite3.Connection, sql: str, *, limit: int, time_limit: flo
             refused.append(f"PRAGMA {arg1}" + (f" = {arg2}" if arg2 is not None else ""))
         else:
             what = _ACTION_NAMES.get(action, f"operation {action}")
-            refused.append(what + (f" {arg1}" if arg1 else ""))
+            if action == sqlite3.SQLITE_ALTER_TABLE:  # (database, table)
+                refused.append(f"{what} {arg2}")
+            elif arg1 in ("sqlite_master", "sqlite_temp_master"):  # CREATE, DROP
+                refused.append(f"a schema change ({what} {arg1})")
+            else:
+                refused.append(what + (f" {arg1}" if arg1 else ""))
         return sqlite3.SQLITE_DENY
 
     deadline = time.monotonic() + time_limit

@@ -408,8 +408,13 @@ def create_app(config: Config, *, token: str, allow_remote: bool = False,
         Route("/api/openapi.json", api_openapi),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
+    from ..mcp import Vault, http_endpoint
+
+    mcp_route, mcp_lifespan = http_endpoint(Vault(config, state.metrics, in_process=watch))
+    routes.append(mcp_route)  # MCP over streamable HTTP, behind the same checks as /api
     app = Starlette(
         routes=routes,
+        lifespan=mcp_lifespan,
         middleware=[Middleware(SecurityMiddleware,
                                policy=SecurityPolicy(token=token, allow_remote=allow_remote)),
                     # 10,000 pages are ~18 MB of graph JSON, ~1.7 MB gzipped (level 4: fast).
@@ -473,7 +478,7 @@ class AppServer:
                 super().handle_exit(sig, frame)
 
         self.server = _Server(uvicorn.Config(
-            app, log_level=log_level, access_log=False, lifespan="off",
+            app, log_level=log_level, access_log=False, lifespan="on",
             timeout_graceful_shutdown=3, proxy_headers=False, server_header=False))
 
     @property
