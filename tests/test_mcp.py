@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -22,12 +24,14 @@ import httpx
 import httpx2
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from click.testing import CliRunner
 from conftest import wait_for
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from vaultsync import reports
+from vaultsync.cli import cli
 from vaultsync.config import Config, load_config
 from vaultsync.mcp import Vault, build_server
 from vaultsync.mcp.server import start_daemon
@@ -35,6 +39,7 @@ from vaultsync.mirror import Mirror
 from vaultsync.server.app import AppServer, MetricsGuard, bind_socket, create_app
 from vaultsync.server.security import ensure_token
 from vaultsync.sync import sync_vault
+from vaultsync.watch import read_status
 
 # index → alpha, beta; alpha → beta, paper; beta → alpha, gamma; gamma → paper, book;
 # delta → gamma; lonely, paper and book link nowhere. "Missing Page" is wanted twice.
@@ -83,10 +88,11 @@ class Session:
 
 
 @contextmanager
-def connected(server: Any) -> Iterator[Session]:
-    """`server`: an MCPServer (in-process) or a transport (stdio, HTTP)."""
+def connected(server: Any, mode: str = "auto") -> Iterator[Session]:
+    """`server`: an MCPServer (in-process) or a transport (stdio, HTTP). `mode`
+    "legacy" opens with the initialize handshake, as assistant apps do today."""
     with start_blocking_portal() as portal, \
-            portal.wrap_async_context_manager(Client(server)) as client:
+            portal.wrap_async_context_manager(Client(server, mode=mode)) as client:
         yield Session(portal, client)
 
 
@@ -494,7 +500,7 @@ def test_vaultsync_mcp_over_stdio_with_watch(make_vault, tmp_path: Path) -> None
         "-m", "vaultsync", "mcp", str(vault), "--db", str(db), "--watch"])
     log = tmp_path / "mcp.log"
     with open(log, "w", encoding="utf-8") as errlog, \
-            connected(stdio_client(params, errlog=errlog)) as s:
+            connected(stdio_client(params, errlog=errlog), mode="legacy") as s:
         found = s.call("search", query="zeppelin")
         assert {h["path"] for h in found["results"]} == {"alpha.md", "sources/paper.md"}
         wait_for(lambda: s.call("status")["live"], WAIT, "the daemon to run")
@@ -505,3 +511,32 @@ def test_vaultsync_mcp_over_stdio_with_watch(make_vault, tmp_path: Path) -> None
     text = log.read_text("utf-8")
     assert "first sync" in text and "live: watching the vault" in text, text
     assert "Traceback" not in text, text
+
+
+def test_vaultsync_mcp_stops_its_daemon_on_sigterm(make_vault, tmp_path: Path) -> None:
+    # A client that does not close stdin first: the server must not hang on it.
+    vault = make_vault(VAULT)
+    db = tmp_path / "term.db"
+    with open(tmp_path / "term.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "mcp", str(vault),
+                                 "--db", str(db), "--watch"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        wait_for(lambda: (read_status(db) or {}).get("state") == "watching"
+                 and read_status(db)["pid"] == proc.pid and proc.poll() is None,
+                 WAIT, "the daemon to watch")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stdin is not None
+        proc.stdin.close()
+    assert read_status(db)["state"] == "stopped"
+    assert "Traceback" not in (tmp_path / "term.log").read_text("utf-8")
+
+
+def test_vaultsync_mcp_user_errors_are_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["mcp", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"vaultsync: no such vault: {tmp_path / 'nowhere'}"

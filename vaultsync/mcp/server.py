@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -149,16 +151,27 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
         live = "not live: add --watch, or run `vaultsync watch`, for live updates"
     say(f"vaultsync mcp: serving {config.vault} over stdio (mirror {config.db}; {live})")
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM from the client: stop as on Ctrl-C
+    stopping = threading.Event()
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    def terminate(signum: int, frame: object) -> None:
+        # A client closes stdin to stop the server (the loop below then returns), and
+        # signals only one that does not exit. The loop cannot be stopped while a thread
+        # waits on stdin, so stop the daemon (it rolls back a batch in progress) and
+        # leave at once; a second signal does not wait for the daemon.
+        if not stopping.is_set():
+            stopping.set()
+            stop.set()
+            if daemon is not None:
+                daemon.join(10)
+        sys.stderr.flush()
+        os._exit(0)
+
+    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         anyio.run(server.run_stdio_async)
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stop.set()
         if daemon is not None:
             daemon.join(10)
