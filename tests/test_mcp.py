@@ -426,6 +426,8 @@ def test_an_edit_reaches_get_page_under_watch(session, tmp_path: Path) -> None:
                  "the edit to reach get_page")
         page = s.call("get_page", path="alpha")
         assert [ln["path"] for ln in page["links"]] == ["delta.md"]
+        # The daemon recomputes the metrics; the answer waits for them.
+        assert page["metrics"]["current"] is True and page["metrics"]["pagerank"] > 0
         assert s.call("get_page", path="delta")["backlinks"] == \
             [{"path": "alpha.md", "title": "Alpha, edited", "line": 3}]
     finally:
@@ -505,6 +507,7 @@ def test_vaultsync_mcp_over_stdio_with_watch(make_vault, tmp_path: Path) -> None
         assert {h["path"] for h in found["results"]} == {"alpha.md", "sources/paper.md"}
         wait_for(lambda: s.call("status")["live"], WAIT, "the daemon to run")
         assert s.call("status")["in_process"] is True
+        assert s.call("get_page", path="alpha")["metrics"]["current"] is True
         (vault / "beta.md").write_text("# Beta two\n\nNow alone.\n", encoding="utf-8")
         wait_for(lambda: s.call("get_page", path="[[beta]]")["title"] == "Beta two", WAIT,
                  "the edit to reach get_page")
@@ -522,9 +525,12 @@ def test_vaultsync_mcp_stops_its_daemon_on_sigterm(make_vault, tmp_path: Path) -
                                  "--db", str(db), "--watch"], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=log)
     try:
-        wait_for(lambda: (read_status(db) or {}).get("state") == "watching"
-                 and read_status(db)["pid"] == proc.pid and proc.poll() is None,
-                 WAIT, "the daemon to watch")
+        def watching() -> bool:
+            assert proc.poll() is None, (tmp_path / "term.log").read_text("utf-8")
+            status = read_status(db) or {}
+            return status.get("state") == "watching" and status.get("pid") == proc.pid
+
+        wait_for(watching, WAIT, "the daemon to watch")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(WAIT) == 0
     finally:

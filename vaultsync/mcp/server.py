@@ -142,39 +142,46 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     vault = Vault(config, MetricsGuard(config.db), in_process=watch and not running)
     server = build_server(vault)
     stop = threading.Event()
-    daemon = start_daemon(config, stop, say) if vault.in_process else None
-    if running:
-        live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
-    elif watch:
-        live = "live: watching the vault"
-    else:
-        live = "not live: add --watch, or run `vaultsync watch`, for live updates"
-    say(f"vaultsync mcp: serving {config.vault} over stdio (mirror {config.db}; {live})")
-
     stopping = threading.Event()
+    daemons: list[threading.Thread] = []
 
-    def terminate(signum: int, frame: object) -> None:
-        # A client closes stdin to stop the server (the loop below then returns), and
-        # signals only one that does not exit. The loop cannot be stopped while a thread
-        # waits on stdin, so stop the daemon (it rolls back a batch in progress) and
-        # leave at once; a second signal does not wait for the daemon.
-        if not stopping.is_set():
-            stopping.set()
-            stop.set()
-            if daemon is not None:
-                daemon.join(10)
+    # A client closes stdin to stop the server (the loop below then returns), and
+    # signals only one that does not exit. The loop cannot be stopped while a thread
+    # waits on stdin, so a signal stops the daemon (it rolls back a batch in progress)
+    # and leaves. The handler only sets an event: the main thread may be holding a lock
+    # the daemon needs (an import's), so the waiting happens in a thread of its own.
+    def finish() -> None:
+        stopping.wait()
+        stop.set()
+        for thread in daemons:
+            thread.join(10)
         sys.stderr.flush()
         os._exit(0)
 
+    def terminate(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            os._exit(0)  # asked twice: do not wait for the daemon
+        stopping.set()
+
+    threading.Thread(target=finish, name="vaultsync-mcp-stop", daemon=True).start()
     previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if vault.in_process:
+            daemons.append(start_daemon(config, stop, say))
+        if running:
+            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
+        elif watch:
+            live = "live: watching the vault"
+        else:
+            live = "not live: add --watch, or run `vaultsync watch`, for live updates"
+        say(f"vaultsync mcp: serving {config.vault} over stdio (mirror {config.db}; {live})")
         anyio.run(server.run_stdio_async)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stop.set()
-        if daemon is not None:
-            daemon.join(10)
+        for thread in daemons:
+            thread.join(10)
 
 
 def start_daemon(config: Config, stop: threading.Event, say: Callable[[str], None]

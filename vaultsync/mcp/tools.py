@@ -10,8 +10,9 @@ import html
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import yaml
@@ -51,6 +52,7 @@ CELL_ITEMS = 10  # items of a list inside a report row (referenced_by, top)
 VALUE_CHARS = 1000  # characters of one frontmatter value or query cell
 QUERY_CHARS = 60_000  # characters of one query answer's rows, as JSON
 MAX_DEPTH = 3
+DAEMON_METRICS_WAIT = (3.0, 2.0)  # seconds to wait for a daemon's core, then heavy metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,6 +66,28 @@ class Vault:
     metrics: MetricsGuard  # computes stale metrics when no daemon does
     in_process: bool = False  # a daemon runs in this process (`--watch`)
     query_time_limit: float = 2.0
+    _waited_for: str | None = field(default=None, init=False)  # graph version
+
+    def current_metrics(self, conn: sqlite3.Connection) -> None:
+        """Before an answer that shows graph metrics: make them current if they are not.
+        With no daemon the guard computes them (a bounded wait). A live daemon
+        recomputes them itself a moment after each batch, so wait briefly for it: an
+        assistant gets one answer, not the API's later `metrics` event. A daemon that
+        leaves metrics alone (`watch --no-metrics`) costs that wait once per change to
+        the graph; the answer's `current` says what it got."""
+        self.metrics.ensure(conn)
+        state = read.metrics_state(conn)
+        if state["fresh"] and state["heavy_fresh"]:
+            return
+        daemon = read.daemon_status(conn)
+        if not (daemon and daemon["alive"]) or state["graph_version"] == self._waited_for:
+            return
+        for key, seconds in zip(("fresh", "heavy_fresh"), DAEMON_METRICS_WAIT, strict=True):
+            deadline = time.monotonic() + seconds
+            while not read.metrics_state(conn)[key] and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if not read.metrics_state(conn)["heavy_fresh"]:
+            self._waited_for = state["graph_version"]
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -162,7 +186,7 @@ class VaultTools:
         The body comes with include_body, cut to max_chars characters."""
         with self.vault.connection() as conn:
             found = read.find_page(conn, path)
-            self.vault.metrics.ensure(conn)
+            self.vault.current_metrics(conn)
             data = queries.page(conn, found["path"], body=True)
             rank, ranked = read.pagerank_rank(conn, found["id"])
             community = data["metrics"]["community"]
@@ -234,7 +258,7 @@ class VaultTools:
         written (`[[Name]]`)."""
         with self.vault.connection() as conn:
             found = read.find_page(conn, path)
-            self.vault.metrics.ensure(conn)
+            self.vault.current_metrics(conn)
             local = read.neighbours(conn, found["path"], depth=depth, direction=direction,
                                     limit=limit)
             facts = queries.page_nodes(conn, local["ids"])
@@ -276,7 +300,7 @@ class VaultTools:
         page), summary (counts and the top entries of each). `kind` keeps pages of one
         kind (central: any kind, sources included)."""
         with self.vault.connection() as conn:
-            self.vault.metrics.ensure(conn)
+            self.vault.current_metrics(conn)
             try:
                 data = reports.run_report(conn, name, kind=kind,
                                           limit=limit if name == "summary" else None)
