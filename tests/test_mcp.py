@@ -245,7 +245,8 @@ def test_get_page_is_bounded_on_a_big_page(session) -> None:
     assert any(f"showing the first 500 of {len(body):,} characters" in note
                for note in page["truncated"])
     assert len(page["unresolved_links"]) == 50
-    assert "unresolved_links: showing 50 of 60" in page["truncated"]
+    assert "unresolved_links: showing 50 of 60 (the query tool lists them all)" in \
+        page["truncated"]
     whole = s.call("get_page", path="big", include_body=True, max_chars=200_000)
     assert whole["body"] == body and not any("body" in n for n in whole["truncated"])
     assert "greater than or equal to 100" in s.error("get_page", path="big", max_chars=5)
@@ -303,7 +304,7 @@ def test_report_has_every_report_by_the_same_name(session) -> None:
     central = s.call("report", name="central", limit=2)
     assert central["total"] == 6 and len(central["rows"]) == 2
     assert [r["rank"] for r in central["rows"]] == [1, 2]
-    assert central["truncated"] == ["rows: showing 2 of 6"]
+    assert central["truncated"] == ["rows: showing 2 of 6 (raise limit, up to 200)"]
     summary = s.call("report", name="summary")
     assert summary["summary"]["counts"]["orphans"] == 3 and summary["rows"] == []
     for name in reports.REPORT_NAMES:
@@ -314,7 +315,7 @@ def test_report_has_every_report_by_the_same_name(session) -> None:
 
 def test_report_rows_are_those_of_run_report(session, tmp_path: Path) -> None:
     s = session()
-    rows = s.call("report", name="unsourced", limit=500)["rows"]
+    rows = s.call("report", name="unsourced", limit=200)["rows"]
     with Mirror(tmp_path / "mirror.db") as m:
         assert rows == reports.run_report(m.conn, "unsourced")
     assert [r["path"] for r in rows] == ["beta.md", "delta.md", "index.md", "lonely.md"]
@@ -343,6 +344,17 @@ def test_query_answers_rows_as_objects(session) -> None:
     assert s.call("query", sql="pragma table_info(pages)")["rows"][1]["name"] == "path"
     assert s.call("query", sql="select json_extract(frontmatter, '$.aliases[0]') as a "
                                "from pages where path = 'alpha.md'")["rows"] == [{"a": "First"}]
+
+
+def test_query_answers_are_bounded(session) -> None:
+    s = session({f"p{i:03}.md": f"# P{i}\n\n" + "text " * 300 for i in range(80)})
+    whole = s.call("query", sql="select path, body from pages order by path", limit=100)
+    assert whole["rows"][0]["body"].endswith("… [506 more characters]")  # 1,506 → 1,000
+    shown = len(whole["rows"])
+    assert 40 < shown < 80 and whole["more_rows"] == 80 - shown
+    assert any("stopped after" in note for note in whole["truncated"])
+    assert any("80 cut to 1,000 characters" in note for note in whole["truncated"])
+    assert len(json.dumps(whole["rows"])) < 70_000
 
 
 @pytest.mark.parametrize("sql, why", [

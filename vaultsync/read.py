@@ -8,6 +8,7 @@ answer it the same way. Connections come from `mirror.connect(db, readonly=True)
 from __future__ import annotations
 
 import json
+import posixpath
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Any, Literal, TypedDict
 
 from . import mirror
 from .parse import parse_page
-from .resolve import Resolver, is_page_path
+from .resolve import Resolver, is_page_path, name_key
 
 Direction = Literal["in", "out", "both"]
 DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
@@ -89,8 +90,11 @@ def find_page(conn: sqlite3.Connection, ref: str) -> FoundPage:
             target = ref
     if target == "":
         raise BadRequest(f"{ref!r} links to the page it is written in; name a page")
+    # A link is matched by the file name it ends in: only files of that name can win.
+    names = {name_key(target), name_key(posixpath.normpath(target.lstrip("/")))}
     resolver = Resolver(path for (path,) in conn.execute(
-        "SELECT path FROM pages UNION ALL SELECT path FROM attachments"))
+        "SELECT path FROM pages UNION ALL SELECT path FROM attachments")
+        if name_key(path) in names)
     found = resolver.resolve(target, "")
     if found is not None and is_page_path(found):
         pid, path = page_id(conn, found)

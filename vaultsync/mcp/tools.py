@@ -52,6 +52,7 @@ CELL_ITEMS = 10  # items of a list inside a report row (referenced_by, top)
 VALUE_CHARS = 1000  # characters of one frontmatter value or query cell
 QUERY_CHARS = 60_000  # characters of one query answer's rows, as JSON
 MAX_DEPTH = 3
+EDGES_PER_NODE = 2  # neighbors: at most this many edges per node shown, nearest first
 DAEMON_METRICS_WAIT = (3.0, 2.0)  # seconds to wait for a daemon's core, then heavy metrics
 
 P = ParamSpec("P")
@@ -118,9 +119,10 @@ def _answers(tool: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _cut(items: list[R], limit: int, what: str, truncated: list[str]) -> list[R]:
+def _cut(items: list[R], limit: int, what: str, truncated: list[str],
+         hint: str = "the query tool lists them all") -> list[R]:
     if len(items) > limit:
-        truncated.append(f"{what}: showing {limit:,} of {len(items):,}")
+        truncated.append(f"{what}: showing {limit:,} of {len(items):,} ({hint})")
         return items[:limit]
     return items
 
@@ -249,12 +251,13 @@ class VaultTools:
     @_answers
     def neighbors(self, path: str, depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = 1,
                   direction: Literal["in", "out", "both"] = "both",
-                  limit: Annotated[int, Field(ge=1, le=500)] = 50) -> Neighbourhood:
+                  limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Neighbourhood:
         """The local graph around a page, as Obsidian's local graph view shows it: the
         pages up to `depth` links away (1-3), following links out of pages ("out"),
         into them ("in": backlinks) or both, as nodes and the links between them as
         edges. Nearest pages first, and among equally near ones the most central
-        (PageRank) first; `limit` caps the nodes. `path` is a vault path or a link as
+        (PageRank) first; `limit` caps the nodes (and edges at twice that, those
+        between the nearest and most central pages first). `path` is a vault path or a link as
         written (`[[Name]]`)."""
         with self.vault.connection() as conn:
             found = read.find_page(conn, path)
@@ -268,7 +271,7 @@ class VaultTools:
             truncated.append(
                 f"nodes: showing {len(local['ids']):,} of {local['reached']:,} pages within "
                 f"{depth} link{'s' if depth > 1 else ''}, the farther and less central left "
-                "out (raise limit, up to 500)")
+                "out (raise limit, up to 200)")
         nodes = [facts[i] for i in local["ids"]]
         order = {i: n for n, i in enumerate(local["ids"])}
         edges = sorted(local["edges"], key=lambda e: (order[e[0]], order[e[1]]))
@@ -282,7 +285,8 @@ class VaultTools:
                         community_name=names.get(n["community"]))
                    for i, n in zip(local["ids"], nodes, strict=True)],
             edges=[Edge(source=facts[s]["id"], target=facts[t]["id"], weight=w)
-                   for s, t, w in _cut(edges, 10 * limit, "edges", truncated)])
+                   for s, t, w in _cut(edges, EDGES_PER_NODE * limit, "edges", truncated,
+                                       "those between the first nodes are kept")])
 
     # --- report ---------------------------------------------------------------------------
 
@@ -290,7 +294,7 @@ class VaultTools:
     def report(self, name: Literal["central", "orphans", "isolated", "dead-ends",
                                    "single-source", "unsourced", "wanted", "communities",
                                    "summary"],
-               limit: Annotated[int, Field(ge=1, le=500)] = 20,
+               limit: Annotated[int, Field(ge=1, le=200)] = 20,
                kind: str | None = None) -> Report:
         """A report of `vaultsync report`, by the same name and with the same rows:
         central (non-source pages by PageRank), orphans (no page links to them),
@@ -313,7 +317,7 @@ class VaultTools:
             return Report(name=name, title=title, kind=kind, total=None, rows=[],
                           summary=summary, truncated=truncated)
         rows = [_bounded(row, items=CELL_ITEMS) for row in
-                _cut(data, limit, "rows", truncated)]
+                _cut(data, limit, "rows", truncated, "raise limit, up to 200")]
         if any(bounded != row for bounded, row in zip(rows, data, strict=False)):
             truncated.append(f"lists inside rows: showing the first {CELL_ITEMS} items")
         return Report(name=name, title=title, kind=kind, total=len(data), rows=rows,
@@ -343,8 +347,8 @@ class VaultTools:
                              "characters); select fewer columns or add a LIMIT")
         if more:
             counted = "" if result["more_rows_exact"] else "at least "
-            truncated.append(f"rows: {counted}{more:,} more rows not shown (raise limit, "
-                             "up to 1000, or narrow the query)")
+            truncated.append(f"rows: {counted}{more:,} more {'row' if more == 1 else 'rows'} "
+                             "not shown (raise limit, up to 1000, or narrow the query)")
         if result["cut_cells"]:
             truncated.append(f"values: {result['cut_cells']:,} cut to {VALUE_CHARS:,} "
                              "characters")
