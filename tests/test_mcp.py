@@ -30,7 +30,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from vaultsync import reports
+from vaultsync import read, reports
 from vaultsync.cli import cli
 from vaultsync.config import Config, load_config
 from vaultsync.mcp import Vault, build_server
@@ -408,12 +408,15 @@ def test_status_of_a_mirror_no_daemon_keeps(session) -> None:
     assert status["summary"].startswith("not live")
 
 
-def test_resources_are_pages_and_the_schema(session) -> None:
+def test_resources_are_pages_and_the_schema(session, tmp_path: Path) -> None:
     s = session()
     alpha = s.read("vault://page/alpha.md")
     assert alpha.startswith("---\naliases:\n- First\ntags:\n- greek\n---\n# Alpha\n")
     assert s.read("vault://page/sources/paper.md").endswith("About zeppelins.\n")
     assert s.read("vault://page/beta.md") == VAULT["beta.md"]
+    with contextlib.closing(sqlite3.connect(tmp_path / "mirror.db")) as conn:
+        tables = read.schema(conn)
+    assert all(t["note"] for t in tables), "a public table or view without a note"
     schema = s.read("vault://schema")
     assert "## `pages` (table)" in schema and "## `wanted_pages` (view)" in schema
     assert "skipped_files" not in schema and "pages_fts_data" not in schema
