@@ -344,12 +344,17 @@ TABLE_NOTES = {
                  "pages_fts.rowid, WHERE pages_fts MATCH 'words'",
     "links": "one row per link written in a page (source_id); target as written; "
              "target_path/target_id when it resolves (target_id only for pages); form "
-             "wikilink/markdown/frontmatter; line is 1-based",
+             "wikilink/markdown/frontmatter; line is 1-based; anchor_ok 0 when the "
+             "target page lacks the #heading or #^block",
     "attachments": "every non-Markdown file of the vault",
     "external_links": "URLs in pages",
     "tags": "distinct tags per page, without #, COLLATE NOCASE; nested tags keep their /",
     "aliases": "frontmatter aliases per page",
     "headings": "ATX headings per page: level 1-6, text, line",
+    "tasks": "task list items per page: status (the character in the brackets), done 0/1, "
+             "text, line, block_id",
+    "blocks": "block ids (^id, stored without ^) per page, with their line",
+    "fields": "Dataview inline fields (key:: value) per page; key COLLATE NOCASE",
     "citations": "distinct (non-source page, source page) pairs joined by a resolved link "
                  "either way",
     "problems": "why a file could not be read or parsed cleanly",
@@ -370,6 +375,7 @@ TABLE_NOTES = {
     "single_source_pages": "non-source pages with exactly one citation, and its source",
     "unsourced_pages": "non-source pages with no citation",
     "wanted_pages": "unresolved link targets, most referenced first",
+    "broken_anchors": "links whose #heading or #^block the target page does not have",
 }
 
 

@@ -55,6 +55,11 @@ MAX_DEPTH = 3
 EDGES_PER_NODE = 2  # neighbors: at most this many edges per node shown, nearest first
 DAEMON_METRICS_WAIT = (3.0, 2.0)  # seconds to wait for a daemon's core, then heavy metrics
 
+if TYPE_CHECKING:
+    ReportName = str
+else:  # the reports' names, from the one list of them, as the argument's enum
+    ReportName = Literal[reports.REPORT_NAMES]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -291,17 +296,16 @@ class VaultTools:
     # --- report ---------------------------------------------------------------------------
 
     @_answers
-    def report(self, name: Literal["central", "orphans", "isolated", "dead-ends",
-                                   "single-source", "unsourced", "wanted", "communities",
-                                   "summary"],
+    def report(self, name: ReportName,
                limit: Annotated[int, Field(ge=1, le=200)] = 20,
                kind: str | None = None) -> Report:
         """A report of `vaultsync report`, by the same name and with the same rows:
         central (non-source pages by PageRank), orphans (no page links to them),
         isolated (no links in or out), dead-ends (link to no page), single-source
         (resting on one source), unsourced (no source), wanted (link targets with no
-        page, most referenced first), communities (Louvain, named after their top
-        page), summary (counts and the top entries of each). `kind` keeps pages of one
+        page, most referenced first), broken-anchors (links to a heading or block the
+        page lacks), communities (Louvain, named after their top page), summary
+        (counts and the top entries of each). `kind` keeps pages of one
         kind (central: any kind, sources included)."""
         with self.vault.connection() as conn:
             self.vault.current_metrics(conn)
