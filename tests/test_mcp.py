@@ -200,7 +200,7 @@ def test_get_page_answers_with_backlinks_sources_links_and_metrics(session) -> N
     assert page["flags"] == {"orphan": False, "dead_end": False, "isolated": False}
     metrics = page["metrics"]
     assert (metrics["in_degree"], metrics["out_degree"]) == (2, 2)
-    assert metrics["ranked_pages"] == 8 and 1 <= metrics["pagerank_rank"] <= 8
+    assert metrics["pages_ranked"] == 8 and 1 <= metrics["pagerank_rank"] <= 8
     assert metrics["current"] is True and metrics["pagerank"] > 0
     # The community is named after its most central page.
     assert metrics["community_name"] in {"Home", "Alpha", "Beta", "Gamma", "Delta",

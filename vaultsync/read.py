@@ -11,7 +11,7 @@ import json
 import posixpath
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from . import mirror
@@ -209,47 +209,6 @@ def _pageranks(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, float]
     return out
 
 
-def paths(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
-    """Page id → path."""
-    wanted = list(ids)
-    out: dict[int, str] = {}
-    for chunk in chunks(wanted):
-        out.update(conn.execute(f"SELECT id, path FROM pages WHERE id IN ({_marks(chunk)})",
-                                chunk).fetchall())
-    return out
-
-
-# --- metrics --------------------------------------------------------------------------
-
-def pagerank_rank(conn: sqlite3.Connection, pid: int) -> tuple[int | None, int]:
-    """(the page's place by PageRank among all pages that have one, 1 = the most
-    central; how many have one). None while its PageRank is not computed."""
-    row = conn.execute("SELECT pagerank FROM page_metrics WHERE page_id = ?", (pid,)).fetchone()
-    ranked = conn.execute(
-        "SELECT count(*) FROM page_metrics WHERE pagerank IS NOT NULL").fetchone()[0]
-    if row is None or row[0] is None:
-        return None, ranked
-    higher = conn.execute("SELECT count(*) FROM page_metrics WHERE pagerank > ?",
-                          (row[0],)).fetchone()[0]
-    return higher + 1, ranked
-
-
-def community_names(conn: sqlite3.Connection, communities: Iterable[int | None]
-                    ) -> dict[int, str]:
-    """Community number → the title of its top page by PageRank (ties by path), the name
-    the `communities` report gives it."""
-    wanted = sorted({c for c in communities if c is not None})
-    out: dict[int, str] = {}
-    for chunk in chunks(wanted):
-        for community, title in conn.execute(
-                "SELECT community, title FROM (SELECT m.community, p.title, row_number() OVER "
-                "(PARTITION BY m.community ORDER BY m.pagerank DESC, p.path) AS n "
-                "FROM page_metrics m JOIN pages p ON p.id = m.page_id "
-                f"WHERE m.community IN ({_marks(chunk)})) WHERE n = 1", chunk):
-            out[community] = title
-    return out
-
-
 # --- status ---------------------------------------------------------------------------
 
 def meta(conn: sqlite3.Connection) -> dict[str, str]:
@@ -365,6 +324,8 @@ TABLE_NOTES = {
     "page_metrics": "graph figures per page: in_degree, out_degree, orphan, dead_end, "
                     "isolated, citation_count, pagerank (sums to 1), component (0 = "
                     "largest), betweenness, community (Louvain, 0 = largest)",
+    "page_layout": "the graph view's stored position (x, y) of each page, computed per "
+                   "graph structure",
     "page_edges": "the graph's edges: source_id, target_id, weight (number of links); no "
                   "self-links, attachments or unresolved links",
     "backlinks": "every resolved page link with both ends' paths and titles",

@@ -83,12 +83,13 @@ class Metrics(BaseModel):
     pagerank: float | None = Field(description="weighted PageRank (all pages sum to 1)")
     pagerank_rank: int | None = Field(description="place by PageRank among all pages, "
                                                   "1 = most central")
-    ranked_pages: int = Field(description="how many pages have a PageRank")
+    pages_ranked: int = Field(description="how many pages have a PageRank")
     in_degree: int = Field(description="distinct other pages linking here")
     out_degree: int = Field(description="distinct other pages linked from here")
     community: int | None = Field(description="Louvain community, 0 = the largest")
     community_name: str | None = Field(description="the title of the community's most "
-                                                   "central page")
+                                                   "central page (None for a community "
+                                                   "of one page)")
     betweenness: float | None
     component: int | None = Field(description="weakly connected component, 0 = the largest")
     computed_at: str | None

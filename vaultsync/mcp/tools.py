@@ -195,9 +195,6 @@ class VaultTools:
             found = read.find_page(conn, path)
             self.vault.current_metrics(conn)
             data = queries.page(conn, found["path"], body=True)
-            rank, ranked = read.pagerank_rank(conn, found["id"])
-            community = data["metrics"]["community"]
-            names = read.community_names(conn, [community])
             current = read.metrics_state(conn)["fresh"]
         truncated: list[str] = []
         m = data["metrics"]
@@ -242,9 +239,10 @@ class VaultTools:
             headings=[Heading(level=h["level"], text=h["text"], line=h["line"])
                       for h in _cut(data["headings"], LIST_LIMIT, "headings", truncated)],
             metrics=Metrics(
-                pagerank=m["pagerank"], pagerank_rank=rank, ranked_pages=ranked,
-                in_degree=m["in_degree"], out_degree=m["out_degree"], community=community,
-                community_name=names.get(community) if community is not None else None,
+                pagerank=m["pagerank"], pagerank_rank=m["pagerank_rank"],
+                pages_ranked=m["pages_ranked"], in_degree=m["in_degree"],
+                out_degree=m["out_degree"], community=m["community"],
+                community_name=m["community_name"],
                 betweenness=m["betweenness"], component=m["component"],
                 computed_at=m["computed_at"], current=current),
             flags=Flags(orphan=m["orphan"], dead_end=m["dead_end"], isolated=m["isolated"]),
@@ -270,7 +268,7 @@ class VaultTools:
             local = read.neighbours(conn, found["path"], depth=depth, direction=direction,
                                     limit=limit)
             facts = queries.page_nodes(conn, local["ids"])
-            names = read.community_names(conn, (n["community"] for n in facts.values()))
+            names = {c["id"]: c["name"] for c in queries.community_names(conn)}
         truncated: list[str] = []
         if local["reached"] > len(local["ids"]):
             truncated.append(
