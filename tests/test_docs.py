@@ -23,15 +23,11 @@ from vaultsync import graph
 from vaultsync.cli import cli
 from vaultsync.config import load_config
 from vaultsync.mirror import Mirror
+from vaultsync.read import INTERNAL_COLUMNS, INTERNAL_TABLES  # not public API
 from vaultsync.sync import sync_vault
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 TIMEOUT = 120.0
-# Columns and tables that are not public API ("Columns not listed here are internal"):
-# bookkeeping the next sync compares, and SQLite's own FTS5 shadow tables.
-INTERNAL_COLUMNS = {(table, column) for table in ("pages", "attachments")
-                    for column in ("mtime_ns", "ctime_ns", "inode")} | {("links", "target_key")}
-INTERNAL_TABLES = {"skipped_files"}
 SHARED_OPTIONS = {"--db", "--config", "--help"}
 
 

@@ -401,6 +401,34 @@ def token(config: Config, rotate: bool) -> None:
     click.echo(value)
 
 
+# --- mcp ---------------------------------------------------------------------------
+
+
+@cli.command()
+@vault_options
+@click.option("--watch", is_flag=True, help="Run the watch daemon in this process too, so "
+              "the answers follow every save.")
+@user_errors
+def mcp(config: Config, watch: bool) -> None:
+    """Serve the vault's graph to AI assistants over MCP, on stdin/stdout.
+
+    An assistant app starts it: add `vaultsync mcp /path/to/vault --watch` to its MCP
+    servers. Tools: search, get_page, neighbors, report, query, status (all
+    read-only); resources vault://page/{path} and vault://schema. Syncs first if the
+    mirror was never made. Logs go to stderr.
+    """
+    import logging
+
+    from .console import SyncProgress
+    from .mcp import serve_stdio
+
+    setup_logging(0, False)
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # no line per request
+    with SyncProgress(f"syncing {config.vault.name}") as progress:
+        serve_stdio(config, watch=watch, say=lambda line: click.echo(line, err=True),
+                    progress=progress)
+
+
 # --- datasette (issue 7) -----------------------------------------------------------
 
 

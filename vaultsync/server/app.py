@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import __version__
+from .. import __version__, read
 from ..config import Config
 from ..mirror import Mirror, connect
 from . import queries
@@ -293,21 +293,13 @@ def api_status(request: Request) -> Response:
         out.update(mirror=None, daemon=None, last_batch=None, counts=None, metrics=None,
                    layout=None)
         return _json(out)
+    from ..watch import read_lock_state
+
     with read_conn(config.db) as conn:
-        m = queries.meta(conn)
-        daemon = queries.daemon_status(conn)
-        out["mirror"] = {"schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
-                         "graph_version": m.get("graph_version"),
-                         "last_sync_at": m.get("last_sync_at")}
-        out["daemon"] = daemon
-        out["alive"] = bool(daemon and daemon["alive"])
-        out["last_batch"] = queries.last_batch(conn)
-        out["counts"] = queries.counts(conn)
-        metrics = queries.metrics_state(conn)
+        out.update(read.mirror_status(conn, read_lock_state(config.db)))
         out["layout"] = queries.layout_state(conn)
-    metrics["computing"] = state.metrics.computing
-    metrics["last_error"] = state.metrics.last_error
-    out["metrics"] = metrics
+    out["metrics"]["computing"] = state.metrics.computing
+    out["metrics"]["last_error"] = state.metrics.last_error
     return _json(out)
 
 
@@ -416,8 +408,13 @@ def create_app(config: Config, *, token: str, allow_remote: bool = False,
         Route("/api/openapi.json", api_openapi),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
+    from ..mcp import Vault, http_endpoint
+
+    mcp_route, mcp_lifespan = http_endpoint(Vault(config, state.metrics, in_process=watch))
+    routes.append(mcp_route)  # MCP over streamable HTTP, behind the same checks as /api
     app = Starlette(
         routes=routes,
+        lifespan=mcp_lifespan,
         middleware=[Middleware(SecurityMiddleware,
                                policy=SecurityPolicy(token=token, allow_remote=allow_remote)),
                     # 10,000 pages are ~18 MB of graph JSON, ~1.7 MB gzipped (level 4: fast).
@@ -481,7 +478,7 @@ class AppServer:
                 super().handle_exit(sig, frame)
 
         self.server = _Server(uvicorn.Config(
-            app, log_level=log_level, access_log=False, lifespan="off",
+            app, log_level=log_level, access_log=False, lifespan="on",
             timeout_graceful_shutdown=3, proxy_headers=False, server_header=False))
 
     @property

@@ -16,19 +16,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from .. import mirror
+from ..read import DIRECTIONS, BadRequest, metrics_state, neighbourhood, page_id
+from ..read import NotFound as NotFound  # the reads shared with the MCP server
+from ..read import daemon_status as daemon_status
+from ..read import edges as _edges
 
 INCLUDE_OPTIONS = ("unresolved", "attachments", "tags")
-DIRECTIONS = ("in", "out", "both")
 MAX_DEPTH = 5
-
-
-class BadRequest(ValueError):
-    """A parameter the client got wrong: answered with 400 and this message."""
-
-
-class NotFound(LookupError):
-    """Answered with 404 and this message."""
 
 
 def _chunks(items: Sequence, size: int = 500) -> Iterator[Sequence]:
@@ -63,15 +57,6 @@ def check_vault_path(raw: str) -> str:
         if any(part in ("..", ".") for part in candidate.split("/")):
             raise BadRequest(f"path may not leave the vault ('..' or '.'): {raw!r}")
     return raw
-
-
-def page_id(conn: sqlite3.Connection, path: str) -> tuple[int, str]:
-    """(id, path) of the page at `path`; `.md` may be left off. NotFound otherwise."""
-    for candidate in (path, path + ".md") if not path.lower().endswith(".md") else (path,):
-        row = conn.execute("SELECT id, path FROM pages WHERE path = ?", (candidate,)).fetchone()
-        if row:
-            return row[0], row[1]
-    raise NotFound(f"no page at {path!r}")
 
 
 # --- params -----------------------------------------------------------------------------
@@ -112,27 +97,6 @@ def parse_float(value: str | None, name: str) -> float | None:
 
 
 # --- metrics freshness ------------------------------------------------------------------
-
-def meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
-
-
-def metrics_state(conn: sqlite3.Connection) -> dict[str, Any]:
-    """When metrics were computed and whether they match the graph as it is now: `fresh`
-    for the core ones (PageRank, components), `heavy_fresh` for communities and
-    betweenness (the same tests as graph.metrics_stale and graph.heavy_stale)."""
-    m = meta(conn)
-    graph_version = m.get("graph_version")
-    has_pages = conn.execute("SELECT EXISTS (SELECT 1 FROM pages)").fetchone()[0]
-    fresh = m.get("metrics_graph_version") == (graph_version or "0")
-    heavy_fresh = fresh and m.get("heavy_graph_hash") == m.get("metrics_graph_hash")
-    return {"computed_at": m.get("metrics_computed_at"),
-            "heavy_computed_at": m.get("heavy_computed_at"),
-            "graph_version": graph_version,
-            "metrics_graph_version": m.get("metrics_graph_version"),
-            "fresh": bool(fresh or not has_pages),
-            "heavy_fresh": bool(heavy_fresh or not has_pages)}
-
 
 def layout_wanted(conn: sqlite3.Connection) -> bool:
     """True when the graph view's stored layout is missing or stale (a mirror made
@@ -261,21 +225,6 @@ def _tag_matches(page_tags: list[str], wanted: list[str]) -> bool:
     return any(t == w or t.startswith(w + "/") for w in wanted for t in lowered)
 
 
-def _edges(conn: sqlite3.Connection, ids: set[int] | None) -> list[tuple[int, int, int]]:
-    if ids is None:
-        return list(conn.execute("SELECT source_id, target_id, weight FROM page_edges"))
-    out = []
-    for chunk in _chunks(sorted(ids)):
-        marks = ",".join("?" * len(chunk))
-        for s, t, w in conn.execute(
-                "SELECT source_id, target_id, count(*) FROM links "
-                f"WHERE source_id IN ({marks}) AND target_id IS NOT NULL "
-                "AND target_id != source_id GROUP BY source_id, target_id", chunk):
-            if t in ids:
-                out.append((s, t, w))
-    return out
-
-
 def _extra(conn: sqlite3.Connection, nodes: dict[int, dict[str, Any]], include: Sequence[str],
            everything: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The nodes and links that Obsidian's graph toggles add, for the pages in `nodes`."""
@@ -387,25 +336,7 @@ def local_graph(conn: sqlite3.Connection, path: str, *, depth: int = 1,
     if not 1 <= depth <= MAX_DEPTH:
         raise BadRequest(f"depth must be from 1 to {MAX_DEPTH}, not {depth}")
     center_id, center_path = page_id(conn, path)
-    distance = {center_id: 0}
-    frontier = [center_id]
-    for level in range(1, depth + 1):
-        found: set[int] = set()
-        for chunk in _chunks(frontier):
-            marks = ",".join("?" * len(chunk))
-            if direction in ("out", "both"):
-                found.update(r[0] for r in conn.execute(
-                    f"SELECT DISTINCT target_id FROM links WHERE source_id IN ({marks}) "
-                    "AND target_id IS NOT NULL", chunk))
-            if direction in ("in", "both"):
-                found.update(r[0] for r in conn.execute(
-                    f"SELECT DISTINCT source_id FROM links WHERE target_id IN ({marks})",
-                    chunk))
-        frontier = [i for i in found if i not in distance]
-        for i in frontier:
-            distance[i] = level
-        if not frontier:
-            break
+    distance = neighbourhood(conn, center_id, depth=depth, direction=direction)
     nodes = page_nodes(conn, list(distance))
     for i, node in nodes.items():
         node["depth"] = distance[i]
@@ -625,27 +556,3 @@ def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, An
             results[path] = {"path": path, "title": title, "kind": kind, "match": "text",
                              "alias": None, "snippet": _snippet_html(snip), "rank": rank}
     return {"query": q, "fts_query": query, "results": list(results.values())[:limit]}
-
-
-# --- status -----------------------------------------------------------------------------
-
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {
-        **mirror.counts(conn),
-        "tags": conn.execute("SELECT count(DISTINCT tag) FROM tags").fetchone()[0],
-        "citations": conn.execute("SELECT count(*) FROM citations").fetchone()[0],
-    }
-
-
-def daemon_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    return mirror.daemon_status(conn)
-
-
-def last_batch(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    rows = _rows(conn, "SELECT * FROM sync_log ORDER BY id DESC LIMIT 1")
-    if not rows:
-        return None
-    batch = rows[0]
-    batch["changed_paths"] = json.loads(batch["changed_paths"])
-    batch["removed_paths"] = json.loads(batch["removed_paths"])
-    return batch

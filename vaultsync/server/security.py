@@ -11,8 +11,8 @@ Three checks, in one ASGI middleware, before any route runs:
    or from Obsidian's app (``app://obsidian.md``); any other origin gets 403, and
    only the allowed ones get ``Access-Control-Allow-*`` headers, so no other web
    page can read a response even when it guesses the token.
-3. Token: every ``/api`` request needs ``Authorization: Bearer <token>``; the event
-   stream may pass ``?token=`` instead, since EventSource cannot set headers.
+3. Token: every ``/api`` and ``/mcp`` request needs ``Authorization: Bearer <token>``;
+   the event stream may pass ``?token=`` instead, since EventSource cannot set headers.
 
 The token is made with ``secrets.token_urlsafe`` on first start and kept next to
 the mirror as ``<db>.token`` with 0600 permissions.
@@ -46,6 +46,8 @@ OBSIDIAN_ORIGIN = "app://obsidian.md"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 # Paths that may carry the token in the query string (EventSource cannot set headers).
 QUERY_TOKEN_PATHS = ("/api/events",)
+# Everything under these needs the token: the HTTP API and the MCP endpoint.
+TOKEN_PREFIXES = ("/api", "/mcp")
 
 
 def token_path(db: Path) -> Path:
@@ -179,20 +181,22 @@ class SecurityMiddleware:
                                 [(b"vary", b"Origin")])
                 return
             cors = [(b"access-control-allow-origin", origin.encode("latin-1")),
+                    (b"access-control-expose-headers", b"Mcp-Session-Id"),
                     (b"vary", b"Origin")]
             if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
                 await send({"type": "http.response.start", "status": 204, "headers": [
                     *cors,
-                    (b"access-control-allow-methods", b"GET, OPTIONS"),
+                    (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
                     (b"access-control-allow-headers", b"Authorization, Content-Type, "
-                     b"Last-Event-ID, Cache-Control"),
+                     b"Last-Event-ID, Cache-Control, Accept, Mcp-Session-Id, "
+                     b"Mcp-Protocol-Version"),
                     (b"access-control-max-age", b"600"),
                     (b"content-length", b"0"),
                 ]})
                 await send({"type": "http.response.body", "body": b""})
                 return
         path: str = scope.get("path", "")
-        if (path == "/api" or path.startswith("/api/")) and \
+        if any(path == p or path.startswith(p + "/") for p in TOKEN_PREFIXES) and \
                 not bearer_ok(scope, headers, self.policy.token):
             await send_json(send, 401, {"error": "missing or wrong token: send "
                                         "'Authorization: Bearer <token>' (vaultsync token "

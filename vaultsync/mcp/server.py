@@ -1,0 +1,200 @@
+"""`vaultsync mcp`: the vault's knowledge graph for AI assistants, over the Model Context
+Protocol (the official SDK's `MCPServer`).
+
+One server, two transports: stdio for `vaultsync mcp` (an assistant app starts it), and
+streamable HTTP at `/mcp` inside `vaultsync serve`, behind the API's token, Host and
+Origin checks. Every tool only reads the mirror (see tools.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
+from starlette.routing import Route
+
+from .. import __version__, read
+from ..config import Config
+from .tools import Vault, VaultTools, compact_schema
+
+if TYPE_CHECKING:
+    from ..sync import ProgressCallback
+
+log = logging.getLogger("vaultsync.mcp")
+
+INSTRUCTIONS = """\
+This server reads one Obsidian-style vault (Markdown pages with [[wikilinks]]) through \
+vaultsync's SQLite mirror of it: pages, links, tags, citations of source pages, and graph \
+metrics (PageRank, communities). Everything is read-only. Start with `search` (words) or \
+`report` (central, orphans, wanted, summary, ...); `get_page` takes a path or a link as \
+written ([[Name]]) and gives backlinks, sources and metrics; `neighbors` walks the link \
+graph up to 3 links away; `query` runs read-only SQL (schema: the resource \
+vault://schema); `status` says whether the mirror is live. Answers are bounded: \
+`truncated` says what was left out."""
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                            open_world_hint=False)
+
+QUERY_DESCRIPTION = """\
+Run one read-only SQL statement (SQLite) over the vault's mirror and get rows as objects. \
+Only reading is allowed: SELECT (WITH, joins, FTS5 MATCH, json_extract) and the PRAGMAs \
+that describe tables; anything that writes, ATTACH, transactions, a PRAGMA that sets a \
+value, or a second statement is refused. A statement is stopped after {seconds:g} s. At \
+most `limit` rows come back; long values are cut. Paths are vault-relative with .md; \
+page_id, source_id, target_id and source_page_id refer to pages.id. Tables and views \
+(the resource vault://schema describes each):
+{schema}"""
+
+
+def build_server(vault: Vault) -> MCPServer:
+    """The MCP server for one mirror: six read-only tools and two resources."""
+    # MCPServer sets up the root logger (a Rich handler on stderr); vaultsync's front
+    # ends set up their own logging, so put the root logger back as it was.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        server: MCPServer = MCPServer("vaultsync", title="vaultsync", version=__version__,
+                                      instructions=INSTRUCTIONS)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    tools = VaultTools(vault)
+    titles = {"search": "Search the vault", "get_page": "Read a page and its links",
+              "neighbors": "Local link graph of a page", "report": "A vault report",
+              "query": "Read-only SQL over the mirror", "status": "Is the mirror live?"}
+    for fn in (tools.search, tools.get_page, tools.neighbors, tools.report, tools.status):
+        server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
+                        structured_output=True)
+    server.add_tool(tools.query, title=titles["query"], annotations=READ_ONLY,
+                    structured_output=True, description=query_description(vault))
+    server.resource("vault://page/{+path}", name="page", title="A page's Markdown",
+                    mime_type="text/markdown",
+                    description="The Markdown of the page at a vault path (e.g. "
+                                "vault://page/concepts/backpressure.md): its frontmatter "
+                                "and body, as the mirror holds them")(tools.page_markdown)
+    server.resource("vault://schema", name="schema", title="The mirror's schema",
+                    mime_type="text/markdown",
+                    description="The public tables and views of the mirror, for the query "
+                                "tool")(tools.schema_markdown)
+    return server
+
+
+def query_description(vault: Vault) -> str:
+    try:
+        with vault.connection() as conn:
+            schema = compact_schema(read.schema(conn))
+    except Exception:  # no mirror yet: the resource still describes it later
+        schema = "(read vault://schema)"
+    return QUERY_DESCRIPTION.format(seconds=vault.query_time_limit, schema=schema)
+
+
+# --- streamable HTTP, inside `vaultsync serve` ------------------------------------------
+
+def http_endpoint(vault: Vault) -> tuple[Route, Callable[[Any], AbstractAsyncContextManager[
+        None]]]:
+    """The `/mcp` route for `vaultsync serve` and the lifespan that runs its sessions.
+    The serve app's middleware already checks the token, Host and Origin (and
+    `--allow-remote` relaxes the Host check), so the SDK's own Host check is off."""
+    app = build_server(vault).streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        async with app.router.lifespan_context(app):
+            yield
+
+    return Route("/mcp", endpoint=app), lifespan
+
+
+# --- stdio: `vaultsync mcp` ---------------------------------------------------------------
+
+def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
+                progress: ProgressCallback | None = None) -> None:
+    """What `vaultsync mcp` does: sync first if the mirror was never made, with `watch`
+    run the daemon in a thread (unless a `vaultsync watch` already keeps the mirror),
+    then answer on stdin/stdout until the client closes them. Blocks."""
+    import anyio
+
+    from ..mirror import connect, daemon_status
+    from ..server.app import MetricsGuard
+    from ..sync import sync_vault
+
+    if not config.db.exists():
+        say(f"vaultsync mcp: first sync of {config.vault} into {config.db}")
+        say(sync_vault(config, progress=progress).summary())
+    conn = connect(config.db, readonly=True)
+    try:
+        other = daemon_status(conn) or {}
+    finally:
+        conn.close()
+    running = bool(other.get("alive"))
+    vault = Vault(config, MetricsGuard(config.db), in_process=watch and not running)
+    server = build_server(vault)
+    stop = threading.Event()
+    stopping = threading.Event()
+    daemons: list[threading.Thread] = []
+
+    # A client closes stdin to stop the server (the loop below then returns), and
+    # signals only one that does not exit. The loop cannot be stopped while a thread
+    # waits on stdin, so a signal stops the daemon (it rolls back a batch in progress)
+    # and leaves. The handler only sets an event: the main thread may be holding a lock
+    # the daemon needs (an import's), so the waiting happens in a thread of its own.
+    def finish() -> None:
+        stopping.wait()
+        stop.set()
+        for thread in daemons:
+            thread.join(10)
+        sys.stderr.flush()
+        os._exit(0)
+
+    def terminate(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            os._exit(0)  # asked twice: do not wait for the daemon
+        stopping.set()
+
+    threading.Thread(target=finish, name="vaultsync-mcp-stop", daemon=True).start()
+    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if vault.in_process:
+            daemons.append(start_daemon(config, stop, say))
+        if running:
+            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
+        elif watch:
+            live = "live: watching the vault"
+        else:
+            live = "not live: add --watch, or run `vaultsync watch`, for live updates"
+        say(f"vaultsync mcp: serving {config.vault} over stdio (mirror {config.db}; {live})")
+        anyio.run(server.run_stdio_async)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop.set()
+        for thread in daemons:
+            thread.join(10)
+
+
+def start_daemon(config: Config, stop: threading.Event, say: Callable[[str], None]
+                 ) -> threading.Thread:
+    """The watch daemon in a thread of this process; it logs one line per batch."""
+    from ..watch import Daemon
+
+    def run() -> None:
+        try:
+            Daemon(config, metrics=True).run(stop)
+        except Exception as exc:  # another daemon took the lock first, an unreadable mirror
+            say(f"warning: --watch: the daemon did not start: {exc}")
+
+    thread = threading.Thread(target=run, name="vaultsync-daemon", daemon=True)
+    thread.start()
+    return thread
