@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vaultsync import graph as vg  # noqa: E402
-from vaultsync.mirror import Mirror, PageWrite  # noqa: E402
+from vaultsync.mirror import MetaKey, Mirror, PageWrite  # noqa: E402
 from vaultsync.parse import ParsedPage  # noqa: E402
 
 
@@ -85,7 +85,7 @@ def build_mirror(db: Path, n: int, *, seed: int = 42, p_local: float = 0.5) -> N
             for s, t, miss, w in zip(src.tolist(), dst.tolist(), unresolved.tolist(),
                                      wanted.tolist(), strict=True))
         mirror.refresh_citations(None)
-        mirror.bump_meta_counter("graph_version")
+        mirror.bump_meta_counter(MetaKey.GRAPH_VERSION)
 
 
 def sync_vault_mirror(vault: Path, db: Path) -> None:

@@ -34,9 +34,9 @@ from mcp import Client  # noqa: E402
 
 from vaultsync import graph  # noqa: E402
 from vaultsync.config import load_config  # noqa: E402
+from vaultsync.graph import MetricsOnDemand  # noqa: E402
 from vaultsync.mcp import Vault, build_server  # noqa: E402
 from vaultsync.mirror import Mirror  # noqa: E402
-from vaultsync.server.app import MetricsGuard  # noqa: E402
 from vaultsync.sync import sync_vault  # noqa: E402
 
 
@@ -81,7 +81,7 @@ def main() -> None:
     with Mirror(config.db) as mirror:
         graph.ensure_metrics(mirror)
         pages = mirror.counts()["pages"]
-    server = build_server(Vault(config, MetricsGuard(config.db)))
+    server = build_server(Vault(config, MetricsOnDemand(config.db)))
     load_before = os.getloadavg()
     rows = []
     with start_blocking_portal() as portal, \

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from vaultsync.config import Config, load_config
-from vaultsync.mirror import Mirror, dump
+from vaultsync.mirror import Mirror
+from vaultsync.read import dump
 from vaultsync.sync import Syncer
 from vaultsync.watch import Daemon, read_status
 

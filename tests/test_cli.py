@@ -224,7 +224,7 @@ def test_watch_says_it_watches_then_what_to_try_next_once(make_vault, tmp_path):
 
 
 def test_a_refused_watch_prints_only_the_refusal(make_vault, tmp_path):
-    from vaultsync.watch import DaemonLock
+    from vaultsync.lock import DaemonLock
 
     vault = make_vault({"a.md": "x"})
     db = tmp_path / "m.db"

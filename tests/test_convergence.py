@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vaultsync.config import load_config
-from vaultsync.mirror import Mirror, dump
+from vaultsync.mirror import Mirror
+from vaultsync.read import dump
 from vaultsync.sync import Syncer
 
 NAMES = ["Alpha", "beta", "Gamma", "alpha", "delta"]  # "Alpha"/"alpha": case-insensitive twins

@@ -198,17 +198,15 @@ def view(db: Path, sql: str) -> list[tuple]:
 
 
 def report_rows(db: Path, name: str) -> list | None:
-    """What vaultsync.reports says, when that module exists (None otherwise)."""
-    try:
-        from vaultsync.reports import run_report  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    """What `vaultsync report` says (None when it has no report of that name)."""
+    from vaultsync.read import run_report
+
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     try:
         for candidate in (name, name.replace("_", "-")):
             try:
-                result = run_report(conn, candidate)
+                result = run_report(conn, candidate).json()
             except (KeyError, ValueError):
                 continue
             return _report_list(result)

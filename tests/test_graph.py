@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,10 +18,9 @@ import numpy as np
 import pytest
 from conftest import REPO, SAMPLE_VAULT, rows
 
-from vaultsync import graph
+from vaultsync import graph, read
 from vaultsync.config import load_config
-from vaultsync.layout import ensure_layout
-from vaultsync.mirror import Mirror
+from vaultsync.mirror import MetaKey, Mirror
 from vaultsync.sync import sync_vault
 
 # a: three links to b (one edge of weight 3), links to itself, a link to s2.
@@ -77,10 +77,27 @@ def meta(db: Path, key: str) -> str | None:
     return found[0][0] if found else None
 
 
+def state(mirror: Mirror) -> read.MetricsState:
+    return read.metrics_state(mirror.conn)
+
+
+def load_graph(conn: sqlite3.Connection) -> nx.DiGraph:
+    """The mirror's page graph as networkx builds it, the reference the arrays and the
+    algorithms are checked against: nodes are page ids (in path order) with path, title,
+    kind and is_source; edges carry `weight`, the number of links (page_edges)."""
+    graph_ = nx.DiGraph()
+    for page_id, path, title, kind, is_source in conn.execute(
+            "SELECT id, path, title, kind, is_source FROM pages ORDER BY path"):
+        graph_.add_node(page_id, path=path, title=title, kind=kind, is_source=bool(is_source))
+    graph_.add_weighted_edges_from(conn.execute(
+        "SELECT source_id, target_id, weight FROM page_edges ORDER BY source_id, target_id"))
+    return graph_
+
+
 def test_load_graph_weights_parallel_links_and_drops_self_links(make_vault, config_for):
     _, config = synced(make_vault, config_for)
     with Mirror(config.db) as mirror:
-        g = graph.load_graph(mirror.conn)
+        g = load_graph(mirror.conn)
         view = set(mirror.conn.execute("SELECT source_id, target_id, weight FROM page_edges"))
     path = nx.get_node_attributes(g, "path")
     by_path = {p: n for n, p in path.items()}
@@ -161,7 +178,7 @@ def test_metrics_match_the_views_on_the_sample_vault(tmp_path):
     sync_vault(config, workers=1)
     with Mirror(config.db) as mirror:
         graph.ensure_metrics(mirror)
-        g = graph.load_graph(mirror.conn)
+        g = load_graph(mirror.conn)
     check_flags_match_views(config.db)
     expected = nx.pagerank(g, weight="weight", tol=1e-13, max_iter=1000)
     got = dict(rows(config.db, "SELECT page_id, pagerank FROM page_metrics"))
@@ -302,7 +319,7 @@ def test_communities_do_not_depend_on_hash_seed_or_process(make_vault, config_fo
 
 def test_label_propagation_above_the_louvain_threshold(make_vault, config_for, monkeypatch):
     _, config = synced(make_vault, config_for, GENERATED)
-    monkeypatch.setattr(graph, "LOUVAIN_MAX_EDGES", 10)
+    monkeypatch.setattr(graph.algorithms, "LOUVAIN_MAX_EDGES", 10)
     with Mirror(config.db) as mirror:
         summary = graph.compute_heavy_metrics(mirror)
     assert summary["community_method"] == "label_propagation"
@@ -314,8 +331,8 @@ def test_heavy_writes_core_metrics_when_missing(make_vault, config_for):
     _, config = synced(make_vault, config_for)
     with Mirror(config.db) as mirror:
         graph.compute_heavy_metrics(mirror)
-        assert not graph.metrics_stale(mirror.conn)
-        assert not graph.heavy_stale(mirror.conn)
+        assert state(mirror).core_current
+        assert state(mirror).heavy_current
     assert metrics_by_path(config.db) == EXPECTED
 
 
@@ -331,28 +348,28 @@ def test_cancelled_heavy_run_writes_nothing(make_vault, config_for):
 def test_staleness_follows_edits(make_vault, config_for):
     vault, config = synced(make_vault, config_for)
     with Mirror(config.db) as mirror:
-        assert graph.metrics_stale(mirror.conn) and graph.heavy_stale(mirror.conn)
+        assert not state(mirror).core_current and not state(mirror).heavy_current
         graph.ensure_metrics(mirror)
-        assert not graph.metrics_stale(mirror.conn) and not graph.heavy_stale(mirror.conn)
-        hash_before = mirror.get_meta("metrics_graph_hash")
+        assert state(mirror).core_current and state(mirror).heavy_current
+        hash_before = mirror.get_meta(MetaKey.METRICS_GRAPH_HASH)
 
         # An edit that moves no link: stale until core runs, which writes no rows.
         (vault / "leaf.md").write_text("other words, still no links\n")
         sync_vault(config, workers=1)
-        assert graph.metrics_stale(mirror.conn)
+        assert not state(mirror).core_current
         assert graph.compute_core_metrics(mirror)["changed"] is False
-        assert not graph.metrics_stale(mirror.conn)
-        assert not graph.heavy_stale(mirror.conn)  # same structure: still current
-        assert mirror.get_meta("metrics_graph_hash") == hash_before
+        assert state(mirror).core_current
+        assert state(mirror).heavy_current  # same structure: still current
+        assert mirror.get_meta(MetaKey.METRICS_GRAPH_HASH) == hash_before
 
         # A new link: leaf stops being a dead end, d's... and the heavy ones go stale.
         (vault / "leaf.md").write_text("[[d]]\n")
         sync_vault(config, workers=1)
-        assert graph.metrics_stale(mirror.conn)
+        assert not state(mirror).core_current
         graph.ensure_metrics(mirror, heavy=False)
-        assert not graph.metrics_stale(mirror.conn) and graph.heavy_stale(mirror.conn)
+        assert state(mirror).core_current and not state(mirror).heavy_current
         graph.ensure_metrics(mirror)
-        assert not graph.heavy_stale(mirror.conn)
+        assert state(mirror).heavy_current
     got = metrics_by_path(config.db)
     assert got["leaf.md"][1] == 1 and got["leaf.md"][5] == 0
     assert got["d.md"][0] == 1 and got["d.md"][3] == 0  # no longer an orphan
@@ -361,22 +378,25 @@ def test_staleness_follows_edits(make_vault, config_for):
 def test_core_metrics_of_an_empty_vault(make_vault, config_for):
     _, config = synced(make_vault, config_for, {"notes.txt": "not a page"})
     with Mirror(config.db) as mirror:
-        assert graph.metrics_stale(mirror.conn)
+        assert state(mirror).core_current  # nothing to compute: current as it is
+        assert graph.compute_core_metrics(mirror)["pages"] == 0
         graph.ensure_metrics(mirror)
-        assert not graph.metrics_stale(mirror.conn)
+        assert state(mirror).core_current
         assert graph.compute_heavy_metrics(mirror)["written"]
 
 
 def test_pages_deleted_during_a_computation_are_left_out(make_vault, config_for):
     vault, config = synced(make_vault, config_for)
     with Mirror(config.db) as mirror:
-        g = graph.read_graph_arrays(mirror.conn)
+        g = read.read_graph_arrays(mirror.conn)
         computed = graph.core_rows(g)
         (vault / "d.md").unlink()
         sync_vault(config, workers=1)  # a sync commits between snapshot and write
         with mirror.transaction():
-            graph._write_core(mirror, g, computed, g.fingerprint(), 0.0)
-        assert graph.metrics_stale(mirror.conn)  # written for the old graph: recompute
+            mirror.write_core_metrics(computed, {
+                MetaKey.METRICS_GRAPH_VERSION: g.version,
+                MetaKey.METRICS_GRAPH_HASH: g.fingerprint()})
+        assert not state(mirror).core_current  # written for the old graph: recompute
         assert "d.md" not in metrics_by_path(config.db)
         graph.ensure_metrics(mirror, heavy=False)
     assert metrics_by_path(config.db)["leaf.md"][:1] == (0,)
@@ -393,7 +413,7 @@ def test_scheduler_computes_after_notify_and_after_each_settled_batch(make_vault
         assert done[:1] == ["core"]
         assert metrics_by_path(config.db) == EXPECTED
         with Mirror(config.db) as mirror:
-            assert not graph.metrics_stale(mirror.conn) and not graph.heavy_stale(mirror.conn)
+            assert state(mirror).core_current and state(mirror).heavy_current
 
         (vault / "leaf.md").write_text("[[d]]\n")
         sync_vault(config, workers=1)
@@ -402,7 +422,7 @@ def test_scheduler_computes_after_notify_and_after_each_settled_batch(make_vault
         assert wait_for(lambda: done.count("heavy") == 2)
         assert metrics_by_path(config.db)["d.md"][0] == 1
         with Mirror(config.db) as mirror:
-            assert not graph.metrics_stale(mirror.conn) and not graph.heavy_stale(mirror.conn)
+            assert state(mirror).core_current and state(mirror).heavy_current
     finally:
         scheduler.stop(timeout=10)
     assert not scheduler.running
@@ -423,7 +443,7 @@ def test_scheduler_restarts_heavy_work_when_the_graph_changes(make_vault, config
             go.wait(60)  # stands for a long computation
         return real(*args, **kw)
 
-    monkeypatch.setattr(graph, "betweenness", slow_first)
+    monkeypatch.setattr(graph.metrics, "betweenness", slow_first)
     done: list[str] = []
     scheduler = graph.MetricsScheduler(config.db, debounce=0.05, on_done=done.append)
     try:
@@ -438,8 +458,9 @@ def test_scheduler_restarts_heavy_work_when_the_graph_changes(make_vault, config
         assert len(calls) == 2  # the first run was abandoned, then started again
         assert done.count("heavy") == 1
         with Mirror(config.db) as mirror:
-            assert not graph.heavy_stale(mirror.conn)
-            assert mirror.get_meta("heavy_graph_version") == mirror.get_meta("graph_version")
+            assert state(mirror).heavy_current
+            assert mirror.get_meta(MetaKey.HEAVY_GRAPH_VERSION) == \
+                mirror.get_meta(MetaKey.GRAPH_VERSION)
     finally:
         go.set()
         scheduler.stop(timeout=10)
@@ -449,8 +470,7 @@ def test_scheduler_restarts_heavy_work_when_the_graph_changes(make_vault, config
 def test_scheduler_skips_work_when_nothing_changed(make_vault, config_for):
     _, config = synced(make_vault, config_for)
     with Mirror(config.db) as mirror:
-        graph.ensure_metrics(mirror)
-        ensure_layout(mirror)
+        graph.ensure_metrics(mirror, layout=True)
     done: list[str] = []
     scheduler = graph.MetricsScheduler(config.db, debounce=0.01, on_done=done.append)
     try:
@@ -462,7 +482,8 @@ def test_scheduler_skips_work_when_nothing_changed(make_vault, config_for):
 
 
 def test_importing_the_graph_module_costs_nothing():
-    code = ("import sys, vaultsync.cli, vaultsync.graph, vaultsync.reports, vaultsync.sync; "
+    code = ("import sys, vaultsync.cli, vaultsync.graph, vaultsync.read, vaultsync.render, "
+            "vaultsync.sync; "
             "print(sorted(m for m in ('networkx', 'numpy', 'scipy', 'rich') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,

@@ -9,17 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vaultsync import graph
+from vaultsync import graph, read
 from vaultsync.config import load_config
-from vaultsync.layout import (
-    REFRESH_SHARE,
-    SPAN,
-    compute_layout,
-    ensure_layout,
-    layout_stale,
-    place_new,
-)
-from vaultsync.mirror import MIGRATIONS, SCHEMA_VERSION, Mirror
+from vaultsync.graph import REFRESH_SHARE, SPAN, compute_layout, place_new
+from vaultsync.mirror import MIGRATIONS, SCHEMA_VERSION, MetaKey, Mirror
 from vaultsync.sync import sync_vault
 
 
@@ -57,9 +50,9 @@ def test_every_page_gets_a_position_and_the_same_vault_the_same_picture(make_vau
     laid_out(vault, tmp_path / "b.db")
     assert positions(tmp_path / "b.db") == a
     with Mirror(tmp_path / "a.db") as mirror:
-        assert not layout_stale(mirror.conn)
+        assert read.metrics_state(mirror.conn).layout_current
         assert compute_layout(mirror)["changed"] is False
-        assert mirror.get_meta("layout_method") == "fruchterman_reingold"
+        assert mirror.get_meta(MetaKey.LAYOUT_METHOD) == "fruchterman_reingold"
 
 
 def test_new_pages_join_their_neighbours_and_the_rest_stays_put(make_vault, tmp_path):
@@ -77,7 +70,7 @@ def test_new_pages_join_their_neighbours_and_the_rest_stays_put(make_vault, tmp_
     gap = np.linalg.norm(np.subtract(after["new.md"], before["p010.md"]))
     assert gap < typical / 2
     with Mirror(db) as mirror:
-        assert mirror.get_meta("layout_placed") == "1"
+        assert mirror.get_meta(MetaKey.LAYOUT_PLACED) == "1"
 
 
 def test_a_full_layout_again_once_many_pages_were_placed(make_vault, tmp_path):
@@ -91,7 +84,7 @@ def test_a_full_layout_again_once_many_pages_were_placed(make_vault, tmp_path):
     summary = laid_out(vault, db)
     assert summary["full"] is True
     with Mirror(db) as mirror:
-        assert mirror.get_meta("layout_placed") == "0"
+        assert mirror.get_meta(MetaKey.LAYOUT_PLACED) == "0"
     assert len(positions(db)) == 21 + added
 
 
@@ -113,7 +106,7 @@ def test_a_version_1_mirror_is_migrated(tmp_path):
     with Mirror(db) as mirror:
         assert mirror.schema_version() == SCHEMA_VERSION
         assert mirror.conn.execute("SELECT count(*) FROM page_layout").fetchone()[0] == 0
-        assert mirror.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert mirror.get_meta(MetaKey.SCHEMA_VERSION) == str(SCHEMA_VERSION)
 
 
 def test_the_daemon_scheduler_keeps_the_layout(make_vault, tmp_path):
@@ -127,7 +120,7 @@ def test_the_daemon_scheduler_keeps_the_layout(make_vault, tmp_path):
         assert scheduler.wait_idle(60)
         assert "layout" in done
         with Mirror(config.db) as mirror:
-            assert not layout_stale(mirror.conn)
+            assert read.metrics_state(mirror.conn).layout_current
         (vault / "late.md").write_text("# Late\n\n[[p003]]\n", encoding="utf-8")
         sync_vault(config, workers=1)
         scheduler.notify()
@@ -137,5 +130,5 @@ def test_the_daemon_scheduler_keeps_the_layout(make_vault, tmp_path):
         scheduler.stop(timeout=10)
     assert "late.md" in positions(config.db)
     with Mirror(config.db) as mirror:
-        ensure_layout(mirror)  # nothing left to do
-        assert not layout_stale(mirror.conn)
+        graph.ensure_metrics(mirror, layout=True)  # nothing left to do
+        assert read.metrics_state(mirror.conn).layout_current

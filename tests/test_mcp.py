@@ -30,13 +30,15 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from vaultsync import read, reports
+from vaultsync import read
 from vaultsync.cli import cli
 from vaultsync.config import Config, load_config
+from vaultsync.graph import MetricsOnDemand
 from vaultsync.mcp import Vault, build_server
 from vaultsync.mcp.server import start_daemon
 from vaultsync.mirror import Mirror
-from vaultsync.server.app import AppServer, MetricsGuard, bind_socket, create_app
+from vaultsync.server.app import create_app
+from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token
 from vaultsync.sync import sync_vault
 from vaultsync.watch import read_status
@@ -115,7 +117,7 @@ def session(mirror) -> Iterator[Callable[..., Session]]:
 
         def start(files: dict[str, str | bytes] | None = None, **options: Any) -> Session:
             config = mirror(files)
-            vault = Vault(config, MetricsGuard(config.db), **options)
+            vault = Vault(config, MetricsOnDemand(config.db), **options)
             return stack.enter_context(connected(build_server(vault)))
 
         yield start
@@ -152,7 +154,7 @@ def test_every_tool_is_read_only_with_structured_output(session) -> None:
         "status": {},
     }
     assert set(tools["report"].input_schema["properties"]["name"]["enum"]) == \
-        set(reports.REPORT_NAMES)
+        set(read.REPORT_NAMES)
     # The schema is in the query tool's description.
     assert "pages(id, path, title" in str(tools["query"].description)
     templates = s.portal.call(s.client.list_resource_templates).resource_templates
@@ -307,7 +309,7 @@ def test_report_has_every_report_by_the_same_name(session) -> None:
     assert central["truncated"] == ["rows: showing 2 of 6 (raise limit, up to 200)"]
     summary = s.call("report", name="summary")
     assert summary["summary"]["counts"]["orphans"] == 3 and summary["rows"] == []
-    for name in reports.REPORT_NAMES:
+    for name in read.REPORT_NAMES:
         s.call("report", name=name)
     assert "no page has kind 'nope'" in s.error("report", name="central", kind="nope")
     assert s.error("report", name="popular")
@@ -317,7 +319,7 @@ def test_report_rows_are_those_of_run_report(session, tmp_path: Path) -> None:
     s = session()
     rows = s.call("report", name="unsourced", limit=200)["rows"]
     with Mirror(tmp_path / "mirror.db") as m:
-        assert rows == reports.run_report(m.conn, "unsourced")
+        assert rows == read.run_report(m.conn, "unsourced").rows
     assert [r["path"] for r in rows] == ["beta.md", "delta.md", "index.md", "lonely.md"]
 
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import rows
 
-from vaultsync import graph, reports
+from vaultsync import graph, read, render
 from vaultsync.cli import cli
 from vaultsync.mirror import Mirror
 from vaultsync.sync import sync_vault
@@ -57,8 +57,8 @@ def as_json(vault: Path, db: Path, name: str, *extra: str):
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("fmt", reports.FORMATS)
-@pytest.mark.parametrize("name", reports.REPORT_NAMES)
+@pytest.mark.parametrize("fmt", render.FORMATS)
+@pytest.mark.parametrize("name", read.REPORT_NAMES)
 def test_every_report_in_every_format(synced, name, fmt):
     vault, config = synced
     result = invoke("report", name, str(vault), "--db", str(config.db), "--format", fmt,
@@ -80,7 +80,7 @@ def test_every_report_in_every_format(synced, name, fmt):
     elif fmt == "markdown":
         assert out.startswith("#") and "|" in out
     else:
-        assert reports.TITLES[name].split(":")[0].split(" (")[0] in out
+        assert render.TITLES[name].split(":")[0].split(" (")[0] in out
         assert max(len(line) for line in out.splitlines()) <= 100
 
 
@@ -193,7 +193,7 @@ def test_report_recomputes_stale_metrics(synced):
     (vault / "systems/leaf.md").write_text("[[d]] [[lonely page]] [[d]]\n")
     sync_vault(config, workers=1)
     with Mirror(config.db) as mirror:
-        assert graph.metrics_stale(mirror.conn)
+        assert not read.metrics_state(mirror.conn).core_current
     assert as_json(vault, config.db, "orphans") == []
     after = as_json(vault, config.db, "central")
     assert after != central
@@ -202,11 +202,11 @@ def test_report_recomputes_stale_metrics(synced):
     assert rows(config.db, "SELECT value FROM meta WHERE key = 'metrics_graph_version'") != \
         version
     with Mirror(config.db) as mirror:
-        assert not graph.metrics_stale(mirror.conn)
-        assert graph.heavy_stale(mirror.conn)  # central needs the core metrics only
+        assert read.metrics_state(mirror.conn).core_current
+        assert not read.metrics_state(mirror.conn).heavy_current  # central needs core only
     as_json(vault, config.db, "communities")
     with Mirror(config.db) as mirror:
-        assert not graph.heavy_stale(mirror.conn)
+        assert read.metrics_state(mirror.conn).heavy_current
 
 
 def test_markdown_summary_is_shareable_and_its_links_work(synced, tmp_path):
@@ -267,8 +267,8 @@ def test_table_fits_narrow_terminals(synced):
         assert max(len(line) for line in out.splitlines()) <= width
     with Mirror(config.db) as mirror:
         graph.ensure_metrics(mirror)
-        data = reports.run_report(mirror.conn, "summary")
-    text = reports.render(data, "summary", "table", width=70)
+        data = read.run_report(mirror.conn, "summary")
+    text = render.render(data, "table", width=70)
     assert max(len(line) for line in text.splitlines()) <= 70
 
 
@@ -278,12 +278,12 @@ def test_run_report_reads_only_and_rejects_unknown_names(synced):
         graph.ensure_metrics(mirror)
     conn = sqlite3.connect(f"{config.db.absolute().as_uri()}?mode=ro", uri=True)
     try:
-        for name in reports.REPORT_NAMES:
-            assert reports.run_report(conn, name, limit=3)
+        for name in read.REPORT_NAMES:
+            assert read.run_report(conn, name, limit=3).json()
         with pytest.raises(ValueError, match="no report named"):
-            reports.run_report(conn, "nonsense")
+            read.run_report(conn, "nonsense")
         with pytest.raises(ValueError, match="unknown format"):
-            reports.render([], "orphans", "yaml")
+            render.render(read.Report("orphans", [], 0), "yaml")
     finally:
         conn.close()
 
@@ -306,11 +306,11 @@ def test_tables_fit_the_terminal_one_line_per_row(tmp_path, width):
     sync_vault(config, workers=1)
     with Mirror(config.db) as mirror:
         graph.ensure_metrics(mirror)
-        for name in reports.REPORT_NAMES:
-            data = reports.run_report(mirror.conn, name)
-            text = reports.render(data, name, "table", vault_name="vault", width=width)
+        for name in read.REPORT_NAMES:
+            data = read.run_report(mirror.conn, name)
+            text = render.render(data, "table", vault_name="vault", width=width)
             lines = text.splitlines()
             assert max(len(line.rstrip()) for line in lines) <= width, (name, text)
             if name == "central":
-                assert len(lines) == 3 + len(data)  # title, header, rule, one per row
+                assert len(lines) == 3 + len(data.rows)  # title, header, rule, one per row
                 assert any("…" in line for line in lines)  # something had to give

@@ -10,7 +10,8 @@ from pathlib import Path
 from conftest import db_dump, fresh_dump, rows
 
 from vaultsync.config import load_config
-from vaultsync.mirror import Mirror, dump
+from vaultsync.mirror import Mirror
+from vaultsync.read import dump
 from vaultsync.sync import Syncer, sync_vault
 
 BAD = os.fsdecode(b"bad\xff.md")

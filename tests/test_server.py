@@ -27,7 +27,8 @@ from vaultsync.cli import cli
 from vaultsync.config import Config
 from vaultsync.mirror import Mirror
 from vaultsync.server import app as server_app
-from vaultsync.server.app import AppServer, bind_socket, create_app
+from vaultsync.server.app import create_app
+from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token, load_token, token_path
 from vaultsync.sync import Syncer, sync_vault
 
@@ -556,7 +557,7 @@ def test_search_needs_q(serve) -> None:
 # --- /api/reports --------------------------------------------------------------------------
 
 def test_reports_match_run_report(serve) -> None:
-    reports = pytest.importorskip("vaultsync.reports")
+    from vaultsync import read as reports
     s = serve()
     listed = s.get("/api/reports").json()["reports"]
     assert listed == list(reports.REPORT_NAMES)
@@ -569,13 +570,15 @@ def test_reports_match_run_report(serve) -> None:
         for name in reports.REPORT_NAMES:
             r = s.get(f"/api/reports/{name}")
             assert r.status_code == 200, (name, r.text)
-            expected = json.loads(json.dumps(reports.run_report(conn, name)))
+            expected = json.loads(json.dumps(reports.run_report(conn, name).json()))
             assert timeless(r.json()) == timeless(expected), name
         limited = s.get("/api/reports/central?limit=2").json()
-        assert limited == json.loads(json.dumps(reports.run_report(conn, "central", limit=2)))
+        assert limited == json.loads(json.dumps(
+            reports.run_report(conn, "central", limit=2).json()))
         assert len(limited) == 2
         kinds = s.get("/api/reports/orphans?kind=source").json()
-        assert kinds == json.loads(json.dumps(reports.run_report(conn, "orphans", kind="source")))
+        assert kinds == json.loads(json.dumps(
+            reports.run_report(conn, "orphans", kind="source").json()))
     finally:
         conn.close()
     unknown = s.get("/api/reports/nope")

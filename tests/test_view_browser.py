@@ -32,9 +32,9 @@ import pytest
 
 from vaultsync import graph as vgraph
 from vaultsync.config import load_config
-from vaultsync.layout import ensure_layout
 from vaultsync.mirror import Mirror
-from vaultsync.server.app import BUNDLE, AppServer, bind_socket, create_app
+from vaultsync.server.app import BUNDLE, create_app
+from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token
 from vaultsync.sync import sync_vault
 
@@ -247,8 +247,7 @@ def big_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
     config = load_config(vault, tmp_path / "mirror.db")
     sync_vault(config)
     with Mirror(config.db) as mirror:
-        vgraph.ensure_metrics(mirror)
-        ensure_layout(mirror)
+        vgraph.ensure_metrics(mirror, layout=True)
     with serving(config) as (base, token):
         yield base, vault, (config, token)
 

@@ -139,7 +139,7 @@ def where(config: Config) -> None:
     click.echo(str(config.db))
 
 
-# --- watch (issue 3) ---------------------------------------------------------------
+# --- the daemon ----------------------------------------------------------------------
 
 def setup_logging(verbose: int, quiet: bool) -> None:
     import logging
@@ -176,8 +176,9 @@ def run_until_signalled(target: Callable[[Any], None]) -> None:
 def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
     """Keep the mirror live: reconcile, then apply every save, rename and delete."""
     from .console import SyncProgress
+    from .lock import DaemonRunning
     from .sync import SyncReport
-    from .watch import Daemon, DaemonRunning
+    from .watch import Daemon
 
     setup_logging(verbose, quiet)
     # No spinner after the bar: the daemon's log line follows it at once.
@@ -252,15 +253,16 @@ def next_steps(config: Config) -> str:
 @user_errors
 def status(config: Config, as_json: bool) -> None:
     """Is a daemon keeping this mirror, and what does the mirror hold?"""
-    from .mirror import Mirror
+    from . import read
+    from .mirror import MetaKey
     from .watch import read_status
 
     if not config.db.exists():
         raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
     daemon = read_status(config.db) or {}
-    with Mirror(config.db) as mirror:
-        counts = mirror.counts()
-        last_sync = mirror.get_meta("last_sync_at")
+    with read.open_mirror(config.db) as conn:  # read-only: status never migrates
+        counts = read.counts(conn)
+        last_sync = read.meta(conn).get(MetaKey.LAST_SYNC_AT)
     data = {"db": str(config.db), "vault": str(config.vault), "last_sync_at": last_sync,
             **counts, "daemon": daemon}
     if as_json:
@@ -277,8 +279,7 @@ def status(config: Config, as_json: bool) -> None:
                    f"{daemon['error']}; retrying")
 
 
-
-# --- report (issue 4) --------------------------------------------------------------
+# --- reports -------------------------------------------------------------------------
 
 
 
@@ -305,39 +306,42 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     Syncs first if the mirror was never synced, and computes the graph metrics
     when they are missing or older than the last change.
     """
+    import dataclasses
     import os
     from pathlib import Path
 
-    from . import graph, reports
+    from . import graph, read, render
     from .console import SyncProgress, interactive, spinner
-    from .mirror import Mirror
-    from .reports import REPORT_NAMES
+    from .mirror import MetaKey, Mirror
     from .sync import sync_vault
 
-    if name not in REPORT_NAMES:
-        raise UserError(f"no report named {name!r}; the reports: {', '.join(REPORT_NAMES)}")
+    if name not in read.REPORT_NAMES:
+        raise UserError(f"no report named {name!r}; the reports: "
+                        f"{', '.join(read.REPORT_NAMES)}")
     with Mirror(config.db) as mirror:
-        never = mirror.get_meta("parse_options") is None and not mirror.counts()["pages"]
+        never = mirror.get_meta(MetaKey.PARSE_OPTIONS) is None and \
+            not read.counts(mirror.conn)["pages"]
     if never:
         click.echo(f"vaultsync: syncing {config.vault} first (mirror: {config.db})", err=True)
         with SyncProgress(f"syncing {config.vault.name}") as progress:
             sync_vault(config, progress=progress)
     with Mirror(config.db) as mirror:
         heavy = name in ("communities", "summary")
-        stale = graph.metrics_stale(mirror.conn) or (heavy and graph.heavy_stale(mirror.conn))
-        pages = mirror.counts()["pages"]
+        state = read.metrics_state(mirror.conn)
+        stale = not state.core_current or (heavy and not state.heavy_current)
+        pages = read.counts(mirror.conn)["pages"]
         with spinner(f"computing graph metrics of {pages:,} pages…",
                      enabled=stale and interactive()):
             graph.ensure_metrics(mirror, heavy=heavy)
         try:
-            rows = reports.run_report(mirror.conn, name, kind=kind,
-                                      limit=limit if name == "summary" else None)
+            result = read.run_report(mirror.conn, name, kind=kind,
+                                     limit=limit if name == "summary" else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    total = len(rows)
-    if name != "summary":
-        shown = reports.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
-        rows = rows[:shown] if shown else rows
+    if result.summary is None:
+        shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
+        if shown:
+            result = dataclasses.replace(result, rows=result.rows[:shown])
     link_base = ""
     if output:
         out_dir = Path(output).resolve().parent
@@ -346,8 +350,7 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
                        "count in the graph once synced", err=True)
         link_base = os.path.relpath(config.vault, out_dir).replace(os.sep, "/") + "/"
         link_base = "" if link_base == "./" else link_base
-    text = reports.render(rows, name, fmt, vault_name=config.vault.name, link_base=link_base,
-                          total=total)
+    text = render.render(result, fmt, vault_name=config.vault.name, link_base=link_base)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -359,7 +362,7 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
 
 
 
-# --- serve, token (issue 5) --------------------------------------------------------
+# --- the HTTP API and graph view, its token -----------------------------------------
 
 
 @cli.command()
@@ -429,7 +432,7 @@ def mcp(config: Config, watch: bool) -> None:
                     progress=progress)
 
 
-# --- datasette (issue 7) -----------------------------------------------------------
+# --- Datasette -----------------------------------------------------------------------
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

@@ -43,10 +43,14 @@ class Config:
         return json.dumps({**asdict(self.parse), "parser": PARSER_VERSION}, sort_keys=True)
 
 
+def default_db_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("vaultsync", appauthor=False)) / "mirrors"
+
+
 def default_db_path(vault: Path) -> Path:
     """One mirror per vault path, in the user's data directory, outside the vault."""
-    from .mirror import default_db_dir
-
     resolved = str(vault.resolve())
     digest = hashlib.sha1(resolved.encode()).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", vault.resolve().name).strip("-") or "vault"

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from . import read
 from . import workers as worker_pool
 from .config import Config
-from .mirror import AnchoredLink, FileState, LinkRow, Mirror, PageWrite
+from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
 from .parse import ParsedPage, ParseOptions, Problem, anchor_exists, decode_page, parse_page
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner, file_stat
@@ -201,7 +202,7 @@ class Syncer:
         # sync cannot judge one, so it walks everything.
         self.symlinks: dict[str, SymlinkInfo] | None = None
         self.force_reparse = (
-            self.mirror.get_meta("parse_options") != self.config.parse_fingerprint()
+            self.mirror.get_meta(MetaKey.PARSE_OPTIONS) != self.config.parse_fingerprint()
             and bool(self.pages)
         )
 
@@ -314,7 +315,7 @@ class Syncer:
                 renamed_from = self._pair_renames(loaded, plan.gone_pages)
                 skipped = {i.path for i in loaded if i.status == "skipped"}
                 if plan.nothing_to_do and not self._changed(loaded, plan) and \
-                        self.mirror.get_meta("parse_options") is not None:
+                        self.mirror.get_meta(MetaKey.PARSE_OPTIONS) is not None:
                     report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
                     return
                 batches = [loaded]
@@ -396,12 +397,12 @@ class Syncer:
                  *mirror.anchored_links("source_id", written_ids),
                  *mirror.anchored_links("id", [i for _, new, i in retargeted if new])],
                 [link_id for _, new_id, link_id in retargeted if new_id is None])
-        if plan.force or mirror.get_meta("parse_options") is None:
-            mirror.set_meta("parse_options", self.config.parse_fingerprint())
-            mirror.set_meta("vault", self.vault)
+        if plan.force or mirror.get_meta(MetaKey.PARSE_OPTIONS) is None:
+            mirror.set_meta(MetaKey.PARSE_OPTIONS, self.config.parse_fingerprint())
+            mirror.set_meta(MetaKey.VAULT, self.vault)
         if written or deleted or plan.attachment_writes or plan.gone_attachments:
-            mirror.bump_meta_counter("graph_version")
-        mirror.set_meta("last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            mirror.bump_meta_counter(MetaKey.GRAPH_VERSION)
+        mirror.set_meta(MetaKey.LAST_SYNC_AT, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
         report.renamed = sum(1 for p in written if p in renamed_from)
         report.added = sum(1 for p in written if p in new_set)
@@ -521,7 +522,7 @@ class Syncer:
         return [(self.vault, items[i::n], cap, options) for i in range(n)]
 
     def _fill_counts(self, report: SyncReport) -> None:
-        counts = self.mirror.counts()
+        counts = read.counts(self.mirror.conn)
         report.links, report.unresolved = counts["links"], counts["unresolved"]
         report.problems = counts["problems"]
 

@@ -15,7 +15,6 @@ retried with backoff until the mirror equals the vault again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -29,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 from watchfiles._rust_notify import RustNotify
 
 from .config import Config
-from .mirror import Mirror, MirrorError, create_private_file
+from .lock import DaemonLock, DaemonRunning, read_lock_state
+from .mirror import Mirror, connect
+from .read import daemon_status
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
 
 if TYPE_CHECKING:
@@ -43,102 +44,10 @@ FULL_SCAN_BATCH = 1000
 SETTLE_AFTER = 200
 # Retrying a failed batch: first after this many seconds, doubling up to the cap.
 RETRY_FIRST, RETRY_CAP = 0.5, 30.0
-# The lock file's state line is rewritten in place within this size, so that it can
-# still be written on a full disk.
-LOCK_FILE_SIZE = 4096
-
-
-class DaemonRunning(Exception):
-    """Another daemon already keeps this mirror."""
 
 
 class WatcherRestart(Exception):  # noqa: N818 - a signal, not an error
     """The vault folder was replaced or its symlinks changed: watch it anew."""
-
-
-class DaemonLock:
-    """One daemon per database: an flock on `<db>.lock`, beside the mirror, outside the
-    vault. The kernel drops the lock when the process dies, even by SIGKILL; the
-    parsing processes never hold it (see workers.py). Its first line names the holder;
-    the second is the daemon's state as JSON, readable even when the database is not
-    writable (a full disk)."""
-
-    def __init__(self, db: Path) -> None:
-        self.path = Path(str(db) + ".lock")
-        self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
-        self._holder = ""
-
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = create_private_file(self.path, os.O_RDWR)
-        except OSError as exc:
-            raise MirrorError(f"cannot create the daemon's lock file {self.path}: "
-                              f"{exc.strerror}") from None
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            with open(fd, encoding="utf-8", errors="replace") as fh:
-                holder = fh.readline().strip() or "unknown"
-            raise DaemonRunning(
-                f"another vaultsync watch is already keeping {self.path.with_suffix('')} "
-                f"({holder}); stop it first"
-            ) from None
-        self._fd = fd
-        # A forked child (a parsing process) must never keep the lock alive.
-        os.register_at_fork(after_in_child=self._forget)
-        st = os.fstat(fd)
-        self._identity = (st.st_dev, st.st_ino)
-        self._holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
-                        f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
-        self.write_state({"state": "starting"})
-
-    def _forget(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)  # closes this process's copy only: the lock stays
-            self._fd = None
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        """Rewrite the state line in place (never growing the file past its first size)."""
-        if self._fd is None:
-            return
-        text = f"{self._holder}\n{json.dumps({'pid': os.getpid(), **state})}\n"
-        data = text.encode("utf-8")[:LOCK_FILE_SIZE - 1].ljust(LOCK_FILE_SIZE - 1) + b"\n"
-        with contextlib.suppress(OSError):
-            os.pwrite(self._fd, data, 0)
-
-    def still_ours(self) -> bool:
-        """False when the lock file was deleted or replaced (its folder removed, say)."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return False
-        return (st.st_dev, st.st_ino) == self._identity
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                import fcntl
-
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def read_lock_state(db: Path) -> dict[str, Any] | None:
-    """The state line a running daemon keeps in `<db>.lock`, or None."""
-    try:
-        with open(str(db) + ".lock", encoding="utf-8", errors="replace") as fh:
-            fh.readline()
-            line = fh.readline().strip()
-        value = json.loads(line) if line else None
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _now() -> str:
@@ -519,8 +428,6 @@ class Daemon:
 def read_status(db: Path) -> dict[str, Any] | None:
     """The daemon_status row, with `alive` checked against the process table; the state
     a live daemon wrote in its lock file wins (it can be written on a full disk)."""
-    from .mirror import connect, daemon_status
-
     if not db.exists():
         return None
     conn = connect(db, readonly=True)

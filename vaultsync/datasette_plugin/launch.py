@@ -54,11 +54,11 @@ def ensure_mirror(config: Config, *, workers: int | None = None,
                   progress: ProgressCallback | None = None) -> str | None:
     """Sync once when the mirror is missing or has never been synced / has no pages;
     returns the sync summary, or None when the mirror was used as it is."""
-    from ..mirror import Mirror
+    from ..mirror import MetaKey, Mirror
     from ..sync import Syncer
 
     with Mirror(config.db) as mirror:
-        synced = mirror.get_meta("last_sync_at")
+        synced = mirror.get_meta(MetaKey.LAST_SYNC_AT)
         pages = mirror.conn.execute("SELECT count(*) FROM pages").fetchone()[0]
         if synced is not None and pages:
             return None

@@ -126,8 +126,9 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     then answer on stdin/stdout until the client closes them. Blocks."""
     import anyio
 
-    from ..mirror import connect, daemon_status
-    from ..server.app import MetricsGuard
+    from ..graph import MetricsOnDemand
+    from ..mirror import connect
+    from ..read import daemon_status
     from ..sync import sync_vault
 
     if not config.db.exists():
@@ -139,7 +140,7 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     finally:
         conn.close()
     running = bool(other.get("alive"))
-    vault = Vault(config, MetricsGuard(config.db), in_process=watch and not running)
+    vault = Vault(config, MetricsOnDemand(config.db), in_process=watch and not running)
     server = build_server(vault)
     stop = threading.Event()
     stopping = threading.Event()

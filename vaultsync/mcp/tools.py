@@ -1,6 +1,6 @@
-"""The MCP tools and resources: thin functions over the mirror's readers (`read`, the
-HTTP API's `queries`, `reports.run_report`), so an assistant gets the same answers as
-the API and the CLI. Each opens a short read-only connection; each answer is bounded."""
+"""The MCP tools and resources: thin functions over the mirror's reader (`vaultsync.read`),
+so an assistant gets the same answers as the HTTP API and the CLI. Each opens a short
+read-only connection; each answer is bounded."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ import yaml
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import Field
 
-from .. import read, reports
+from .. import read
 from ..config import Config
+from ..lock import read_lock_state
 from ..mirror import connect
-from ..server import queries
+from ..render import TITLES
 from .models import (
     Backlink,
     Citations,
@@ -45,7 +46,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from ..server.app import MetricsGuard
+    from ..graph import MetricsOnDemand
 
 LIST_LIMIT = 50  # items of one list in get_page (links, backlinks, headings, …)
 CELL_ITEMS = 10  # items of a list inside a report row (referenced_by, top)
@@ -58,7 +59,7 @@ DAEMON_METRICS_WAIT = (3.0, 2.0)  # seconds to wait for a daemon's core, then he
 if TYPE_CHECKING:
     ReportName = str
 else:  # the reports' names, from the one list of them, as the argument's enum
-    ReportName = Literal[reports.REPORT_NAMES]
+    ReportName = Literal[read.REPORT_NAMES]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,7 +70,7 @@ class Vault:
     """The mirror the tools read, and who keeps it fresh."""
 
     config: Config
-    metrics: MetricsGuard  # computes stale metrics when no daemon does
+    metrics: MetricsOnDemand  # computes stale metrics when no daemon does
     in_process: bool = False  # a daemon runs in this process (`--watch`)
     query_time_limit: float = 2.0
     _waited_for: str | None = field(default=None, init=False)  # graph version
@@ -83,17 +84,19 @@ class Vault:
         the graph; the answer's `current` says what it got."""
         self.metrics.ensure(conn)
         state = read.metrics_state(conn)
-        if state["fresh"] and state["heavy_fresh"]:
+        if state.core_current and state.heavy_current:
             return
         daemon = read.daemon_status(conn)
-        if not (daemon and daemon["alive"]) or state["graph_version"] == self._waited_for:
+        if not (daemon and daemon["alive"]) or state.graph_version == self._waited_for:
             return
-        for key, seconds in zip(("fresh", "heavy_fresh"), DAEMON_METRICS_WAIT, strict=True):
+        for field_name, seconds in zip(("core_current", "heavy_current"), DAEMON_METRICS_WAIT,
+                                       strict=True):
             deadline = time.monotonic() + seconds
-            while not read.metrics_state(conn)[key] and time.monotonic() < deadline:
+            while not getattr(read.metrics_state(conn), field_name) and \
+                    time.monotonic() < deadline:
                 time.sleep(0.05)
-        if not read.metrics_state(conn)["heavy_fresh"]:
-            self._waited_for = state["graph_version"]
+        if not read.metrics_state(conn).heavy_current:
+            self._waited_for = state.graph_version
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -169,7 +172,7 @@ class VaultTools:
         if not query.strip():
             raise read.BadRequest("query is required: some words to look for")
         with self.vault.connection() as conn:
-            found = queries.search(conn, query, limit=limit + 1)["results"]
+            found = read.search(conn, query, limit=limit + 1)["results"]
         truncated: list[str] = []
         if len(found) > limit:
             truncated.append(f"results: showing the first {limit}; more pages match "
@@ -194,8 +197,8 @@ class VaultTools:
         with self.vault.connection() as conn:
             found = read.find_page(conn, path)
             self.vault.current_metrics(conn)
-            data = queries.page(conn, found["path"], body=True)
-            current = read.metrics_state(conn)["fresh"]
+            data = read.page(conn, found["path"], body=True)
+            current = read.metrics_state(conn).core_current
         truncated: list[str] = []
         m = data["metrics"]
         body: str = data["body"]
@@ -267,8 +270,8 @@ class VaultTools:
             self.vault.current_metrics(conn)
             local = read.neighbours(conn, found["path"], depth=depth, direction=direction,
                                     limit=limit)
-            facts = queries.page_nodes(conn, local["ids"])
-            names = {c["id"]: c["name"] for c in queries.community_names(conn)}
+            facts = read.page_nodes(conn, local["ids"])
+            names = {c["id"]: c["name"] for c in read.community_names(conn)}
         truncated: list[str] = []
         if local["reached"] > len(local["ids"]):
             truncated.append(
@@ -308,14 +311,15 @@ class VaultTools:
         with self.vault.connection() as conn:
             self.vault.current_metrics(conn)
             try:
-                data = reports.run_report(conn, name, kind=kind,
-                                          limit=limit if name == "summary" else None)
+                report = read.run_report(conn, name, kind=kind,
+                                         limit=limit if name == "summary" else None)
             except ValueError as exc:  # an unknown kind: the message names the kinds
                 raise read.BadRequest(str(exc)) from None
         truncated: list[str] = []
-        title = reports.TITLES[name]
-        if isinstance(data, dict):
-            summary = _bounded(data, items=limit)
+        title = TITLES[name]
+        data = report.rows
+        if report.summary is not None:
+            summary = _bounded(dict(report.summary), items=limit)
             return Report(name=name, title=title, kind=kind, total=None, rows=[],
                           summary=summary, truncated=truncated)
         rows = [_bounded(row, items=CELL_ITEMS) for row in
@@ -363,7 +367,6 @@ class VaultTools:
     def status(self) -> Status:
         """How fresh the mirror is: is a daemon keeping it live, when did the last change
         arrive, how many pages it holds, and whether the graph metrics are current."""
-        from ..watch import read_lock_state
 
         config = self.vault.config
         with self.vault.connection() as conn:

@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from ..mirror import pid_alive
+from ..read import pid_alive
 
 
 def address_path(db: Path) -> Path:

@@ -30,7 +30,8 @@ from typing import Any
 
 import anyio
 
-from ..mirror import connect
+from .. import read
+from ..mirror import MetaKey, connect
 
 POLL_INTERVAL = 0.15
 HEARTBEAT = 15.0
@@ -46,23 +47,17 @@ def format_event(event: str | None, data: Any, event_id: int | None = None) -> s
     return "\n".join(lines) + "\n\n"
 
 
-_METRICS_KEYS = ("metrics_computed_at", "metrics_graph_version", "heavy_computed_at",
-                 "heavy_graph_version", "layout_computed_at", "layout_graph_hash")
-
-
 def _metrics_at(conn: sqlite3.Connection) -> dict[str, str | None]:
-    """When the core and the heavy metrics (communities, betweenness) last changed, and
-    for which graph version: the timestamps have one-second resolution, so two runs in
-    one second are told apart by the version they describe."""
-    marks = ",".join("?" * len(_METRICS_KEYS))
-    found = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})",
-                              _METRICS_KEYS))
-    return {"computed_at": found.get("metrics_computed_at"),
-            "heavy_computed_at": found.get("heavy_computed_at"),
-            "graph_version": found.get("metrics_graph_version"),
-            "heavy_graph_version": found.get("heavy_graph_version"),
-            "layout_computed_at": found.get("layout_computed_at"),
-            "layout_graph_hash": found.get("layout_graph_hash")}
+    """When the core and the heavy metrics (communities, betweenness) and the layout last
+    changed, and for which graph: the timestamps have one-second resolution, so two runs
+    in one second are told apart by the version they describe."""
+    m = read.meta(conn)
+    return {"computed_at": m.get(MetaKey.METRICS_COMPUTED_AT),
+            "heavy_computed_at": m.get(MetaKey.HEAVY_COMPUTED_AT),
+            "graph_version": m.get(MetaKey.METRICS_GRAPH_VERSION),
+            "heavy_graph_version": m.get(MetaKey.HEAVY_GRAPH_VERSION),
+            "layout_computed_at": m.get(MetaKey.LAYOUT_COMPUTED_AT),
+            "layout_graph_hash": m.get(MetaKey.LAYOUT_GRAPH_HASH)}
 
 
 def _batches(conn: sqlite3.Connection, after: int) -> list[dict[str, Any]]:
@@ -75,42 +70,64 @@ def _batches(conn: sqlite3.Connection, after: int) -> list[dict[str, Any]]:
             for r in rows]
 
 
+class _Tail:
+    """One client's view of the mirror: what it has been sent. Its reads run in a worker
+    thread (SQLite calls block), never on the event loop."""
+
+    def __init__(self, db: Path, last_id: int | None) -> None:
+        self.conn = connect(db, readonly=True)
+        if last_id is None:
+            last_id = self.conn.execute(
+                "SELECT coalesce(max(id), 0) FROM sync_log").fetchone()[0]
+        self.last_id: int = last_id
+        self.metrics_at = _metrics_at(self.conn)
+        self.version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        self.pending = True  # a batch may have landed between the client's last event and now
+
+    def poll(self) -> list[str]:
+        """The events since the last poll (nothing when no other connection committed)."""
+        now_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if now_version == self.version and not self.pending:
+            return []
+        self.version, self.pending = now_version, False
+        events: list[str] = []
+        while True:
+            batches = _batches(self.conn, self.last_id)
+            for batch in batches:
+                self.last_id = batch["id"]
+                events.append(format_event("batch", batch, batch["id"]))
+            if len(batches) < 200:
+                break
+        current = _metrics_at(self.conn)
+        if current != self.metrics_at:
+            self.metrics_at = current
+            events.append(format_event("metrics", current))
+        return events
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 async def event_stream(db: Path, *, last_id: int | None, stopping: threading.Event,
                        interval: float = POLL_INTERVAL, heartbeat: float = HEARTBEAT
                        ) -> AsyncIterator[str]:
     """SSE text for one client, until it goes away or the server stops."""
-    conn = connect(db, readonly=True)
+    tail = await anyio.to_thread.run_sync(_Tail, db, last_id)
     try:
-        if last_id is None:
-            last_id = conn.execute("SELECT coalesce(max(id), 0) FROM sync_log").fetchone()[0]
-        metrics_at = _metrics_at(conn)
         yield "retry: 2000\n\n"
-        yield format_event("hello", {"last_id": last_id,
-                                     "metrics_computed_at": metrics_at["computed_at"],
-                                     "heavy_computed_at": metrics_at["heavy_computed_at"]})
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        # A batch may have landed between the client's last event and now.
-        pending = True
+        yield format_event("hello", {"last_id": tail.last_id,
+                                     "metrics_computed_at": tail.metrics_at["computed_at"],
+                                     "heavy_computed_at": tail.metrics_at["heavy_computed_at"]})
         quiet_since = time.monotonic()
         while not stopping.is_set():
-            now_version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if now_version != version or pending:
-                version, pending = now_version, False
-                while True:
-                    batches = _batches(conn, last_id)
-                    for batch in batches:
-                        last_id = batch["id"]
-                        yield format_event("batch", batch, batch["id"])
-                    if len(batches) < 200:
-                        break
-                current = _metrics_at(conn)
-                if current != metrics_at:
-                    metrics_at = current
-                    yield format_event("metrics", current)
+            events = await anyio.to_thread.run_sync(tail.poll)
+            for event in events:
+                yield event
+            if events:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= heartbeat:
                 quiet_since = time.monotonic()
                 yield ": ping\n\n"
             await anyio.sleep(interval)
     finally:
-        conn.close()
+        await anyio.to_thread.run_sync(tail.close)

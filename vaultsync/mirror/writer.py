@@ -1,281 +1,23 @@
-"""The SQLite mirror: schema, migrations, and every SQL write vaultsync makes.
-
-The schema is public API (see README "The mirror, table by table"). A change
-to it is a new entry in MIGRATIONS and a new SCHEMA_VERSION; a mirror made by
-a newer vaultsync is refused rather than misread.
-"""
+"""The SQLite mirror's only writer: opening (and migrating) it, and every write the
+sync engine, the daemon and the graph metrics make, each batch in one transaction.
+The schema itself is in schema.py; reading is `vaultsync.read`'s."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .parse import ParsedPage, Problem
-from .resolve import name_key
-from .scan import FileStat
-
-SCHEMA_VERSION = 2
-
-_SCHEMA_V1 = """
-CREATE TABLE meta (
-    key TEXT PRIMARY KEY,
-    value TEXT
-);
-CREATE TABLE pages (
-    id INTEGER PRIMARY KEY,
-    path TEXT UNIQUE NOT NULL,
-    title TEXT NOT NULL,
-    kind TEXT,
-    is_source INTEGER NOT NULL DEFAULT 0,
-    folder TEXT NOT NULL DEFAULT '',
-    frontmatter TEXT NOT NULL DEFAULT '{}',
-    body TEXT NOT NULL DEFAULT '',
-    mtime REAL,
-    size INTEGER,
-    hash TEXT,
-    mtime_ns INTEGER,
-    synced_at TEXT
-);
-CREATE INDEX pages_kind ON pages(kind);
-CREATE INDEX pages_hash ON pages(hash);
-CREATE TABLE attachments (
-    id INTEGER PRIMARY KEY,
-    path TEXT UNIQUE NOT NULL,
-    size INTEGER,
-    mtime REAL,
-    mtime_ns INTEGER
-);
-CREATE TABLE links (
-    id INTEGER PRIMARY KEY,
-    source_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    target TEXT NOT NULL,
-    anchor TEXT,
-    display TEXT,
-    embed INTEGER NOT NULL DEFAULT 0,
-    line INTEGER,
-    form TEXT NOT NULL,
-    target_path TEXT,
-    target_id INTEGER REFERENCES pages(id) ON DELETE SET NULL,
-    target_key TEXT NOT NULL,
-    relative INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX links_source_id ON links(source_id);
-CREATE INDEX links_target_id ON links(target_id);
-CREATE INDEX links_target_key ON links(target_key);
-CREATE INDEX links_target_path ON links(target_path);
-CREATE TABLE external_links (
-    id INTEGER PRIMARY KEY,
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    url TEXT NOT NULL,
-    display TEXT,
-    line INTEGER
-);
-CREATE INDEX external_links_page_id ON external_links(page_id);
-CREATE TABLE tags (
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    tag TEXT NOT NULL COLLATE NOCASE,
-    PRIMARY KEY (page_id, tag)
-) WITHOUT ROWID;
-CREATE INDEX tags_tag ON tags(tag);
-CREATE TABLE aliases (
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    alias TEXT NOT NULL,
-    PRIMARY KEY (page_id, alias)
-) WITHOUT ROWID;
-CREATE TABLE headings (
-    id INTEGER PRIMARY KEY,
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    level INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    line INTEGER
-);
-CREATE INDEX headings_page_id ON headings(page_id);
-CREATE TABLE citations (
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    source_page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    PRIMARY KEY (page_id, source_page_id)
-) WITHOUT ROWID;
-CREATE INDEX citations_source_page_id ON citations(source_page_id);
-CREATE TABLE problems (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL,
-    line INTEGER,
-    message TEXT NOT NULL,
-    severity TEXT NOT NULL DEFAULT 'warning',
-    detected_at TEXT
-);
-CREATE INDEX problems_path ON problems(path);
-CREATE TABLE skipped_files (
-    path TEXT PRIMARY KEY,
-    size INTEGER,
-    mtime_ns INTEGER
-);
-CREATE TABLE sync_log (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    added INTEGER NOT NULL,
-    updated INTEGER NOT NULL,
-    removed INTEGER NOT NULL,
-    renamed INTEGER NOT NULL,
-    changed_paths TEXT NOT NULL,
-    removed_paths TEXT NOT NULL,
-    seconds REAL
-);
-CREATE TABLE daemon_status (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    pid INTEGER,
-    host TEXT,
-    state TEXT,
-    started_at TEXT,
-    last_batch_at TEXT,
-    last_batch_ms REAL,
-    last_batch_changes INTEGER,
-    pages INTEGER,
-    problems INTEGER
-);
-CREATE TABLE page_metrics (
-    page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
-    in_degree INTEGER NOT NULL DEFAULT 0,
-    out_degree INTEGER NOT NULL DEFAULT 0,
-    pagerank REAL,
-    betweenness REAL,
-    community INTEGER,
-    component INTEGER,
-    citation_count INTEGER NOT NULL DEFAULT 0,
-    orphan INTEGER NOT NULL DEFAULT 0,
-    isolated INTEGER NOT NULL DEFAULT 0,
-    dead_end INTEGER NOT NULL DEFAULT 0,
-    computed_at TEXT
-);
-CREATE INDEX page_metrics_pagerank ON page_metrics(pagerank);
-CREATE VIEW page_edges AS
-    SELECT source_id, target_id, count(*) AS weight FROM links
-    WHERE target_id IS NOT NULL AND target_id != source_id
-    GROUP BY source_id, target_id;
-CREATE VIEW backlinks AS
-    SELECT t.path AS target_path, t.title AS target_title, s.path AS source_path,
-           s.title AS source_title, l.line, l.display, l.anchor, l.embed, l.form,
-           l.target_id, l.source_id
-    FROM links l JOIN pages s ON s.id = l.source_id JOIN pages t ON t.id = l.target_id;
-CREATE VIEW central_pages AS
-    SELECT p.id, p.path, p.title, p.kind, m.pagerank, m.in_degree, m.out_degree,
-           m.citation_count, m.community
-    FROM pages p JOIN page_metrics m ON m.page_id = p.id
-    WHERE p.is_source = 0 ORDER BY m.pagerank DESC;
-CREATE VIEW orphan_pages AS
-    SELECT p.id, p.path, p.title, p.kind FROM pages p
-    WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.target_id = p.id AND l.source_id != p.id)
-    ORDER BY p.path;
-CREATE VIEW dead_end_pages AS
-    SELECT p.id, p.path, p.title, p.kind FROM pages p
-    WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.source_id = p.id
-                      AND l.target_id IS NOT NULL AND l.target_id != p.id)
-    ORDER BY p.path;
-CREATE VIEW isolated_pages AS
-    SELECT o.id, o.path, o.title, o.kind FROM orphan_pages o
-    WHERE o.id IN (SELECT id FROM dead_end_pages) ORDER BY o.path;
-CREATE VIEW single_source_pages AS
-    SELECT p.id, p.path, p.title, p.kind, s.path AS source_path, s.title AS source_title
-    FROM pages p JOIN citations c ON c.page_id = p.id JOIN pages s ON s.id = c.source_page_id
-    WHERE p.is_source = 0
-      AND (SELECT count(*) FROM citations c2 WHERE c2.page_id = p.id) = 1
-    ORDER BY p.path;
-CREATE VIEW unsourced_pages AS
-    SELECT p.id, p.path, p.title, p.kind FROM pages p
-    WHERE p.is_source = 0 AND NOT EXISTS (SELECT 1 FROM citations c WHERE c.page_id = p.id)
-    ORDER BY p.path;
-CREATE VIEW wanted_pages AS
-    SELECT min(l.target) AS target, count(DISTINCT l.source_id) AS "references",
-           count(*) AS links,
-           group_concat(DISTINCT p.path) AS referenced_by
-    FROM links l JOIN pages p ON p.id = l.source_id
-    WHERE l.target_path IS NULL AND l.target != ''
-    GROUP BY lower(CASE WHEN lower(l.target) LIKE '%.md'
-                        THEN substr(l.target, 1, length(l.target) - 3) ELSE l.target END)
-    ORDER BY "references" DESC, links DESC, target;
-CREATE VIRTUAL TABLE pages_fts USING fts5(title, body, content="pages", content_rowid="id");
-CREATE TRIGGER pages_ai AFTER INSERT ON pages BEGIN
-    INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
-END;
-CREATE TRIGGER pages_ad AFTER DELETE ON pages BEGIN
-    INSERT INTO pages_fts(pages_fts, rowid, title, body)
-        VALUES ('delete', old.id, old.title, old.body);
-END;
-CREATE TRIGGER pages_au AFTER UPDATE OF title, body ON pages BEGIN
-    INSERT INTO pages_fts(pages_fts, rowid, title, body)
-        VALUES ('delete', old.id, old.title, old.body);
-    INSERT INTO pages_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
-END;
-"""
-
-# Files are compared by size, mtime, ctime and inode (see scan.py); the daemon can say
-# why it is failing; pages' tasks, block ids and Dataview fields; whether a link's
-# anchor names something in its target; the graph view's stored layout (one position
-# per page, computed once per graph structure by vaultsync.layout).
-_SCHEMA_V2 = """
-ALTER TABLE pages ADD COLUMN ctime_ns INTEGER;
-ALTER TABLE pages ADD COLUMN inode INTEGER;
-ALTER TABLE attachments ADD COLUMN ctime_ns INTEGER;
-ALTER TABLE attachments ADD COLUMN inode INTEGER;
-ALTER TABLE skipped_files ADD COLUMN ctime_ns INTEGER;
-ALTER TABLE skipped_files ADD COLUMN inode INTEGER;
-ALTER TABLE daemon_status ADD COLUMN error TEXT;
-ALTER TABLE daemon_status ADD COLUMN error_since TEXT;
-CREATE TABLE tasks (
-    id INTEGER PRIMARY KEY,
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    line INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    done INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    block_id TEXT
-);
-CREATE INDEX tasks_page_id ON tasks(page_id);
-CREATE TABLE blocks (
-    id INTEGER PRIMARY KEY,
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    block_id TEXT NOT NULL,
-    line INTEGER NOT NULL
-);
-CREATE INDEX blocks_page_id ON blocks(page_id);
-CREATE TABLE fields (
-    id INTEGER PRIMARY KEY,
-    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
-    key TEXT NOT NULL COLLATE NOCASE,
-    value TEXT NOT NULL,
-    line INTEGER NOT NULL
-);
-CREATE INDEX fields_page_id ON fields(page_id);
-CREATE INDEX fields_key ON fields(key);
-ALTER TABLE links ADD COLUMN anchor_ok INTEGER;
-CREATE VIEW broken_anchors AS
-    SELECT s.path AS source_path, l.line, l.target, l.anchor, l.target_path,
-           s.title AS source_title, l.source_id, l.target_id
-    FROM links l JOIN pages s ON s.id = l.source_id
-    WHERE l.anchor_ok = 0;
-CREATE TABLE page_layout (
-    page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
-    x REAL NOT NULL,
-    y REAL NOT NULL
-);
-"""
-
-# version → SQL that brings a mirror from version-1 to version. Append; never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
-
-
-# Rows that belong to one page and are rewritten with it.
-PAGE_CHILD_TABLES = ("links", "external_links", "tags", "aliases", "headings", "tasks",
-                     "blocks", "fields")
+from ..parse import ParsedPage, Problem
+from ..resolve import name_key
+from ..scan import FileStat
+from .schema import MIGRATIONS, PAGE_CHILD_TABLES, SCHEMA_VERSION, MetaKey, split_sql
 
 
 class AnchoredLink(NamedTuple):
@@ -284,6 +26,32 @@ class AnchoredLink(NamedTuple):
     id: int
     target_id: int
     anchor: str
+
+
+class CoreMetrics(NamedTuple):
+    """One page's row of core figures in page_metrics."""
+
+    page_id: int
+    in_degree: int
+    out_degree: int
+    pagerank: float
+    component: int
+    citation_count: int
+    orphan: int
+    isolated: int
+    dead_end: int
+
+
+class HeavyMetrics(NamedTuple):
+    page_id: int
+    betweenness: float | None
+    community: int | None
+
+
+class LayoutPosition(NamedTuple):
+    page_id: int
+    x: float
+    y: float
 
 
 class MirrorError(Exception):
@@ -419,12 +187,12 @@ class Mirror:
         self._migrating = True  # a new mirror stays in rollback mode for its first load
         with self.transaction():
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _split_sql(MIGRATIONS[version]):
+                for statement in split_sql(MIGRATIONS[version]):
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {version}")
             self.conn.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                (MetaKey.SCHEMA_VERSION.value, str(SCHEMA_VERSION)),
             )
         self._migrating = False
 
@@ -468,8 +236,9 @@ class Mirror:
         return {r[0]: _stat(r[1:5]) for r in self.conn.execute(
             "SELECT path, size, mtime_ns, ctime_ns, inode FROM skipped_files")}
 
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    def get_meta(self, key: MetaKey) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?",
+                                (key.value,)).fetchone()
         return row[0] if row else None
 
     def links_naming(self, keys: Iterable[str]) -> list[NamedLink]:
@@ -487,14 +256,15 @@ class Mirror:
 
     # --- writes (call inside transaction()) -------------------------------------
 
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+    def set_meta(self, key: MetaKey, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                          (key.value, value))
 
-    def bump_meta_counter(self, key: str) -> None:
+    def bump_meta_counter(self, key: MetaKey) -> None:
         self.conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-            (key,),
+            (key.value,),
         )
 
     def delete_pages(self, ids: Sequence[int]) -> None:
@@ -734,44 +504,47 @@ class Mirror:
         )
         self.conn.execute("DELETE FROM sync_log WHERE id <= ?", ((cur.lastrowid or 0) - keep,))
 
-    def write_core_metrics(self, rows: Sequence[tuple], graph_version: str | None) -> None:
-        """Rows of (page_id, in_degree, out_degree, pagerank, component, citation_count,
-        orphan, isolated, dead_end); keeps each page's last betweenness and community."""
+    def write_core_metrics(self, rows: Sequence[CoreMetrics], info: Mapping[MetaKey, str]
+                           ) -> None:
+        """Each page's core figures (keeping its last betweenness and community) and how
+        and for which graph they were computed; a page gone since is left out."""
         now = _now()
         self.conn.execute(
             "DELETE FROM page_metrics WHERE page_id NOT IN (SELECT id FROM pages)")
         self.conn.executemany(
             "INSERT INTO page_metrics (page_id, in_degree, out_degree, pagerank, component, "
             "citation_count, orphan, isolated, dead_end, computed_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET "
+            "SELECT ?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?) "
+            "ON CONFLICT(page_id) DO UPDATE SET "
             "in_degree = excluded.in_degree, out_degree = excluded.out_degree, "
             "pagerank = excluded.pagerank, component = excluded.component, "
             "citation_count = excluded.citation_count, orphan = excluded.orphan, "
             "isolated = excluded.isolated, dead_end = excluded.dead_end, "
             "computed_at = excluded.computed_at",
-            [(*row, now) for row in rows],
+            [(*row, now, row.page_id) for row in rows],
         )
-        if graph_version is not None:
-            self.set_meta("metrics_graph_version", graph_version)
-        self.set_meta("metrics_computed_at", now)
-
-    def write_heavy_metrics(self, rows: Sequence[tuple[float | None, int | None, int]],
-                            info: dict[str, str]) -> None:
-        """Rows of (betweenness, community, page_id), and how they were computed."""
-        self.conn.executemany(
-            "UPDATE page_metrics SET betweenness = ?, community = ? WHERE page_id = ?", rows)
+        self.set_meta(MetaKey.METRICS_COMPUTED_AT, now)
         for key, value in info.items():
             self.set_meta(key, value)
 
-    def write_layout(self, rows: Iterable[tuple[int, float, float]],
-                     info: dict[str, str]) -> None:
-        """Replace the stored layout with rows of (page_id, x, y), and how it was made
-        (meta `layout_*` keys). Pages deleted meanwhile are left out."""
+    def write_heavy_metrics(self, rows: Sequence[HeavyMetrics],
+                            info: Mapping[MetaKey, str]) -> None:
+        """Each page's betweenness and community, and how they were computed."""
+        self.conn.executemany(
+            "UPDATE page_metrics SET betweenness = ?, community = ? WHERE page_id = ?",
+            [(r.betweenness, r.community, r.page_id) for r in rows])
+        for key, value in info.items():
+            self.set_meta(key, value)
+
+    def write_layout(self, rows: Iterable[LayoutPosition], info: Mapping[MetaKey, str]
+                     ) -> None:
+        """Replace the stored layout, and note how it was made. Pages deleted meanwhile
+        are left out."""
         self.conn.execute("DELETE FROM page_layout")
         self.conn.executemany(
             "INSERT INTO page_layout (page_id, x, y) SELECT ?, ?, ? "
             "WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?)",
-            ((page_id, x, y, page_id) for page_id, x, y in rows))
+            ((r.page_id, r.x, r.y, r.page_id) for r in rows))
         for key, value in info.items():
             self.set_meta(key, value)
 
@@ -788,47 +561,6 @@ class Mirror:
             tuple(fields.values()),
         )
 
-    def counts(self) -> dict[str, int]:
-        return counts(self.conn)
-
-
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """The mirror's headline counts (the sync summary's figures)."""
-    q = conn.execute
-    return {
-        "pages": q("SELECT count(*) FROM pages").fetchone()[0],
-        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
-        "links": q("SELECT count(*) FROM links").fetchone()[0],
-        "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
-        "problems": q("SELECT count(*) FROM problems").fetchone()[0],
-    }
-
-
-def daemon_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    """The daemon_status row, with `alive`: its pid runs on this host and it has not stopped."""
-    cur = conn.execute("SELECT * FROM daemon_status WHERE id = 1")
-    row = cur.fetchone()
-    if row is None:
-        return None
-    status = dict(zip([d[0] for d in cur.description], row, strict=True))
-    status.pop("id", None)
-    pid = status.get("pid")
-    status["alive"] = bool(pid) and status.get("state") != "stopped" and \
-        status.get("host") == socket.gethostname() and pid_alive(int(pid))
-    return status
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a script, keeping trigger bodies whole (executescript would commit)."""
-    statements, buf = [], []
-    for line in script.strip().splitlines():
-        buf.append(line)
-        joined = "\n".join(buf).strip()
-        if sqlite3.complete_statement(joined):
-            statements.append(joined)
-            buf = []
-    return statements
-
 
 def _stat(values: Sequence[Any]) -> FileStat:
     """A stored identity; a column still NULL (a mirror from before inodes were kept)
@@ -839,48 +571,3 @@ def _stat(values: Sequence[Any]) -> FileStat:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def dump(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
-    """The mirror's content keyed by paths, not row ids: two mirrors of the same files
-    dump equal however they got there (the convergence property's yardstick)."""
-    q = conn.execute
-    out: dict[str, list[tuple]] = {}
-    out["pages"] = sorted(q(
-        "SELECT path, title, kind, is_source, folder, frontmatter, body, size, hash FROM pages"
-    ))
-    out["attachments"] = sorted(q("SELECT path, size FROM attachments"))
-    out["links"] = sorted(q(
-        "SELECT p.path, l.target, l.anchor, l.display, l.embed, l.line, l.form, l.target_path, "
-        "t.path, l.target_key, l.relative, l.anchor_ok FROM links l "
-        "JOIN pages p ON p.id = l.source_id LEFT JOIN pages t ON t.id = l.target_id"
-    ), key=repr)
-    for table, cols in (("external_links", "url, display, line"), ("tags", "tag"),
-                        ("aliases", "alias"), ("headings", "level, text, line"),
-                        ("tasks", "line, status, done, text, block_id"),
-                        ("blocks", "block_id, line"), ("fields", "key, value, line")):
-        out[table] = sorted(q(
-            f"SELECT p.path, {cols} FROM {table} x JOIN pages p ON p.id = x.page_id"
-        ), key=repr)
-    out["citations"] = sorted(q(
-        "SELECT p.path, s.path FROM citations c JOIN pages p ON p.id = c.page_id "
-        "JOIN pages s ON s.id = c.source_page_id"
-    ))
-    out["problems"] = sorted(q("SELECT path, line, message, severity FROM problems"), key=repr)
-    return out
-
-
-def default_db_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("vaultsync", appauthor=False)) / "mirrors"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

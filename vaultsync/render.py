@@ -1,25 +1,16 @@
-"""The reports of `vaultsync report NAME`: what the vault's graph says, as JSON-ready
-rows read from the mirror's views and page_metrics, and their renderings.
-
-Each row has `path` and `title` plus the figures of its report, except `wanted`
-(pages that do not exist): its rows have `target` (the link target as written,
-the name the missing page would have) and `title` (the same text), no `path`.
-`run_report` only reads; metrics are computed beforehand (graph.ensure_metrics).
-"""
+"""Reports for people: a report's rows as a terminal table (rich), Markdown with links
+to the pages, JSON or CSV. The rows themselves come from `read.reports`."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
-import time
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-REPORT_NAMES = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
-                "wanted", "broken-anchors", "communities", "summary")
+from .read.reports import Report, Row, Summary
+
 FORMATS = ("table", "markdown", "json", "csv")
 
 TITLES = {
@@ -48,225 +39,8 @@ COLUMNS = {
     "broken-anchors": ("title", "path", "line", "target", "anchor", "target_path"),
     "communities": ("community", "size", "title", "path", "sources", "top"),
 }
-SUMMARY_TOP = 10
 LIST_SHOWN = 5  # items of a list cell (referenced_by, top) shown by table and markdown
 TABLE_DEFAULT_LIMIT = 25  # the CLI's default for --format table
-
-_PAGE_VIEWS = {"orphans": "orphan_pages", "isolated": "isolated_pages",
-               "dead-ends": "dead_end_pages", "unsourced": "unsourced_pages"}
-
-
-def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-    cur = conn.execute(sql, tuple(params))
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur]
-
-
-def _kind_clause(kind: str | None, alias: str = "p") -> tuple[str, list]:
-    return (f" AND {alias}.kind = ?", [kind]) if kind is not None else ("", [])
-
-
-def _limit(rows: list, limit: int | None) -> list:
-    return rows if limit is None or limit <= 0 else rows[:limit]
-
-
-def _central(conn: sqlite3.Connection, kind: str | None) -> list[dict]:
-    # The central_pages view, which leaves sources out; --kind picks any kind instead.
-    where, params = ("p.kind = ?", [kind]) if kind is not None else ("p.is_source = 0", [])
-    rows = _rows(conn, (
-        "SELECT p.path, p.title, p.kind, m.pagerank, m.in_degree, m.out_degree, "
-        "m.citation_count FROM pages p "
-        f"JOIN page_metrics m ON m.page_id = p.id WHERE m.pagerank IS NOT NULL AND {where} "
-        "ORDER BY m.pagerank DESC, p.path"), params)
-    for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
-    return rows
-
-
-def _page_list(conn: sqlite3.Connection, name: str, kind: str | None) -> list[dict]:
-    where, params = _kind_clause(kind, "v")
-    return _rows(conn, (
-        "SELECT v.path, v.title, v.kind, p.is_source, m.in_degree, m.out_degree "
-        f"FROM {_PAGE_VIEWS[name]} v JOIN pages p ON p.id = v.id "
-        f"LEFT JOIN page_metrics m ON m.page_id = v.id WHERE 1 = 1{where} ORDER BY v.path"),
-        params)
-
-
-def _single_source(conn: sqlite3.Connection, kind: str | None) -> list[dict]:
-    where, params = _kind_clause(kind, "v")
-    return _rows(conn, (
-        "SELECT v.path, v.title, v.kind, v.source_path AS source, v.source_title "
-        f"FROM single_source_pages v WHERE 1 = 1{where} ORDER BY v.path"), params)
-
-
-_WANTED_KEY = ("lower(CASE WHEN lower({t}) LIKE '%.md' "
-               "THEN substr({t}, 1, length({t}) - 3) ELSE {t} END)")
-
-
-def _wanted(conn: sqlite3.Connection) -> list[dict]:
-    # The view's group_concat cannot hold paths with commas: list them by the same key.
-    referenced: dict[str, list[str]] = {}
-    for key, path in conn.execute(
-            f"SELECT DISTINCT {_WANTED_KEY.format(t='l.target')}, p.path "
-            "FROM links l JOIN pages p ON p.id = l.source_id "
-            "WHERE l.target_path IS NULL AND l.target != '' ORDER BY p.path"):
-        referenced.setdefault(key, []).append(path)
-    return [{"target": target, "title": target, "references": refs, "links": links,
-             "referenced_by": referenced.get(key, [])}
-            for target, refs, links, key in conn.execute(
-                f'SELECT target, "references", links, {_WANTED_KEY.format(t="target")} '
-                "FROM wanted_pages")]
-
-
-def _broken_anchors(conn: sqlite3.Connection, kind: str | None) -> list[dict]:
-    where, params = _kind_clause(kind)
-    return _rows(conn, (
-        "SELECT b.source_path AS path, b.source_title AS title, p.kind, b.line, b.target, "
-        "b.anchor, b.target_path FROM broken_anchors b JOIN pages p ON p.id = b.source_id "
-        f"WHERE 1 = 1{where} ORDER BY b.source_path, b.line, b.target, b.anchor"), params)
-
-
-def _communities(conn: sqlite3.Connection, kind: str | None, top: int = 5) -> list[dict]:
-    where, params = _kind_clause(kind)
-    groups: dict[int, list[dict]] = {}
-    for row in _rows(conn, (
-            "SELECT m.community, p.path, p.title, p.is_source, m.pagerank FROM pages p "
-            "JOIN page_metrics m ON m.page_id = p.id WHERE m.community IS NOT NULL"
-            f"{where} ORDER BY m.community, m.pagerank DESC, p.path"), params):
-        groups.setdefault(row["community"], []).append(row)
-    out = []
-    for number, members in groups.items():
-        if len(members) < 2:
-            continue  # a page alone: isolated, or left alone by the algorithm
-        hub = members[0]
-        out.append({"community": number, "size": len(members), "path": hub["path"],
-                    "title": hub["title"], "pagerank": hub["pagerank"],
-                    "sources": sum(m["is_source"] for m in members),
-                    "top": [m["title"] for m in members[:top]]})
-    out.sort(key=lambda r: (-r["size"], r["community"]))
-    return out
-
-
-def _meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
-
-
-def _summary(conn: sqlite3.Connection, limit: int | None, kind: str | None) -> dict:
-    top = limit if limit and limit > 0 else SUMMARY_TOP
-    meta = _meta(conn)
-    where, params = _kind_clause(kind)
-    q = conn.execute
-    lists = {name: run_report(conn, name, kind=kind)
-             for name in ("central", "orphans", "isolated", "dead-ends", "single-source",
-                          "unsourced", "broken-anchors", "communities")}
-    lists["wanted"] = run_report(conn, "wanted")
-    counts = {
-        "pages": q(f"SELECT count(*) FROM pages p WHERE 1 = 1{where}", params).fetchone()[0],
-        "sources": q(f"SELECT count(*) FROM pages p WHERE is_source = 1{where}",
-                     params).fetchone()[0],
-        "links": q("SELECT count(*) FROM links").fetchone()[0],
-        "page_links": q("SELECT count(*) FROM links WHERE target_id IS NOT NULL "
-                        "AND target_id != source_id").fetchone()[0],
-        "unresolved_links": q("SELECT count(*) FROM links WHERE target_path IS NULL "
-                              "AND target != ''").fetchone()[0],
-        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
-    }
-    counts.update({name.replace("-", "_"): len(rows) for name, rows in lists.items()
-                   if name != "central"})
-    counts["ranked"] = len(lists["central"])
-    graph_version = meta.get("graph_version") or "0"
-    metrics = {
-        "computed_at": meta.get("metrics_computed_at"),
-        "stale": meta.get("metrics_graph_version") != graph_version,
-        "heavy_stale": meta.get("heavy_graph_hash") != meta.get("metrics_graph_hash"),
-        "betweenness_method": meta.get("betweenness_method"),
-        "betweenness_k": _int(meta.get("betweenness_k")),
-        "community_method": meta.get("community_method"),
-        "community_modularity": _float(meta.get("community_modularity")),
-        "seed": _int(meta.get("community_seed")),
-    }
-    return {
-        "vault": meta.get("vault"),
-        "kind": kind,
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "last_sync_at": meta.get("last_sync_at"),
-        "counts": counts,
-        "metrics": metrics,
-        "top": {name.replace("-", "_"): rows[:top] for name, rows in lists.items()
-                if name in ("central", "orphans", "single-source", "wanted", "communities")},
-    }
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _ordered(row: dict, first: tuple[str, ...] = ("path", "title")) -> dict:
-    out = {k: row[k] for k in first if k in row}
-    out.update((k, v) for k, v in row.items() if k not in out)
-    return out
-
-
-def page_kinds(conn: sqlite3.Connection) -> list[str]:
-    """The kinds the vault's pages have, most common first."""
-    return [k for (k,) in conn.execute(
-        "SELECT kind FROM pages WHERE kind IS NOT NULL GROUP BY kind "
-        "ORDER BY count(*) DESC, kind")]
-
-
-def check_kind(conn: sqlite3.Connection, kind: str) -> None:
-    """ValueError naming the kinds that exist, unless some page is of `kind`."""
-    if conn.execute("SELECT 1 FROM pages WHERE kind = ? LIMIT 1", (kind,)).fetchone():
-        return
-    kinds = page_kinds(conn)
-    known = f"the kinds in this vault: {', '.join(kinds)}" if kinds else \
-        "no page in this vault has a kind"
-    raise ValueError(f"no page has kind {kind!r}; {known}")
-
-
-def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
-               kind: str | None = None) -> list[dict] | dict:
-    """Rows of report `name` (a list of dicts; `summary` gives one dict). Reads only.
-    `limit` None or 0 means every row (summary: the number of top entries, default 10);
-    `kind` keeps pages of that kind (central: any kind, sources included)."""
-    if name not in REPORT_NAMES:
-        raise ValueError(f"no report named {name!r}; choose from {', '.join(REPORT_NAMES)}")
-    if kind is not None and name != "wanted":
-        check_kind(conn, kind)
-    if name == "summary":
-        return _summary(conn, limit, kind)
-    if name == "wanted":
-        if kind is not None:
-            raise ValueError("--kind does not apply to the wanted report: its targets "
-                             "are not pages")
-        rows = _wanted(conn)
-        return _limit([_ordered(r, ("target", "title")) for r in rows], limit)
-    if name == "central":
-        rows = _central(conn, kind)
-    elif name == "single-source":
-        rows = _single_source(conn, kind)
-    elif name == "communities":
-        rows = _communities(conn, kind)
-    elif name == "broken-anchors":
-        rows = _broken_anchors(conn, kind)
-    else:
-        rows = _page_list(conn, name, kind)
-        for row in rows:
-            row["is_source"] = bool(row["is_source"])
-    return _limit([_ordered(r) for r in rows], limit)
-
-
-# --- rendering ------------------------------------------------------------------------------
 
 def _fmt(value: Any, column: str = "") -> str:
     if value is None:
@@ -283,7 +57,7 @@ def _fmt(value: Any, column: str = "") -> str:
     return str(value)
 
 
-def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
+def _csv(rows: list[Row], columns: tuple[str, ...]) -> str:
     buf = io.StringIO()
     keys = list(columns) + [k for k in (rows[0] if rows else {}) if k not in columns]
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
@@ -294,7 +68,7 @@ def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
     return buf.getvalue()
 
 
-def _summary_csv(data: dict) -> str:
+def _summary_csv(data: Summary) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["section", "rank", "name", "path", "value"])
@@ -327,7 +101,7 @@ def _md_pages(paths: list[str], base: str, most: int | None = None) -> str:
     return text + (f", … (+{len(paths) - len(shown):,})" if len(shown) < len(paths) else "")
 
 
-def _md_cell(row: dict, column: str, base: str) -> str:
+def _md_cell(row: Row, column: str, base: str) -> str:
     value = row.get(column)
     if column == "title" and row.get("path"):
         return _md_link(row["title"], row["path"], base)
@@ -340,7 +114,7 @@ def _md_cell(row: dict, column: str, base: str) -> str:
     return _md_escape(_fmt(value, column))
 
 
-def _md_table(rows: list[dict], columns: tuple[str, ...], base: str) -> str:
+def _md_table(rows: list[Row], columns: tuple[str, ...], base: str) -> str:
     shown = [c for c in columns if c not in ("path", "source")]
     head = [c.replace("_", " ") for c in shown]
     head = ["page" if c == "title" else "source" if c == "source_title" else c for c in head]
@@ -360,7 +134,7 @@ def _pages(count: int) -> str:
     return f"{count:,} page{'' if count == 1 else 's'}"
 
 
-def _md_summary(data: dict, vault_name: str | None, base: str) -> str:
+def _md_summary(data: Summary, vault_name: str | None, base: str) -> str:
     from . import __version__
 
     c, top, metrics = data["counts"], data["top"], data["metrics"]
@@ -468,7 +242,7 @@ def _cut_list(values: list[Any], width: int) -> str:
     return _cut(items[0] if items else "", max(width - len(rest), 1), "") + rest
 
 
-def _layout(rows: list[dict[str, Any]], columns: tuple[str, ...], width: int,
+def _layout(rows: list[Row], columns: tuple[str, ...], width: int,
             numeric: set[str]) -> dict[str, int]:
     """Column → width, so that a row is one line of `width` characters: text columns
     shrink (the widest first), and when even _MIN_WIDTH each does not fit, columns go
@@ -501,7 +275,7 @@ def _layout(rows: list[dict[str, Any]], columns: tuple[str, ...], width: int,
     return out
 
 
-def _rich_table(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str | None,
+def _rich_table(rows: list[Row], columns: tuple[str, ...], title: str | None,
                 width: int | None = None) -> Any:
     """A table whose rows are one line each within `width` columns (None: any width)."""
     from rich import box
@@ -529,62 +303,65 @@ def _rich_table(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str
     return table
 
 
-def _table(rows: Any, name: str, vault_name: str | None, width: int | None,
-           total: int | None) -> str:
+def _table(report: Report, vault_name: str | None, width: int | None) -> str:
     import shutil
 
     from rich.console import Console
 
     width = width or shutil.get_terminal_size((100, 24)).columns
-    console = Console(file=io.StringIO(), width=max(width, 40), color_system=None,
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=max(width, 40), color_system=None,
                       force_terminal=False, legacy_windows=False, emoji=False,
                       highlight=False)
     suffix = f" · {vault_name}" if vault_name else ""
-    if name == "summary":
+    if report.summary is not None:
         from rich import box
         from rich.table import Table
 
+        data = report.summary
         counts = Table(title=f"Summary{suffix}", title_justify="left", box=box.SIMPLE_HEAD,
                        show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
         counts.add_column("count")
         counts.add_column("value", justify="right")
-        for key, value in rows["counts"].items():
+        for key, value in data["counts"].items():
             counts.add_row(key.replace("_", " "), _fmt(value, key))
         console.print(counts)
-        for section, report in (("central", "central"), ("orphans", "orphans"),
-                                ("single_source", "single-source"), ("wanted", "wanted"),
-                                ("communities", "communities")):
-            if rows["top"].get(section):
+        for section, name in (("central", "central"), ("orphans", "orphans"),
+                              ("single_source", "single-source"), ("wanted", "wanted"),
+                              ("communities", "communities")):
+            if data["top"].get(section):
                 console.print()
-                console.print(_rich_table(rows["top"][section], COLUMNS[report],
-                                          TITLES[report], console.width))
+                console.print(_rich_table(data["top"][section], COLUMNS[name], TITLES[name],
+                                          console.width))
     else:
+        rows, name = report.rows, report.name
         console.print(_rich_table(rows, COLUMNS[name], TITLES[name] + suffix, console.width))
-        if total is not None and total > len(rows):
-            console.print(f"{len(rows)} of {total:,} rows; --limit 0 shows all")
+        if report.total > len(rows):
+            console.print(f"{len(rows)} of {report.total:,} rows; --limit 0 shows all")
         elif not rows:
             console.print("none")
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return buffer.getvalue()
 
 
-def render(rows: list[dict] | dict, name: str, fmt: str, *, vault_name: str | None = None,
-           link_base: str = "", width: int | None = None, total: int | None = None) -> str:
-    """Report rows as `fmt`: table (rich, `width` or the terminal's), markdown (page links
-    are relative Markdown links: `link_base` + the vault path), json or csv.
-    `total`: how many rows there were before a limit (the table says so)."""
+def render(report: Report, fmt: str, *, vault_name: str | None = None,
+           link_base: str = "", width: int | None = None) -> str:
+    """A report as `fmt`: table (rich, `width` or the terminal's), markdown (page links
+    are relative Markdown links: `link_base` + the vault path), json or csv. The table
+    and Markdown say so when `report.total` is more than the rows shown."""
+    name, rows, total = report.name, report.rows, report.total
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(report.json(), indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        if name == "summary":
-            return _summary_csv(rows)  # type: ignore[arg-type]
-        return _csv(rows, COLUMNS[name])  # type: ignore[arg-type]
+        if report.summary is not None:
+            return _summary_csv(report.summary)
+        return _csv(rows, COLUMNS[name])
     if fmt == "markdown":
-        if name == "summary":
-            return _md_summary(rows, vault_name, link_base)  # type: ignore[arg-type]
+        if report.summary is not None:
+            return _md_summary(report.summary, vault_name, link_base)
         suffix = f" ({vault_name})" if vault_name else ""
-        body = _md_table(rows, COLUMNS[name], link_base) if rows else "None."  # type: ignore[arg-type]
-        more = f"\n\nThe first {len(rows)} of {total:,}." if total and total > len(rows) else ""
+        body = _md_table(rows, COLUMNS[name], link_base) if rows else "None."
+        more = f"\n\nThe first {len(rows)} of {total:,}." if total > len(rows) else ""
         return f"## {TITLES[name]}{suffix}\n\n{body}{more}\n"
     if fmt == "table":
-        return _table(rows, name, vault_name, width, total)
+        return _table(report, vault_name, width)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -1,0 +1,87 @@
+"""Reading the mirror: the only reader.
+
+`vaultsync.mirror` writes the mirror; this package reads it. The HTTP API, the reports,
+the MCP tools, the graph metrics and the sync engine's summary ask their questions here,
+one function each, so they answer them the same way. Every function takes an open
+`sqlite3.Connection` (`mirror.connect(db, readonly=True)`, or `open_mirror(db)`).
+
+Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
+daemon, counts), pages (one page, nodes, search), graph (the graph and local graphs,
+arrays for the metrics), reports, sql (the public schema and read-only SQL).
+"""
+
+from .base import (
+    BadRequest,
+    MirrorMissing,
+    NotFound,
+    chunks,
+    database,
+    marks,
+    open_mirror,
+    rows,
+    snapshot,
+)
+from .graph import (
+    DIRECTIONS,
+    INCLUDE_OPTIONS,
+    MAX_DEPTH,
+    GraphArrays,
+    Neighbours,
+    compact,
+    edges,
+    graph,
+    local_graph,
+    neighbourhood,
+    neighbours,
+    read_graph_arrays,
+)
+from .pages import (
+    FoundPage,
+    PageSource,
+    community_names,
+    find_page,
+    fts_query,
+    link_target,
+    page,
+    page_id,
+    page_nodes,
+    page_source,
+    pages_named,
+    search,
+)
+from .reports import REPORT_NAMES, Report, Summary, check_kind, page_kinds, run_report
+from .sql import (
+    INTERNAL_COLUMNS,
+    INTERNAL_TABLES,
+    TABLE_NOTES,
+    QueryRefused,
+    QueryResult,
+    SchemaTable,
+    run_query,
+    schema,
+)
+from .status import (
+    Meta,
+    MetricsState,
+    MirrorStatus,
+    counts,
+    daemon_status,
+    dump,
+    last_batch,
+    meta,
+    metrics_state,
+    mirror_status,
+    pid_alive,
+)
+
+__all__ = [
+    "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
+    "REPORT_NAMES", "TABLE_NOTES", "BadRequest", "FoundPage", "GraphArrays", "Meta",
+    "MetricsState", "MirrorMissing", "MirrorStatus", "Neighbours", "NotFound", "PageSource",
+    "QueryRefused", "QueryResult", "Report", "SchemaTable", "Summary", "check_kind", "chunks",
+    "community_names", "compact", "counts", "daemon_status", "database", "dump", "edges",
+    "find_page", "fts_query", "graph", "last_batch", "link_target", "local_graph", "marks",
+    "meta", "metrics_state", "mirror_status", "neighbourhood", "neighbours", "open_mirror",
+    "page", "page_id", "page_kinds", "page_nodes", "page_source", "pages_named", "pid_alive",
+    "read_graph_arrays", "rows", "run_report", "run_query", "schema", "search", "snapshot",
+]

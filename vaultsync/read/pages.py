@@ -1,0 +1,349 @@
+"""One page and the pages of the graph: find a page by path or link, everything the
+mirror knows about it, the graph's nodes, and full-text search."""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict
+
+from ..parse import parse_page
+from ..resolve import Resolver, is_page_path, name_key
+from .base import BadRequest, NotFound, chunks, marks, rows
+from .status import has_table
+
+
+def page_id(conn: sqlite3.Connection, path: str) -> tuple[int, str]:
+    """(id, path) of the page at `path`; `.md` may be left off. NotFound otherwise."""
+    for candidate in (path, path + ".md") if not path.lower().endswith(".md") else (path,):
+        row = conn.execute("SELECT id, path FROM pages WHERE path = ?", (candidate,)).fetchone()
+        if row:
+            return int(row[0]), str(row[1])
+    raise NotFound(f"no page at {path!r}")
+
+
+class FoundPage(TypedDict):
+    id: int
+    path: str
+    link: str | None  # the link target the page was resolved from; None for a path
+
+
+def link_target(text: str) -> str | None:
+    """The target of one link as it would be written in a page (`[[Name]]`,
+    `![[Name#Heading|shown]]`, `[text](Name%20x.md)`), read by the page parser itself;
+    None when `text` is not a single link."""
+    links = parse_page("_.md", text.strip()).links
+    if len(links) != 1:
+        return None
+    return links[0].target
+
+
+def find_page(conn: sqlite3.Connection, ref: str) -> FoundPage:
+    """The page `ref` names: a vault path (`.md` optional), else a link as written
+    (`[[Name]]` or a bare `Name`), resolved by Obsidian's rules as if written in a page
+    at the vault root (the sync engine's Resolver). NotFound says why, and names pages
+    whose title or alias is `ref` (aliases never resolve a link, as in Obsidian)."""
+    ref = ref.strip()
+    if not ref:
+        raise BadRequest("a page path or link is required")
+    target = link_target(ref)
+    if target is None:
+        try:
+            pid, path = page_id(conn, ref)
+            return {"id": pid, "path": path, "link": None}
+        except NotFound:
+            target = ref
+    if target == "":
+        raise BadRequest(f"{ref!r} links to the page it is written in; name a page")
+    # A link is matched by the file name it ends in: only files of that name can win.
+    names = {name_key(target), name_key(posixpath.normpath(target.lstrip("/")))}
+    resolver = Resolver(path for (path,) in conn.execute(
+        "SELECT path FROM pages UNION ALL SELECT path FROM attachments")
+        if name_key(path) in names)
+    found = resolver.resolve(target, "")
+    if found is not None and is_page_path(found):
+        pid, path = page_id(conn, found)
+        return {"id": pid, "path": path, "link": target}
+    if found is not None:
+        raise NotFound(f"{ref!r} names the attachment {found!r}, not a page")
+    named = pages_named(conn, target)
+    hint = ("; pages with that title or alias: " + ", ".join(named)) if named else ""
+    raise NotFound(f"no page at {ref!r}, and no page that a link to {target!r} "
+                   f"resolves to{hint}")
+
+
+class PageSource(TypedDict):
+    path: str
+    frontmatter: dict[str, Any]
+    body: str  # the text after the frontmatter block
+
+
+def page_source(conn: sqlite3.Connection, path: str) -> PageSource:
+    """The frontmatter and body of the page at `path` (`.md` optional)."""
+    pid, real_path = page_id(conn, path)
+    frontmatter, body = conn.execute("SELECT frontmatter, body FROM pages WHERE id = ?",
+                                     (pid,)).fetchone()
+    return {"path": real_path, "frontmatter": json.loads(frontmatter or "{}"), "body": body}
+
+
+def pages_named(conn: sqlite3.Connection, name: str, limit: int = 5) -> list[str]:
+    """Paths of pages whose title or an alias is `name`, case-insensitively."""
+    return [p for (p,) in conn.execute(
+        "SELECT DISTINCT p.path FROM pages p LEFT JOIN aliases a ON a.page_id = p.id "
+        "WHERE lower(p.title) = lower(:n) OR lower(a.alias) = lower(:n) "
+        "ORDER BY length(p.path), p.path LIMIT :limit", {"n": name.strip(), "limit": limit})]
+
+
+
+# --- communities ---------------------------------------------------------------------
+
+def community_names(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Communities of two or more pages, each named after its top page by PageRank (ties
+    by path), as `vaultsync report communities` names them: [{id, name, path, size}]."""
+    return [{"id": c, "name": title, "path": path, "size": size} for c, path, title, size in
+            conn.execute("""
+        SELECT community, path, title, size FROM (
+            SELECT m.community, p.path, p.title,
+                   count(*) OVER (PARTITION BY m.community) AS size,
+                   row_number() OVER (PARTITION BY m.community
+                                      ORDER BY m.pagerank DESC, p.path) AS place
+            FROM pages p JOIN page_metrics m ON m.page_id = p.id
+            WHERE m.community IS NOT NULL)
+        WHERE place = 1 AND size >= 2 ORDER BY community""")]
+
+
+# --- nodes ---------------------------------------------------------------------------
+
+# Degrees are the page_degrees view's (always current, as the orphan views are);
+# PageRank and the rest come from page_metrics.
+_NODE_SQL = """
+SELECT p.id, p.path, p.title, p.kind, p.is_source, p.folder,
+       m.pagerank, m.community, m.betweenness, m.component, m.citation_count, /*xy*/
+       d.in_degree, d.out_degree,
+       (SELECT count(*) FROM citations c WHERE c.page_id = p.id) AS sources,
+       (SELECT count(*) FROM citations c WHERE c.source_page_id = p.id) AS cited_by
+FROM pages p JOIN page_degrees d ON d.page_id = p.id
+LEFT JOIN page_metrics m ON m.page_id = p.id /*layout*/
+"""
+
+
+def _node_sql(conn: sqlite3.Connection) -> str:
+    if has_table(conn, "page_layout"):
+        return _NODE_SQL.replace("/*xy*/", "pl.x, pl.y,").replace(
+            "/*layout*/", "LEFT JOIN page_layout pl ON pl.page_id = p.id")
+    return _NODE_SQL.replace("/*xy*/", "NULL AS x, NULL AS y,")
+
+
+def _node(row: sqlite3.Row, tags: list[str]) -> dict[str, Any]:
+    is_source = bool(row["is_source"])
+    in_degree, out_degree, sources = row["in_degree"], row["out_degree"], row["sources"]
+    citation_count = row["citation_count"]
+    if citation_count is None:  # metrics not computed yet: the citations table's count
+        citation_count = sources
+    return {
+        "id": row["path"],
+        "type": "page",
+        "title": row["title"],
+        "kind": row["kind"],
+        "folder": row["folder"],
+        "is_source": is_source,
+        "tags": tags,
+        "pagerank": row["pagerank"],
+        "community": row["community"],
+        "betweenness": row["betweenness"],
+        "component": row["component"],
+        "citation_count": citation_count,
+        "sources": sources,
+        "cited_by": row["cited_by"],
+        "in_degree": in_degree,
+        "out_degree": out_degree,
+        "orphan": in_degree == 0,
+        "dead_end": out_degree == 0,
+        "isolated": in_degree == 0 and out_degree == 0,
+        "single_source": not is_source and sources == 1,
+        "unsourced": not is_source and sources == 0,
+        "x": row["x"],
+        "y": row["y"],
+    }
+
+
+def _tags_by_page(conn: sqlite3.Connection, ids: Sequence[int] | None) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if ids is None:
+        rows: Iterable = conn.execute("SELECT page_id, tag FROM tags ORDER BY tag")
+    else:
+        rows = (r for chunk in chunks(list(ids)) for r in conn.execute(
+            f"SELECT page_id, tag FROM tags WHERE page_id IN ({marks(chunk)}) "
+            "ORDER BY tag", chunk))
+    for page, tag in rows:
+        out.setdefault(page, []).append(tag)
+    return out
+
+
+def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
+               ) -> dict[int, dict[str, Any]]:
+    """Node dicts by page id: every page, or those in `ids`."""
+    sql = _node_sql(conn)
+    conn.row_factory = sqlite3.Row
+    try:
+        if ids is None:
+            rows = list(conn.execute(sql))
+        else:
+            rows = [r for chunk in chunks(list(ids)) for r in conn.execute(
+                sql + f" WHERE p.id IN ({marks(chunk)})", chunk)]
+    finally:
+        conn.row_factory = None
+    tags = _tags_by_page(conn, ids)
+    return {row["id"]: _node(row, tags.get(row["id"], [])) for row in rows}
+
+
+# --- one page ----------------------------------------------------------------------
+
+def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str, Any]:
+    """Everything the mirror knows about one page. NotFound when there is no such page."""
+    pid, real_path = page_id(conn, path)
+    row = rows(conn, "SELECT id, path, title, kind, is_source, folder, frontmatter, body, "
+                      "mtime, size, hash, synced_at FROM pages WHERE id = ?", pid)[0]
+    node = page_nodes(conn, [pid])[pid]
+    links = rows(conn, """
+        SELECT l.target, l.anchor, l.display, l.embed, l.line, l.form, l.target_path,
+               t.title AS target_title,
+               CASE WHEN l.target_id IS NOT NULL THEN 'page'
+                    WHEN l.target_path IS NOT NULL THEN 'attachment' END AS target_type
+        FROM links l LEFT JOIN pages t ON t.id = l.target_id
+        WHERE l.source_id = ? ORDER BY l.line, l.id""", pid)
+    for link in links:
+        link["embed"] = bool(link["embed"])
+        link["resolved"] = link["target_path"] is not None
+    backlinks = rows(conn, """
+        SELECT source_path AS path, source_title AS title, line, display, anchor, embed, form
+        FROM backlinks WHERE target_id = ? AND source_id != target_id
+        ORDER BY source_path, line""", pid)
+    for link in backlinks:
+        link["embed"] = bool(link["embed"])
+    sources = rows(conn, """
+        SELECT s.path, s.title, s.kind FROM citations c JOIN pages s ON s.id = c.source_page_id
+        WHERE c.page_id = ? ORDER BY s.path""", pid)
+    cited_by = rows(conn, """
+        SELECT p.path, p.title, p.kind FROM citations c JOIN pages p ON p.id = c.page_id
+        WHERE c.source_page_id = ? ORDER BY p.path""", pid)
+    metrics = {k: node[k] for k in (
+        "pagerank", "community", "betweenness", "component", "citation_count", "in_degree",
+        "out_degree", "orphan", "dead_end", "isolated", "single_source", "unsourced")}
+    m_row = conn.execute("SELECT computed_at FROM page_metrics WHERE page_id = ?",
+                         (pid,)).fetchone()
+    metrics["computed_at"] = m_row[0] if m_row else None
+    # For people: the page's place among all pages, and its community's name.
+    metrics["pagerank_rank"] = None if node["pagerank"] is None else conn.execute(
+        "SELECT count(*) + 1 FROM page_metrics WHERE pagerank > ?",
+        (node["pagerank"],)).fetchone()[0]
+    metrics["pages_ranked"] = conn.execute(
+        "SELECT count(*) FROM page_metrics WHERE pagerank IS NOT NULL").fetchone()[0]
+    metrics["community_name"] = next(
+        (c["name"] for c in community_names(conn) if c["id"] == node["community"]), None)
+    out: dict[str, Any] = {
+        "path": real_path,
+        "title": row["title"],
+        "kind": row["kind"],
+        "is_source": bool(row["is_source"]),
+        "folder": row["folder"],
+        "frontmatter": json.loads(row["frontmatter"] or "{}"),
+        "tags": node["tags"],
+        "aliases": [r[0] for r in conn.execute(
+            "SELECT alias FROM aliases WHERE page_id = ? ORDER BY alias", (pid,))],
+        "headings": rows(conn, "SELECT level, text, line FROM headings WHERE page_id = ? "
+                                "ORDER BY line, id", pid),
+        "links": links,
+        "external_links": rows(conn, "SELECT url, display, line FROM external_links "
+                                      "WHERE page_id = ? ORDER BY line, id", pid),
+        "backlinks": backlinks,
+        "citations": {"sources": sources, "cited_by": cited_by},
+        "metrics": metrics,
+        "problems": rows(conn, "SELECT line, message, severity FROM problems WHERE path = ? "
+                                "ORDER BY line", real_path),
+        "size": row["size"],
+        "mtime": row["mtime"],
+        "synced_at": row["synced_at"],
+        "excerpt": _excerpt(row["body"]),
+    }
+    if body:
+        out["body"] = row["body"]
+    return out
+
+
+def _excerpt(body: str, length: int = 280) -> str:
+    text = re.sub(r"\s+", " ", re.sub(r"(?m)^#+\s.*$", " ", body or "")).strip()
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+# --- search --------------------------------------------------------------------------
+
+_MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"
+
+
+def fts_query(q: str) -> str:
+    """User text → a safe FTS5 query: every word a quoted phrase (so `-`, `:`, `*` and
+    quotes are text, not syntax), all required, the last one a prefix for type-ahead."""
+    words = [w.replace('"', '""') for w in q.split() if w.strip('"')]
+    if not words:
+        return ""
+    parts = [f'"{w}"' for w in words]
+    parts[-1] += "*"
+    return " ".join(parts)
+
+
+def _snippet_html(text: str) -> str:
+    escaped = html.escape(text, quote=False)
+    return escaped.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
+
+
+def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, Any]:
+    """Pages whose title, alias or path names `q` first, then full-text matches (FTS5,
+    bm25 with titles weighted 8x). `snippet` is HTML: the text escaped, hits in <mark>."""
+    q = q.strip()
+    if not q:
+        raise BadRequest("q is required")
+    results: dict[str, dict[str, Any]] = {}
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    for path, title, kind, _exact, alias, body in conn.execute("""
+            SELECT p.path, p.title, p.kind,
+                   CASE WHEN lower(p.title) = lower(:q) OR lower(a.alias) = lower(:q) THEN 0
+                        WHEN lower(p.title) LIKE lower(:q) || '%' THEN 1 ELSE 2 END AS exact,
+                   a.alias, substr(p.body, 1, 400)
+            FROM pages p LEFT JOIN aliases a ON a.page_id = p.id
+                 AND a.alias LIKE :like ESCAPE '\\'
+            WHERE p.title LIKE :like ESCAPE '\\' OR p.path LIKE :like ESCAPE '\\'
+                  OR a.alias IS NOT NULL
+            ORDER BY exact, length(p.title), p.path LIMIT :limit""",
+            {"q": q, "like": like, "limit": limit}):
+        if path in results:
+            continue
+        results[path] = {"path": path, "title": title, "kind": kind, "match": "name",
+                         "alias": alias, "snippet": _snippet_html(_excerpt(body, 160)),
+                         "rank": None}
+    query = fts_query(q)
+    if query and len(results) < limit:
+        try:
+            rows = conn.execute("""
+                SELECT p.path, p.title, p.kind,
+                       snippet(pages_fts, -1, char(2), char(3), '…', 12),
+                       bm25(pages_fts, 8.0, 1.0) AS rank
+                FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid
+                WHERE pages_fts MATCH ? ORDER BY rank LIMIT ?""",
+                (query, limit)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise BadRequest(f"cannot search for {q!r}: {exc}") from None
+        for path, title, kind, snip, rank in rows:
+            if path in results:
+                results[path]["snippet"] = _snippet_html(snip)
+                results[path]["rank"] = rank
+                continue
+            if len(results) >= limit:
+                break
+            results[path] = {"path": path, "title": title, "kind": kind, "match": "text",
+                             "alias": None, "snippet": _snippet_html(snip), "rank": rank}
+    return {"query": q, "fts_query": query, "results": list(results.values())[:limit]}

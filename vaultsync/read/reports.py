@@ -1,0 +1,258 @@
+"""The reports of `vaultsync report NAME` (and `/api/reports/NAME`, and the MCP `report`
+tool): what the vault's graph says, as JSON-ready rows read from the mirror's views and
+page_metrics.
+
+Each row has `path` and `title` plus the figures of its report, except `wanted`
+(pages that do not exist): its rows have `target` (the link target as written,
+the name the missing page would have) and `title` (the same text), no `path`.
+Reports only read; metrics are computed beforehand (graph.ensure_metrics).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from ..mirror import MetaKey
+from .base import rows as query_rows
+from .pages import community_names
+from .status import meta as read_meta
+from .status import metrics_state
+
+REPORT_NAMES = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
+                "wanted", "broken-anchors", "communities", "summary")
+SUMMARY_TOP = 10
+
+_PAGE_VIEWS = {"orphans": "orphan_pages", "isolated": "isolated_pages",
+               "dead-ends": "dead_end_pages", "unsourced": "unsourced_pages"}
+
+
+Row = dict[str, Any]
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[Row]:
+    return query_rows(conn, sql, *params)
+
+
+def _kind_clause(kind: str | None, alias: str = "p") -> tuple[str, list[Any]]:
+    return (f" AND {alias}.kind = ?", [kind]) if kind is not None else ("", [])
+
+
+def _limit(rows: list[Row], limit: int | None) -> list[Row]:
+    return rows if limit is None or limit <= 0 else rows[:limit]
+
+
+def _central(conn: sqlite3.Connection, kind: str | None) -> list[Row]:
+    # The central_pages view, which leaves sources out; --kind picks any kind instead.
+    where, params = ("p.kind = ?", [kind]) if kind is not None else ("p.is_source = 0", [])
+    rows = _rows(conn, (
+        "SELECT p.path, p.title, p.kind, m.pagerank, m.in_degree, m.out_degree, "
+        "m.citation_count FROM pages p "
+        f"JOIN page_metrics m ON m.page_id = p.id WHERE m.pagerank IS NOT NULL AND {where} "
+        "ORDER BY m.pagerank DESC, p.path"), params)
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def _page_list(conn: sqlite3.Connection, name: str, kind: str | None) -> list[Row]:
+    where, params = _kind_clause(kind, "v")
+    return _rows(conn, (
+        "SELECT v.path, v.title, v.kind, p.is_source, m.in_degree, m.out_degree "
+        f"FROM {_PAGE_VIEWS[name]} v JOIN pages p ON p.id = v.id "
+        f"LEFT JOIN page_metrics m ON m.page_id = v.id WHERE 1 = 1{where} ORDER BY v.path"),
+        params)
+
+
+def _single_source(conn: sqlite3.Connection, kind: str | None) -> list[Row]:
+    where, params = _kind_clause(kind, "v")
+    return _rows(conn, (
+        "SELECT v.path, v.title, v.kind, v.source_path AS source, v.source_title "
+        f"FROM single_source_pages v WHERE 1 = 1{where} ORDER BY v.path"), params)
+
+
+_WANTED_KEY = ("lower(CASE WHEN lower({t}) LIKE '%.md' "
+               "THEN substr({t}, 1, length({t}) - 3) ELSE {t} END)")
+
+
+def _wanted(conn: sqlite3.Connection) -> list[Row]:
+    # The view's group_concat cannot hold paths with commas: list them by the same key.
+    referenced: dict[str, list[str]] = {}
+    for key, path in conn.execute(
+            f"SELECT DISTINCT {_WANTED_KEY.format(t='l.target')}, p.path "
+            "FROM links l JOIN pages p ON p.id = l.source_id "
+            "WHERE l.target_path IS NULL AND l.target != '' ORDER BY p.path"):
+        referenced.setdefault(key, []).append(path)
+    return [{"target": target, "title": target, "references": refs, "links": links,
+             "referenced_by": referenced.get(key, [])}
+            for target, refs, links, key in conn.execute(
+                f'SELECT target, "references", links, {_WANTED_KEY.format(t="target")} '
+                "FROM wanted_pages")]
+
+
+def _broken_anchors(conn: sqlite3.Connection, kind: str | None) -> list[Row]:
+    where, params = _kind_clause(kind)
+    return _rows(conn, (
+        "SELECT b.source_path AS path, b.source_title AS title, p.kind, b.line, b.target, "
+        "b.anchor, b.target_path FROM broken_anchors b JOIN pages p ON p.id = b.source_id "
+        f"WHERE 1 = 1{where} ORDER BY b.source_path, b.line, b.target, b.anchor"), params)
+
+
+def _communities(conn: sqlite3.Connection, kind: str | None, top: int = 5) -> list[Row]:
+    """Communities of two or more pages, named (pages.community_names) after their top
+    page by PageRank, with their most central members."""
+    where, params = _kind_clause(kind)
+    members: dict[int, list[Row]] = {}
+    for row in _rows(conn, (
+            "SELECT m.community, p.path, p.title, p.is_source, m.pagerank FROM pages p "
+            "JOIN page_metrics m ON m.page_id = p.id WHERE m.community IS NOT NULL"
+            f"{where} ORDER BY m.community, m.pagerank DESC, p.path"), params):
+        members.setdefault(row["community"], []).append(row)
+    out = []
+    for named in community_names(conn):
+        group = members.get(named["id"], [])
+        if len(group) < 2:
+            continue  # a page alone (or alone of its kind): nothing to name
+        hub = group[0]
+        out.append({"community": named["id"], "size": len(group), "path": hub["path"],
+                    "title": hub["title"], "pagerank": hub["pagerank"],
+                    "sources": sum(m["is_source"] for m in group),
+                    "top": [m["title"] for m in group[:top]]})
+    out.sort(key=lambda r: (-r["size"], r["community"]))
+    return out
+
+
+def summary(conn: sqlite3.Connection, top: int | None = None,
+            kind: str | None = None) -> Summary:
+    """Counts of every report, the top `top` entries (default 10) of the main ones, and
+    how the metrics were computed."""
+    top = top if top and top > 0 else SUMMARY_TOP
+    m = read_meta(conn)
+    state = metrics_state(conn)
+    where, params = _kind_clause(kind)
+    q = conn.execute
+    lists = {name: report_rows(conn, name, kind=kind)
+             for name in ("central", "orphans", "isolated", "dead-ends", "single-source",
+                          "unsourced", "broken-anchors", "communities")}
+    lists["wanted"] = report_rows(conn, "wanted")
+    counts = {
+        "pages": q(f"SELECT count(*) FROM pages p WHERE 1 = 1{where}", params).fetchone()[0],
+        "sources": q(f"SELECT count(*) FROM pages p WHERE is_source = 1{where}",
+                     params).fetchone()[0],
+        "links": q("SELECT count(*) FROM links").fetchone()[0],
+        "page_links": q("SELECT count(*) FROM links WHERE target_id IS NOT NULL "
+                        "AND target_id != source_id").fetchone()[0],
+        "unresolved_links": q("SELECT count(*) FROM links WHERE target_path IS NULL "
+                              "AND target != ''").fetchone()[0],
+        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
+    }
+    counts.update({name.replace("-", "_"): len(rows) for name, rows in lists.items()
+                   if name != "central"})
+    counts["ranked"] = len(lists["central"])
+    metrics = {
+        "computed_at": state.computed_at,
+        "stale": not state.core_current,
+        "heavy_stale": not state.heavy_current,
+        "betweenness_method": m.get(MetaKey.BETWEENNESS_METHOD),
+        "betweenness_k": m.integer(MetaKey.BETWEENNESS_K),
+        "community_method": m.get(MetaKey.COMMUNITY_METHOD),
+        "community_modularity": m.number(MetaKey.COMMUNITY_MODULARITY),
+        "seed": m.integer(MetaKey.COMMUNITY_SEED),
+    }
+    return {
+        "vault": m.get(MetaKey.VAULT),
+        "kind": kind,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "last_sync_at": m.get(MetaKey.LAST_SYNC_AT),
+        "counts": counts,
+        "metrics": metrics,
+        "top": {name.replace("-", "_"): rows[:top] for name, rows in lists.items()
+                if name in ("central", "orphans", "single-source", "wanted", "communities")},
+    }
+
+
+def _ordered(row: Row, first: tuple[str, ...] = ("path", "title")) -> Row:
+    out = {k: row[k] for k in first if k in row}
+    out.update((k, v) for k, v in row.items() if k not in out)
+    return out
+
+
+def page_kinds(conn: sqlite3.Connection) -> list[str]:
+    """The kinds the vault's pages have, most common first."""
+    return [k for (k,) in conn.execute(
+        "SELECT kind FROM pages WHERE kind IS NOT NULL GROUP BY kind "
+        "ORDER BY count(*) DESC, kind")]
+
+
+def check_kind(conn: sqlite3.Connection, kind: str) -> None:
+    """ValueError naming the kinds that exist, unless some page is of `kind`."""
+    if conn.execute("SELECT 1 FROM pages WHERE kind = ? LIMIT 1", (kind,)).fetchone():
+        return
+    kinds = page_kinds(conn)
+    known = f"the kinds in this vault: {', '.join(kinds)}" if kinds else \
+        "no page in this vault has a kind"
+    raise ValueError(f"no page has kind {kind!r}; {known}")
+
+
+def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
+                ) -> list[Row]:
+    """Every row of the list report `name` (any but `summary`); `kind` keeps pages of
+    that kind (central: any kind, sources included)."""
+    if name == "wanted":
+        if kind is not None:
+            raise ValueError("--kind does not apply to the wanted report: its targets "
+                             "are not pages")
+        return [_ordered(r, ("target", "title")) for r in _wanted(conn)]
+    if name == "central":
+        rows = _central(conn, kind)
+    elif name == "single-source":
+        rows = _single_source(conn, kind)
+    elif name == "communities":
+        rows = _communities(conn, kind)
+    elif name == "broken-anchors":
+        rows = _broken_anchors(conn, kind)
+    else:
+        rows = _page_list(conn, name, kind)
+        for row in rows:
+            row["is_source"] = bool(row["is_source"])
+    return [_ordered(r) for r in rows]
+
+
+def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
+               kind: str | None = None) -> Report:
+    """Report `name`. Reads only. `limit` None or 0 means every row (summary: the number
+    of top entries, default 10); `kind` keeps pages of that kind. ValueError names what
+    exists when `name` or `kind` is unknown."""
+    if name not in REPORT_NAMES:
+        raise ValueError(f"no report named {name!r}; choose from {', '.join(REPORT_NAMES)}")
+    if kind is not None and name != "wanted":
+        check_kind(conn, kind)
+    if name == "summary":
+        return Report(name, [], 0, summary(conn, limit, kind))
+    rows = report_rows(conn, name, kind=kind)
+    return Report(name, _limit(rows, limit), len(rows))
+
+class Summary(TypedDict):
+    vault: str | None
+    kind: str | None
+    generated_at: str
+    last_sync_at: str | None
+    counts: dict[str, int]
+    metrics: dict[str, Any]
+    top: dict[str, list[dict[str, Any]]]
+
+
+@dataclass
+class Report:
+    """One report's answer: its rows (every one, unless a limit cut them), or for
+    `summary` the summary; `total` is how many rows there were before the limit."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    total: int
+    summary: Summary | None = None
+
+    def json(self) -> list[dict[str, Any]] | Summary:
+        return self.summary if self.summary is not None else self.rows

@@ -1,0 +1,234 @@
+"""The mirror's public schema, described for people and assistants, and read-only SQL
+over it: a read-only connection, an authorizer that allows reads only, one statement,
+and a time limit."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any, Literal, TypedDict
+
+from .base import BadRequest, database
+
+# Not public API (README: "Columns not listed here are internal").
+INTERNAL_TABLES = frozenset({"skipped_files"})
+INTERNAL_COLUMNS = frozenset({(table, column) for table in ("pages", "attachments")
+                              for column in ("mtime_ns", "ctime_ns", "inode")}
+                             | {("links", "target_key")})
+
+# One line per public table and view: what a row is (README has the whole story).
+TABLE_NOTES = {
+    "pages": "one row per Markdown page; path is vault-relative with .md; frontmatter is "
+             "JSON (json_extract(frontmatter, '$.key')); kind from frontmatter type or top "
+             "folder; is_source 0/1",
+    "pages_fts": "FTS5 index over pages.title and pages.body; join pages on pages.id = "
+                 "pages_fts.rowid, WHERE pages_fts MATCH 'words'",
+    "links": "one row per link written in a page (source_id); target as written; "
+             "target_path/target_id when it resolves (target_id only for pages); form "
+             "wikilink/markdown/frontmatter; line is 1-based; anchor_ok 0 when the "
+             "target page lacks the #heading or #^block",
+    "attachments": "every non-Markdown file of the vault",
+    "external_links": "URLs in pages",
+    "tags": "distinct tags per page, without #, COLLATE NOCASE; nested tags keep their /",
+    "aliases": "frontmatter aliases per page",
+    "headings": "ATX headings per page: level 1-6, text, line",
+    "tasks": "task list items per page: status (the character in the brackets), done 0/1, "
+             "text, line, block_id",
+    "blocks": "block ids (^id, stored without ^) per page, with their line",
+    "fields": "Dataview inline fields (key:: value) per page; key COLLATE NOCASE",
+    "citations": "distinct (non-source page, source page) pairs joined by a resolved link "
+                 "either way",
+    "problems": "why a file could not be read or parsed cleanly",
+    "sync_log": "one row per committed batch (the last 1,000)",
+    "daemon_status": "one row (id 1): is vaultsync watch alive, and what did it last do",
+    "meta": "key/value bookkeeping: schema_version, vault, last_sync_at, graph_version, "
+            "metrics state",
+    "page_metrics": "graph figures per page: in_degree, out_degree, orphan, dead_end, "
+                    "isolated, citation_count, pagerank (sums to 1), component (0 = "
+                    "largest), betweenness, community (Louvain, 0 = largest)",
+    "page_layout": "the graph view's stored position (x, y) of each page, computed per "
+                   "graph structure",
+    "page_edges": "the graph's edges: source_id, target_id, weight (number of links); no "
+                  "self-links, attachments or unresolved links",
+    "page_degrees": "each page's in_degree and out_degree: distinct other pages linking "
+                    "to it / linked from it (the edges of page_edges); always current",
+    "backlinks": "every resolved page link with both ends' paths and titles",
+    "central_pages": "non-source pages with their metrics, by pagerank descending",
+    "orphan_pages": "pages no other page links to",
+    "dead_end_pages": "pages that link to no other page",
+    "isolated_pages": "pages with no links in or out",
+    "single_source_pages": "non-source pages with exactly one citation, and its source",
+    "unsourced_pages": "non-source pages with no citation",
+    "wanted_pages": "unresolved link targets, most referenced first",
+    "broken_anchors": "links whose #heading or #^block the target page does not have",
+}
+
+
+class SchemaColumn(TypedDict):
+    name: str
+    type: str
+
+
+class SchemaTable(TypedDict):
+    name: str
+    type: Literal["table", "view"]
+    columns: list[SchemaColumn]
+    note: str
+
+
+def schema(conn: sqlite3.Connection) -> list[SchemaTable]:
+    """The mirror's public tables and views with their columns (internal ones and the
+    FTS index's shadow tables left out), tables first: sqlite-utils' introspection."""
+    db = database(conn)
+    fts = [*db.table_names(fts5=True), *db.table_names(fts4=True)]
+    out: list[SchemaTable] = []
+    for kind, names in (("table", db.table_names()), ("view", db.view_names())):
+        for name in sorted(names):
+            if name in INTERNAL_TABLES or name.startswith("sqlite_") or \
+                    any(name.startswith(f + "_") for f in fts):
+                continue
+            columns: list[SchemaColumn] = [
+                {"name": col.name, "type": col.type or ""} for col in db[name].columns
+                if (name, col.name) not in INTERNAL_COLUMNS]
+            out.append({"name": name, "type": "view" if kind == "view" else "table",
+                        "columns": columns, "note": TABLE_NOTES.get(name, "")})
+    return out
+
+
+# --- read-only SQL --------------------------------------------------------------------
+
+class QueryRefused(BadRequest):
+    """SQL that would do more than read the mirror, or take too long."""
+
+
+# sqlite3 authorizer action codes that only read.
+_READ_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                           sqlite3.SQLITE_RECURSIVE})
+# PRAGMAs that describe the schema or read a value; any value given to one of the second
+# kind would set it.
+_SCHEMA_PRAGMAS = frozenset({"table_info", "table_xinfo", "table_list", "index_list",
+                             "index_info", "index_xinfo", "foreign_key_list"})
+_VALUE_PRAGMAS = frozenset({"user_version", "schema_version", "data_version", "page_count",
+                            "page_size", "freelist_count", "encoding", "foreign_keys",
+                            "collation_list", "function_list", "module_list", "pragma_list",
+                            "compile_options"})
+# Names of the authorizer's action codes, for the refusal message.
+_ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name.replace(' ', '_')}"): name for name in (
+    "CREATE INDEX", "CREATE TABLE", "CREATE TEMP INDEX", "CREATE TEMP TABLE",
+    "CREATE TEMP TRIGGER", "CREATE TEMP VIEW", "CREATE TRIGGER", "CREATE VIEW", "DELETE",
+    "DROP INDEX", "DROP TABLE", "DROP TEMP INDEX", "DROP TEMP TABLE", "DROP TEMP TRIGGER",
+    "DROP TEMP VIEW", "DROP TRIGGER", "DROP VIEW", "INSERT", "TRANSACTION", "UPDATE",
+    "ATTACH", "DETACH", "ALTER TABLE", "REINDEX", "ANALYZE", "CREATE VTABLE", "DROP VTABLE",
+    "SAVEPOINT")}
+
+
+class QueryResult(TypedDict):
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    more_rows: int  # rows after the last one returned (counted within the time limit)
+    more_rows_exact: bool  # False when counting them ran out of time
+    cut_cells: int  # text values cut to max_cell_chars
+
+
+def run_query(conn: sqlite3.Connection, sql: str, *, limit: int, time_limit: float = 2.0,
+              max_cell_chars: int = 1000) -> QueryResult:
+    """Run one SQL statement that only reads, on `conn` (open it read-only: `mode=ro`).
+
+    An authorizer allows reading tables and views, functions, and the PRAGMAs that
+    describe the schema; it refuses everything else (INSERT, UPDATE, DELETE, DDL,
+    ATTACH, transactions, a PRAGMA that sets a value) before the statement runs. More
+    than one statement is refused, and a statement still running after `time_limit`
+    seconds is interrupted. Rows come back as objects (a repeated column name gets a
+    `_2` suffix), at most `limit` of them; long text is cut to `max_cell_chars` and a
+    BLOB is described by its size."""
+    sql = sql.strip()
+    if not sql:
+        raise QueryRefused("sql is required")
+    if not sqlite3.complete_statement(sql):
+        sql += ";"  # let SQLite report what is wrong with it
+    refused: list[str] = []
+
+    def authorize(action: int, arg1: str | None, arg2: str | None, db: str | None,
+                  trigger: str | None) -> int:
+        if action in _READ_ACTIONS:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and db == "main":
+            # SQLite asks this while it declares a virtual table's columns (FTS5, the
+            # pragma_* functions) on first use. The statement never runs: SQLite refuses
+            # any change to sqlite_master without writable_schema, which is refused here.
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA and arg1 is not None:
+            name = arg1.lower()
+            if name in _SCHEMA_PRAGMAS or (name in _VALUE_PRAGMAS and arg2 is None):
+                return sqlite3.SQLITE_OK
+            refused.append(f"PRAGMA {arg1}" + (f" = {arg2}" if arg2 is not None else ""))
+        else:
+            what = _ACTION_NAMES.get(action, f"operation {action}")
+            if action == sqlite3.SQLITE_ALTER_TABLE:  # (database, table)
+                refused.append(f"{what} {arg2}")
+            elif arg1 in ("sqlite_master", "sqlite_temp_master"):  # CREATE, DROP
+                refused.append(f"a schema change ({what} {arg1})")
+            else:
+                refused.append(what + (f" {arg1}" if arg1 else ""))
+        return sqlite3.SQLITE_DENY
+
+    deadline = time.monotonic() + time_limit
+    timed_out = False
+
+    def progress() -> int:
+        nonlocal timed_out
+        if time.monotonic() > deadline:
+            timed_out = True
+            return 1
+        return 0
+
+    conn.execute("PRAGMA query_only = 1")  # a second lock on the same door
+    conn.set_authorizer(authorize)
+    conn.set_progress_handler(progress, 1000)
+    try:
+        try:
+            cur = conn.execute(sql)
+            batch = cur.fetchmany(limit)
+        except sqlite3.ProgrammingError as exc:
+            if "one statement at a time" in str(exc):
+                raise QueryRefused("one statement at a time: run each on its own") from None
+            raise QueryRefused(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            if refused:
+                raise QueryRefused(f"read-only: {refused[0]} is not allowed; only SELECT "
+                                   "(and PRAGMAs that describe the schema) may run") from None
+            if timed_out:
+                raise QueryRefused(f"the query ran longer than {time_limit:g} s and was "
+                                   "stopped; add a LIMIT or narrow it") from None
+            raise QueryRefused(f"SQL error: {exc}") from None
+        names = [d[0] for d in cur.description or ()]
+        columns: list[str] = []
+        for name in names:
+            unique, n = name, 2
+            while unique in columns:
+                unique, n = f"{name}_{n}", n + 1
+            columns.append(unique)
+        more, exact = 0, True
+        try:
+            while chunk := cur.fetchmany(500):
+                more += len(chunk)
+        except sqlite3.DatabaseError:
+            exact = False  # out of time: `more` is a lower bound
+    finally:
+        conn.set_progress_handler(None, 0)
+        conn.set_authorizer(None)
+    cut = 0
+    rows: list[dict[str, Any]] = []
+    for values in batch:
+        row: dict[str, Any] = {}
+        for column, value in zip(columns, values, strict=True):
+            if isinstance(value, bytes):
+                value = f"<BLOB, {len(value):,} bytes>"
+            elif isinstance(value, str) and len(value) > max_cell_chars:
+                left = len(value) - max_cell_chars
+                value = value[:max_cell_chars] + f"… [{left:,} more characters]"
+                cut += 1
+            row[column] = value
+        rows.append(row)
+    return {"columns": columns, "rows": rows, "more_rows": more, "more_rows_exact": exact,
+            "cut_cells": cut}
