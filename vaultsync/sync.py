@@ -11,33 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import os
-import re
-import stat as stat_mod
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import read
 from . import workers as worker_pool
 from .config import Config
+from .load import Loaded, LoadWork, load_batch, load_page
 from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
-from .parse import ParsedPage, ParseOptions, Problem, anchor_exists, decode_page, parse_page
+from .parse import Problem, anchor_exists
 from .resolve import Resolver, is_page_path, name_key
-from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner, file_stat
+from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
 
 # From this many pages written in one batch, index in bulk (see Mirror.bulk_load).
 BULK_THRESHOLD = 500
 # Below this many pages to parse, a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 400
-BINARY_SNIFF_BYTES = 8192
 # A file changed this close to our scan may change again within the same timestamp
 # tick after we read it (the "racy git" problem): its identity is stored as untrusted
 # (mtime_ns = -1) so the next sync hashes it again instead of believing the stat.
 RACY_NS = 2_000_000_000
-_LONE_CR = re.compile(r"\r(?!\n)")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -82,69 +78,6 @@ class SyncReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class Loaded(NamedTuple):
-    """One page read from disk: `status` is parsed, same (bytes unchanged), skipped or
-    gone."""
-
-    path: str
-    status: str
-    stat: FileStat | None = None
-    hash: str | None = None
-    parsed: ParsedPage | None = None
-    problems: list[Problem] = []
-
-
-def _skipped(path: str, message: str, stat: FileStat | None = None) -> Loaded:
-    return Loaded(path, "skipped", stat, problems=[Problem(None, message, "error")])
-
-
-def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
-              options: ParseOptions) -> Loaded:
-    """Read, hash and parse one page. Never raises: every failure is a status or a problem."""
-    try:
-        # O_NONBLOCK: a FIFO named like a page must not hang the sync.
-        fd = os.open(os.path.join(vault, rel), os.O_RDONLY | os.O_NONBLOCK)
-        with open(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat_mod.S_ISREG(st.st_mode):
-                return _skipped(rel, "skipped: not a regular file (a FIFO, socket or device)",
-                                file_stat(st))
-            if st.st_size > max_bytes:
-                return _skipped(rel, f"skipped: {st.st_size} bytes is over the "
-                                     f"{max_bytes}-byte page limit", file_stat(st))
-            data = fh.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return Loaded(rel, "gone")
-    except OSError as exc:
-        return _skipped(rel, f"skipped: cannot read ({exc.strerror or exc})")
-    stat = file_stat(st)
-    if b"\0" in data[:BINARY_SNIFF_BYTES]:
-        return _skipped(rel, "skipped: binary content (NUL bytes) in a .md file", stat)
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if digest == known_hash:
-        return Loaded(rel, "same", stat, digest)
-    text, decode_problem = decode_page(data)
-    if "\r" in text:
-        text = _LONE_CR.sub("\n", text)  # classic Mac line endings: one line each
-    try:
-        parsed = parse_page(rel, text, options)
-    except Exception as exc:  # a parser bug must not drop the page or stop the daemon
-        stem = os.path.splitext(os.path.basename(rel))[0]
-        parsed = ParsedPage(stem, None, False, {}, text, problems=[Problem(
-            None, f"parser failed ({type(exc).__name__}: {exc}); indexed as plain text", "error")])
-    problems = ([decode_problem] if decode_problem else []) + parsed.problems
-    return Loaded(rel, "parsed", stat, digest, parsed, problems)
-
-
-LoadWork = tuple[str, list[tuple[str, str | None]], int, ParseOptions]
-
-
-def _load_batch(work: LoadWork) -> list[Loaded]:
-    vault, items, max_bytes, options = work
-    gc.disable()  # a short-lived parsing process: no cycles worth collecting
-    return [load_page(vault, rel, known, max_bytes, options) for rel, known in items]
 
 
 @dataclass
@@ -307,7 +240,7 @@ class Syncer:
                 pool = stack.enter_context(worker_pool.pool(self.workers))
                 stack.callback(pool.shutdown, cancel_futures=True)
                 batches: Iterable[list[Loaded]] = watch.follow(
-                    pool.map(_load_batch, self._chunks(plan)))
+                    pool.map(load_batch, self._chunks(plan)))
             else:
                 loaded = self._load(plan, stack, watch)
                 plan.gone_pages += [i.path for i in loaded
@@ -535,7 +468,7 @@ class Syncer:
                 watch.step(1)
             return loaded
         pool = stack.enter_context(worker_pool.pool(self.workers))
-        return [item for batch in watch.follow(pool.map(_load_batch, self._chunks(plan)))
+        return [item for batch in watch.follow(pool.map(load_batch, self._chunks(plan)))
                 for item in batch]
 
 
@@ -666,7 +599,7 @@ class _BatchWriter:
         if rowless:
             for i, row in enumerate(self.links):
                 if row.target_path in rowless:
-                    target_path = row.target_path
+                    target_path: str | None = row.target_path
                     if target_path in lost:
                         target_path = syncer.resolver.resolve(
                             row.target, self.link_sources[i], bool(row.relative))

@@ -1,0 +1,82 @@
+"""One page from disk to records: read it (never hanging on a FIFO, never reading past
+the size limit), hash it, and parse it unless its bytes are the ones the mirror has.
+Runs in the syncing process or in the parsing processes (workers.py); never raises.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import re
+import stat as stat_mod
+from typing import NamedTuple
+
+from .parse import ParsedPage, ParseOptions, Problem, decode_page, parse_page
+from .scan import FileStat, file_stat
+
+BINARY_SNIFF_BYTES = 8192
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+class Loaded(NamedTuple):
+    """One page read from disk: `status` is parsed, same (bytes unchanged), skipped or
+    gone."""
+
+    path: str
+    status: str
+    stat: FileStat | None = None
+    hash: str | None = None
+    parsed: ParsedPage | None = None
+    problems: list[Problem] = []
+
+
+def _skipped(path: str, message: str, stat: FileStat | None = None) -> Loaded:
+    return Loaded(path, "skipped", stat, problems=[Problem(None, message, "error")])
+
+
+def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
+              options: ParseOptions) -> Loaded:
+    """Read, hash and parse one page. Never raises: every failure is a status or a problem."""
+    try:
+        # O_NONBLOCK: a FIFO named like a page must not hang the sync.
+        fd = os.open(os.path.join(vault, rel), os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat_mod.S_ISREG(st.st_mode):
+                return _skipped(rel, "skipped: not a regular file (a FIFO, socket or device)",
+                                file_stat(st))
+            if st.st_size > max_bytes:
+                return _skipped(rel, f"skipped: {st.st_size} bytes is over the "
+                                     f"{max_bytes}-byte page limit", file_stat(st))
+            data = fh.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return Loaded(rel, "gone")
+    except OSError as exc:
+        return _skipped(rel, f"skipped: cannot read ({exc.strerror or exc})")
+    stat = file_stat(st)
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return _skipped(rel, "skipped: binary content (NUL bytes) in a .md file", stat)
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if digest == known_hash:
+        return Loaded(rel, "same", stat, digest)
+    text, decode_problem = decode_page(data)
+    if "\r" in text:
+        text = _LONE_CR.sub("\n", text)  # classic Mac line endings: one line each
+    try:
+        parsed = parse_page(rel, text, options)
+    except Exception as exc:  # a parser bug must not drop the page or stop the daemon
+        stem = os.path.splitext(os.path.basename(rel))[0]
+        parsed = ParsedPage(stem, None, False, {}, text, problems=[Problem(
+            None, f"parser failed ({type(exc).__name__}: {exc}); indexed as plain text", "error")])
+    problems = ([decode_problem] if decode_problem else []) + parsed.problems
+    return Loaded(rel, "parsed", stat, digest, parsed, problems)
+
+
+LoadWork = tuple[str, list[tuple[str, str | None]], int, ParseOptions]
+
+
+def load_batch(work: LoadWork) -> list[Loaded]:
+    vault, items, max_bytes, options = work
+    gc.disable()  # a short-lived parsing process: no cycles worth collecting
+    return [load_page(vault, rel, known, max_bytes, options) for rel, known in items]
