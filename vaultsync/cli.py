@@ -33,7 +33,7 @@ config_option = click.option("--config", "config_file", type=click.Path(dir_okay
                              help="TOML settings (or $VAULTSYNC_CONFIG).")
 
 
-def vault_options(func: Callable) -> Callable:
+def vault_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """[VAULT] --db --config, shared by every command that opens a mirror."""
 
     @vault_argument
@@ -50,7 +50,7 @@ def vault_options(func: Callable) -> Callable:
     return wrapper
 
 
-def user_errors(func: Callable) -> Callable:
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the failures a user can cause into one line and exit code 2."""
 
     @functools.wraps(func)

@@ -10,6 +10,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .parse import ParseOptions
 
@@ -73,7 +74,7 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
             f"the mirror {db_path} would be inside the vault; vaultsync never writes into "
             "the vault: choose a --db outside it"
         )
-    settings: dict = {}
+    settings: dict[str, Any] = {}
     config_file = config_file or os.environ.get("VAULTSYNC_CONFIG") or None
     if config_file:
         try:

@@ -161,7 +161,7 @@ def _md_summary(data: Summary, vault_name: str | None, base: str) -> str:
     for key, label in labels:
         out.append(f"| {label} | {c[key]:,} |")
 
-    def section(title: str, rows: list, total: int, line: Any, note: str = "") -> None:
+    def section(title: str, rows: list[Row], total: int, line: Any, note: str = "") -> None:
         out.extend(["", f"## {title}", ""])
         if note:
             out.extend([note, ""])

@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,7 +73,8 @@ def pagerank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None
             break
     else:
         log.warning("PageRank did not converge in %d iterations", max_iter)
-    return x / x.sum()
+    result: np.ndarray = x / x.sum()
+    return result
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:
@@ -177,10 +178,12 @@ def betweenness(n: int, src: np.ndarray, dst: np.ndarray, *, k: int | None = Non
         bc += delta.sum(axis=1)
     # networkx 3.6 rescaling (normalized, directed, endpoints excluded).
     if k is None or k >= n:
-        return bc / ((n - 1) * (n - 2))
+        exact: np.ndarray = bc / ((n - 1) * (n - 2))
+        return exact
     scale = np.full(n, 1.0 / (k * (n - 2)))
     scale[sources] = 1.0 / ((k - 1) * (n - 2)) if k > 1 else 0.0
-    return bc * scale
+    sampled: np.ndarray = bc * scale
+    return sampled
 
 
 def _undirected(n: int, src: np.ndarray, dst: np.ndarray,
@@ -230,7 +233,7 @@ def communities(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *,
         graph.add_nodes_from(range(n))
         graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w.tolist(), strict=True))
         if method == "louvain":
-            parts: list = [[{i} for i in range(n)]]
+            parts: list[Any] = [[{i} for i in range(n)]]
             for level in nx.community.louvain_partitions(graph, weight="weight", seed=seed):
                 if cancel is not None and cancel():
                     return None

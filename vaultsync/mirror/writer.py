@@ -173,7 +173,7 @@ class Mirror:
     # --- schema -------------------------------------------------------------
 
     def schema_version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
         current = self.schema_version()
@@ -282,7 +282,7 @@ class Mirror:
         )
 
     def next_page_id(self) -> int:
-        return self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0])
 
     def write_pages(self, pages: Sequence[PageWrite]) -> None:
         """Insert new pages (with the ids chosen by the caller) or rewrite existing ones,

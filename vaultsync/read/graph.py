@@ -120,7 +120,7 @@ def _extra(conn: sqlite3.Connection, nodes: dict[int, dict[str, Any]], include: 
     extra_links: list[dict[str, Any]] = []
     ids = set(nodes)
 
-    def page_links(sql: str) -> Iterator[tuple]:
+    def page_links(sql: str) -> Iterator[tuple[Any, ...]]:
         if everything:
             yield from conn.execute(sql)
             return

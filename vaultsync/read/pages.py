@@ -174,7 +174,7 @@ def _node(row: sqlite3.Row, tags: list[str]) -> dict[str, Any]:
 def _tags_by_page(conn: sqlite3.Connection, ids: Sequence[int] | None) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if ids is None:
-        rows: Iterable = conn.execute("SELECT page_id, tag FROM tags ORDER BY tag")
+        rows: Iterable[tuple[int, str]] = conn.execute("SELECT page_id, tag FROM tags ORDER BY tag")
     else:
         rows = (r for chunk in chunks(list(ids)) for r in conn.execute(
             f"SELECT page_id, tag FROM tags WHERE page_id IN ({marks(chunk)}) "

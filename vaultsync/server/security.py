@@ -38,6 +38,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -145,8 +146,8 @@ def bearer_ok(scope: Scope, headers: dict[str, str], token: str) -> bool:
     return False
 
 
-async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]]
-                    | None = None) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any],
+                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
