@@ -1,3 +1,36 @@
-"""vaultsync: a live SQLite mirror and knowledge graph of an Obsidian-style vault."""
+"""vaultsync: a live SQLite mirror and knowledge graph of an Obsidian-style vault.
+
+For notebooks and scripts, `open_mirror(vault)` gives the mirror as a read-only
+sqlite-utils Database: `db["pages"].rows`, `db.query(sql)`, or pandas'
+`read_sql(sql, db.conn)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __version__ = "0.1.0"
+
+
+def open_mirror(vault: str | Path | None = None, *, db: str | Path | None = None
+                ) -> sqlite_utils.Database:
+    """The mirror of `vault` (its default place, or `db`), opened read-only as a
+    sqlite-utils Database. FileNotFoundError when the vault was never synced: run
+    `vaultsync sync VAULT` (or keep `vaultsync watch VAULT` running) first."""
+    import sqlite_utils
+
+    from .config import load_config
+    from .mirror import connect
+
+    config = load_config(vault, db)
+    if not config.db.exists():
+        raise FileNotFoundError(f"no mirror of {config.vault} at {config.db} yet: "
+                                f"run `vaultsync sync {config.vault}` first")
+    return sqlite_utils.Database(connect(config.db, readonly=True), recursive_triggers=False)
+
+
+__all__ = ["__version__", "open_mirror"]
