@@ -72,7 +72,7 @@ PEER_CODE = (
     "v = Vault(Path(sys.argv[1])).connect().gather()\n"
     "print(len(v.md_file_index), v.graph.number_of_nodes(), v.graph.number_of_edges())\n"
 )
-LIBRARIES = ("watchfiles", "networkx", "numpy", "scipy", "PyYAML", "python-frontmatter",
+LIBRARIES = ("watchfiles", "networkx", "numpy", "scipy", "PyYAML",
              "sqlite-utils", "click")
 WIKILINK = re.compile(r"\[\[([^\]\n]+)\]\]")
 KIB = 1024

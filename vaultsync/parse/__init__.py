@@ -15,7 +15,7 @@ anchors as Obsidian compares them), page (parse_page).
 """
 
 from .anchors import anchor_exists, anchor_parts, heading_key
-from .frontmatter import YAML_HANDLER, FastYAMLHandler, split_frontmatter
+from .frontmatter import split_frontmatter
 from .markdown import Structure, read_structure
 from .page import decode_page, is_source_page, page_kind, parse_page
 from .records import (
@@ -40,10 +40,8 @@ def mask_body(body: str) -> str:
 
 __all__ = [
     "DEFAULT_OPTIONS",
-    "YAML_HANDLER",
     "Block",
     "ExternalLink",
-    "FastYAMLHandler",
     "Field",
     "Heading",
     "Link",

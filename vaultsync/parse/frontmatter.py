@@ -22,7 +22,6 @@ import re
 from collections import defaultdict, deque
 from typing import Any, NamedTuple
 
-import frontmatter
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -76,15 +75,6 @@ class _Loader(_SafeLoader):
         return tag
 
 
-class FastYAMLHandler(frontmatter.YAMLHandler):  # type: ignore[misc,name-defined]
-    """python-frontmatter's YAML handler, on PyYAML's C loader where present."""
-
-    def load(self, fm: str, **kwargs: object) -> Any:
-        return load_yaml(fm)
-
-
-YAML_HANDLER = FastYAMLHandler()
-
 _FM_OPEN = re.compile(r"---[ \t]*\r?\n")
 # The closing line, found by the newline before it: a search for a literal skips ahead,
 # one anchored at every line start (^) does not.
@@ -93,7 +83,7 @@ _FM_CLOSE = re.compile(r"\n((?:---|\.\.\.)[ \t]*\r?)$", re.MULTILINE)
 
 def split_frontmatter(text: str) -> tuple[str | None, int, int]:
     """Find a YAML block at the very top: (yaml text or None, body offset, body's first line)."""
-    if not YAML_HANDLER.detect(text) or not _FM_OPEN.match(text):
+    if not _FM_OPEN.match(text):
         return None, 0, 1
     first_nl = text.index("\n") + 1
     close = _FM_CLOSE.search(text, first_nl - 1)
