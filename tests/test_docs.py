@@ -22,7 +22,7 @@ from conftest import REPO, SAMPLE_VAULT
 from vaultsync import graph
 from vaultsync.cli import cli
 from vaultsync.config import load_config
-from vaultsync.mirror import Mirror
+from vaultsync.mirror import SCHEMA_VERSION, Mirror
 from vaultsync.read import INTERNAL_COLUMNS, INTERNAL_TABLES  # not public API
 from vaultsync.sync import sync_vault
 
@@ -190,6 +190,11 @@ def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
     assert proc.returncode in (0, -signal.SIGINT), "".join(seen) + rest
     assert "Traceback" not in rest
     return "".join(seen) + rest
+
+
+def test_the_schema_version_and_its_changelog_are_current() -> None:
+    assert f"**Schema version: {SCHEMA_VERSION}**" in README
+    assert f"- **{SCHEMA_VERSION}**" in README  # the changelog has an entry for it
 
 
 def test_the_tour_runs_as_written(tmp_path: Path) -> None:
