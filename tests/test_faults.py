@@ -245,6 +245,36 @@ def test_kill_9_at_any_point_then_restart_converges(make_vault, tmp_path, point)
         assert proc.wait(timeout=TIMEOUT) == 0
 
 
+# --- pathological pages ----------------------------------------------------------------
+
+def test_sigterm_is_answered_while_pathological_pages_are_parsed(make_vault, tmp_path):
+    # A megabyte heading of spaces took the old parser hours (it was quadratic) and the
+    # daemon ignored SIGTERM meanwhile; with linear parsing and a cancel check between
+    # pages, a stop request ends even a first reconcile promptly.
+    heading = "# x" + " " * 1_000_000 + "y\n"
+    files = {f"big{i}.md": heading for i in range(3)}
+    files.update({f"p{i}.md": f"# P{i}\n[[p{i + 1}]]" for i in range(500)})
+    vault = make_vault(files)
+    db = tmp_path / "m.db"
+    proc = start_process(vault, db)
+    try:
+        wait_for(lambda: (read_status(db) or {}).get("pid") == proc.pid or
+                 proc.poll() is not None, what="the daemon started")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        proc.kill()
+    assert "Traceback" not in process_log(db)
+    proc = start_process(vault, db)  # and the next start indexes them all
+    try:
+        wait_watching(db, proc)
+        assert page_count(db, "big%") == 3
+        wait_converged(vault, db, tmp_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=TIMEOUT)
+
+
 # --- the mirror's file --------------------------------------------------------------------
 
 def test_a_deleted_mirror_is_recreated_and_filled(make_vault, tmp_path):
