@@ -106,7 +106,8 @@ def metrics_state(conn: sqlite3.Connection) -> MetricsState:
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """The mirror's headline counts (the sync summary's figures and the status's)."""
+    """The mirror's headline counts: the sync summary's figures (cheap: every batch of
+    the daemon reads them)."""
     q = conn.execute
     return {
         "pages": q("SELECT count(*) FROM pages").fetchone()[0],
@@ -114,9 +115,14 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
         "links": q("SELECT count(*) FROM links").fetchone()[0],
         "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
         "problems": q("SELECT count(*) FROM problems").fetchone()[0],
-        "tags": q("SELECT count(DISTINCT tag) FROM tags").fetchone()[0],
-        "citations": q("SELECT count(*) FROM citations").fetchone()[0],
     }
+
+
+def all_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """The headline counts, and the distinct tags and citation pairs (for `status`)."""
+    return {**counts(conn),
+            "tags": conn.execute("SELECT count(DISTINCT tag) FROM tags").fetchone()[0],
+            "citations": conn.execute("SELECT count(*) FROM citations").fetchone()[0]}
 
 
 def pid_alive(pid: int) -> bool:
@@ -179,7 +185,7 @@ def mirror_status(conn: sqlite3.Connection,
         "daemon": daemon,
         "alive": bool(daemon and daemon["alive"]),
         "last_batch": last_batch(conn),
-        "counts": counts(conn),
+        "counts": all_counts(conn),
         "metrics": metrics_state(conn).as_json(),
     }
 
