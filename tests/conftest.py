@@ -1,4 +1,4 @@
-"""Fixtures that build small real vaults in tmp_path."""
+"""Fixtures that build small real vaults in tmp_path, and the one bounded wait on state."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -20,6 +21,8 @@ from vaultsync.watch import Daemon, read_status
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_VAULT = REPO / "vault"
+
+T = TypeVar("T")
 
 
 def write_files(root: Path, files: dict[str, str | bytes]) -> None:
@@ -83,21 +86,26 @@ def rows(db: Path, sql: str, *params: object) -> list[tuple]:
 # --- waiting on state: the one bounded-wait helper ------------------------------------
 
 TIMEOUT = 60.0  # generous: CI machines are small and may be busy
+POLL = 0.02  # seconds between checks
 
 
-def wait_for(check: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> object:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+def wait_for(check: Callable[[], T], timeout: float = TIMEOUT,
+             what: str | Callable[[], str] = "") -> T:
+    """Poll `check` until it returns something truthy, and return that; fail after
+    `timeout` seconds with "timed out waiting for <what>" (`what` may be a function, called
+    then, for a message that shows the state at that moment, e.g. a process's log). A
+    locked or half-made mirror (sqlite3.OperationalError) counts as not yet."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            result = check()
+            if result := check():
+                return result
         except sqlite3.OperationalError:
-            result = None
-        if result:
-            return result
+            pass
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.02)
+            shown = what() if callable(what) else what
+            raise AssertionError(f"timed out waiting for {shown or check}")
+        time.sleep(POLL)
 
 
 def converged(vault: Path, db: Path, tmp_path: Path) -> bool:

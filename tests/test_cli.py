@@ -8,11 +8,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLE_VAULT, rows
+from conftest import SAMPLE_VAULT, rows, wait_for
 
 from vaultsync.cli import cli
 from vaultsync.mirror import SCHEMA_VERSION
@@ -207,10 +206,8 @@ def test_watch_says_it_watches_then_what_to_try_next_once(make_vault, tmp_path):
             if "datasette" in line:
                 break
         (vault / "c.md").write_text("more")  # a batch after the hint: no second hint
-        deadline = time.monotonic() + 60
-        while not rows(db, "SELECT 1 FROM pages WHERE path = 'c.md'"):
-            assert time.monotonic() < deadline, "the daemon did not take the edit"
-            time.sleep(0.05)
+        wait_for(lambda: rows(db, "SELECT 1 FROM pages WHERE path = 'c.md'"),
+                 what="the daemon to take the edit")
     finally:
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=60)

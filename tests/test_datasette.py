@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import wait_for
 
 from vaultsync.cli import cli
 from vaultsync.mirror import Mirror
@@ -737,9 +738,11 @@ def test_reads_never_see_half_a_sync_batch(mirror_db: Path) -> None:
         seen: dict[tuple[int, int, int], int] = {}
         thread = threading.Thread(target=writer)
         thread.start()
+        # Read until both states were seen a few times (or something else was), for 30 s at
+        # most: a sampling budget, not a wait on state (an overlap seen once is enough for
+        # the assertions below, which judge what was seen).
         deadline = time.monotonic() + 30
         try:
-            # Read until both states were seen a few times (or something else was).
             while thread.is_alive() and time.monotonic() < deadline and (
                     min(seen.get(s, 0) for s in allowed) < 5 or set(seen) - allowed):
                 rows = await get_json(ds, f"{sql_url(DB_NAME)}?_shape=array&sql={sql}")
@@ -818,7 +821,8 @@ def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
     vault = make_vault(VAULT)
     db = tmp_path / f"{DB_NAME}.db"  # missing: the command syncs first
     port = free_port()
-    log = (tmp_path / "datasette.log").open("w+")
+    log_path = tmp_path / "datasette.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "vaultsync", "datasette", str(vault), "--db", str(db),
          "--port", str(port), "--", "--setting", "sql_time_limit_ms", "5000"],
@@ -827,21 +831,18 @@ def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
     try:
         # The database is named after the vault folder, not the mirror file.
         url = f"http://127.0.0.1:{port}/vault/orphans.json?_shape=array"
-        deadline = time.monotonic() + 60
-        rows = None
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
+
+        def answer() -> httpx.Response | None:
+            assert proc.poll() is None, f"vaultsync datasette exited:\n{log_path.read_text()}"
             try:
-                response = httpx.get(url, timeout=5)
+                return httpx.get(url, timeout=5)
             except httpx.TransportError:
-                time.sleep(0.2)
-                continue
-            assert response.status_code == 200, response.text[:500]
-            rows = response.json()
-            break
-        log.seek(0)
-        assert rows is not None, f"no answer from vaultsync datasette:\n{log.read()}"
+                return None
+
+        response = wait_for(answer, 60, lambda: "an answer from vaultsync datasette:\n"
+                            + log_path.read_text())
+        assert response.status_code == 200, response.text[:500]
+        rows = response.json()
         assert [r["path"] for r in rows] == EXPECTED["orphans"]
         settings = httpx.get(f"http://127.0.0.1:{port}/-/settings.json", timeout=5).json()
         assert settings["sql_time_limit_ms"] == 5000  # extra args reach Datasette

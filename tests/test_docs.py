@@ -11,13 +11,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 import httpx
 import pytest
-from conftest import REPO, SAMPLE_VAULT
+from conftest import REPO, SAMPLE_VAULT, wait_for
 
 from vaultsync import graph
 from vaultsync.cli import cli
@@ -151,6 +150,19 @@ def normalised(lines: list[str], db: str) -> list[str]:
     return out
 
 
+def first_answer(url: str, proc: subprocess.Popen[str], seen: list[str]) -> httpx.Response:
+    """GET `url` once it answers: a server may need a moment after printing its address."""
+
+    def answer() -> httpx.Response | None:
+        try:
+            return httpx.get(url, timeout=10)
+        except httpx.TransportError:
+            assert proc.poll() is None, seen
+            return None
+
+    return wait_for(answer, TIMEOUT, lambda: f"{url} to answer: {seen}")
+
+
 def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
     """Start a long-running tour command, wait until it serves (or watches), check it
     answers, then stop it with Ctrl-C as the reader would."""
@@ -167,17 +179,10 @@ def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
             url = re.search(r"(?:serving .* at|Datasette:) (http://\S+?)[/;]?(?: |$)", line)
             if url:
                 base = url.group(1)
-                deadline = time.monotonic() + TIMEOUT
-                while True:  # bounded: the server may need a moment after its line
-                    try:
-                        answer = httpx.get(base, timeout=10)
-                        break
-                    except httpx.TransportError:
-                        assert time.monotonic() < deadline and proc.poll() is None, seen
-                        time.sleep(0.1)
-                assert answer.status_code == 200, (command, answer.text[:300])
+                response = first_answer(base, proc, seen)
+                assert response.status_code == 200, (command, response.text[:300])
                 if "serving" in line:  # the graph view, built, with its script
-                    assert "/static/bundle.js" in answer.text
+                    assert "/static/bundle.js" in response.text
                     assert httpx.get(base.rstrip("/") + "/static/bundle.js",
                                      timeout=10).status_code == 200
                 break

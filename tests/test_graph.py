@@ -9,14 +9,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import REPO, SAMPLE_VAULT, rows
+from conftest import REPO, SAMPLE_VAULT, rows, wait_for
 
 from vaultsync import graph, read
 from vaultsync.config import load_config
@@ -47,16 +45,6 @@ EXPECTED = {  # path: (in, out, citations, orphan, isolated, dead_end)
     "sources/s1.md": (1, 2, 1, 0, 0, 0),
     "sources/s2.md": (2, 0, 1, 0, 0, 1),
 }
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    """Poll until true or the deadline: never a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def synced(make_vault, config_for, files=KNOWN, name="mirror.db"):
@@ -409,7 +397,7 @@ def test_scheduler_computes_after_notify_and_after_each_settled_batch(make_vault
     try:
         assert meta(config.db, "metrics_graph_version") is None
         scheduler.notify()
-        assert wait_for(lambda: "heavy" in done)
+        wait_for(lambda: "heavy" in done, what="the heavy metrics")
         assert done[:1] == ["core"]
         assert metrics_by_path(config.db) == EXPECTED
         with Mirror(config.db) as mirror:
@@ -419,7 +407,7 @@ def test_scheduler_computes_after_notify_and_after_each_settled_batch(make_vault
         sync_vault(config, workers=1)
         for _ in range(3):  # a burst of batches
             scheduler.notify()
-        assert wait_for(lambda: done.count("heavy") == 2)
+        wait_for(lambda: done.count("heavy") == 2, what="the heavy metrics again")
         assert metrics_by_path(config.db)["d.md"][0] == 1
         with Mirror(config.db) as mirror:
             assert state(mirror).core_current and state(mirror).heavy_current
@@ -452,9 +440,9 @@ def test_scheduler_restarts_heavy_work_when_the_graph_changes(make_vault, config
         (vault / "concepts/p0.md").write_text("[[p1]] [[p2]] [[p3]] [[p4]] [[p5]]\n")
         sync_vault(config, workers=1)
         scheduler.notify()
-        assert wait_for(lambda: done.count("core") == 2)
+        wait_for(lambda: done.count("core") == 2, what="the core metrics again")
         go.set()
-        assert wait_for(lambda: "heavy" in done)
+        wait_for(lambda: "heavy" in done, what="the heavy metrics")
         assert len(calls) == 2  # the first run was abandoned, then started again
         assert done.count("heavy") == 1
         with Mirror(config.db) as mirror:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from conftest import wait_for
 
 from vaultsync.console import PROGRESS_MIN_PAGES
 
@@ -31,16 +33,26 @@ def on_terminal(*args: str) -> str:
                             env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
     os.close(follower)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the process closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+
+    def closed() -> bool:
+        """Read what the terminal holds now; True once the process has closed it."""
+        while select.select([leader], [], [], 0)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                return True
+            if not chunk:
+                return True
+            chunks.append(chunk)
+        return False
+
+    try:
+        wait_for(closed, TIMEOUT, lambda: f"{args} to finish: {b''.join(chunks)!r}")
+    except AssertionError:
+        proc.kill()
+        raise
+    finally:
+        os.close(leader)
     assert proc.wait(timeout=TIMEOUT) == 0
     return b"".join(chunks).decode("utf-8", "replace")
 

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import wait_for
 
 from vaultsync.cli import cli
 from vaultsync.config import Config
@@ -70,14 +70,6 @@ class Served:
             Syncer(self.config, mirror, workers=1).sync()
 
 
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def serve(make_vault, config_for) -> Iterator[Callable[..., Served]]:
     """serve(files, allow_remote=False, ...) → a running server on 127.0.0.1:<free port>."""
@@ -95,7 +87,7 @@ def serve(make_vault, config_for) -> Iterator[Callable[..., Served]]:
         server = AppServer(app, bind_socket("127.0.0.1", 0))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        wait_until(lambda: server.started, "the server to start")
+        wait_for(lambda: server.started, WAIT, "the server to start")
         base = f"http://127.0.0.1:{server.port}"
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
                               timeout=WAIT)
@@ -652,25 +644,33 @@ def test_metrics_can_be_left_alone(serve) -> None:
 
 def sse_events(response: httpx.Response, timeout: float = WAIT) -> Iterator[dict]:
     """Parsed server-sent events: {event, data, id}. Fails once `timeout` seconds pass
-    without the event the caller is waiting for (heartbeats keep the socket busy, so the
-    client's read timeout alone would never fire)."""
+    without an event (heartbeats keep the socket busy, so the client's read timeout alone
+    would never fire)."""
+    lines = response.iter_lines()
     event: dict = {}
-    deadline = [time.monotonic() + timeout]
-    for line in response.iter_lines():
-        if time.monotonic() > deadline[0]:
-            raise AssertionError("timed out waiting for a server-sent event")
-        if line == "":
-            if "data" in event:
-                event["data"] = json.loads(event["data"])
-                yield event
-                deadline[0] = time.monotonic() + timeout
-            event = {}
-        elif line.startswith(":"):
-            continue
-        else:
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            event[field] = event.get(field, "") + value if field == "data" else value
+    ended = {"ended": True}
+
+    def read() -> dict | None:
+        """Lines up to the next event (returned), heartbeat (None: the wait goes on, or
+        times out) or the end of the stream (`ended`)."""
+        nonlocal event
+        for line in lines:
+            if line == "":
+                if "data" in event:
+                    done, event = event, {}
+                    done["data"] = json.loads(done["data"])
+                    return done
+                event = {}
+            elif line.startswith(":"):
+                return None
+            else:
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                event[field] = event.get(field, "") + value if field == "data" else value
+        return ended
+
+    while (found := wait_for(read, timeout, "a server-sent event")) is not ended:
+        yield found
 
 
 def next_event(events: Iterator[dict], name: str) -> dict:
@@ -753,23 +753,20 @@ def test_serve_watch_is_a_live_backend(make_vault, tmp_path) -> None:
                      daemon=True).start()
     output: list[str] = []
     try:
-        url = None
-        deadline = time.monotonic() + WAIT
-        while url is None:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0 and proc.poll() is None, "".join(output)
-            try:
-                line = lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            output.append(line)
-            if " at http://127.0.0.1:" in line:
-                url = line.split(" at ", 1)[1].split("/ ", 1)[0]
+        def served_url() -> str | None:
+            assert proc.poll() is None, "".join(output)
+            while not lines.empty():
+                output.append(lines.get())
+                if " at http://127.0.0.1:" in output[-1]:
+                    return output[-1].split(" at ", 1)[1].split("/ ", 1)[0]
+            return None
+
+        url = wait_for(served_url, WAIT, lambda: "serve to print its address:\n" + "".join(output))
         token = load_token(db)
         assert token and token in "".join(output)  # printed once, when made
         headers = {"Authorization": f"Bearer {token}"}
-        wait_until(lambda: httpx.get(url + "/api/status", headers=headers, timeout=WAIT)
-                   .json().get("alive"), "the daemon to report itself alive")
+        wait_for(lambda: httpx.get(url + "/api/status", headers=headers, timeout=WAIT)
+                 .json().get("alive"), WAIT, "the daemon to report itself alive")
         with httpx.Client(timeout=WAIT) as client, client.stream(
                 "GET", f"{url}/api/events?token={token}") as response:
             events = sse_events(response)
@@ -830,7 +827,7 @@ def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
         serving = output[-1]
         assert f"(live: kept by the running vaultsync watch, pid {os.getpid()})" in serving
         url = serving.split(" at ", 1)[1].split(" ", 1)[0]
-        wait_until(lambda: running_url(db) == url, "the server's address record")
+        wait_for(lambda: running_url(db) == url, WAIT, "the server's address record")
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=WAIT)

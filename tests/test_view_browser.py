@@ -22,13 +22,13 @@ import os
 import shutil
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import REPO, wait_for
 
 from vaultsync import graph as vgraph
 from vaultsync.config import load_config
@@ -38,7 +38,6 @@ from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token
 from vaultsync.sync import sync_vault
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("VAULTSYNC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
@@ -108,10 +107,7 @@ def serving(config: object) -> Iterator[tuple[str, str]]:
     server = AppServer(app, bind_socket("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
+    wait_for(lambda: server.started, 20, "the server to start")
     try:
         yield f"http://127.0.0.1:{server.port}", token
     finally:
