@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
-import importlib.util
 import json
 import os
 import platform
@@ -61,8 +60,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import gen_vault  # this script's neighbour: its folder is sys.path[0]
+
 REPO = Path(__file__).resolve().parent.parent
-GEN_VAULT = REPO / "scripts" / "gen_vault.py"
 SECTIONS = ("floor", "sync", "edit", "daemon", "burst", "graph", "peer")
 PEER_PACKAGE = "obsidiantools"
 PEER_CODE = (
@@ -396,13 +396,6 @@ CHILDREN = {"floor": child_floor, "edit": child_edit, "graph": child_graph}
 # --- the vault, the mirror copies -------------------------------------------------------
 
 
-def load_gen_vault():
-    spec = importlib.util.spec_from_file_location("gen_vault", GEN_VAULT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def ensure_vault(workdir: Path, pages: int, seed: int) -> tuple[Path, dict]:
     """WORKDIR/vault-N, generated once; reused when its marker names the same pages and
     seed (gen_vault --force semantics: only a marked folder is ever regenerated)."""
@@ -411,11 +404,10 @@ def ensure_vault(workdir: Path, pages: int, seed: int) -> tuple[Path, dict]:
     expected = f"(pages={pages} seed={seed})"
     if marker.is_file() and expected in marker.read_text("utf-8"):
         return vault, {"generated": False}
-    gen = load_gen_vault()
     log(f"generating {pages} pages into {vault}")
     t0 = time.perf_counter()
-    summary = gen.generate(vault, pages, seed, force=marker.is_file())
-    log(gen.summary_line(summary))
+    summary = gen_vault.generate(vault, pages, seed, force=marker.is_file())
+    log(gen_vault.summary_line(summary))
     return vault, {"generated": True, "seconds": time.perf_counter() - t0,
                    "links": summary["links"], "attachments": summary["attachments"]}
 

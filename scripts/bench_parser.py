@@ -42,6 +42,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import gen_vault  # noqa: E402 - this script's neighbour: its folder is sys.path[0]
+
 import vaultsync.parse as parse  # noqa: E402
 from vaultsync.parse.markdown import read_structure  # noqa: E402
 
@@ -119,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         old = load_baseline(args.baseline, Path(tmp))
         if args.vault is None:
-            gen = load_file("gen_vault", REPO / "scripts" / "gen_vault.py")
             root = Path(tmp) / "vault"
-            gen.generate(root, args.pages, seed=args.seed)
+            gen_vault.generate(root, args.pages, seed=args.seed)
             source = f"gen_vault --pages {args.pages} --seed {args.seed}"
         else:
             root = args.vault

@@ -35,7 +35,6 @@ ends that run (the tab is frozen). Prints a Markdown section (and writes it with
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -51,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gen_vault  # this script's neighbour: its folder is sys.path[0]
 import httpx
 
 HERE = Path(__file__).resolve().parent
@@ -164,14 +164,6 @@ class Run:
 # --- set-up --------------------------------------------------------------------------------
 
 
-def load_gen_vault() -> Any:
-    spec = importlib.util.spec_from_file_location("gen_vault", HERE / "gen_vault.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -188,7 +180,7 @@ def prepare(workdir: Path, pages: int, src: Path) -> tuple[Path, Path]:
     """A fresh copy of the generated vault and a fresh mirror of it."""
     pristine = workdir / f"vault-{pages}"
     if not (pristine / ".gen_vault").exists():
-        load_gen_vault().generate(pristine, pages, seed=42, force=pristine.exists())
+        gen_vault.generate(pristine, pages, seed=42, force=pristine.exists())
     vault = workdir / f"work-{pages}"
     if vault.exists():
         shutil.rmtree(vault)

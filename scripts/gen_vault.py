@@ -5,7 +5,8 @@ Usage::
 
     python scripts/gen_vault.py OUT_DIR --pages N [--seed 42] [--force]
 
-or, from Python (``scripts/`` is not a package: load the file with importlib)::
+or, from Python (``import gen_vault`` beside it in ``scripts/``, ``from scripts import
+gen_vault`` from the checkout's root, as the tests do)::
 
     summary = generate(Path(out_dir), pages, seed=42)   # force=False by default
 

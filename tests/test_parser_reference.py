@@ -11,13 +11,13 @@ the rule that decides it, so that a change in either turns the suite red.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from mdit_reference import mask_body_mdit, structure_mdit, vault_pages
 
 import vaultsync.parse.page
+from scripts import gen_vault
 from vaultsync.parse import parse_page
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,10 +36,6 @@ def extract_mdit(path: str, text: str, monkeypatch: pytest.MonkeyPatch) -> tuple
 
 @pytest.fixture(scope="module")
 def generated_vault(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = importlib.util.spec_from_file_location("gen_vault", REPO / "scripts" / "gen_vault.py")
-    assert spec is not None and spec.loader is not None
-    gen_vault = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen_vault)
     out = tmp_path_factory.mktemp("gen") / "vault"
     gen_vault.generate(out, pages=300, seed=7)
     return out

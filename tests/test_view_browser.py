@@ -17,7 +17,6 @@ Set VAULTSYNC_SCREENSHOT=docs/graph-view.png to save the screenshot for the READ
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import struct
@@ -30,6 +29,7 @@ import httpx
 import pytest
 from conftest import REPO, wait_for
 
+from scripts import gen_vault
 from vaultsync import graph as vgraph
 from vaultsync.config import load_config
 from vaultsync.mirror import Mirror
@@ -226,20 +226,12 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
 # --- a generated vault ------------------------------------------------------------------------
 
 
-def generate_vault(out: Path, pages: int) -> dict:
-    spec = importlib.util.spec_from_file_location("gen_vault", REPO / "scripts" / "gen_vault.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.generate(out, pages, seed=42)
-
-
 @pytest.fixture
 def big_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
     """A generated vault, synced, with metrics and the stored layout computed (as the
     daemon leaves a mirror), served."""
     vault = tmp_path / "vault"
-    generate_vault(vault, GENERATED_PAGES)
+    gen_vault.generate(vault, GENERATED_PAGES, seed=42)
     config = load_config(vault, tmp_path / "mirror.db")
     sync_vault(config)
     with Mirror(config.db) as mirror:
