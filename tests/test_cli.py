@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import SAMPLE_VAULT, rows, wait_for
 
 from vaultsync.cli import cli
-from vaultsync.mirror import SCHEMA_VERSION
+from vaultsync.mirror import SCHEMA_VERSION, Mirror
 
 
 def run(*args: str, env: dict | None = None):
@@ -111,12 +111,27 @@ def test_locked_mirror_is_one_line(make_vault, tmp_path):
     (vault / "b.md").write_text("y")
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    try:
-        result = run("sync", str(vault), "--db", str(db))
+    try:  # locked once the busy timeout has passed: a tenth of a second, not 5
+        result = run("sync", str(vault), "--db", str(db), env={"VAULTSYNC_BUSY_TIMEOUT": "0.1"})
     finally:
         holder.execute("ROLLBACK")
     assert result.exit_code == 2
     assert "database is locked" in result.stderr and "Traceback" not in result.output
+
+
+def test_busy_timeout_comes_from_the_environment(make_vault, tmp_path, monkeypatch):
+    db = tmp_path / "m.db"
+    with Mirror(db) as mirror:
+        assert mirror.conn.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+    monkeypatch.setenv("VAULTSYNC_BUSY_TIMEOUT", "0.25")
+    with Mirror(db) as mirror:
+        assert mirror.conn.execute("PRAGMA busy_timeout").fetchone() == (250,)
+    vault = make_vault({"a.md": "x"})
+    for bad in ("soon", "-1", "inf"):
+        result = run("sync", str(vault), "--db", str(db), env={"VAULTSYNC_BUSY_TIMEOUT": bad})
+        assert result.exit_code == 2
+        assert result.stderr.splitlines()[-1] == (
+            f"vaultsync: VAULTSYNC_BUSY_TIMEOUT must be a number of seconds, not {bad!r}")
 
 
 def test_mirror_from_a_newer_vaultsync_is_refused(make_vault, tmp_path):

@@ -61,6 +61,15 @@ def test_the_reference_lists_no_command_that_does_not_exist() -> None:
     assert set(reference_rows()) == set(cli.commands)
 
 
+def test_every_environment_variable_is_documented() -> None:
+    """Each `VAULTSYNC_*` name the package's code spells out, quoted, is in README."""
+    names = {name for path in (REPO / "vaultsync").rglob("*.py")
+             for name in re.findall(r"[\"'](VAULTSYNC_[A-Z_]*[A-Z])[\"']", path.read_text("utf-8"))}
+    assert {"VAULTSYNC_DB", "VAULTSYNC_BUSY_TIMEOUT"} <= names
+    missing = sorted(name for name in names if f"`${name}`" not in README)
+    assert not missing, "environment variables not in README: " + ", ".join(missing)
+
+
 # --- the schema -----------------------------------------------------------------------
 
 

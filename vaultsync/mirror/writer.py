@@ -5,6 +5,7 @@ The schema itself is in schema.py; reading is `vaultsync.read`'s."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -116,9 +117,25 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
 
 
+def busy_timeout() -> float:
+    """Seconds a connection waits for another's lock before "database is locked":
+    $VAULTSYNC_BUSY_TIMEOUT, else 5."""
+    value = os.environ.get("VAULTSYNC_BUSY_TIMEOUT", "").strip() or "5"
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:
+        raise MirrorError(f"VAULTSYNC_BUSY_TIMEOUT must be a number of seconds, not {value!r}")
+    return seconds
+
+
 def connect(db_path: Path | str, *, readonly: bool = False,
-            timeout: float = 5.0) -> sqlite3.Connection:
-    """A connection with vaultsync's pragmas; autocommit, transactions are explicit."""
+            timeout: float | None = None) -> sqlite3.Connection:
+    """A connection with vaultsync's pragmas; autocommit, transactions are explicit.
+    `timeout`: seconds to wait for a lock (default: busy_timeout())."""
+    if timeout is None:
+        timeout = busy_timeout()
     if readonly:
         uri = Path(db_path).absolute().as_uri() + "?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout,
@@ -134,7 +151,7 @@ def connect(db_path: Path | str, *, readonly: bool = False,
 class Mirror:
     """An open mirror database. Every write vaultsync makes goes through here."""
 
-    def __init__(self, db_path: Path | str, *, timeout: float = 5.0) -> None:
+    def __init__(self, db_path: Path | str, *, timeout: float | None = None) -> None:
         self.path = Path(db_path)
         self._migrating = False
         try:
