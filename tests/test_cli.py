@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 
-import pytest
 from click.testing import CliRunner
 from conftest import SAMPLE_VAULT, rows, wait_for
 
@@ -70,24 +68,8 @@ def test_unwritable_mirror_is_one_line(make_vault, tmp_path):
     assert last.startswith("vaultsync: cannot create mirror") and "Traceback" not in result.output
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """A folder on a read-only file system (root can write anywhere else)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a file system needs root")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
-def test_a_read_only_mirror_folder_is_one_line_for_every_command(make_vault, read_only_folder):
+def test_a_read_only_mirror_folder_is_one_line_for_every_command(make_vault, tmpfs):
+    read_only_folder = tmpfs("1m")
     vault = make_vault({"a.md": "x"})
     db = read_only_folder / "m.db"
     assert run("sync", str(vault), "--db", str(db)).exit_code == 0

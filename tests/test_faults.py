@@ -11,7 +11,6 @@ import shutil
 import signal
 import sqlite3
 import stat
-import subprocess
 import threading
 from pathlib import Path
 
@@ -308,23 +307,6 @@ def test_a_replaced_mirror_is_brought_up_to_date(make_vault, tmp_path):
         wait_converged(vault, db, tmp_path)
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 6 MiB tmpfs: a disk that fills up. Needs root and a kernel that allows it."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
 def fill(folder: Path) -> Path:
     filler = folder / "filler"
     with open(filler, "wb") as fh:
@@ -337,8 +319,8 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_is_reported_and_retried_until_space_frees(make_vault, tmp_path,
-                                                              small_disk):
+def test_a_full_disk_is_reported_and_retried_until_space_frees(make_vault, tmp_path, tmpfs):
+    small_disk = tmpfs("6m")
     vault = make_vault({"a.md": "# A"})
     db = small_disk / "m.db"
     with RunningDaemon(vault, db) as running:

@@ -204,32 +204,6 @@ def test_status_row_shows_the_daemon_alive(watched):
 
 # --- as a real process ---------------------------------------------------------------
 
-def test_kill_9_then_restart_catches_up(make_vault, tmp_path):
-    vault = make_vault({f"p{i}.md": f"# P{i}\n[[p{i + 1}]]" for i in range(200)})
-    db = tmp_path / "m.db"
-    proc = start_process(vault, db)
-    try:
-        wait_watching(db, proc)
-        for i in range(200, 400):  # a burst, killed while it is being applied
-            (vault / f"p{i}.md").write_text(f"# P{i}\n[[p{i - 200}]]")
-        wait_for(lambda: rows(db, "SELECT count(*) FROM pages")[0][0] > 200, what="a batch")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=TIMEOUT)
-    finally:
-        proc.kill()
-    # Meanwhile, more edits, renames and deletes with no daemon running.
-    (vault / "p1.md").write_text("# Changed\n")
-    (vault / "p2.md").rename(vault / "moved.md")
-    (vault / "p3.md").unlink()
-    proc = start_process(vault, db)
-    try:
-        wait_watching(db, proc)
-        wait_converged(vault, db, tmp_path)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=TIMEOUT)
-
-
 def test_sigterm_and_sigint_stop_cleanly(make_vault, tmp_path):
     vault = make_vault({"a.md": "x"})
     db = tmp_path / "m.db"

@@ -136,20 +136,6 @@ def _check_expansion(root: yaml.Node, text_len: int) -> None:
             stack.extend((c, False) for c in node.value)
 
 
-def load_yaml(text: str) -> Any:
-    """yaml.safe_load within a budget: raises yaml.YAMLError or OverBudget."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if "*" in text:  # without an alias nothing can expand
-            _check_expansion(node, len(text))
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
 class NotAMapping(ValueError):
     """The document is a scalar or a list, not a mapping."""
 
