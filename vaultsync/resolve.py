@@ -36,12 +36,13 @@ class _Bucket:
     """Every file that shares one name key, indexed so that a lookup never scans them
     all (digital gardens hold thousands of `index.md`)."""
 
-    __slots__ = ("by_key", "by_folder", "size", "_shortest")
+    __slots__ = ("by_key", "by_folder", "size", "only", "_shortest")
 
     def __init__(self) -> None:
         self.by_key: dict[str, list[str]] = {}  # path key → the paths (case twins)
         self.by_folder: dict[str, list[str]] = {}  # lower-cased folder → the paths
         self.size = 0
+        self.only: str | None = None  # the one path, while there is exactly one
         self._shortest: str | None = None  # cached (length, path) minimum
 
     def add(self, path: str) -> bool:
@@ -51,6 +52,7 @@ class _Bucket:
         twins.append(path)
         self.by_folder.setdefault(_folder(path).lower(), []).append(path)
         self.size += 1
+        self.only = path if self.size == 1 else None
         if self._shortest is not None and (len(path), path) < (len(self._shortest),
                                                                 self._shortest):
             self._shortest = path
@@ -70,6 +72,7 @@ class _Bucket:
         if not siblings:
             del self.by_folder[folder]
         self.size -= 1
+        self.only = next(iter(self.by_key.values()))[0] if self.size == 1 else None
         if self._shortest == path:
             self._shortest = None
         return True
@@ -80,10 +83,6 @@ class _Bucket:
                                  key=lambda p: (len(p), p))
         return self._shortest
 
-    def only(self) -> str | None:
-        if self.size != 1:
-            return None
-        return next(iter(self.by_key.values()))[0]
 
 
 class Resolver:
@@ -157,9 +156,8 @@ class Resolver:
         bucket = self._by_name.get(key)
         if bucket is None:
             return None
-        only = bucket.only()
-        if only is not None:
-            return only
+        if bucket.only is not None:
+            return bucket.only
         exact = self._at_path(key, written)
         if exact is not None:
             return exact
