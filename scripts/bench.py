@@ -1198,7 +1198,8 @@ def render(results: list[dict], workdir: Path) -> str:
     for r in sorted(results, key=lambda r: r["pages"]):
         lines += size_section(r)
     lines += reproduce_section(results, workdir)
-    return "\n".join(lines)
+    # A committed file names no machine path: the work folder is the WORKDIR argument.
+    return "\n".join(lines).replace(str(workdir), "WORKDIR")
 
 
 def reproduce_section(results: list[dict], workdir: Path) -> list[str]:
