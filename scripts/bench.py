@@ -1253,7 +1253,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="comma-separated vault sizes (default 2000,10000)")
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
     ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
-    ap.add_argument("--workdir", type=Path, default=Path("/work/bench"))
+    ap.add_argument("--workdir", type=Path, required=True,
+                    help="where vaults, mirrors and results are kept (reused across runs)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                     help=f"run {PEER_PACKAGE} as the peer (default on)")

@@ -5,7 +5,7 @@ recomputed after every batch (core) and in the background (heavy) do not hold ba
 up. Each of 40 edits changes a system page's title and links, so the graph changes
 every time and the heavy metrics restart.
 
-    cp -r /work/bench/vault-10000 /tmp/lat10k   # a scratch copy: its pages are edited
+    cp -r WORKDIR/vault-10000 WORKDIR/lat10k   # a scratch copy: its pages are edited
     .venv/bin/python scripts/bench_watch_metrics.py /tmp/lat10k /tmp/lat.db
 """
 
