@@ -6,7 +6,7 @@ up. Each of 40 edits changes a system page's title and links, so the graph chang
 every time and the heavy metrics restart.
 
     cp -r WORKDIR/vault-10000 WORKDIR/lat10k   # a scratch copy: its pages are edited
-    .venv/bin/python scripts/bench_watch_metrics.py /tmp/lat10k /tmp/lat.db
+    .venv/bin/python scripts/bench_watch_metrics.py WORKDIR/lat10k WORKDIR/lat.db
 """
 
 from __future__ import annotations
