@@ -33,7 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vaultsync.config import load_config
-from vaultsync.mirror import Mirror, dump
+from vaultsync.mirror import Mirror
+from vaultsync.read.status import dump
 from vaultsync.sync import Syncer
 
 HERE = Path(__file__).resolve().parent
