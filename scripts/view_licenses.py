@@ -51,6 +51,9 @@ def main(meta_path: str, node_modules: str, out: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0)
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
     main(*sys.argv[1:])
