@@ -167,3 +167,22 @@ def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path
         (vault / "ext").unlink()
         syncer.sync(["ext"])
         assert dump(mirror.conn) == fresh_dump(vault, tmp_path)
+
+
+def test_ignored_names_are_neither_pages_nor_attachments(make_vault, tmp_path):
+    vault = make_vault({
+        "note.md": "# Note\n",
+        "note.md~": "backup",
+        "draft.md.tmp": "# temp\n",
+        "4913": "",
+        "#note.md#": "emacs",
+        "kept.md.tmp.md": "# Kept\n",  # only the whole name is matched
+        ".hidden.md": "# Hidden\n",
+    })
+    settings = tmp_path / "vaultsync.toml"
+    settings.write_text('ignore = ["*.md~", "*.tmp"]\n')
+    db = tmp_path / "m.db"
+    sync_vault(load_config(vault, db, settings), workers=1)
+    assert set(rows(db, "SELECT path FROM pages")) == {("note.md",), ("kept.md.tmp.md",)}
+    # "4913" and "#note.md#" are ignored only by the default list this file replaced
+    assert set(rows(db, "SELECT path FROM attachments")) == {("4913",), ("#note.md#",)}

@@ -9,6 +9,7 @@ import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,12 @@ class Config:
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
     def is_ignored_name(self, name: str) -> bool:
-        return name.startswith(".") or any(fnmatch.fnmatchcase(name, pat) for pat in self.ignore)
+        return name.startswith(".") or self._ignore_pattern.match(name) is not None
+
+    @cached_property
+    def _ignore_pattern(self) -> re.Pattern[str]:
+        # One regex for every pattern: the scan asks this of every name in the vault.
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.ignore) or "(?!)")
 
     def parse_fingerprint(self) -> str:
         """Changes when a setting, or the parser itself, changes what parsing gives: then

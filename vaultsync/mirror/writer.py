@@ -582,7 +582,9 @@ class Mirror:
 def _stat(values: Sequence[Any]) -> FileStat:
     """A stored identity; a column still NULL (a mirror from before inodes were kept)
     never equals a real stat, so the file is hashed again once."""
-    return FileStat(*(-2 if v is None else v for v in values))
+    if None in values:
+        return FileStat(*(-2 if v is None else v for v in values))
+    return FileStat(*values)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
