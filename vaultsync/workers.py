@@ -1,7 +1,7 @@
 """The processes that parse pages in parallel during a large sync.
 
-They are forked (the cheapest start: a fork server costs 0.25-0.45 s more per sync on a
-2-core machine, see BENCHMARKS.md), so what a fork would carry over is dealt with here
+They are forked (the cheapest start for the short syncs a daemon runs, and no slower for
+long ones: see BENCHMARKS.md), so what a fork would carry over is dealt with here
 and where it is held: a worker resets the signal handlers it inherited (a stop request
 is its owner's business), exits as soon as its owner does (even after `kill -9`), and
 never holds the daemon's lock (DaemonLock closes its descriptor in every forked child).
