@@ -19,6 +19,7 @@ load disturbs least), and the load average.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import statistics
@@ -27,6 +28,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,19 +44,50 @@ def export(rev: str, into: Path) -> Path:
     return into / "tree"
 
 
-def sync_once(code: Path, vault: Path, db: Path, extra: list[str]) -> tuple[float, float]:
+Timing = tuple[float, float]  # wall seconds, CPU seconds of the process and its children
+
+
+def timed_sync(argv: list[str], db: Path, env: dict[str, str]) -> Timing:
+    """Run one sync process (`argv`) into a fresh mirror at `db`; its wall and CPU time."""
     for suffix in ("", "-wal", "-shm"):
         db.with_name(db.name + suffix).unlink(missing_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(code))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    # No -q: older revisions lack it; the output is thrown away either way.
-    subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(vault), "--db", str(db),
-                    *extra], env=env, cwd=db.parent, check=True,
+    subprocess.run(argv, env=env, cwd=db.parent, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def interleaved(runs: dict[str, Callable[[], Timing]], rounds: int
+                ) -> tuple[dict[str, list[Timing]], list[float]]:
+    """Each round runs every entry once, the order reversed every other round, so that a
+    change in the machine's load falls on all; the timings, and the load before each."""
+    times: dict[str, list[Timing]] = {name: [] for name in runs}
+    loads = []
+    order = list(runs)
+    for _ in range(rounds):
+        for name in order:
+            loads.append(os.getloadavg()[0])
+            times[name].append(runs[name]())
+        order.reverse()
+    return times, loads
+
+
+def print_table(column: str, times: dict[str, list[Timing]]) -> None:
+    print(f"| {column} | wall s | CPU s (with parsing processes) |")
+    print("|---|---|---|")
+    for name, runs in times.items():
+        wall, cpu = [w for w, _ in runs], [c for _, c in runs]
+        print(f"| {name} | {statistics.median(wall):.2f} ({min(wall):.2f} – {max(wall):.2f}) "
+              f"| {statistics.median(cpu):.2f} ({min(cpu):.2f} – {max(cpu):.2f}) |")
+
+
+def median_difference(base: list[Timing], other: list[Timing]) -> Timing:
+    """Medians of the per-round differences, wall and CPU (other minus base)."""
+    return (statistics.median(o[0] - b[0] for b, o in zip(base, other, strict=True)),
+            statistics.median(o[1] - b[1] for b, o in zip(base, other, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,30 +99,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     extra = [] if args.workers is None else ["--workers", str(args.workers)]
 
+    vault = args.vault.resolve()
     with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "mirror.db"
         codes = {args.rev: export(args.rev, Path(tmp)), "this checkout": REPO}
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
-        loads = []
-        order = list(codes)
-        for _ in range(args.rounds):
-            for name in order:
-                loads.append(os.getloadavg()[0])
-                times[name].append(sync_once(codes[name], args.vault.resolve(),
-                                             Path(tmp) / "mirror.db", extra))
-            order.reverse()
+        # No -q: older revisions lack it; the output is thrown away either way.
+        runs = {name: functools.partial(
+                    timed_sync, [sys.executable, "-m", "vaultsync", "sync", str(vault),
+                                 "--db", str(db), *extra],
+                    db, dict(os.environ, PYTHONPATH=str(code)))
+                for name, code in codes.items()}
+        times, loads = interleaved(runs, args.rounds)
 
     print(f"full sync of {args.vault} ({args.rounds} rounds, interleaved"
           f"{', ' + ' '.join(extra) if extra else ''}); load average "
           f"{min(loads):.2f} – {max(loads):.2f}\n")
-    print("| code | wall s | CPU s (with parsing processes) |")
-    print("|---|---|---|")
-    for name, runs in times.items():
-        wall, cpu = [w for w, _ in runs], [c for _, c in runs]
-        print(f"| {name} | {statistics.median(wall):.2f} ({min(wall):.2f} – {max(wall):.2f}) "
-              f"| {statistics.median(cpu):.2f} ({min(cpu):.2f} – {max(cpu):.2f}) |")
-    base, this = times[args.rev], times["this checkout"]
-    wall_diff = statistics.median(t[0] - b[0] for b, t in zip(base, this, strict=True))
-    cpu_diff = statistics.median(t[1] - b[1] for b, t in zip(base, this, strict=True))
+    print_table("code", times)
+    wall_diff, cpu_diff = median_difference(times[args.rev], times["this checkout"])
     print(f"\nthis checkout minus {args.rev}, median of the rounds: wall {wall_diff:+.2f} s, "
           f"CPU {cpu_diff:+.2f} s")
     return 0
