@@ -113,10 +113,14 @@ def _tag_matches(page_tags: list[str], wanted: list[str]) -> bool:
     return any(t == w or t.startswith(w + "/") for w in wanted for t in lowered)
 
 
+def _extra_node(node_id: str, node_type: str, title: str) -> dict[str, Any]:
+    return {"id": node_id, "type": node_type, "title": title, "kind": None, "tags": [],
+            "in_degree": 0, "out_degree": 0}
+
+
 def _extra(conn: sqlite3.Connection, nodes: dict[int, dict[str, Any]], include: Sequence[str],
            everything: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The nodes and links that Obsidian's graph toggles add, for the pages in `nodes`."""
-    extra_nodes: list[dict[str, Any]] = []
     extra_links: list[dict[str, Any]] = []
     ids = set(nodes)
 
@@ -128,54 +132,40 @@ def _extra(conn: sqlite3.Connection, nodes: dict[int, dict[str, Any]], include: 
             yield from conn.execute(sql.replace("/*ids*/", f"AND l.source_id IN ({marks(chunk)})"),
                                     chunk)
 
+    def link(group: dict[str, dict[str, Any]], source: str, node_id: str, node_type: str,
+             title: str, weight: int) -> None:
+        """A link from the page node `source` to an extra node, made on first use."""
+        group.setdefault(node_id, _extra_node(node_id, node_type, title))["in_degree"] += 1
+        extra_links.append({"source": source, "target": node_id, "weight": weight,
+                            "type": node_type})
+
+    unresolved: dict[str, dict[str, Any]] = {}
+    attached: dict[str, dict[str, Any]] = {}
+    tag_nodes: dict[str, dict[str, Any]] = {}
     if "unresolved" in include:
-        found: dict[str, dict[str, Any]] = {}
         for source_id, key, target, weight in page_links(
                 "SELECT l.source_id, l.target_key, min(l.target), count(*) FROM links l "
                 "WHERE l.target_path IS NULL AND l.target != '' /*ids*/ "
                 "GROUP BY l.source_id, l.target_key"):
-            if source_id not in ids:
-                continue
-            node_id = f"unresolved:{key}"
-            node = found.setdefault(node_id, {
-                "id": node_id, "type": "unresolved", "title": target, "kind": None,
-                "tags": [], "in_degree": 0, "out_degree": 0})
-            node["in_degree"] += 1
-            extra_links.append({"source": nodes[source_id]["id"], "target": node_id,
-                                "weight": weight, "type": "unresolved"})
-        extra_nodes.extend(found.values())
+            if source_id in ids:
+                link(unresolved, nodes[source_id]["id"], f"unresolved:{key}", "unresolved",
+                     target, weight)
     if "attachments" in include:
-        attached: dict[str, dict[str, Any]] = {}
         if everything:
             for (path,) in conn.execute("SELECT path FROM attachments ORDER BY path"):
-                attached[path] = {"id": path, "type": "attachment",
-                                  "title": path.rpartition("/")[2], "kind": None, "tags": [],
-                                  "in_degree": 0, "out_degree": 0}
+                attached[path] = _extra_node(path, "attachment", path.rpartition("/")[2])
         for source_id, path, weight in page_links(
                 "SELECT l.source_id, l.target_path, count(*) FROM links l "
                 "JOIN attachments a ON a.path = l.target_path "
                 "WHERE l.target_id IS NULL /*ids*/ GROUP BY l.source_id, l.target_path"):
-            if source_id not in ids:
-                continue
-            node = attached.setdefault(path, {
-                "id": path, "type": "attachment", "title": path.rpartition("/")[2],
-                "kind": None, "tags": [], "in_degree": 0, "out_degree": 0})
-            node["in_degree"] += 1
-            extra_links.append({"source": nodes[source_id]["id"], "target": path,
-                                "weight": weight, "type": "attachment"})
-        extra_nodes.extend(attached.values())
+            if source_id in ids:
+                link(attached, nodes[source_id]["id"], path, "attachment",
+                     path.rpartition("/")[2], weight)
     if "tags" in include:
-        tag_nodes: dict[str, dict[str, Any]] = {}
         for node in nodes.values():
             for tag in node["tags"]:
-                node_id = f"tag:#{tag.lower()}"
-                tag_node = tag_nodes.setdefault(node_id, {
-                    "id": node_id, "type": "tag", "title": f"#{tag}", "kind": None,
-                    "tags": [], "in_degree": 0, "out_degree": 0})
-                tag_node["in_degree"] += 1
-                extra_links.append({"source": node["id"], "target": node_id, "weight": 1,
-                                    "type": "tag"})
-        extra_nodes.extend(tag_nodes.values())
+                link(tag_nodes, node["id"], f"tag:#{tag.lower()}", "tag", f"#{tag}", 1)
+    extra_nodes = [*unresolved.values(), *attached.values(), *tag_nodes.values()]
     return extra_nodes, extra_links
 
 
