@@ -300,6 +300,17 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
     full = api.get("/api/graph", params={"limit": 20000}).json()
     total = len(full["nodes"])
     phase_start = 0.0
+
+    def timed(label: str, control: str, mode: str | None, nodes: int) -> None:
+        """Click `control`, record the step under `label` (a row of PHASES)."""
+        try:
+            start, end = step(page, control, mode, nodes, timeout)
+        except StepTimeout:
+            raise StepTimeout(label) from None
+        run.figures[label] = end - start
+        say(f"{label} {end - start:.0f} ms")
+        run.blocks[label] = longest(page.evaluate("window.__bench.longtasks"), start, end)
+
     try:
         page.goto(server.base + "/", wait_until="commit")
         try:
@@ -345,38 +356,17 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
                               [path])
                 wait(page, f"() => document.body.dataset.panelLoaded === {json.dumps(path)}",
                      timeout)
-            try:
-                start, end = step(page, "mode-local", "local", expected, timeout)
-            except StepTimeout:
-                raise StepTimeout(label) from None
-            tasks = page.evaluate("window.__bench.longtasks")
-            run.figures[label] = end - start
-            say(f"{label} {end - start:.0f} ms")
-            run.blocks[label] = longest(tasks, start, end)
+            timed(label, "mode-local", "local", expected)
             run.notes[label] = f"{expected} nodes"
             if shots is not None and run_no == 0 and label == "local switch (hub)":
                 wait(page, "() => document.body.dataset.layout === 'stopped'", timeout)
                 page.screenshot(path=str(shots / f"graph-view-{size_name}-local.png"))
 
-        try:
-            start, end = step(page, "mode-global", "global", total, timeout)
-        except StepTimeout:
-            raise StepTimeout("back to global") from None
-        tasks = page.evaluate("window.__bench.longtasks")
-        run.figures["back to global"] = end - start
-        say(f"back to global {end - start:.0f} ms")
-        run.blocks["back to global"] = longest(tasks, start, end)
+        timed("back to global", "mode-global", "global", total)
 
         with_tags = len(api.get("/api/graph", params={"limit": 20000, "include": "tags"})
                         .json()["nodes"])
-        try:
-            start, end = step(page, "inc-tags", None, with_tags, timeout)
-        except StepTimeout:
-            raise StepTimeout("filter change") from None
-        tasks = page.evaluate("window.__bench.longtasks")
-        run.figures["filter change (tags shown)"] = end - start
-        say(f"filter change {end - start:.0f} ms")
-        run.blocks["filter change (tags shown)"] = longest(tasks, start, end)
+        timed("filter change (tags shown)", "inc-tags", None, with_tags)
         step(page, "inc-tags", None, total, timeout)
 
         # An edit over the event stream: a new page, linked from the hub.
@@ -393,7 +383,7 @@ def one_run(browser: Any, server: Server, vault: Path, hub: str, small: str, *,
                  "return g.hasNode(id) && g.hasEdge(hub, id); }", timeout, arg=[new_id, hub],
                  polling=20)
         except StepTimeout:
-            raise StepTimeout("edit over SSE") from None
+            raise StepTimeout("edit over SSE (write to shown)") from None
         end = page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
                             "setTimeout(() => r(performance.now()), 0)))")
         start = page.evaluate("window.__editStart")
