@@ -45,10 +45,10 @@ class _Bucket:
         self.only: str | None = None  # the one path, while there is exactly one
         self._shortest: str | None = None  # cached (length, path) minimum
 
-    def add(self, path: str) -> bool:
+    def add(self, path: str) -> None:
         twins = self.by_key.setdefault(path_key(path), [])
         if path in twins:
-            return False
+            return
         twins.append(path)
         self.by_folder.setdefault(_folder(path).lower(), []).append(path)
         self.size += 1
@@ -56,13 +56,12 @@ class _Bucket:
         if self._shortest is not None and (len(path), path) < (len(self._shortest),
                                                                 self._shortest):
             self._shortest = path
-        return True
 
-    def remove(self, path: str) -> bool:
+    def remove(self, path: str) -> None:
         key = path_key(path)
         twins = self.by_key.get(key)
         if not twins or path not in twins:
-            return False
+            return
         twins.remove(path)
         if not twins:
             del self.by_key[key]
@@ -75,7 +74,6 @@ class _Bucket:
         self.only = next(iter(self.by_key.values()))[0] if self.size == 1 else None
         if self._shortest == path:
             self._shortest = None
-        return True
 
     def shortest(self) -> str:
         if self._shortest is None:
@@ -95,7 +93,6 @@ class Resolver:
 
     def __init__(self, paths: Iterable[str] = ()) -> None:
         self._by_name: dict[str, _Bucket] = {}
-        self._size = 0
         for path in paths:
             self.add(path)
 
@@ -104,21 +101,20 @@ class Resolver:
         return bucket is not None and path in bucket.by_key.get(path_key(path), ())
 
     def __len__(self) -> int:
-        return self._size
+        return sum(bucket.size for bucket in self._by_name.values())
 
     def add(self, path: str) -> None:
         name = name_key(path)
         bucket = self._by_name.get(name)
         if bucket is None:
             bucket = self._by_name[name] = _Bucket()
-        if bucket.add(path):
-            self._size += 1
+        bucket.add(path)
 
     def remove(self, path: str) -> None:
         name = name_key(path)
         bucket = self._by_name.get(name)
-        if bucket is not None and bucket.remove(path):
-            self._size -= 1
+        if bucket is not None:
+            bucket.remove(path)
             if not bucket.size:
                 del self._by_name[name]
 
