@@ -32,7 +32,6 @@ _MD = pyromark.Markdown(
     | pyromark.Options.ENABLE_FOOTNOTES
 )
 
-_NOT_NEWLINE = re.compile(r"[^\n]")
 _HTML_COMMENT = re.compile(rb"<!--(?:-?>|.*?(?:-->|\Z))", re.DOTALL)
 _PERCENTS = re.compile(rb"\\*%%")
 # Blanking on bytes: every byte but a newline becomes a space. Byte-aligned, the masked
@@ -99,10 +98,6 @@ class Structure(NamedTuple):
     # read; the rest is plain text.
     read_up_to: int | None = None
     comments_read_up_to: int | None = None
-
-
-def blank(text: str) -> str:
-    return _NOT_NEWLINE.sub(" ", text)
 
 
 def char_offsets(data: bytes, offsets: Iterable[int]) -> dict[int, int]:
@@ -235,7 +230,7 @@ def read_structure(body: str) -> Structure:
         comments, comments_up_to = _percent_comments(masked_b, html)
         if comments:
             blanks.extend(comments)
-            masked_b = _apply(data, blanks)
+            masked_b = _apply(masked_b, comments)  # the rest is blank already
     if masked_b is data:
         masked = body
     elif len(data) == len(body):  # ASCII: a byte is a character
