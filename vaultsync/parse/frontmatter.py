@@ -248,21 +248,20 @@ def _error_line(exc: yaml.YAMLError) -> int:
     return 2 + min(lines) if lines else 1
 
 
+# A line that starts a top-level key: not indented, not a comment, not a list item.
+_ENTRY_START = re.compile(r"^(?:[^ \t#\-\r\n]|-(?![ \t])(?![^\S\n]*$))", re.MULTILINE)
 _ENTRY_KEY = re.compile(r"""("[^"\n]*"|'[^'\n]*'|[^:\n]*?)[ \t]*:(?:[ \t]|$)""")
 
 
-def _entries(fm_text: str) -> list[tuple[int, str]]:
-    """The top-level entries of a YAML mapping, each (first line index, its text)."""
-    entries: list[tuple[int, list[str]]] = []
-    for i, line in enumerate(fm_text.split("\n")):
-        starts_entry = (line[:1] not in ("", " ", "\t", "#", "-", "\r")
-                        or (line.startswith("-") and not line.startswith(("- ", "-\t"))
-                            and line.rstrip() != "-"))
-        if starts_entry:
-            entries.append((i, [line]))
-        elif entries:
-            entries[-1][1].append(line)
-    return [(i, "\n".join(lines)) for i, lines in entries]
+def _entries(fm_text: str) -> list[str]:
+    """The top-level entries of a YAML mapping, each its text (lines before the first
+    key dropped)."""
+    starts = [m.start() for m in _ENTRY_START.finditer(fm_text)]
+    if not starts:
+        return []
+    # Each entry ends before the newline that ends its last line, the last at the end.
+    ends = [s - 1 for s in starts[1:]] + [len(fm_text)]
+    return [fm_text[s:e] for s, e in zip(starts, ends, strict=True)]
 
 
 def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
@@ -270,7 +269,7 @@ def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
     data: dict[str, Any] = {}
     parsed = 0
     entries = _entries(fm_text)
-    for n, (_, chunk) in enumerate(entries):
+    for n, chunk in enumerate(entries):
         try:  # a YAML load costs ~20 µs: past a budget, keys are kept as their text
             value = load_mapping(chunk) if n < LENIENT_YAML_KEYS else None
         except (yaml.YAMLError, OverBudget, RecursionError, NotAMapping):
@@ -289,9 +288,6 @@ def _lenient(fm_text: str) -> tuple[dict[str, Any], int, int]:
         data[key] = raw or None
     return data, parsed, len(entries)
 
-
-# A line that starts a top-level key (as _entries reads them).
-_ENTRY_START = re.compile(r"^(?:[^ \t#\-\r\n]|-(?![ \t])(?![^\S\n]*$))", re.MULTILINE)
 
 
 def read_frontmatter(fm_text: str) -> Frontmatter:
