@@ -22,7 +22,7 @@ from . import workers as worker_pool
 from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
 from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
-from .parse import Problem, anchor_exists
+from .parse import PageAnchors, Problem
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
 
@@ -376,12 +376,12 @@ class Syncer:
         self.mirror.clear_anchor_ok(unresolved)
         if not links:
             return
-        targets = self.mirror.anchor_targets({link.target_id for link in links})
-        none: tuple[list[tuple[int, str]], list[str]] = ([], [])
+        targets = {target_id: PageAnchors(headings, blocks) for target_id, (headings, blocks)
+                   in self.mirror.anchor_targets({link.target_id for link in links}).items()}
+        empty = PageAnchors([], [])
         rows = []
         for link in links:
-            headings, blocks = targets.get(link.target_id, none)
-            ok = anchor_exists(link.anchor, headings, blocks)
+            ok = targets.get(link.target_id, empty).has(link.anchor)
             rows.append((None if ok is None else int(ok), link.id))
         self.mirror.set_anchor_ok(rows)
 

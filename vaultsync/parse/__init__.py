@@ -14,7 +14,7 @@ masked body), tokens (links, URLs, tags), fields (Dataview), anchors (heading an
 anchors as Obsidian compares them), page (parse_page).
 """
 
-from .anchors import anchor_exists, anchor_parts, heading_key
+from .anchors import PageAnchors, anchor_exists, anchor_parts, heading_key
 from .frontmatter import split_frontmatter
 from .markdown import Structure, read_structure
 from .page import decode_page, is_source_page, page_kind, parse_page
@@ -50,6 +50,7 @@ __all__ = [
     "Problem",
     "Structure",
     "Task",
+    "PageAnchors",
     "anchor_exists",
     "anchor_parts",
     "decode_page",

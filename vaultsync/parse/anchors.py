@@ -26,32 +26,48 @@ def anchor_parts(anchor: str) -> list[str]:
     return [key for key in (heading_key(p) for p in anchor.split("#")) if key]
 
 
+class PageAnchors:
+    """A page's headings and block ids in the form anchors are compared with: made once
+    per page, then asked about each link to it."""
+
+    __slots__ = ("headings", "block_ids")
+
+    def __init__(self, headings: Sequence[tuple[int, str]], block_ids: Collection[str]) -> None:
+        self.headings = [(level, heading_key(text)) for level, text in headings]
+        self.block_ids = {b.casefold() for b in block_ids}
+
+    def has(self, anchor: str | None) -> bool | None:
+        """Whether `anchor` names a heading or block here; None when there is nothing
+        to check."""
+        if anchor is None:
+            return None
+        anchor = anchor.strip()
+        if anchor.startswith("^"):
+            wanted = anchor[1:].strip().casefold()
+            return bool(wanted) and wanted in self.block_ids
+        parts = anchor_parts(anchor)
+        if not parts:
+            return None  # `[[Page#]]`: the page itself
+        if len(parts) > MAX_PARTS:
+            return False
+        where: dict[str, list[int]] = {}
+        for i in range(len(parts) - 1, -1, -1):  # deepest first: one heading, one part
+            where.setdefault(parts[i], []).append(i)
+        found = [0] * len(parts)  # per part: the lowest level that matched it so far, 0: none
+        for level, key in self.headings:
+            for i in where.get(key, ()):
+                if i == 0 or 0 < found[i - 1] < level:
+                    if i == len(parts) - 1:
+                        return True
+                    if not found[i] or level < found[i]:
+                        found[i] = level
+        return False
+
+
 def anchor_exists(anchor: str | None, headings: Sequence[tuple[int, str]],
                   block_ids: Collection[str]) -> bool | None:
     """Whether `anchor` names a heading or block of a page; None when there is nothing to check.
 
     `headings` are the page's (level, text) in order; `block_ids` its ids (any case).
     """
-    if anchor is None:
-        return None
-    anchor = anchor.strip()
-    if anchor.startswith("^"):
-        wanted = anchor[1:].strip().casefold()
-        return bool(wanted) and wanted in {b.casefold() for b in block_ids}
-    parts = anchor_parts(anchor)
-    if not parts:
-        return None  # `[[Page#]]`: the page itself
-    if len(parts) > MAX_PARTS:
-        return False
-    where: dict[str, list[int]] = {}
-    for i in range(len(parts) - 1, -1, -1):  # deepest first: one heading, one part
-        where.setdefault(parts[i], []).append(i)
-    found = [0] * len(parts)  # per part: the lowest level that matched it so far, 0: none
-    for level, text in headings:
-        for i in where.get(heading_key(text), ()):
-            if i == 0 or 0 < found[i - 1] < level:
-                if i == len(parts) - 1:
-                    return True
-                if not found[i] or level < found[i]:
-                    found[i] = level
-    return False
+    return PageAnchors(headings, block_ids).has(anchor)
