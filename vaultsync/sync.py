@@ -237,10 +237,7 @@ class Syncer:
             renamed_from: dict[str, str] = {}
             skipped: set[str] = set()
             if stream:
-                pool = stack.enter_context(worker_pool.pool(self.workers))
-                stack.callback(pool.shutdown, cancel_futures=True)
-                batches: Iterable[list[Loaded]] = watch.follow(
-                    pool.map(load_batch, self._chunks(plan)))
+                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, watch)
             else:
                 loaded = self._load(plan, stack, watch)
                 plan.gone_pages += [i.path for i in loaded
@@ -467,9 +464,15 @@ class Syncer:
                 loaded.append(load_page(self.vault, rel, known, cap, options))
                 watch.step(1)
             return loaded
+        return [item for batch in self._parse_in_pool(plan, stack, watch) for item in batch]
+
+    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, watch: _Watch
+                       ) -> Iterator[list[Loaded]]:
+        """Pages loaded by the parsing processes, chunk by chunk; leaving `stack` (a stop,
+        an error) drops the chunks not started rather than waiting for them."""
         pool = stack.enter_context(worker_pool.pool(self.workers))
-        return [item for batch in watch.follow(pool.map(load_batch, self._chunks(plan)))
-                for item in batch]
+        stack.callback(pool.shutdown, cancel_futures=True)
+        return watch.follow(pool.map(load_batch, self._chunks(plan)))
 
 
 class _Watch:
