@@ -254,13 +254,13 @@ def next_steps(config: Config) -> str:
 def status(config: Config, as_json: bool) -> None:
     """Is a daemon keeping this mirror, and what does the mirror hold?"""
     from . import read
+    from .lock import read_lock_state
     from .mirror import MetaKey
-    from .watch import read_status
 
     if not config.db.exists():
         raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
-    daemon = read_status(config.db) or {}
     with read.open_mirror(config.db) as conn:  # read-only: status never migrates
+        daemon = read.daemon_status(conn, read_lock_state(config.db)) or {}
         counts = read.counts(conn)
         last_sync = read.meta(conn).get(MetaKey.LAST_SYNC_AT)
     data = {"db": str(config.db), "vault": str(config.vault), "last_sync_at": last_sync,

@@ -29,8 +29,8 @@ from watchfiles._rust_notify import RustNotify
 
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
-from .mirror import Mirror, connect
-from .read import daemon_status
+from .mirror import Mirror
+from .read import daemon_status, open_mirror
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
 
 if TYPE_CHECKING:
@@ -426,19 +426,9 @@ class Daemon:
 
 
 def read_status(db: Path) -> dict[str, Any] | None:
-    """The daemon_status row, with `alive` checked against the process table; the state
-    a live daemon wrote in its lock file wins (it can be written on a full disk)."""
+    """The daemon_status row, with `alive` checked against the process table and the
+    state a live daemon wrote in its lock file (read.daemon_status); None: no mirror."""
     if not db.exists():
         return None
-    conn = connect(db, readonly=True)
-    try:
-        status = daemon_status(conn)
-    finally:
-        conn.close()
-    lock = read_lock_state(db)
-    if status is not None and lock is not None and status.get("alive") and \
-            lock.get("pid") == status.get("pid"):
-        for key in ("state", "error", "error_since"):
-            if key in lock:
-                status[key] = lock[key]
-    return status
+    with open_mirror(db) as conn:
+        return daemon_status(conn, read_lock_state(db))

@@ -135,8 +135,13 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def daemon_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    """The daemon_status row, with `alive`: its pid runs on this host and it has not stopped."""
+def daemon_status(conn: sqlite3.Connection,
+                  lock_state: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The daemon_status row, with `alive`: its pid runs on this host and it has not stopped.
+
+    `lock_state` is what a live daemon last wrote in its lock file (lock.read_lock_state):
+    its state and error win over the row's, as the lock file can be written on a full disk.
+    """
     found = rows(conn, "SELECT * FROM daemon_status WHERE id = 1")
     if not found:
         return None
@@ -145,6 +150,9 @@ def daemon_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
     pid = status.get("pid")
     status["alive"] = bool(pid) and status.get("state") != "stopped" and \
         status.get("host") == socket.gethostname() and pid_alive(int(pid or 0))
+    if lock_state is not None and status["alive"] and lock_state.get("pid") == pid:
+        status.update((k, lock_state[k]) for k in ("state", "error", "error_since")
+                      if k in lock_state)
     return status
 
 
@@ -169,15 +177,9 @@ class MirrorStatus(TypedDict):
 
 def mirror_status(conn: sqlite3.Connection,
                   lock_state: Mapping[str, Any] | None = None) -> MirrorStatus:
-    """How fresh the mirror is. `lock_state` is what a live daemon last wrote in its lock
-    file (lock.read_lock_state): it wins over the row, as it can be written on a full
-    disk."""
+    """How fresh the mirror is; `lock_state` as for daemon_status."""
     m = meta(conn)
-    daemon = daemon_status(conn)
-    if daemon is not None and lock_state is not None and daemon.get("alive") and \
-            lock_state.get("pid") == daemon.get("pid"):
-        daemon.update((k, lock_state[k]) for k in ("state", "error", "error_since")
-                      if k in lock_state)
+    daemon = daemon_status(conn, lock_state)
     return {
         "mirror": {"schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
                    "graph_version": m.get(MetaKey.GRAPH_VERSION),
