@@ -167,11 +167,10 @@ class Daemon:
         finally:
             if self._scheduler is not None:
                 self._scheduler.stop()
+            self._status(state="stopped")  # the lock file's line even without a mirror
             if self._mirror is not None:
-                self._status(state="stopped")
                 with contextlib.suppress(sqlite3.Error):
                     self._mirror.close()
-            self._lock.write_state({"state": "stopped"})
             self._lock.release()
 
     def _open_mirror(self) -> None:
@@ -331,7 +330,7 @@ class Daemon:
             except SyncCancelled:
                 return None  # stopping: the batch was rolled back, the next start redoes it
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _is_busy(exc):
                     self._failed(exc)
                     return None
                 log.warning("mirror is locked by another writer; retrying in %.1fs", delay)
@@ -381,9 +380,6 @@ class Daemon:
             self._retry_delay = min(self._retry_delay * 2, RETRY_CAP)
         self._failure = reason
         self._retry_at = time.monotonic() + self._retry_delay
-        state = {"state": "retrying", "error": reason, "error_since": self._failure_since,
-                 "retry_in": round(self._retry_delay, 1)}
-        self._lock.write_state(state)
         self._status(state="retrying", error=reason, error_since=self._failure_since)
         with contextlib.suppress(Exception):
             if self._syncer is not None:
@@ -407,7 +403,7 @@ class Daemon:
                     self._mirror.write_status(**fields)
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _is_busy(exc):
                     log.debug("could not write daemon status: %s", exc)
                     return
                 time.sleep(0.05 * (attempt + 1))
@@ -423,6 +419,11 @@ class Daemon:
 
         self._scheduler = MetricsScheduler(self.config.db)
         self._scheduler.notify()
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the database's write lock: waiting will do."""
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def read_status(db: Path) -> dict[str, Any] | None:
