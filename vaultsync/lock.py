@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .mirror import MirrorError, create_private_file
+from .scan import identity
 
 # The state line is rewritten in place within this size, so that it can still be
 # written on a full disk.
@@ -83,11 +84,7 @@ class DaemonLock:
 
     def still_ours(self) -> bool:
         """False when the lock file was deleted or replaced (its folder removed, say)."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return False
-        return (st.st_dev, st.st_ino) == self._identity
+        return identity(self.path) == self._identity
 
     def release(self) -> None:
         if self._fd is not None:

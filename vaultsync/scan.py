@@ -43,6 +43,16 @@ class FileStat(NamedTuple):
     inode: int
 
 
+def identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """Which file or folder is at `path` (device, inode); None when nothing is. A path
+    whose identity changed was replaced: an atomic save, a folder made again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def file_stat(st: os.stat_result) -> FileStat:
     return FileStat(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 

@@ -31,6 +31,7 @@ from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
 from .mirror import Mirror
 from .read import daemon_status, open_mirror
+from .scan import identity
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class VaultWatcher:
         self.links = links  # the followed symlinks it was made for (it follows them itself)
         # A file or folder is watched by its inode: once replaced (an atomic save, a
         # folder made again), it must be watched anew.
-        self.files = {path: _identity(path) for path in [*paths[1:],
+        self.files = {path: identity(path) for path in [*paths[1:],
                                                           *(target for _, target in links)]}
         # Unreadable folders are skipped by the scan too; they must not stop the watcher.
         self._notify = RustNotify(paths, False, False, 300, True, True)
@@ -97,14 +98,6 @@ class VaultWatcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _identity(path: str | Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 class Daemon:
@@ -175,7 +168,7 @@ class Daemon:
 
     def _open_mirror(self) -> None:
         self._mirror = Mirror(self.config.db)
-        self._mirror_identity = _identity(self.config.db)
+        self._mirror_identity = identity(self.config.db)
         # Parsing processes are forked only while this process runs no other Python
         # thread (the first reconcile of `vaultsync watch`): forking beside the metrics'
         # threads could copy a lock one of them holds.
@@ -203,7 +196,7 @@ class Daemon:
                 stop.wait(1.0)
                 continue
             with watcher:
-                root = _identity(vault)
+                root = identity(vault)
                 first = self._reconcile(stop)
                 if self._failure is None and watcher.links != self._followed_links():
                     continue  # the scan found other symlinks than the watcher follows
@@ -251,7 +244,7 @@ class Daemon:
                 return
             if not vault.is_dir():
                 return  # the outer loop waits for it
-            if _identity(vault) != root:
+            if identity(vault) != root:
                 raise WatcherRestart(f"the vault folder {vault} was replaced")
             if self._failure is not None:
                 if time.monotonic() >= self._retry_at:
@@ -279,7 +272,7 @@ class Daemon:
                 settle = True
             if self._failure is None and watcher.links != self._followed_links():
                 raise WatcherRestart("the vault's symlinks changed")
-            if any(_identity(path) != identity for path, identity in watcher.files.items()):
+            if any(identity(path) != known for path, known in watcher.files.items()):
                 raise WatcherRestart("a symlinked file outside the vault was replaced")
 
     def _reconcile(self, stop: threading.Event) -> SyncReport | None:
@@ -291,7 +284,7 @@ class Daemon:
     # --- one batch ----------------------------------------------------------------------
 
     def _mirror_replaced(self) -> bool:
-        return _identity(self.config.db) != self._mirror_identity
+        return identity(self.config.db) != self._mirror_identity
 
     def _reopen_mirror(self) -> None:
         """The mirror's file was deleted or replaced under the daemon: start on the file
