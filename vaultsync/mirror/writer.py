@@ -374,12 +374,11 @@ class Mirror:
         """Inside a transaction, for many new rows at once: drop the FTS insert trigger and
         the secondary indexes of the bulk tables, then index everything in one pass and
         restore them as they were. Three to four times faster than row by row."""
-        first_new = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
+        first_new = self.next_page_id()
         saved = self.conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
-            "((type = 'index' AND tbl_name IN ('links', 'headings', 'tags', 'external_links', "
-            "'tasks', 'blocks', 'fields')) "
-            "OR (type = 'trigger' AND name = 'pages_ai'))"
+            f"((type = 'index' AND tbl_name IN ({','.join('?' * len(PAGE_CHILD_TABLES))})) "
+            "OR (type = 'trigger' AND name = 'pages_ai'))", PAGE_CHILD_TABLES
         ).fetchall()
         for kind, name, _ in saved:
             self.conn.execute(f"DROP {kind.upper()} {name}")
