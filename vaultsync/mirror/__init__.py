@@ -12,12 +12,14 @@ from .writer import (
     MirrorError,
     NamedLink,
     PageWrite,
+    chunks,
     connect,
     create_private_file,
+    marks,
 )
 
 __all__ = [
     "MIGRATIONS", "PAGE_CHILD_TABLES", "SCHEMA_VERSION", "AnchoredLink", "CoreMetrics",
     "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
-    "MirrorError", "NamedLink", "PageWrite", "connect", "create_private_file",
+    "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
 ]

@@ -130,6 +130,17 @@ def busy_timeout() -> float:
     return seconds
 
 
+def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """`items` in slices small enough for one `IN (?, ?, …)` list."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def marks(items: Sequence[Any]) -> str:
+    """The `?, ?, …` of an `IN` list for `items`."""
+    return ",".join("?" * len(items))
+
+
 def connect(db_path: Path | str, *, readonly: bool = False,
             timeout: float | None = None) -> sqlite3.Connection:
     """A connection with vaultsync's pragmas; autocommit, transactions are explicit.
@@ -261,13 +272,12 @@ class Mirror:
     def links_naming(self, keys: Iterable[str]) -> list[NamedLink]:
         """Links whose target names one of `keys` (see resolve.name_key)."""
         out: list[NamedLink] = []
-        for chunk in _chunks(list(keys), 500):
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(list(keys)):
             out.extend(NamedLink(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
                        for r in self.conn.execute(
                 "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, "
-                "l.target_id "
-                f"FROM links l JOIN pages p ON p.id = l.source_id WHERE l.target_key IN ({marks})",
+                "l.target_id FROM links l JOIN pages p ON p.id = l.source_id "
+                f"WHERE l.target_key IN ({marks(chunk)})",
                 chunk))
         return out
 
@@ -285,9 +295,8 @@ class Mirror:
         )
 
     def delete_pages(self, ids: Sequence[int]) -> None:
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            self.conn.execute(f"DELETE FROM pages WHERE id IN ({marks})", chunk)
+        for chunk in chunks(list(ids)):
+            self.conn.execute(f"DELETE FROM pages WHERE id IN ({marks(chunk)})", chunk)
 
     def touch_page(self, page_id: int, stat: FileStat, compare: FileStat) -> None:
         """Same bytes, new identity (a `touch`, a copy): keep every row, note the stat."""
@@ -322,9 +331,9 @@ class Mirror:
             ids = [p.id for p in updates]
             for table in PAGE_CHILD_TABLES:
                 column = "source_id" if table == "links" else "page_id"
-                for chunk in _chunks(ids, 500):
-                    marks = ",".join("?" * len(chunk))
-                    self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+                for chunk in chunks(ids):
+                    self.conn.execute(
+                        f"DELETE FROM {table} WHERE {column} IN ({marks(chunk)})", chunk)
             self.conn.executemany(
                 "UPDATE pages SET path = ?, title = ?, kind = ?, is_source = ?, folder = ?, "
                 "frontmatter = ?, body = ?, mtime = ?, size = ?, hash = ?, mtime_ns = ?, "
@@ -407,24 +416,22 @@ class Mirror:
             return [AnchoredLink(*r) for r in self.conn.execute(sql)]
         assert column in ("target_id", "source_id", "id")
         out: list[AnchoredLink] = []
-        for chunk in _chunks(list(values), 500):
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(list(values)):
             out.extend(AnchoredLink(*r) for r in self.conn.execute(
-                f"{sql} AND {column} IN ({marks})", chunk))
+                f"{sql} AND {column} IN ({marks(chunk)})", chunk))
         return out
 
     def anchor_targets(self, page_ids: Iterable[int]
                        ) -> dict[int, tuple[list[tuple[int, str]], list[str]]]:
         """Each page's headings (level, text) in order and its block ids."""
         out: dict[int, tuple[list[tuple[int, str]], list[str]]] = {}
-        for chunk in _chunks(list(page_ids), 500):
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(list(page_ids)):
             for page, level, text in self.conn.execute(
-                    f"SELECT page_id, level, text FROM headings WHERE page_id IN ({marks}) "
+                    f"SELECT page_id, level, text FROM headings WHERE page_id IN ({marks(chunk)}) "
                     "ORDER BY page_id, line, id", chunk):
                 out.setdefault(page, ([], []))[0].append((level, text))
             for page, block in self.conn.execute(
-                    f"SELECT page_id, block_id FROM blocks WHERE page_id IN ({marks}) "
+                    f"SELECT page_id, block_id FROM blocks WHERE page_id IN ({marks(chunk)}) "
                     "ORDER BY page_id, line, id", chunk):
                 out.setdefault(page, ([], []))[1].append(block)
         return out
@@ -569,10 +576,9 @@ class Mirror:
         if not fields:
             return
         cols = ", ".join(fields)
-        marks = ", ".join("?" * len(fields))
         updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
         self.conn.execute(
-            f"INSERT INTO daemon_status (id, {cols}) VALUES (1, {marks}) "
+            f"INSERT INTO daemon_status (id, {cols}) VALUES (1, {marks(tuple(fields))}) "
             f"ON CONFLICT(id) DO UPDATE SET {updates}",
             tuple(fields.values()),
         )
@@ -584,8 +590,3 @@ def _stat(values: Sequence[Any]) -> FileStat:
     if None in values:
         return FileStat(*(-2 if v is None else v for v in values))
     return FileStat(*values)
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

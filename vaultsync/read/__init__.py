@@ -10,13 +10,12 @@ daemon, counts), pages (one page, nodes, search), graph (the graph and local gra
 arrays for the metrics), reports, sql (the public schema and read-only SQL).
 """
 
+from ..mirror import chunks, marks
 from .base import (
     BadRequest,
     MirrorMissing,
     NotFound,
-    chunks,
     database,
-    marks,
     open_mirror,
     rows,
     snapshot,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +30,6 @@ class NotFound(LookupError):
 
 class MirrorMissing(LookupError):
     """There is no mirror database yet."""
-
-
-def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
-    """`items` in slices small enough for one `IN (?, ?, …)` list."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def marks(items: Sequence[Any]) -> str:
-    """The `?, ?, …` of an `IN` list for `items`."""
-    return ",".join("?" * len(items))
 
 
 def rows(conn: sqlite3.Connection, sql: str, *params: object) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from ..mirror import MetaKey
-from .base import BadRequest, chunks, marks, snapshot
+from ..mirror import MetaKey, chunks, marks
+from .base import BadRequest, snapshot
 from .pages import community_names, page_id, page_nodes
 from .status import metrics_state
 

@@ -11,9 +11,10 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict
 
+from ..mirror import chunks, marks
 from ..parse import parse_page
 from ..resolve import Resolver, is_page_path, name_key
-from .base import BadRequest, NotFound, chunks, marks, rows
+from .base import BadRequest, NotFound, rows
 from .status import has_table
 
 
