@@ -17,7 +17,6 @@ from typing import Any, TypedDict
 
 from ..mirror import MetaKey
 from .base import rows as query_rows
-from .pages import community_names
 from .status import meta as read_meta
 from .status import metrics_state
 
@@ -111,12 +110,11 @@ def _communities(conn: sqlite3.Connection, kind: str | None, top: int = 5) -> li
             f"{where} ORDER BY m.community, m.pagerank DESC, p.path"), params):
         members.setdefault(row["community"], []).append(row)
     out = []
-    for named in community_names(conn):
-        group = members.get(named["id"], [])
+    for community, group in members.items():
         if len(group) < 2:
             continue  # a page alone (or alone of its kind): nothing to name
         hub = group[0]
-        out.append({"community": named["id"], "size": len(group), "path": hub["path"],
+        out.append({"community": community, "size": len(group), "path": hub["path"],
                     "title": hub["title"], "pagerank": hub["pagerank"],
                     "sources": sum(m["is_source"] for m in group),
                     "top": [m["title"] for m in group[:top]]})
