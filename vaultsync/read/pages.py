@@ -102,19 +102,23 @@ def pages_named(conn: sqlite3.Connection, name: str, limit: int = 5) -> list[str
 
 # --- communities ---------------------------------------------------------------------
 
-def community_names(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Communities of two or more pages, each named after its top page by PageRank (ties
-    by path), as `vaultsync report communities` names them: [{id, name, path, size}]."""
+def community_names(conn: sqlite3.Connection, community: int | None = None
+                    ) -> list[dict[str, Any]]:
+    """Communities of two or more pages (or only `community`), each named after its top
+    page by PageRank (ties by path), as `vaultsync report communities` names them:
+    [{id, name, path, size}]."""
+    only = "" if community is None else "AND m.community = ?"
     return [{"id": c, "name": title, "path": path, "size": size} for c, path, title, size in
-            conn.execute("""
+            conn.execute(f"""
         SELECT community, path, title, size FROM (
             SELECT m.community, p.path, p.title,
                    count(*) OVER (PARTITION BY m.community) AS size,
                    row_number() OVER (PARTITION BY m.community
                                       ORDER BY m.pagerank DESC, p.path) AS place
             FROM pages p JOIN page_metrics m ON m.page_id = p.id
-            WHERE m.community IS NOT NULL)
-        WHERE place = 1 AND size >= 2 ORDER BY community""")]
+            WHERE m.community IS NOT NULL {only})
+        WHERE place = 1 AND size >= 2 ORDER BY community""",
+            () if community is None else (community,))]
 
 
 # --- nodes ---------------------------------------------------------------------------
@@ -244,8 +248,8 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str
         (node["pagerank"],)).fetchone()[0]
     metrics["pages_ranked"] = conn.execute(
         "SELECT count(*) FROM page_metrics WHERE pagerank IS NOT NULL").fetchone()[0]
-    metrics["community_name"] = next(
-        (c["name"] for c in community_names(conn) if c["id"] == node["community"]), None)
+    named = [] if node["community"] is None else community_names(conn, node["community"])
+    metrics["community_name"] = named[0]["name"] if named else None
     out: dict[str, Any] = {
         "path": real_path,
         "title": row["title"],
