@@ -306,7 +306,6 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     Syncs first if the mirror was never synced, and computes the graph metrics
     when they are missing or older than the last change.
     """
-    import dataclasses
     import os
     from pathlib import Path
 
@@ -333,15 +332,12 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
         with spinner(f"computing graph metrics of {pages:,} pages…",
                      enabled=stale and interactive()):
             graph.ensure_metrics(mirror, heavy=heavy)
+        shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
         try:
             result = read.run_report(mirror.conn, name, kind=kind,
-                                     limit=limit if name == "summary" else None)
-        except ValueError as exc:
+                                     limit=limit if name == "summary" else shown)
+        except read.BadRequest as exc:
             raise UserError(str(exc)) from None
-    if result.summary is None:
-        shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
-        if shown:
-            result = dataclasses.replace(result, rows=result.rows[:shown])
     link_base = ""
     if output:
         out_dir = Path(output).resolve().parent

@@ -310,23 +310,20 @@ class VaultTools:
         kind (central: any kind, sources included)."""
         with self.vault.connection() as conn:
             self.vault.current_metrics(conn)
-            try:
-                report = read.run_report(conn, name, kind=kind,
-                                         limit=limit if name == "summary" else None)
-            except ValueError as exc:  # an unknown kind: the message names the kinds
-                raise read.BadRequest(str(exc)) from None
+            report = read.run_report(conn, name, kind=kind, limit=limit)
         truncated: list[str] = []
         title = TITLES[name]
-        data = report.rows
         if report.summary is not None:
             summary = _bounded(dict(report.summary), items=limit)
             return Report(name=name, title=title, kind=kind, total=None, rows=[],
                           summary=summary, truncated=truncated)
-        rows = [_bounded(row, items=CELL_ITEMS) for row in
-                _cut(data, limit, "rows", truncated, "raise limit, up to 200")]
-        if any(bounded != row for bounded, row in zip(rows, data, strict=False)):
+        if report.total > len(report.rows):
+            truncated.append(f"rows: showing {len(report.rows):,} of {report.total:,} "
+                             "(raise limit, up to 200)")
+        rows = [_bounded(row, items=CELL_ITEMS) for row in report.rows]
+        if rows != report.rows:
             truncated.append(f"lists inside rows: showing the first {CELL_ITEMS} items")
-        return Report(name=name, title=title, kind=kind, total=len(data), rows=rows,
+        return Report(name=name, title=title, kind=kind, total=report.total, rows=rows,
                       summary=None, truncated=truncated)
 
     # --- query ----------------------------------------------------------------------------

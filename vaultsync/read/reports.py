@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from ..mirror import MetaKey
+from .base import BadRequest
 from .base import rows as query_rows
 from .status import meta as read_meta
 from .status import metrics_state
@@ -185,13 +186,13 @@ def page_kinds(conn: sqlite3.Connection) -> list[str]:
 
 
 def check_kind(conn: sqlite3.Connection, kind: str) -> None:
-    """ValueError naming the kinds that exist, unless some page is of `kind`."""
+    """BadRequest naming the kinds that exist, unless some page is of `kind`."""
     if conn.execute("SELECT 1 FROM pages WHERE kind = ? LIMIT 1", (kind,)).fetchone():
         return
     kinds = page_kinds(conn)
     known = f"the kinds in this vault: {', '.join(kinds)}" if kinds else \
         "no page in this vault has a kind"
-    raise ValueError(f"no page has kind {kind!r}; {known}")
+    raise BadRequest(f"no page has kind {kind!r}; {known}")
 
 
 def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
@@ -200,7 +201,7 @@ def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
     that kind (central: any kind, sources included)."""
     if name == "wanted":
         if kind is not None:
-            raise ValueError("--kind does not apply to the wanted report: its targets "
+            raise BadRequest("--kind does not apply to the wanted report: its targets "
                              "are not pages")
         return [_ordered(r, ("target", "title")) for r in _wanted(conn)]
     if name == "central":
@@ -221,10 +222,10 @@ def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
 def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
                kind: str | None = None) -> Report:
     """Report `name`. Reads only. `limit` None or 0 means every row (summary: the number
-    of top entries, default 10); `kind` keeps pages of that kind. ValueError names what
+    of top entries, default 10); `kind` keeps pages of that kind. BadRequest names what
     exists when `name` or `kind` is unknown."""
     if name not in REPORT_NAMES:
-        raise ValueError(f"no report named {name!r}; choose from {', '.join(REPORT_NAMES)}")
+        raise BadRequest(f"no report named {name!r}; choose from {', '.join(REPORT_NAMES)}")
     if kind is not None and name != "wanted":
         check_kind(conn, kind)
     if name == "summary":

@@ -146,10 +146,7 @@ def api_report(request: Request) -> Response:
     kind = q.get("kind") or None
     with read.open_mirror(state.config.db) as conn:
         state.metrics.ensure(conn)
-        try:
-            report = read.run_report(conn, name, limit=limit, kind=kind)
-        except ValueError as exc:
-            raise read.BadRequest(str(exc)) from None
+        report = read.run_report(conn, name, limit=limit, kind=kind)
     return _json(report.json())
 
 
