@@ -35,13 +35,12 @@ from vaultsync.cli import cli
 from vaultsync.config import Config, load_config
 from vaultsync.graph import MetricsOnDemand
 from vaultsync.mcp import Vault, build_server
-from vaultsync.mcp.server import start_daemon
 from vaultsync.mirror import Mirror
 from vaultsync.server.app import create_app
 from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token
 from vaultsync.sync import sync_vault
-from vaultsync.watch import read_status
+from vaultsync.watch import read_status, start_in_thread
 
 # index → alpha, beta; alpha → beta, paper; beta → alpha, gamma; gamma → paper, book;
 # delta → gamma; lonely, paper and book link nowhere. "Missing Page" is wanted twice.
@@ -433,7 +432,7 @@ def test_an_edit_reaches_get_page_under_watch(session, tmp_path: Path) -> None:
     s = session(in_process=True)
     vault = tmp_path / "vault"
     stop = threading.Event()
-    thread = start_daemon(load_config(vault, tmp_path / "mirror.db"), stop, say=print)
+    thread = start_in_thread(load_config(vault, tmp_path / "mirror.db"), stop, say=print)
     try:
         wait_for(lambda: s.call("status")["live"], WAIT, "the daemon to run")
         assert s.call("status")["in_process"] is True

@@ -414,6 +414,25 @@ class Daemon:
         self._scheduler.notify()
 
 
+def start_in_thread(config: Config, stop: threading.Event, say: Callable[[str], None],
+                    on_error: Callable[[Exception], None] | None = None) -> threading.Thread:
+    """The daemon in a thread of this process (`serve --watch`, `mcp --watch`) until `stop`
+    is set. When it cannot start (another daemon took the lock first, an unreadable
+    mirror), `say` gets one line and `on_error` the reason."""
+
+    def run() -> None:
+        try:
+            Daemon(config, metrics=True).run(stop)
+        except Exception as exc:
+            if on_error is not None:
+                on_error(exc)
+            say(f"warning: --watch: the daemon did not start: {exc}")
+
+    thread = threading.Thread(target=run, name="vaultsync-daemon", daemon=True)
+    thread.start()
+    return thread
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     """Another connection holds the database's write lock: waiting will do."""
     return "locked" in str(exc) or "busy" in str(exc)

@@ -126,19 +126,16 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     then answer on stdin/stdout until the client closes them. Blocks."""
     import anyio
 
+    from .. import read
     from ..graph import MetricsOnDemand
-    from ..mirror import connect
-    from ..read import daemon_status
     from ..sync import sync_vault
+    from ..watch import start_in_thread
 
     if not config.db.exists():
         say(f"vaultsync mcp: first sync of {config.vault} into {config.db}")
         say(sync_vault(config, progress=progress).summary())
-    conn = connect(config.db, readonly=True)
-    try:
-        other = daemon_status(conn) or {}
-    finally:
-        conn.close()
+    with read.open_mirror(config.db) as conn:
+        other = read.daemon_status(conn) or {}
     running = bool(other.get("alive"))
     vault = Vault(config, MetricsOnDemand(config.db), in_process=watch and not running)
     server = build_server(vault)
@@ -168,7 +165,7 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if vault.in_process:
-            daemons.append(start_daemon(config, stop, say))
+            daemons.append(start_in_thread(config, stop, say))
         if running:
             live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
         elif watch:
@@ -183,19 +180,3 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
         stop.set()
         for thread in daemons:
             thread.join(10)
-
-
-def start_daemon(config: Config, stop: threading.Event, say: Callable[[str], None]
-                 ) -> threading.Thread:
-    """The watch daemon in a thread of this process; it logs one line per batch."""
-    from ..watch import Daemon
-
-    def run() -> None:
-        try:
-            Daemon(config, metrics=True).run(stop)
-        except Exception as exc:  # another daemon took the lock first, an unreadable mirror
-            say(f"warning: --watch: the daemon did not start: {exc}")
-
-    thread = threading.Thread(target=run, name="vaultsync-daemon", daemon=True)
-    thread.start()
-    return thread

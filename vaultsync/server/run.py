@@ -151,9 +151,10 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
 
 
 def start_daemon(config: Config, stop: threading.Event, state: ServerState,
-                 say: Callable[[str], None]) -> threading.Thread | None:
-    """The watch daemon in a thread of this process (`serve --watch`)."""
-    from ..watch import Daemon
+                 say: Callable[[str], None]) -> threading.Thread:
+    """The watch daemon in a thread of this process (`serve --watch`), its batches logged
+    one line each."""
+    from ..watch import start_in_thread
 
     watch_log = logging.getLogger("vaultsync.watch")
     watch_log.setLevel(logging.INFO)
@@ -162,13 +163,7 @@ def start_daemon(config: Config, stop: threading.Event, state: ServerState,
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         watch_log.addHandler(handler)
 
-    def run() -> None:
-        try:
-            Daemon(config, metrics=True).run(stop)
-        except Exception as exc:
-            state.daemon_error = str(exc)
-            say(f"warning: --watch: the daemon did not start: {exc}")
+    def failed(exc: Exception) -> None:
+        state.daemon_error = str(exc)
 
-    thread = threading.Thread(target=run, name="vaultsync-daemon", daemon=True)
-    thread.start()
-    return thread
+    return start_in_thread(config, stop, say, on_error=failed)
