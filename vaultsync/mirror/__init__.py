@@ -16,10 +16,12 @@ from .writer import (
     connect,
     create_private_file,
     marks,
+    replace_private_file,
 )
 
 __all__ = [
     "MIGRATIONS", "PAGE_CHILD_TABLES", "SCHEMA_VERSION", "AnchoredLink", "CoreMetrics",
     "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
+    "replace_private_file",
 ]

@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from ..mirror import replace_private_file
 from ..read import pid_alive
 
 
@@ -32,12 +33,8 @@ def browser_url(host: str, port: int) -> str:
 
 def publish(db: Path, url: str) -> None:
     """Record that this process serves the mirror `db` at `url`."""
-    path = address_path(db)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"url": url, "pid": os.getpid(), "host": socket.gethostname()}, fh)
-    os.replace(tmp, path)
+    replace_private_file(address_path(db), json.dumps(
+        {"url": url, "pid": os.getpid(), "host": socket.gethostname()}))
 
 
 def withdraw(db: Path) -> None:

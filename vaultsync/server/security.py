@@ -43,6 +43,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..mirror import replace_private_file
+
 OBSIDIAN_ORIGIN = "app://obsidian.md"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 # Paths that may carry the token in the query string (EventSource cannot set headers).
@@ -82,15 +84,7 @@ def ensure_token(db: Path, *, rotate: bool = False) -> tuple[str, bool]:
                 os.chmod(path, 0o600)
             return existing, False
     token = secrets.token_urlsafe(32)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (token + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    replace_private_file(path, token + "\n")
     return token, True
 
 
