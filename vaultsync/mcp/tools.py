@@ -22,7 +22,6 @@ from pydantic import Field
 from .. import read
 from ..config import Config
 from ..lock import read_lock_state
-from ..mirror import connect
 from ..render import TITLES
 from .models import (
     Backlink,
@@ -100,15 +99,12 @@ class Vault:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        """A short read-only connection (`mode=ro`)."""
+        """A short read-only connection (read.open_mirror)."""
         if not self.config.db.exists():
             raise ToolError(f"no mirror at {self.config.db} yet: run `vaultsync sync` "
                             "or start this server with --watch")
-        conn = connect(self.config.db, readonly=True)
-        try:
+        with read.open_mirror(self.config.db) as conn:
             yield conn
-        finally:
-            conn.close()
 
 
 def _answers(tool: Callable[P, R]) -> Callable[P, R]:
