@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..read.graph import (
+    COMPACT_COLUMNS,
+    DIRECTIONS,
+    FLAGS,
+    INCLUDE_OPTIONS,
+    LOCAL_COLUMNS,
+    MAX_DEPTH,
+)
+
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
 
@@ -21,7 +30,7 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str,
 
 _INCLUDE = _param("include", "query", {"type": "string"},
                   "Comma-separated extra node types, as Obsidian's graph toggles: "
-                  "unresolved, attachments, tags")
+                  + ", ".join(INCLUDE_OPTIONS))
 _FORMAT = _param("format", "query", {"enum": ["full", "compact"], "default": "full"},
                  "full: node-link JSON (Graph); compact: the same graph as columns and a flat "
                  "link array (CompactGraph), what the graph view fetches")
@@ -64,13 +73,11 @@ def openapi_document(version: str) -> dict[str, Any]:
     compact_nodes = {
         "type": "object",
         "description": "One array per field, a value per node, in node order. The flags "
-                       "bits: 1 orphan, 2 isolated, 4 dead_end, 8 single_source, "
-                       "16 unsourced, 32 is_source. PageRank has 3 significant digits, "
-                       "x and y one decimal. depth and center: local graph only.",
+                       "bits: " + ", ".join(f"{bit} {name}" for name, bit in FLAGS.items())
+                       + ". PageRank has 3 significant digits, x and y one decimal. "
+                       + " and ".join(LOCAL_COLUMNS) + ": local graph only.",
         "properties": {
-            **{name: {"type": "array"} for name in (
-                "id", "type", "title", "kind", "pagerank", "community", "citation_count",
-                "in_degree", "out_degree", "flags", "x", "y", "depth", "center")},
+            **{name: {"type": "array"} for name in (*COMPACT_COLUMNS, *LOCAL_COLUMNS)},
         },
         "required": ["id", "type", "title", "flags"],
     }
@@ -148,9 +155,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "parameters": [
                     _param("path", "query", {"type": "string"}, "Vault path of the page",
                            required=True),
-                    _param("depth", "query", {"type": "integer", "minimum": 1, "maximum": 5,
+                    _param("depth", "query", {"type": "integer", "minimum": 1, "maximum": MAX_DEPTH,
                                               "default": 1}, "Links away from the page"),
-                    _param("direction", "query", {"enum": ["in", "out", "both"],
+                    _param("direction", "query", {"enum": list(DIRECTIONS),
                                                   "default": "both"}, "Follow links"),
                     _INCLUDE,
                     _FORMAT,
