@@ -21,11 +21,10 @@ attached later at run time gets none of it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .metadata import INSTANCE_METADATA, TABLE_CONFIG_KEYS, database_metadata
+from .metadata import INSTANCE_METADATA, database_config, database_metadata
 
 SOURCE = "vaultsync"  # the stored queries' source, as Datasette's query list shows it
 
@@ -44,11 +43,10 @@ async def supply(datasette: Any, mirrors: Mapping[str, str], *, instance: bool) 
 
 async def _supply_database(datasette: Any, name: str, metadata: dict[str, Any]) -> None:
     tables_config = _child(_child(_child(datasette.config, "databases"), name), "tables")
-    for table, spec in metadata["tables"].items():
+    for table, ours in database_config()["tables"].items():
         settings = _child(tables_config, table)
-        for key in TABLE_CONFIG_KEYS:
-            if key in spec:
-                settings.setdefault(key, copy.deepcopy(spec[key]))
+        for key, value in ours.items():
+            settings.setdefault(key, value)
     # About 110 small reads and as many writes of Datasette's internal database: some
     # 70 ms once per start (issuing them together with asyncio.gather measured no faster).
     present = await datasette.get_database_metadata(name)
