@@ -344,10 +344,9 @@ def _graph_url(datasette: Any, database: str, path: str | None = None) -> str | 
 def _page_data(conn: sqlite3.Connection, path: str) -> dict[str, Any] | None:
     """Everything the card shows, read in one transaction: one consistent snapshot even
     while the daemon commits batches."""
-    began = not conn.in_transaction
-    if began:
-        conn.execute("BEGIN")
-    try:
+    from .. import read
+
+    with read.snapshot(conn):
         row = conn.execute(
             "SELECT id, path, title, kind, is_source, folder FROM pages WHERE path IN (?, ?) "
             "ORDER BY path = ? DESC LIMIT 1", (path, path + ".md", path)).fetchone()
@@ -386,9 +385,6 @@ def _page_data(conn: sqlite3.Connection, path: str) -> dict[str, Any] | None:
             ("in_degree", "out_degree", "pagerank", "betweenness", "community", "component",
              "citation_count", "computed_at"), metrics, strict=True))
         return page
-    finally:
-        if began:
-            conn.execute("ROLLBACK")
 
 
 async def page_view(datasette: Any, request: Any) -> Any:
