@@ -13,7 +13,7 @@ import stat as stat_mod
 from typing import NamedTuple
 
 from .parse import ParsedPage, ParseOptions, Problem, decode_page, parse_page
-from .scan import FileStat, file_stat
+from .scan import NOT_A_FILE, FileStat, file_stat
 
 BINARY_SNIFF_BYTES = 8192
 _LONE_CR = re.compile(r"\r(?!\n)")
@@ -44,8 +44,7 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
         with open(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat_mod.S_ISREG(st.st_mode):
-                return _skipped(rel, "skipped: not a regular file (a FIFO, socket or device)",
-                                file_stat(st))
+                return _skipped(rel, NOT_A_FILE, file_stat(st))
             if st.st_size > max_bytes:
                 return _skipped(rel, f"skipped: {st.st_size} bytes is over the "
                                      f"{max_bytes}-byte page limit", file_stat(st))

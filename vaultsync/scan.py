@@ -96,16 +96,22 @@ class SymlinkInfo(NamedTuple):
         return self.kind == "dir"
 
 
+NOT_A_FILE = "skipped: not a regular file (a FIFO, socket or device)"
+
+
+def _kind(st: os.stat_result) -> str:
+    """What a symlink's target is (see SymlinkInfo.kind), from its stat."""
+    return ("dir" if stat_mod.S_ISDIR(st.st_mode) else
+            "file" if stat_mod.S_ISREG(st.st_mode) else "other")
+
+
 def link_state(path: str) -> tuple[str, str]:
     """A symlink's real target and what it is now (see SymlinkInfo.kind)."""
     try:
         st = os.stat(path)
     except OSError:
-        kind = "missing"
-    else:
-        kind = ("dir" if stat_mod.S_ISDIR(st.st_mode) else
-                "file" if stat_mod.S_ISREG(st.st_mode) else "other")
-    return os.path.realpath(path), kind
+        return os.path.realpath(path), "missing"
+    return os.path.realpath(path), _kind(st)
 
 
 def display_name(name: str) -> str:
@@ -185,8 +191,7 @@ class VaultScanner:
                         scan.files[rel] = file_stat(entry.stat(follow_symlinks=False))
                     elif is_page_path(rel):
                         scan.blocked[rel] = Blocked(
-                            file_stat(entry.stat(follow_symlinks=False)),
-                            "skipped: not a regular file (a FIFO, socket or device)")
+                            file_stat(entry.stat(follow_symlinks=False)), NOT_A_FILE)
                 except OSError:
                     if is_page_path(rel):
                         scan.files[rel] = UNKNOWN_STAT  # loading it says why
@@ -215,15 +220,14 @@ class VaultScanner:
             scan.symlinks[rel] = SymlinkInfo(os.path.realpath(path), False, "missing")
             return
         real = os.path.realpath(path)
-        is_dir = stat_mod.S_ISDIR(st.st_mode)
-        kind = "dir" if is_dir else "file" if stat_mod.S_ISREG(st.st_mode) else "other"
+        kind = _kind(st)
         inside = self._inside(real)
         followed = False
         if inside is not None:
             shown = inside or "the vault itself"
             scan.blocked[rel] = Blocked(
                 lst, f"symlink to {shown}: not followed, the vault holds it there already")
-        elif is_dir:
+        elif kind == "dir":
             key = (st.st_dev, st.st_ino)
             if key in visited:
                 scan.blocked[rel] = Blocked(
@@ -233,7 +237,7 @@ class VaultScanner:
                 visited.add(key)
                 subdirs.append((rel, path))
                 followed = True
-        elif stat_mod.S_ISREG(st.st_mode):
+        elif kind == "file":
             key = (st.st_dev, st.st_ino)
             if key in linked_files:
                 scan.blocked[rel] = Blocked(
@@ -243,8 +247,7 @@ class VaultScanner:
                 scan.files[rel] = file_stat(st)
                 followed = True
         elif is_page_path(rel):
-            scan.blocked[rel] = Blocked(
-                lst, "skipped: not a regular file (a FIFO, socket or device)")
+            scan.blocked[rel] = Blocked(lst, NOT_A_FILE)
         scan.symlinks[rel] = SymlinkInfo(real, followed, kind)
 
     # --- a partial scan ----------------------------------------------------------------
@@ -280,8 +283,7 @@ class VaultScanner:
             elif stat_mod.S_ISREG(st.st_mode):
                 scan.files[rel] = file_stat(st)
             elif is_page_path(rel):
-                scan.blocked[rel] = Blocked(
-                    file_stat(st), "skipped: not a regular file (a FIFO, socket or device)")
+                scan.blocked[rel] = Blocked(file_stat(st), NOT_A_FILE)
         return scan, prefixes, exact
 
     def symlinks_changed(self, symlinks: dict[str, SymlinkInfo]) -> bool:
