@@ -125,6 +125,11 @@ def live_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
         yield base, vault, (config, token)
 
 
+NODE_COLOURS_JS = """() => { const colours = {};
+  window.vaultsyncView.graph.forEachNode((id, a) => { colours[id] = a.color; });
+  return colours; }"""
+
+
 def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
     base, vault, (config, token) = live_view
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -194,12 +199,18 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
                 assert shown == expected
                 assert len(shown) < page_count
             assert page.is_visible("#depth")
+            # Colours follow "colour by" in every mode: chosen in local mode, it colours
+            # the whole graph too once that is shown again.
+            page.select_option("#color-by", "kind")
+            local_colours = page.evaluate(NODE_COLOURS_JS)
 
             # Back to the whole graph, then an edit: a new page and a changed one appear
             # with no reload (the marker set on window survives).
             page.click("#mode-global")
             page.wait_for_selector(f"body[data-mode='global'][data-nodes='{page_count}']",
                                    state="attached", timeout=WAIT_MS)
+            global_colours = page.evaluate(NODE_COLOURS_JS)
+            assert {i: global_colours[i] for i in local_colours} == local_colours
             page.evaluate("window.__sameDocument = 'yes'")
             (vault / "concepts" / "stream-lineage.md").write_text(
                 "---\ntype: concept\n---\n# Stream lineage\n\nWhere events came from: "

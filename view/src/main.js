@@ -14,7 +14,7 @@ import { createNodeBorderProgram } from "@sigma/node-border";
 
 import { Api, ApiError, findToken } from "./api.js";
 import { Labels } from "./labels.js";
-import { h, renderPanel, renderPanelMessage } from "./panel.js";
+import { fmt, h, renderPanel, renderPanelMessage } from "./panel.js";
 import {
   DIMMED, EDGE, EDGE_ACTIVE, EDGE_ACTIVE_FADED, KIND_COLORS, ORPHAN, SINGLE_SOURCE,
   TYPE_COLORS, communityColor, kindColor, nodeColor, nodeSize, seedPosition,
@@ -217,6 +217,7 @@ const SLICE = 25000;
 
 async function buildGraph(data, previous) {
   const g = new Graph({ type: "directed", multi: false, allowSelfLoops: false });
+  g.setAttribute("colorBy", state.colorBy);
   const nodes = data.nodes;
   const order = nodes.length;
   let maxRank = 0;
@@ -330,9 +331,17 @@ function rankOrder(g) {
   return ids;
 }
 
+// Node colours follow the "colour by" choice. A graph kept aside (the global graph while
+// a local one is shown) is recoloured when it is shown again.
+function recolor(g) {
+  g.forEachNode((id, attrs) => { attrs.color = nodeColor(attrs.info, state.colorBy); });
+  g.setAttribute("colorBy", state.colorBy);
+}
+
 // Show `g` in one step: sigma drops the old graph's listeners and indexes the new one once.
 function show(g, baseEdges, { frame = false } = {}) {
   stopLayout();
+  if (g.getAttribute("colorBy") !== state.colorBy) recolor(g);
   graph = g;
   state.baseEdges = baseEdges;
   if (state.selected && !graph.hasNode(state.selected)) state.selected = null;
@@ -379,15 +388,8 @@ async function applyData(data, { frame }) {
   }
   const built = await buildGraph(data, previous);
   await nextTask(); // building and showing are two tasks, never one long one
-  state.data = data;
-  state.communities = new Map((data.meta.communities || []).map((c) => [c.id, c]));
-  renderLegend(); // first: the camera frames the graph clear of it
-  show(built.graph, built.baseEdges, { frame: frame || !sameView });
-  state.shown = key;
+  present(data, built.graph, built.baseEdges, key, frame || !sameView);
   if (state.mode === "global") state.globalCache = { key, graph: built.graph, baseEdges: built.baseEdges, data, stale: false };
-  renderStats();
-  setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode });
-  showMessage(graph.order ? "" : "The mirror has no pages yet.");
   let ms;
   if (!built.kept) {
     // A whole new picture: from the stored layout, a short refinement; else the full run.
@@ -397,6 +399,18 @@ async function applyData(data, { frame }) {
     ms = built.unplaced ? 1200 : 0;
   }
   runLayoutAfterPaint(ms);
+}
+
+// The view shows `g` (built from `data`) as the graph of `key` (see shownKey).
+function present(data, g, baseEdges, key, frame) {
+  state.data = data;
+  state.communities = new Map((data.meta.communities || []).map((c) => [c.id, c]));
+  renderLegend(); // first: the camera frames the graph clear of it
+  show(g, baseEdges, { frame });
+  state.shown = key;
+  renderStats();
+  setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode });
+  showMessage(graph.order ? "" : "The mirror has no pages yet.");
 }
 
 async function fetchGraph() {
@@ -762,14 +776,7 @@ async function exitLocal() {
   const key = shownKey();
   if (cache && cache.key === key && !cache.stale) {
     // The global graph as it was left: shown at once, framed whole.
-    state.data = cache.data;
-    state.communities = new Map((cache.data.meta.communities || []).map((c) => [c.id, c]));
-    renderLegend();
-    show(cache.graph, cache.baseEdges, { frame: true });
-    state.shown = key;
-    renderStats();
-    setBodyData({ nodes: graph.order, edges: graph.size, mode: state.mode, layout: "stopped" });
-    showMessage(graph.order ? "" : "The mirror has no pages yet.");
+    present(cache.data, cache.graph, cache.baseEdges, key, true);
     return;
   }
   await load({ frame: true });
@@ -852,15 +859,13 @@ function setupSearch() {
 
 // --- legend and stats ---------------------------------------------------------------------
 
-const count = (n) => n.toLocaleString("en-US");
-
 function renderStats() {
   const meta = state.data ? state.data.meta : null;
   let pages = 0;
   if (state.data) for (const n of state.data.nodes) if (n.type === "page") pages += 1;
-  let text = `${count(pages)} pages · ${count(graph.size)} links`;
+  let text = `${fmt(pages)} pages · ${fmt(graph.size)} links`;
   if (state.mode === "local") text += ` · around ${graph.hasNode(state.center) ? graph.getNodeAttribute(state.center, "label") : state.center}`;
-  else if (meta && meta.truncated) text += ` · top ${count(meta.shown_pages)} of ${count(meta.pages)} by PageRank`;
+  else if (meta && meta.truncated) text += ` · top ${fmt(meta.shown_pages)} of ${fmt(meta.pages)} by PageRank`;
   if (meta && meta.metrics && !meta.metrics.fresh) text += " · metrics updating…";
   $("stats").textContent = text;
 }
@@ -874,7 +879,7 @@ function renderLegend() {
     const kinds = new Map();
     for (const n of nodes) if (n.type === "page") kinds.set(n.kind || "other", (kinds.get(n.kind || "other") || 0) + 1);
     for (const [kind, k] of [...kinds.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
-      rows.push(h("div", { class: "row" }, h("span", { class: "swatch", style: { background: KIND_COLORS[kind] || kindColor(kind === "other" ? null : kind) } }), `${kind} (${count(k)})`));
+      rows.push(h("div", { class: "row" }, h("span", { class: "swatch", style: { background: KIND_COLORS[kind] || kindColor(kind === "other" ? null : kind) } }), `${kind} (${fmt(k)})`));
     }
   } else {
     rows.push(h("h4", {}, state.mode === "local" ? "Communities here" : "Communities"));
@@ -888,7 +893,7 @@ function renderLegend() {
     for (const [community, k] of ranked) {
       const name = communityName(community) || "a page on its own";
       rows.push(h("div", { class: "row", title: `community ${community}` },
-        h("span", { class: "swatch", style: { background: communityColor(community) } }), `${name} (${count(k)})`));
+        h("span", { class: "swatch", style: { background: communityColor(community) } }), `${name} (${fmt(k)})`));
     }
   }
   for (const type of state.include) {
@@ -902,10 +907,8 @@ function renderLegend() {
 }
 
 function restyle() {
-  display.updateEachNodeAttributes((id, attrs) => {
-    attrs.color = nodeColor(attrs.info, state.colorBy);
-    return attrs;
-  }, { attributes: ["color"] });
+  recolor(graph); // the attribute objects display shares: then tell sigma
+  display.updateEachNodeAttributes((id, attrs) => attrs, { attributes: ["color"] });
   renderLegend();
 }
 
