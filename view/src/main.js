@@ -285,12 +285,8 @@ function pickEdges(g) {
   const budget = state.mode === "local" ? LOCAL_EDGE_BUDGET : EDGE_BUDGET;
   if (g.size <= budget) return null;
   const per = Math.max(1, Math.floor(budget / Math.max(g.order, 1)));
-  const score = (id) => {
-    const info = g.getNodeAttribute(id, "info");
-    return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
-  };
   const scores = new Map();
-  g.forEachNode((id) => scores.set(id, score(id)));
+  g.forEachNode((id, a) => scores.set(id, nodeScore(a.info)));
   const keep = new Set();
   const mine = [];
   g.forEachNode((id) => {
@@ -319,14 +315,15 @@ function makeDisplay(full, edges, focus) {
   return d;
 }
 
+// Pages by PageRank, then the other nodes (tags, attachments, unresolved) by links in.
+function nodeScore(info) {
+  return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
+}
+
 function rankOrder(g) {
   const ids = [];
-  g.forEachNode((id) => ids.push(id));
-  const score = (id) => {
-    const info = g.getNodeAttribute(id, "info");
-    return info.type === "page" ? 1 + (info.pagerank || 0) : (info.in_degree || 0) * 1e-9;
-  };
-  const scores = new Map(ids.map((id) => [id, score(id)]));
+  const scores = new Map();
+  g.forEachNode((id, a) => { ids.push(id); scores.set(id, nodeScore(a.info)); });
   ids.sort((a, b) => scores.get(b) - scores.get(a) || (a < b ? -1 : 1));
   return ids;
 }
@@ -527,7 +524,7 @@ async function load({ frame = false } = {}) {
 // --- camera ---------------------------------------------------------------------------
 
 // Frame the whole graph, keeping it clear of the legend in the lower left corner.
-function frameCamera({ animate = false } = {}) {
+function frameCamera() {
   const camera = renderer.getCamera();
   const base = { x: 0.5, y: 0.5, ratio: 1, angle: 0 };
   const { width, height } = renderer.getDimensions();
@@ -556,8 +553,7 @@ function frameCamera({ animate = false } = {}) {
       target = { ...zoomed, x: 0.5 - (p1.x - p0.x) };
     }
   }
-  if (animate) camera.animate(target, { duration: 300 });
-  else camera.setState(target);
+  camera.setState(target);
 }
 
 function focusCamera(id) {
