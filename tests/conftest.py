@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import pytest
 
@@ -107,6 +107,43 @@ def wait_for(check: Callable[[], T], timeout: float = TIMEOUT,
             shown = what() if callable(what) else what
             raise AssertionError(f"timed out waiting for {shown or check}")
         time.sleep(POLL)
+
+
+class ProcessOutput:
+    """What a child process prints on one stream, read by a thread of its own, so that a
+    test waits for a line with a bound (wait_for) instead of blocking on the pipe."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        assert stream is not None, "start the process with stdout/stderr=PIPE"
+        self.lines: list[str] = []
+        self.ended = False  # the stream reached its end: the process closed it or exited
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._lock:
+                self.lines.append(line)
+        self.ended = True
+
+    @property
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self.lines)
+
+    def wait_line(self, match: Callable[[str], bool], timeout: float = TIMEOUT,
+                  what: str = "a line") -> str:
+        """The first line that `match`es; fails when the stream ends without one, or
+        after `timeout` seconds."""
+        def found() -> str | None:
+            ended = self.ended  # read first: lines seen after this are all there
+            with self._lock:
+                hit = next((line for line in self.lines if match(line)), None)
+            if hit is None and ended:
+                raise AssertionError(f"the output ended before {what}:\n{self.text}")
+            return hit
+
+        return wait_for(found, timeout, lambda: f"{what}:\n{self.text}")
 
 
 def converged(vault: Path, db: Path, tmp_path: Path) -> bool:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-from conftest import SAMPLE_VAULT, rows, wait_for
+from conftest import SAMPLE_VAULT, ProcessOutput, rows, wait_for
 
 from vaultsync.cli import cli
 from vaultsync.mirror import SCHEMA_VERSION, Mirror
@@ -194,22 +194,25 @@ def test_watch_says_it_watches_then_what_to_try_next_once(make_vault, tmp_path):
     vault = make_vault({"a.md": "[[b]]", "b.md": "x"})
     db = tmp_path / "m.db"
     proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "watch", str(vault), "--db",
-                             str(db), "--no-metrics"], stdout=subprocess.PIPE,
+                             str(db), "--no-metrics"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    err = ProcessOutput(proc.stderr)
     try:
-        lines = []
-        for line in proc.stderr:  # bounded: the process is killed in `finally` if stuck
-            lines.append(line)
-            if "datasette" in line:
-                break
+        err.wait_line(lambda line: "datasette" in line, what="the hint lines")
         (vault / "c.md").write_text("more")  # a batch after the hint: no second hint
         wait_for(lambda: rows(db, "SELECT 1 FROM pages WHERE path = 'c.md'"),
                  what="the daemon to take the edit")
     finally:
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=60)
-    text = "".join(lines) + rest
-    watching = [line for line in lines if line.startswith("watching ")]
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    wait_for(lambda: err.ended, what="the daemon's output to end")
+    text = err.text
+    watching = [line for line in text.splitlines(keepends=True)
+                if line.startswith("watching ")]
     assert watching == [f"watching {vault} (2 pages; Ctrl-C stops)\n"]
     assert text.count("next, in another terminal:") == 1
     assert f"mirror: {db}" in text

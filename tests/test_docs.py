@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import httpx
 import pytest
-from conftest import REPO, SAMPLE_VAULT, wait_for
+from conftest import REPO, SAMPLE_VAULT, ProcessOutput, wait_for
 
 from vaultsync import graph
 from vaultsync.cli import cli
@@ -159,17 +159,22 @@ def normalised(lines: list[str], db: str) -> list[str]:
     return out
 
 
-def first_answer(url: str, proc: subprocess.Popen[str], seen: list[str]) -> httpx.Response:
+def first_answer(url: str, proc: subprocess.Popen[str], output: ProcessOutput
+                 ) -> httpx.Response:
     """GET `url` once it answers: a server may need a moment after printing its address."""
 
     def answer() -> httpx.Response | None:
         try:
             return httpx.get(url, timeout=10)
         except httpx.TransportError:
-            assert proc.poll() is None, seen
+            assert proc.poll() is None, output.text
             return None
 
-    return wait_for(answer, TIMEOUT, lambda: f"{url} to answer: {seen}")
+    return wait_for(answer, TIMEOUT, lambda: f"{url} to answer: {output.text}")
+
+
+# The line a long-running tour command prints once it serves: its address.
+SERVING = re.compile(r"(?:serving .* at|Datasette:) (http://\S+?)[/;]?(?: |$)")
 
 
 def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
@@ -178,32 +183,33 @@ def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
     proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
-    seen: list[str] = []
+    output = ProcessOutput(proc.stdout)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # ends at EOF if the command dies
-            seen.append(line)
-            if "# browse and query the mirror" in line:  # watch: its last hint line
-                break
-            url = re.search(r"(?:serving .* at|Datasette:) (http://\S+?)[/;]?(?: |$)", line)
-            if url:
-                base = url.group(1)
-                response = first_answer(base, proc, seen)
-                assert response.status_code == 200, (command, response.text[:300])
-                if "serving" in line:  # the graph view, built, with its script
-                    assert "/static/bundle.js" in response.text
-                    assert httpx.get(base.rstrip("/") + "/static/bundle.js",
-                                     timeout=10).status_code == 200
-                break
-        else:
-            raise AssertionError(f"`{command}` stopped before it was ready:\n{''.join(seen)}")
+        ready = output.wait_line(  # watch: its last hint line; a server: its address
+            lambda line: "# browse and query the mirror" in line or bool(SERVING.search(line)),
+            TIMEOUT, f"`{command}` to be ready")
+        url = SERVING.search(ready)
+        if url:
+            base = url.group(1)
+            response = first_answer(base, proc, output)
+            assert response.status_code == 200, (command, response.text[:300])
+            if "serving" in ready:  # the graph view, built, with its script
+                assert "/static/bundle.js" in response.text
+                assert httpx.get(base.rstrip("/") + "/static/bundle.js",
+                                 timeout=10).status_code == 200
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
-        rest, _ = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode in (0, -signal.SIGINT), "".join(seen) + rest
-    assert "Traceback" not in rest
-    return "".join(seen) + rest
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    wait_for(lambda: output.ended, TIMEOUT, f"`{command}`'s output to end")
+    text = output.text
+    assert proc.returncode in (0, -signal.SIGINT), text
+    assert "Traceback" not in text
+    return text
 
 
 def test_the_schema_version_and_its_changelog_are_current() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import queue
 import signal
 import sqlite3
 import stat
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import wait_for
+from conftest import ProcessOutput, wait_for
 
 from vaultsync.cli import cli
 from vaultsync.config import Config
@@ -748,22 +747,13 @@ def test_serve_watch_is_a_live_backend(make_vault, tmp_path) -> None:
          "--port", "0", "--watch"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],  # type: ignore[union-attr]
-                     daemon=True).start()
-    output: list[str] = []
+    output = ProcessOutput(proc.stdout)
     try:
-        def served_url() -> str | None:
-            assert proc.poll() is None, "".join(output)
-            while not lines.empty():
-                output.append(lines.get())
-                if " at http://127.0.0.1:" in output[-1]:
-                    return output[-1].split(" at ", 1)[1].split("/ ", 1)[0]
-            return None
-
-        url = wait_for(served_url, WAIT, lambda: "serve to print its address:\n" + "".join(output))
+        served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
+                                  "serve to print its address")
+        url = served.split(" at ", 1)[1].split("/ ", 1)[0]
         token = load_token(db)
-        assert token and token in "".join(output)  # printed once, when made
+        assert token and token in output.text  # printed once, when made
         headers = {"Authorization": f"Bearer {token}"}
         wait_for(lambda: httpx.get(url + "/api/status", headers=headers, timeout=WAIT)
                  .json().get("alive"), WAIT, "the daemon to report itself alive")
@@ -785,8 +775,8 @@ def test_serve_watch_is_a_live_backend(make_vault, tmp_path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(WAIT)
-            raise AssertionError("serve did not stop on Ctrl-C:\n" + "".join(output)) from None
-    assert proc.returncode in (0, -signal.SIGINT, 130), "".join(output)
+            raise AssertionError("serve did not stop on Ctrl-C:\n" + output.text) from None
+    assert proc.returncode in (0, -signal.SIGINT, 130), output.text
 
 
 def test_busy_port_is_one_line(make_vault, tmp_path) -> None:
@@ -818,19 +808,20 @@ def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
         [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
          "--port", "0", "--watch"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    output: list[str] = []
+    output = ProcessOutput(proc.stdout)
     try:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            output.append(line)
-            if "serving" in line:
-                break
-        serving = output[-1]
+        serving = output.wait_line(lambda line: "serving" in line, WAIT, "serve to start")
         assert f"(live: kept by the running vaultsync watch, pid {os.getpid()})" in serving
         url = serving.split(" at ", 1)[1].split(" ", 1)[0]
         wait_for(lambda: running_url(db) == url, WAIT, "the server's address record")
     finally:
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=WAIT)
-    text = "".join(output) + rest
+        try:
+            proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    wait_for(lambda: output.ended, WAIT, "serve's output to end")
+    text = output.text
     assert "warning" not in text and "watching the vault" not in text, text
     assert not address_path(db).exists()  # withdrawn when it stops
