@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from click.testing import CliRunner
 from conftest import wait_for
 
 from vaultsync.cli import cli
+from vaultsync.graph import compute_core_metrics
 from vaultsync.mirror import Mirror
+from vaultsync.read import run_report
 from vaultsync.sync import Syncer, sync_vault
 
 datasette_app = pytest.importorskip("datasette.app")
@@ -92,24 +95,10 @@ def mirror_db(make_vault: Callable, config_for: Callable) -> Path:
     return config.db
 
 
-def write_metrics(db: Path) -> bool:
-    """Graph metrics as the graph module writes them (or a stand-in while it is absent);
-    True when the graph module computed them."""
+def write_metrics(db: Path) -> None:
+    """Graph metrics as the daemon writes them."""
     with Mirror(db) as mirror:
-        try:
-            from vaultsync.graph import compute_core_metrics  # type: ignore[attr-defined]
-        except ImportError:
-            compute_core_metrics = None
-        if compute_core_metrics is not None:
-            compute_core_metrics(mirror)
-            return True
-        ids = dict(mirror.conn.execute("SELECT path, id FROM pages"))
-        ranks = {"concepts/alpha.md": 0.3, "concepts/beta.md": 0.25, "sources/s1.md": 0.2,
-                 "concepts/gamma.md": 0.1, "index.md": 0.05}
-        rows = [(ids[p], 0, 0, ranks.get(p, 0.01), 0, 0, 0, 0, 0) for p in ids]
-        with mirror.transaction():
-            mirror.write_core_metrics(rows, None)
-        return False
+        compute_core_metrics(mirror)
 
 
 def datasette(*dbs: Path, metadata: dict | None = None, config: dict | None = None) -> Any:
@@ -198,31 +187,10 @@ def view(db: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-def report_rows(db: Path, name: str) -> list | None:
-    """What `vaultsync report` says (None when it has no report of that name)."""
-    from vaultsync.read import run_report
-
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        for candidate in (name, name.replace("_", "-")):
-            try:
-                result = run_report(conn, candidate).json()
-            except (KeyError, ValueError):
-                continue
-            return _report_list(result)
-        return None
-    finally:
-        conn.close()
-
-
-def _report_list(result: Any) -> list:
-    rows = getattr(result, "rows", result)
-    out = []
-    for row in rows:
-        item = dict(row) if not isinstance(row, dict) else row
-        out.append(item.get("path", item.get("target")))
-    return out
+def report_rows(db: Path, name: str) -> list[str]:
+    """The paths (wanted: the targets) `vaultsync report NAME` lists."""
+    with closing(sqlite3.connect(db)) as conn:
+        return [row.get("path", row.get("target")) for row in run_report(conn, name).rows]
 
 
 # --- metadata -------------------------------------------------------------------------
@@ -361,7 +329,7 @@ def test_static_metadata_alone_gives_the_queries(mirror_db: Path, tmp_path: Path
 
 
 def test_graph_queries_match_views_graph_and_reports(mirror_db: Path) -> None:
-    by_graph_module = write_metrics(mirror_db)
+    write_metrics(mirror_db)
 
     async def go() -> dict[str, list[dict]]:
         ds = datasette(mirror_db)
@@ -395,18 +363,15 @@ def test_graph_queries_match_views_graph_and_reports(mirror_db: Path) -> None:
     ranks = [r["pagerank"] for r in got["central_concepts"]]
     assert ranks == sorted(ranks, reverse=True)
     # ... and what the graph module computed.
-    if by_graph_module:
-        for name, flag in (("orphans", "orphan"), ("isolated", "isolated")):
-            flagged = view(mirror_db, "SELECT p.path FROM page_metrics m JOIN pages p "
-                                      f"ON p.id = m.page_id WHERE m.{flag} ORDER BY p.path")
-            assert paths[name] == [r[0] for r in flagged], name
-    # ... and what the report module says, once it exists.
+    for name, flag in (("orphans", "orphan"), ("isolated", "isolated")):
+        flagged = view(mirror_db, "SELECT p.path FROM page_metrics m JOIN pages p "
+                                  f"ON p.id = m.page_id WHERE m.{flag} ORDER BY p.path")
+        assert paths[name] == [r[0] for r in flagged], name
+    # ... and what the reports say.
     for name, report in (("orphans", "orphans"), ("isolated", "isolated"),
-                         ("single_source", "single_source"),
+                         ("single_source", "single-source"),
                          ("unsourced_concepts", "unsourced"), ("wanted", "wanted")):
-        expected = report_rows(mirror_db, report)
-        if expected is not None:
-            assert sorted(paths[name]) == sorted(expected), name
+        assert sorted(paths[name]) == sorted(report_rows(mirror_db, report)), name
 
 
 def test_parameterised_queries(mirror_db: Path) -> None:
