@@ -88,24 +88,29 @@ def test_saves_during_the_first_reconcile_are_applied_after_it(make_vault, tmp_p
     running = RunningDaemon(vault, tmp_path / "m.db")  # no slow timer to hide a loss
     written: list[int] = []
     ready_at: list[int] = []
+    stop_writing = threading.Event()  # the daemon failed to start: the test is over
 
     def write() -> None:
         # Until the daemon is ready, and 50 pages past that moment.
-        while not ready_at or len(written) < ready_at[0] + 50:
+        while not stop_writing.is_set() and (not ready_at or len(written) < ready_at[0] + 50):
             n = len(written)
             (vault / f"new-{n}.md").write_text(f"# New {n}\n[[p{n}]]")
             written.append(n)
             if running.daemon.ready.is_set() and not ready_at:
                 ready_at.append(len(written))
 
-    writer = threading.Thread(target=write)
+    writer = threading.Thread(target=write, daemon=True)
     running.start()
     writer.start()
-    with running:
-        writer.join(TIMEOUT)
-        db = running.config.db
-        wait_for(lambda: page_count(db, "new-%") == len(written), what="every new page")
-        wait_converged(vault, db, tmp_path)
+    try:
+        with running:
+            writer.join(TIMEOUT)
+            assert not writer.is_alive(), "the writer never saw the daemon ready"
+            db = running.config.db
+            wait_for(lambda: page_count(db, "new-%") == len(written), what="every new page")
+            wait_converged(vault, db, tmp_path)
+    finally:
+        stop_writing.set()
 
 
 def test_a_watcher_error_loses_nothing(make_vault, tmp_path):
@@ -195,9 +200,12 @@ def test_kill_9_during_the_parallel_first_reconcile_leaves_nothing_behind(make_v
     db = tmp_path / "m.db"
     proc = start_process(vault, db)
     try:
-        wait_for(lambda: len(descendants(proc.pid)) >= 2 or proc.poll() is not None,
-                 what="parsing processes")
-        helpers = descendants(proc.pid)
+        def parsing() -> list[int] | None:
+            assert proc.poll() is None, process_log(db)
+            found = descendants(proc.pid)
+            return found if len(found) >= 2 else None
+
+        helpers = wait_for(parsing, what="parsing processes")
         lock = str(db) + ".lock"
         assert not [pid for pid in helpers if lock in open_files(pid)], "a helper holds the lock"
         proc.send_signal(signal.SIGKILL)
