@@ -25,7 +25,7 @@ import httpx2
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from click.testing import CliRunner
-from conftest import wait_for
+from conftest import process_log, wait_for, wait_watching
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -536,17 +536,12 @@ def test_vaultsync_mcp_stops_its_daemon_on_sigterm(make_vault, tmp_path: Path) -
     # A client that does not close stdin first: the server must not hang on it.
     vault = make_vault(VAULT)
     db = tmp_path / "term.db"
-    with open(tmp_path / "term.log", "w", encoding="utf-8") as log:
+    with open(f"{db}.log", "w", encoding="utf-8") as log:  # where process_log reads
         proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "mcp", str(vault),
                                  "--db", str(db), "--watch"], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=log)
     try:
-        def watching() -> bool:
-            assert proc.poll() is None, (tmp_path / "term.log").read_text("utf-8")
-            status = read_status(db) or {}
-            return status.get("state") == "watching" and status.get("pid") == proc.pid
-
-        wait_for(watching, WAIT, "the daemon to watch")
+        wait_watching(db, proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(WAIT) == 0
     finally:
@@ -555,7 +550,7 @@ def test_vaultsync_mcp_stops_its_daemon_on_sigterm(make_vault, tmp_path: Path) -
         assert proc.stdin is not None
         proc.stdin.close()
     assert read_status(db)["state"] == "stopped"
-    assert "Traceback" not in (tmp_path / "term.log").read_text("utf-8")
+    assert "Traceback" not in process_log(db)
 
 
 def test_vaultsync_mcp_user_errors_are_one_line(tmp_path: Path) -> None:
