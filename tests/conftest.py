@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -10,13 +11,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import pytest
 
 from vaultsync.config import Config, load_config
 from vaultsync.mirror import Mirror
 from vaultsync.read import dump
+from vaultsync.server.app import create_app
+from vaultsync.server.run import AppServer, bind_socket
+from vaultsync.server.security import ensure_token
 from vaultsync.sync import Syncer
 from vaultsync.watch import Daemon, read_status
 
@@ -144,6 +148,24 @@ class ProcessOutput:
             return hit
 
         return wait_for(found, timeout, lambda: f"{what}:\n{self.text}")
+
+
+@contextlib.contextmanager
+def serving(config: Config, **app_options: Any) -> Iterator[tuple[AppServer, str, str]]:
+    """`vaultsync serve` of `config` in a thread, on 127.0.0.1 and a free port:
+    (the server, its base URL, the token). `app_options` go to create_app."""
+    token, _ = ensure_token(config.db)
+    server = AppServer(create_app(config, token=token, **app_options),
+                       bind_socket("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, what="the server to start")
+    try:
+        yield server, f"http://127.0.0.1:{server.port}", token
+    finally:
+        server.stop()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), "the server did not stop"
 
 
 def converged(vault: Path, db: Path, tmp_path: Path) -> bool:

@@ -25,7 +25,7 @@ import httpx2
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from click.testing import CliRunner
-from conftest import process_log, wait_for, wait_watching
+from conftest import process_log, serving, wait_for, wait_watching
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -36,9 +36,6 @@ from vaultsync.config import Config, load_config
 from vaultsync.graph import MetricsOnDemand
 from vaultsync.mcp import Vault, build_server
 from vaultsync.mirror import Mirror
-from vaultsync.server.app import create_app
-from vaultsync.server.run import AppServer, bind_socket
-from vaultsync.server.security import ensure_token
 from vaultsync.sync import sync_vault
 from vaultsync.watch import read_status, start_in_thread
 
@@ -458,17 +455,8 @@ def test_an_edit_reaches_get_page_under_watch(session, tmp_path: Path) -> None:
 def served(mirror) -> Iterator[tuple[str, str, Config]]:
     """A real `vaultsync serve` app on 127.0.0.1:<free port>: (base URL, token, config)."""
     config = mirror()
-    token, _ = ensure_token(config.db)
-    server = AppServer(create_app(config, token=token), bind_socket("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, WAIT, "the server to start")
-    try:
-        yield f"http://127.0.0.1:{server.port}", token, config
-    finally:
-        server.stop()
-        thread.join(WAIT)
-        assert not thread.is_alive()
+    with serving(config) as (_, base, token):
+        yield base, token, config
 
 
 def test_http_mount_needs_the_token_host_and_origin(served) -> None:

@@ -4,6 +4,7 @@ traversal and the event stream. Waits are bounded; no test asserts a time."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -12,7 +13,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import ProcessOutput, wait_for
+from conftest import ProcessOutput, serving, wait_for
 
 from vaultsync.cli import cli
 from vaultsync.config import Config
 from vaultsync.mirror import Mirror
 from vaultsync.server import app as server_app
-from vaultsync.server.app import create_app
 from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token, load_token, token_path
 from vaultsync.sync import Syncer, sync_vault
@@ -72,33 +71,21 @@ class Served:
 @pytest.fixture
 def serve(make_vault, config_for) -> Iterator[Callable[..., Served]]:
     """serve(files, allow_remote=False, ...) → a running server on 127.0.0.1:<free port>."""
-    running: list[tuple[AppServer, threading.Thread, httpx.Client]] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(files: dict | None = None, *, allow_remote: bool = False, sync: bool = True,
-              compute_metrics: bool = True) -> Served:
-        vault = make_vault(VAULT if files is None else files)
-        config = config_for(vault)
-        if sync:
-            sync_vault(config, workers=1)
-        token, _ = ensure_token(config.db)
-        app = create_app(config, token=token, allow_remote=allow_remote,
-                         compute_metrics=compute_metrics)
-        server = AppServer(app, bind_socket("127.0.0.1", 0))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_for(lambda: server.started, WAIT, "the server to start")
-        base = f"http://127.0.0.1:{server.port}"
-        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                              timeout=WAIT)
-        running.append((server, thread, client))
-        return Served(base, server.port, token, config, server, client)
+        def start(files: dict | None = None, *, allow_remote: bool = False,
+                  sync: bool = True, compute_metrics: bool = True) -> Served:
+            vault = make_vault(VAULT if files is None else files)
+            config = config_for(vault)
+            if sync:
+                sync_vault(config, workers=1)
+            server, base, token = stack.enter_context(serving(
+                config, allow_remote=allow_remote, compute_metrics=compute_metrics))
+            client = stack.enter_context(httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=WAIT))
+            return Served(base, server.port, token, config, server, client)
 
-    yield start
-    for server, thread, client in running:
-        client.close()
-        server.stop()
-        thread.join(WAIT)
-        assert not thread.is_alive(), "the server did not stop"
+        yield start
 
 
 def node_ids(data: dict, type_: str | None = "page") -> set[str]:

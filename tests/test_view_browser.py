@@ -16,26 +16,22 @@ Set VAULTSYNC_SCREENSHOT=docs/graph-view.png to save the screenshot for the READ
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO, wait_for
+from conftest import REPO, serving
 
 from scripts import gen_vault
 from vaultsync import graph as vgraph
 from vaultsync.config import load_config
 from vaultsync.mirror import Mirror
-from vaultsync.server.app import BUNDLE, create_app
-from vaultsync.server.run import AppServer, bind_socket
-from vaultsync.server.security import ensure_token
+from vaultsync.server.app import BUNDLE
 from vaultsync.sync import sync_vault
 
 CHROMIUM = os.environ.get("VAULTSYNC_CHROMIUM", "/usr/bin/chromium")
@@ -99,29 +95,13 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, [bytes(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)]
 
 
-@contextlib.contextmanager
-def serving(config: object) -> Iterator[tuple[str, str]]:
-    """`vaultsync serve` of `config` on a free port: (base URL, token)."""
-    token, _ = ensure_token(config.db)  # type: ignore[attr-defined]
-    app = create_app(config, token=token)  # type: ignore[arg-type]
-    server = AppServer(app, bind_socket("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 20, "the server to start")
-    try:
-        yield f"http://127.0.0.1:{server.port}", token
-    finally:
-        server.stop()
-        thread.join(20)
-
-
 @pytest.fixture
 def live_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
     vault = tmp_path / "vault"
     shutil.copytree(REPO / "vault", vault)
     config = load_config(vault, tmp_path / "mirror.db")
     sync_vault(config, workers=1)
-    with serving(config) as (base, token):
+    with serving(config) as (_, base, token):
         yield base, vault, (config, token)
 
 
@@ -247,7 +227,7 @@ def big_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
     sync_vault(config)
     with Mirror(config.db) as mirror:
         vgraph.ensure_metrics(mirror, layout=True)
-    with serving(config) as (base, token):
+    with serving(config) as (_, base, token):
         yield base, vault, (config, token)
 
 
