@@ -32,12 +32,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import gen_vault  # this script's neighbour: its folder is sys.path[0]
+
 from vaultsync.config import load_config
 from vaultsync.mirror import Mirror
 from vaultsync.read.status import dump
 from vaultsync.sync import Syncer
-
-HERE = Path(__file__).resolve().parent
 
 
 def run(*cmd: str, cwd: Path | None = None) -> None:
@@ -66,8 +66,7 @@ class Soak:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True)
-        run(sys.executable, str(HERE / "gen_vault.py"), "--pages", str(self.pages),
-            "--seed", str(self.rng.randrange(1 << 30)), str(self.vault))
+        gen_vault.generate(self.vault, self.pages, seed=self.rng.randrange(1 << 30))
         git = ["git", "-c", "user.email=soak@example.invalid", "-c", "user.name=soak"]
         run("git", "init", "-q", "-b", "main", cwd=self.vault)
         run(*git, "add", "-A", cwd=self.vault)
