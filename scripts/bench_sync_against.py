@@ -25,24 +25,12 @@ import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def export(rev: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=REPO, check=True,
-                             capture_output=True).stdout
-    tar = into / "tree.tar"
-    tar.write_bytes(archive)
-    with tarfile.open(tar) as t:
-        t.extractall(into / "tree", filter="data")
-    return into / "tree"
-
+from bench import REPO, export_rev  # this script's neighbour: its folder is sys.path[0]
 
 Timing = tuple[float, float]  # wall seconds, CPU seconds of the process and its children
 
@@ -102,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     vault = args.vault.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "mirror.db"
-        codes = {args.rev: export(args.rev, Path(tmp)), "this checkout": REPO}
+        codes = {args.rev: export_rev(args.rev, Path(tmp)), "this checkout": REPO}
         # No -q: older revisions lack it; the output is thrown away either way.
         runs = {name: functools.partial(
                     timed_sync, [sys.executable, "-m", "vaultsync", "sync", str(vault),

@@ -52,6 +52,7 @@ from typing import Any
 
 import gen_vault  # this script's neighbour: its folder is sys.path[0]
 import httpx
+from bench import descendants, proc_field, remove_db, wait_for_quiet
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -107,28 +108,10 @@ class StepTimeout(Exception):
     """A step did not finish in time: the tab is frozen or far too slow."""
 
 
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
 def kill_renderers() -> None:
     """End this benchmark's own Chromium tabs (renderer processes): a frozen tab never
     runs the script that would time a wait out, so Playwright would wait for ever."""
-    for pid in _descendants(os.getpid()):
+    for pid in descendants(os.getpid()):
         try:
             if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 os.kill(pid, signal.SIGKILL)
@@ -186,8 +169,7 @@ def prepare(workdir: Path, pages: int, src: Path) -> tuple[Path, Path]:
         shutil.rmtree(vault)
     shutil.copytree(pristine, vault)
     db = workdir / f"mirror-{pages}.db"
-    for suffix in ("", "-wal", "-shm", ".token", ".lock"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    remove_db(db)
     subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(vault), "--db", str(db)],
                    check=True, cwd=src, env=child_env(src), stdout=subprocess.DEVNULL)
     return vault, db
@@ -417,20 +399,8 @@ def fmt_ms(ms: float) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return {"CPU": cpu, "Cores": str(os.cpu_count()), "Memory": mem,
+    return {"CPU": proc_field("/proc/cpuinfo", "model name"), "Cores": str(os.cpu_count()),
+            "Memory": proc_field("/proc/meminfo", "MemTotal"),
             "Kernel": platform.release(), "Python": platform.python_version()}
 
 
@@ -526,11 +496,7 @@ def main(argv: list[str] | None = None) -> int:
                 server = Server(src, vault, db, args.workdir / f"serve-{pages}.log")
                 try:
                     status = server.wait_settled()
-                    if args.quiet_load is not None:
-                        deadline = time.monotonic() + args.quiet_wait
-                        while os.getloadavg()[0] > args.quiet_load and \
-                                time.monotonic() < deadline:
-                            time.sleep(5)
+                    wait_for_quiet(args.quiet_load, args.quiet_wait)
                     load_start = loadavg()
                     hub, small = pick_pages(db)
                     edges = sqlite3.connect(db).execute(
