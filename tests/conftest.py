@@ -16,12 +16,13 @@ from typing import IO, Any, TypeVar
 import pytest
 
 from vaultsync.config import Config, load_config
+from vaultsync.graph import ensure_metrics
 from vaultsync.mirror import Mirror
 from vaultsync.read import dump
 from vaultsync.server.app import create_app
 from vaultsync.server.run import AppServer, bind_socket
 from vaultsync.server.security import ensure_token
-from vaultsync.sync import Syncer
+from vaultsync.sync import Syncer, sync_vault
 from vaultsync.watch import Daemon, read_status
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,6 +167,17 @@ def serving(config: Config, **app_options: Any) -> Iterator[tuple[AppServer, str
         server.stop()
         thread.join(TIMEOUT)
         assert not thread.is_alive(), "the server did not stop"
+
+
+@pytest.fixture(scope="session")
+def sample_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A full sync of the sample vault with its graph metrics, every table filled; made
+    once per run, so tests only read it."""
+    config = load_config(SAMPLE_VAULT, tmp_path_factory.mktemp("sample") / "mirror.db")
+    sync_vault(config, workers=1)
+    with Mirror(config.db) as mirror:
+        ensure_metrics(mirror)
+    return config.db
 
 
 def converged(vault: Path, db: Path, tmp_path: Path) -> bool:

@@ -18,12 +18,9 @@ import httpx
 import pytest
 from conftest import REPO, SAMPLE_VAULT, ProcessOutput, wait_for
 
-from vaultsync import graph
 from vaultsync.cli import cli
-from vaultsync.config import load_config
-from vaultsync.mirror import SCHEMA_VERSION, Mirror
+from vaultsync.mirror import SCHEMA_VERSION
 from vaultsync.read import INTERNAL_COLUMNS, INTERNAL_TABLES  # not public API
-from vaultsync.sync import sync_vault
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 TIMEOUT = 120.0
@@ -71,16 +68,6 @@ def test_every_environment_variable_is_documented() -> None:
 
 
 # --- the schema -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sample_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh full sync of the sample vault, with graph metrics: every table filled."""
-    config = load_config(SAMPLE_VAULT, tmp_path_factory.mktemp("docs") / "mirror.db")
-    sync_vault(config, workers=1)
-    with Mirror(config.db) as mirror:
-        graph.ensure_metrics(mirror)
-    return config.db
 
 
 def documentation_of(name: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import REPO, SAMPLE_VAULT, rows, wait_for
+from conftest import REPO, rows, wait_for
 
 from vaultsync import graph, read
 from vaultsync.config import load_config
@@ -161,19 +161,16 @@ def test_metrics_match_the_views_on_the_known_vault(make_vault, config_for):
         [("nowhere", 2, 2)]
 
 
-def test_metrics_match_the_views_on_the_sample_vault(tmp_path):
-    config = load_config(SAMPLE_VAULT, tmp_path / "sample.db")
-    sync_vault(config, workers=1)
-    with Mirror(config.db) as mirror:
-        graph.ensure_metrics(mirror)
-        g = load_graph(mirror.conn)
-    check_flags_match_views(config.db)
+def test_metrics_match_the_views_on_the_sample_vault(sample_mirror):
+    with read.open_mirror(sample_mirror) as conn:
+        g = load_graph(conn)
+    check_flags_match_views(sample_mirror)
     expected = nx.pagerank(g, weight="weight", tol=1e-13, max_iter=1000)
-    got = dict(rows(config.db, "SELECT page_id, pagerank FROM page_metrics"))
+    got = dict(rows(sample_mirror, "SELECT page_id, pagerank FROM page_metrics"))
     assert max(abs(got[n] - expected[n]) for n in g) < 1e-9
     exact = nx.betweenness_centrality(g)
-    got = dict(rows(config.db, "SELECT page_id, betweenness FROM page_metrics"))
-    assert meta(config.db, "betweenness_method") == "exact"
+    got = dict(rows(sample_mirror, "SELECT page_id, betweenness FROM page_metrics"))
+    assert meta(sample_mirror, "betweenness_method") == "exact"
     assert max(abs(got[n] - exact[n]) for n in g) < 1e-12
 
 

@@ -295,19 +295,12 @@ def test_unknown_report_is_a_usage_error(synced):
 
 
 @pytest.mark.parametrize("width", [80, 60])
-def test_tables_fit_the_terminal_one_line_per_row(tmp_path, width):
+def test_tables_fit_the_terminal_one_line_per_row(sample_mirror, width):
     """On the sample vault, every report's table keeps each row on one line of the
     terminal's width: long titles end in …, paths lose their start, lists say +N."""
-    from conftest import SAMPLE_VAULT
-
-    from vaultsync.config import load_config
-
-    config = load_config(SAMPLE_VAULT, tmp_path / "sample.db")
-    sync_vault(config, workers=1)
-    with Mirror(config.db) as mirror:
-        graph.ensure_metrics(mirror)
+    with read.open_mirror(sample_mirror) as conn:
         for name in read.REPORT_NAMES:
-            data = read.run_report(mirror.conn, name)
+            data = read.run_report(conn, name)
             text = render.render(data, "table", vault_name="vault", width=width)
             lines = text.splitlines()
             assert max(len(line.rstrip()) for line in lines) <= width, (name, text)
