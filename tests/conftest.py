@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -167,6 +168,23 @@ def serving(config: Config, **app_options: Any) -> Iterator[tuple[AppServer, str
         server.stop()
         thread.join(TIMEOUT)
         assert not thread.is_alive(), "the server did not stop"
+
+
+def interrupt(proc: subprocess.Popen[str], output: ProcessOutput | None = None,
+              timeout: float = TIMEOUT) -> int:
+    """Ctrl-C for a child process, and its exit code once it has exited (and `output`
+    has ended); one that does not stop is killed and fails the test."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+        shown = f":\n{output.text}" if output is not None else ""
+        raise AssertionError(f"{proc.args!r} did not stop on Ctrl-C{shown}") from None
+    if output is not None:
+        wait_for(lambda: output.ended, timeout, "the process's output to end")
+    return code
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
 
 from click.testing import CliRunner
-from conftest import SAMPLE_VAULT, ProcessOutput, rows, wait_for
+from conftest import SAMPLE_VAULT, ProcessOutput, interrupt, rows, wait_for
 
 from vaultsync.cli import cli
 from vaultsync.mirror import SCHEMA_VERSION, Mirror
@@ -203,13 +202,7 @@ def test_watch_says_it_watches_then_what_to_try_next_once(make_vault, tmp_path):
         wait_for(lambda: rows(db, "SELECT 1 FROM pages WHERE path = 'c.md'"),
                  what="the daemon to take the edit")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    wait_for(lambda: err.ended, what="the daemon's output to end")
+        interrupt(proc, err)
     text = err.text
     watching = [line for line in text.splitlines(keepends=True)
                 if line.startswith("watching ")]

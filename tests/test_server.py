@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import ProcessOutput, serving, wait_for
+from conftest import ProcessOutput, interrupt, serving, wait_for
 
 from vaultsync.cli import cli
 from vaultsync.config import Config
@@ -756,14 +756,8 @@ def test_serve_watch_is_a_live_backend(make_vault, tmp_path) -> None:
         page = httpx.get(url + "/api/pages/alpha.md", headers=headers, timeout=WAIT).json()
         assert [link["target"] for link in page["links"]] == ["gamma"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(WAIT)
-            raise AssertionError("serve did not stop on Ctrl-C:\n" + output.text) from None
-    assert proc.returncode in (0, -signal.SIGINT, 130), output.text
+        code = interrupt(proc, output, WAIT)
+    assert code in (0, -signal.SIGINT, 130), output.text
 
 
 def test_busy_port_is_one_line(make_vault, tmp_path) -> None:
@@ -802,13 +796,7 @@ def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
         url = serving.split(" at ", 1)[1].split(" ", 1)[0]
         wait_for(lambda: running_url(db) == url, WAIT, "the server's address record")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    wait_for(lambda: output.ended, WAIT, "serve's output to end")
+        interrupt(proc, output, WAIT)
     text = output.text
     assert "warning" not in text and "watching the vault" not in text, text
     assert not address_path(db).exists()  # withdrawn when it stops
