@@ -2,7 +2,8 @@
 in-process client on a small vault with answers worked out by hand, read-only SQL that
 cannot change the mirror, bounded answers, live answers under --watch, the `/mcp`
 mount of `vaultsync serve` behind the API's checks, and a real `vaultsync mcp` process
-over stdio. Waits are bounded (conftest.wait_for); no test asserts a time."""
+over stdio. Waits are bounded (conftest.wait_for); no test asserts a speed (one bounds
+how soon a query is stopped)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -392,6 +395,50 @@ def test_query_that_runs_too_long_is_stopped(session) -> None:
                                    "select x + 1 from c) select count(*) from c")
     assert "ran longer than 0.3 s" in message
     assert "SQL error" in s.error("query", sql="select nothing from nowhere")
+
+
+def test_query_values_are_bounded_by_size(session) -> None:
+    # SQLite refuses to build the value at all (its length limit): no 200 MB allocation.
+    s = session()
+    message = s.error("query", sql="select length(randomblob(200000000)) as n")
+    assert "a value would be larger than 16 MiB" in message, message
+    assert "\n" not in message
+    # Values below the limit still come back, described.
+    assert s.call("query", sql="select zeroblob(1000) as b")["rows"] == [
+        {"b": "<BLOB, 1,000 bytes>"}]
+
+
+def test_query_time_limit_holds_for_long_steps(session) -> None:
+    # Rows of twenty 15 MB values each: SQLite's progress handler (every 1,000 steps)
+    # would first look at the clock after some 25 rows, over ten seconds in; the
+    # interrupt comes from the clock itself, between two steps.
+    s = session(query_time_limit=0.3)
+    row = " + ".join(["length(randomblob(15000000))"] * 20)
+    started = time.monotonic()
+    message = s.error("query", sql="with recursive r(n) as (select 1 union all select "
+                                   f"n + 1 from r where n < 2000) select sum({row}) from r")
+    assert "ran longer than 0.3 s" in message
+    assert time.monotonic() - started < 6  # a bound on being stopped, not a speed claim
+
+
+def test_query_counts_rows_beyond_the_limit_without_fetching_them(mirror) -> None:
+    config = mirror()
+    tracemalloc.start()
+    try:
+        with read.open_mirror(config.db) as conn:
+            result = read.run_query(conn, "select path, zeroblob(10000000) as b from pages "
+                                          "order by path", limit=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result["rows"] == [{"path": "alpha.md", "b": "<BLOB, 10,000,000 bytes>"}]
+    assert (result["more_rows"], result["more_rows_exact"]) == (7, True)
+    # One 10 MB value was copied into Python (the row shown), not the seven others.
+    assert peak < 25_000_000, peak
+    # A PRAGMA (no subquery possible) is counted by stepping on.
+    with read.open_mirror(config.db) as conn:
+        cols = read.run_query(conn, "pragma table_info(pages)", limit=2)
+    assert cols["more_rows"] > 5 and cols["more_rows_exact"]
 
 
 # --- status and resources --------------------------------------------------------------------

@@ -49,7 +49,8 @@ QUERY_DESCRIPTION = """\
 Run one read-only SQL statement (SQLite) over the vault's mirror and get rows as objects. \
 Only reading is allowed: SELECT (WITH, joins, FTS5 MATCH, json_extract) and the PRAGMAs \
 that describe tables; anything that writes, ATTACH, transactions, a PRAGMA that sets a \
-value, or a second statement is refused. A statement is stopped after {seconds:g} s. At \
+value, or a second statement is refused. A statement is stopped after {seconds:g} s, \
+and no string or BLOB may exceed {value_mib:g} MiB. At \
 most `limit` rows come back; long values are cut. Paths are vault-relative with .md; \
 page_id, source_id, target_id and source_page_id refer to pages.id. Tables and views \
 (the resource vault://schema describes each):
@@ -95,7 +96,9 @@ def query_description(vault: Vault) -> str:
             schema = compact_schema(read.schema(conn))
     except Exception:  # no mirror yet: the resource still describes it later
         schema = "(read vault://schema)"
-    return QUERY_DESCRIPTION.format(seconds=vault.query_time_limit, schema=schema)
+    return QUERY_DESCRIPTION.format(seconds=vault.query_time_limit,
+                                    value_mib=vault.query_value_bytes / 1024 / 1024,
+                                    schema=schema)
 
 
 # --- streamable HTTP, inside `vaultsync serve` ------------------------------------------

@@ -72,7 +72,13 @@ class Vault:
     metrics: MetricsOnDemand  # computes stale metrics when no daemon does
     in_process: bool = False  # a daemon runs in this process (`--watch`)
     query_time_limit: float = 2.0
+    # The largest string or BLOB a query may make or read (every stored page fits).
+    query_value_bytes: int = field(default=0)
     _waited_for: str | None = field(default=None, init=False)  # graph version
+
+    def __post_init__(self) -> None:
+        if not self.query_value_bytes:
+            self.query_value_bytes = read.value_limit(self.config.max_page_bytes)
 
     def current_metrics(self, conn: sqlite3.Connection) -> None:
         """Before an answer that shows graph metrics: make them current if they are not.
@@ -331,7 +337,8 @@ class VaultTools:
         with self.vault.connection() as conn:
             result = read.run_query(conn, sql, limit=limit,
                                     time_limit=self.vault.query_time_limit,
-                                    max_cell_chars=VALUE_CHARS)
+                                    max_cell_chars=VALUE_CHARS,
+                                    max_value_bytes=self.vault.query_value_bytes)
         truncated: list[str] = []
         rows: list[dict[str, Any]] = []
         size = 0

@@ -52,12 +52,16 @@ from .reports import REPORT_NAMES, Report, Summary, check_kind, page_kinds, run_
 from .sql import (
     INTERNAL_COLUMNS,
     INTERNAL_TABLES,
+    MAX_VALUE_BYTES,
     TABLE_NOTES,
     QueryRefused,
     QueryResult,
     SchemaTable,
+    interrupt_after,
+    limit_value_size,
     run_query,
     schema,
+    value_limit,
 )
 from .status import (
     Meta,
@@ -76,13 +80,16 @@ from .status import (
 
 __all__ = [
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
+    "MAX_VALUE_BYTES",
     "REPORT_NAMES", "TABLE_NOTES", "BadRequest", "FoundPage", "GraphArrays", "Meta",
     "MetricsState", "MirrorMissing", "MirrorStatus", "Neighbours", "NotFound", "PageSource",
     "QueryRefused", "QueryResult", "Report", "SchemaTable", "Summary", "check_kind", "chunks",
     "all_counts", "community_names", "compact", "counts", "daemon_status", "database", "dump",
     "edges",
-    "find_page", "fts_query", "graph", "last_batch", "link_target", "local_graph", "marks",
+    "find_page", "fts_query", "graph", "interrupt_after",
+    "last_batch", "limit_value_size", "link_target", "local_graph", "marks",
     "meta", "metrics_state", "mirror_status", "neighbourhood", "neighbours", "open_mirror",
     "page", "page_id", "page_kinds", "page_nodes", "page_source", "pages_named", "pid_alive",
     "read_graph_arrays", "rows", "run_report", "run_query", "schema", "search", "snapshot",
+    "value_limit",
 ]

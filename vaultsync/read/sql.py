@@ -1,11 +1,13 @@
 """The mirror's public schema, described for people and assistants, and read-only SQL
 over it: a read-only connection, an authorizer that allows reads only, one statement,
-and a time limit."""
+a size limit on every value and a wall-clock time limit."""
 
 from __future__ import annotations
 
 import sqlite3
-import time
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, TypedDict
 
 from .base import BadRequest, database
@@ -122,6 +124,49 @@ _ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name.replace(' ', '_')}"): name for 
     "SAVEPOINT")}
 
 
+# The largest string or BLOB a read-only query may hold or make (SQLite's own
+# SQLITE_LIMIT_LENGTH, enforced in C before the value is built): twice the largest page
+# vaultsync reads by default (max_page_bytes), so every stored body fits.
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+
+
+def value_limit(max_page_bytes: int) -> int:
+    """The value-size limit for a mirror of pages up to `max_page_bytes`."""
+    return max(MAX_VALUE_BYTES, 2 * max_page_bytes)
+
+
+def limit_value_size(conn: sqlite3.Connection, max_bytes: int = MAX_VALUE_BYTES) -> int:
+    """Make SQLite refuse any string or BLOB larger than `max_bytes` on `conn` ("string
+    or blob too big"); returns the limit it had."""
+    return conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_bytes)
+
+
+@contextmanager
+def interrupt_after(conn: sqlite3.Connection, seconds: float) -> Iterator[threading.Event]:
+    """Interrupt whatever `conn` runs once `seconds` have passed, from a timer thread: a
+    progress handler would never fire during one long step (a huge randomblob). The
+    event yielded is set when it fired."""
+    fired = threading.Event()
+    lock = threading.Lock()
+    done = False
+
+    def stop() -> None:
+        with lock:
+            if not done:
+                fired.set()
+                conn.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        with lock:
+            done = True
+        timer.cancel()
+
+
 class QueryResult(TypedDict):
     columns: list[str]
     rows: list[dict[str, Any]]
@@ -131,16 +176,19 @@ class QueryResult(TypedDict):
 
 
 def run_query(conn: sqlite3.Connection, sql: str, *, limit: int, time_limit: float = 2.0,
-              max_cell_chars: int = 1000) -> QueryResult:
+              max_cell_chars: int = 1000, max_value_bytes: int = MAX_VALUE_BYTES
+              ) -> QueryResult:
     """Run one SQL statement that only reads, on `conn` (open it read-only: `mode=ro`).
 
     An authorizer allows reading tables and views, functions, and the PRAGMAs that
     describe the schema; it refuses everything else (INSERT, UPDATE, DELETE, DDL,
     ATTACH, transactions, a PRAGMA that sets a value) before the statement runs. More
-    than one statement is refused, and a statement still running after `time_limit`
-    seconds is interrupted. Rows come back as objects (a repeated column name gets a
-    `_2` suffix), at most `limit` of them; long text is cut to `max_cell_chars` and a
-    BLOB is described by its size."""
+    than one statement is refused; SQLite refuses to make or read a string or BLOB
+    larger than `max_value_bytes`, and the whole run (counting included) is interrupted
+    after `time_limit` seconds of wall clock. Rows come back as objects (a repeated
+    column name gets a `_2` suffix), at most `limit` of them, fetched one at a time and
+    cut at once: long text to `max_cell_chars`, a BLOB described by its size. The rows
+    after them are counted inside SQLite, never fetched."""
     sql = sql.strip()
     if not sql:
         raise QueryRefused("sql is required")
@@ -172,63 +220,100 @@ def run_query(conn: sqlite3.Connection, sql: str, *, limit: int, time_limit: flo
                 refused.append(what + (f" {arg1}" if arg1 else ""))
         return sqlite3.SQLITE_DENY
 
-    deadline = time.monotonic() + time_limit
-    timed_out = False
-
-    def progress() -> int:
-        nonlocal timed_out
-        if time.monotonic() > deadline:
-            timed_out = True
-            return 1
-        return 0
-
     conn.execute("PRAGMA query_only = 1")  # a second lock on the same door
     conn.set_authorizer(authorize)
-    conn.set_progress_handler(progress, 1000)
-    try:
-        try:
-            cur = conn.execute(sql)
-            batch = cur.fetchmany(limit)
-        except sqlite3.ProgrammingError as exc:
-            if "one statement at a time" in str(exc):
-                raise QueryRefused("one statement at a time: run each on its own") from None
-            raise QueryRefused(str(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            if refused:
-                raise QueryRefused(f"read-only: {refused[0]} is not allowed; only SELECT "
-                                   "(and PRAGMAs that describe the schema) may run") from None
-            if timed_out:
-                raise QueryRefused(f"the query ran longer than {time_limit:g} s and was "
-                                   "stopped; add a LIMIT or narrow it") from None
-            raise QueryRefused(f"SQL error: {exc}") from None
-        names = [d[0] for d in cur.description or ()]
-        columns: list[str] = []
-        for name in names:
-            unique, n = name, 2
-            while unique in columns:
-                unique, n = f"{name}_{n}", n + 1
-            columns.append(unique)
-        more, exact = 0, True
-        try:
-            while chunk := cur.fetchmany(500):
-                more += len(chunk)
-        except sqlite3.DatabaseError:
-            exact = False  # out of time: `more` is a lower bound
-    finally:
-        conn.set_progress_handler(None, 0)
-        conn.set_authorizer(None)
+    old_limit = limit_value_size(conn, max_value_bytes)
     cut = 0
     rows: list[dict[str, Any]] = []
-    for values in batch:
-        row: dict[str, Any] = {}
-        for column, value in zip(columns, values, strict=True):
-            if isinstance(value, bytes):
-                value = f"<BLOB, {len(value):,} bytes>"
-            elif isinstance(value, str) and len(value) > max_cell_chars:
-                left = len(value) - max_cell_chars
-                value = value[:max_cell_chars] + f"… [{left:,} more characters]"
-                cut += 1
-            row[column] = value
-        rows.append(row)
+    try:
+        with interrupt_after(conn, time_limit) as timed_out:
+            try:
+                cur = conn.execute(sql)
+                names = [d[0] for d in cur.description or ()]
+                columns: list[str] = []
+                for name in names:
+                    unique, n = name, 2
+                    while unique in columns:
+                        unique, n = f"{name}_{n}", n + 1
+                    columns.append(unique)
+                while len(rows) < limit and (values := cur.fetchone()) is not None:
+                    row, cut_here = _cut_row(columns, values, max_cell_chars)
+                    rows.append(row)
+                    cut += cut_here
+                    del values
+            except sqlite3.ProgrammingError as exc:
+                if "one statement at a time" in str(exc):
+                    raise QueryRefused("one statement at a time: run each on its own") \
+                        from None
+                raise QueryRefused(str(exc)) from None
+            except sqlite3.DatabaseError as exc:
+                raise _refusal(exc, refused, timed_out.is_set(), time_limit,
+                               max_value_bytes) from None
+            more, exact = _count_more(conn, cur, sql, len(rows), limit, timed_out)
+    finally:
+        conn.set_authorizer(None)
+        limit_value_size(conn, old_limit)
     return {"columns": columns, "rows": rows, "more_rows": more, "more_rows_exact": exact,
             "cut_cells": cut}
+
+
+def _refusal(exc: sqlite3.DatabaseError, refused: list[str], timed_out: bool,
+             time_limit: float, max_value_bytes: int) -> QueryRefused:
+    """The one-line reason a statement failed."""
+    if refused:
+        return QueryRefused(f"read-only: {refused[0]} is not allowed; only SELECT "
+                            "(and PRAGMAs that describe the schema) may run")
+    if timed_out:
+        return QueryRefused(f"the query ran longer than {time_limit:g} s and was "
+                            "stopped; add a LIMIT or narrow it")
+    if "too big" in str(exc):
+        return QueryRefused(f"a value would be larger than {_size(max_value_bytes)}, the "
+                            "limit of one string or BLOB here; select less (substr(), "
+                            "length())")
+    return QueryRefused(f"SQL error: {exc}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
+
+
+def _count_more(conn: sqlite3.Connection, cur: sqlite3.Cursor, sql: str, shown: int,
+                limit: int, timed_out: threading.Event) -> tuple[int, bool]:
+    """How many rows come after the `shown` ones, and whether that is exact (False when
+    counting ran out of time). Counted by SQLite (`count(*)` around the statement), so
+    no value is copied into Python; a statement that cannot be a subquery (a PRAGMA,
+    EXPLAIN: small rows) is stepped on instead."""
+    if shown < limit:
+        return 0, True
+    body = sql.rstrip().rstrip(";")
+    try:
+        cur.close()
+        total = conn.execute(f"SELECT count(*) FROM (\n{body}\n)").fetchone()[0]
+        return max(int(total) - shown, 0), True
+    except sqlite3.Error:
+        if timed_out.is_set():
+            return 0, False
+    more = 0
+    try:
+        cur = conn.execute(sql)
+        while cur.fetchone() is not None:
+            more += 1
+    except sqlite3.Error:
+        return max(more - shown, 0), False
+    return max(more - shown, 0), True
+
+
+def _cut_row(columns: list[str], values: tuple[Any, ...], max_cell_chars: int
+             ) -> tuple[dict[str, Any], int]:
+    """One row as an object, long text cut and BLOBs described; how many cells were cut."""
+    cut = 0
+    row: dict[str, Any] = {}
+    for column, value in zip(columns, values, strict=True):
+        if isinstance(value, bytes):
+            value = f"<BLOB, {len(value):,} bytes>"
+        elif isinstance(value, str) and len(value) > max_cell_chars:
+            left = len(value) - max_cell_chars
+            value = value[:max_cell_chars] + f"… [{left:,} more characters]"
+            cut += 1
+        row[column] = value
+    return row, cut
