@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from conftest import SAMPLE_VAULT, ProcessOutput, interrupt, rows, wait_for
 
@@ -132,6 +133,30 @@ def test_bad_option_and_bad_config_are_one_line(make_vault, tmp_path):
     result = run("sync", str(vault), "--db", str(tmp_path / "m.db"),
                  "--config", str(tmp_path / "c.toml"))
     assert result.exit_code == 2 and "unknown setting" in result.stderr
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("source_folders = 3", "source_folders in {file} must be a list of folder names"),
+    ('source_folders = "sources"', "source_folders in {file} must be a list of folder "
+                                   'names, e.g. ["sources"], not a string ("sources")'),
+    ('max_page_bytes = "big"', "max_page_bytes in {file} must be a whole number of bytes"),
+    ("max_page_bytes = 0", "max_page_bytes in {file} must be a whole number of bytes"),
+    ("source_types = [1]", "source_types in {file} must be a list of frontmatter types"),
+    ("[vaultsync]\nfolder_kinds = { people = 1 }",
+     "folder_kinds in {file} must be a table of folder = \"kind\", not a table holding a "
+     "number"),
+    ('ignore = "*.tmp"', "ignore in {file} must be a list of file name patterns"),
+])
+def test_a_setting_of_the_wrong_type_is_one_line(make_vault, tmp_path, setting, says):
+    vault = make_vault({"a.md": "x", "sources/s.md": "y"})
+    config = tmp_path / "c.toml"
+    config.write_text(setting + "\n")
+    for command in ("sync", "status"):
+        result = run(command, str(vault), "--db", str(tmp_path / "m.db"),
+                     "--config", str(config))
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"vaultsync: {says.format(file=config)}")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 def test_status_reports_counts_and_no_daemon(make_vault, tmp_path):

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -64,6 +65,59 @@ def default_db_path(vault: Path) -> Path:
     return default_db_dir() / f"{slug}-{digest}.db"
 
 
+# Every setting of the config file, with the type it must have: (what the user reads,
+# the check).
+def _is_list_of_str(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_table_of_str(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+SETTINGS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "source_folders": ("a list of folder names, e.g. [\"sources\"]", _is_list_of_str),
+    "source_types": ("a list of frontmatter types, e.g. [\"source\"]", _is_list_of_str),
+    "folder_kinds": ("a table of folder = \"kind\"", _is_table_of_str),
+    "max_page_bytes": ("a whole number of bytes above 0, e.g. 8388608", _is_positive_int),
+    "ignore": ("a list of file name patterns, e.g. [\"*.tmp\"]", _is_list_of_str),
+}
+_TOML_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true/false",
+               list: "a list", dict: "a table"}
+
+
+def _describe(value: Any) -> str:
+    """What a TOML value is, for an error: the offending item of a list or table."""
+    shown = json.dumps(value, default=str)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    items = value if isinstance(value, list) else \
+        list(value.values()) if isinstance(value, dict) else []
+    kind = _TOML_TYPES.get(type(value), type(value).__name__)
+    bad = [v for v in items if not isinstance(v, str)]
+    if bad:
+        return f"{kind} holding {_TOML_TYPES.get(type(bad[0]), 'a value')} ({shown})"
+    return f"{kind} ({shown})"
+
+
+def check_settings(settings: dict[str, Any], config_file: str | Path | None
+                   ) -> dict[str, Any]:
+    """`settings` if every one is known and of its type, else ConfigError naming the
+    key, the type it needs and the file, in one line."""
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
+    for key, value in settings.items():
+        expected, valid = SETTINGS[key]
+        if not valid(value):
+            raise ConfigError(f"{key} in {config_file} must be {expected}, not "
+                              f"{_describe(value)}")
+    return settings
+
+
 def load_config(vault: str | Path | None, db: str | Path | None = None,
                 config_file: str | Path | None = None) -> Config:
     """Build the Config from options, the environment and an optional TOML file."""
@@ -90,10 +144,9 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config {config_file} is not valid TOML: {exc}") from exc
         settings = settings.get("vaultsync", settings)
-    known = {"source_folders", "source_types", "folder_kinds", "max_page_bytes", "ignore"}
-    unknown = set(settings) - known
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
+        if not isinstance(settings, dict):
+            raise ConfigError(f"[vaultsync] in {config_file} must be a table of settings")
+    settings = check_settings(settings, config_file)
     parse = ParseOptions(
         source_folders=tuple(s.strip("/") for s in settings.get("source_folders", ["sources"])),
         source_types=tuple(s.lower() for s in settings.get("source_types", ["source"])),
@@ -103,6 +156,6 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         vault=vault_path,
         db=db_path,
         parse=parse,
-        max_page_bytes=int(settings.get("max_page_bytes", DEFAULT_MAX_PAGE_BYTES)),
+        max_page_bytes=settings.get("max_page_bytes", DEFAULT_MAX_PAGE_BYTES),
         ignore=tuple(settings.get("ignore", DEFAULT_IGNORE)),
     )
