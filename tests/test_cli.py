@@ -238,6 +238,38 @@ def test_watch_says_it_watches_then_what_to_try_next_once(make_vault, tmp_path):
         assert f"-m vaultsync {command} " in text and f"--db {db}" in text
 
 
+@pytest.mark.parametrize("files", [{}, {"photo.png": b"\x89PNG", "notes.txt": "not markdown"}],
+                         ids=["empty", "no-markdown"])
+def test_a_folder_with_no_pages_is_synced_with_a_warning(make_vault, tmp_path, files):
+    vault = make_vault(files)
+    said = f"warning: {vault} holds no Markdown pages (.md files); is this the vault?"
+    result = run("sync", str(vault), "--db", str(tmp_path / "m.db"))
+    assert result.exit_code == 0
+    assert result.stdout.startswith("0 pages: ")
+    assert said in result.stderr
+    data = json.loads(run("sync", str(vault), "--db", str(tmp_path / "m.db"),
+                          "--json").stdout)
+    assert data["pages"] == 0 and data["warnings"][0].startswith(said)
+    # A vault with pages has no such warning.
+    (vault / "a.md").write_text("x")
+    result = run("sync", str(vault), "--db", str(tmp_path / "m.db"), "--json")
+    assert json.loads(result.stdout)["warnings"] == [] and "warning" not in result.stderr
+
+
+def test_watch_of_a_folder_with_no_pages_warns_once(make_vault, tmp_path):
+    vault = make_vault({"readme.txt": "x"})
+    db = tmp_path / "m.db"
+    proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "watch", str(vault), "--db",
+                             str(db), "--no-metrics", "-q"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    err = ProcessOutput(proc.stderr)
+    try:
+        err.wait_line(lambda line: "holds no Markdown pages" in line, what="the warning")
+    finally:
+        interrupt(proc, err)
+    assert err.text.count(f"warning: {vault} holds no Markdown pages") == 1
+
+
 def test_a_refused_watch_prints_only_the_refusal(make_vault, tmp_path):
     from vaultsync.lock import DaemonLock
 

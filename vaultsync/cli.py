@@ -129,6 +129,8 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool) -> Non
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(report.summary())
+    for warning in report.warnings:
+        click.echo(warning, err=True)
 
 
 @cli.command()
@@ -192,6 +194,8 @@ def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
             pages = f"{report.pages:,} pages; " if report is not None else ""
             click.echo(f"watching {config.vault} ({pages}Ctrl-C stops)", err=True)
             click.echo(next_steps(config), err=True)
+        for warning in report.warnings if report is not None else ():
+            click.echo(warning, err=True)
 
     try:
         run_until_signalled(Daemon(config, metrics=not no_metrics, progress=progress,

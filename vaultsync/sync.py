@@ -42,6 +42,12 @@ class SyncCancelled(Exception):  # noqa: N818 - the caller asked for it
     """`cancel()` turned true: the batch was rolled back, the mirror is as it was."""
 
 
+def no_pages_warning(vault: os.PathLike[str] | str) -> str:
+    """The line for a vault folder with no page in it: a mistyped path, most likely."""
+    return (f"warning: {vault} holds no Markdown pages (.md files); is this the vault? "
+            "(give the folder that holds your notes)")
+
+
 @dataclass
 class SyncReport:
     """What one sync did; `summary()` is the line the CLI prints."""
@@ -62,6 +68,8 @@ class SyncReport:
     seconds: float = 0.0
     changed_paths: list[str] = field(default_factory=list)
     removed_paths: list[str] = field(default_factory=list)
+    # Things the user should look at though the sync succeeded (one line each).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -221,6 +229,8 @@ class Syncer:
             if pause_gc:
                 gc.enable()
         report.pages = len(self.pages)
+        if paths is None and not report.pages:
+            report.warnings.append(no_pages_warning(self.vault))
         self._fill_counts(report)
         report.seconds = time.perf_counter() - started
         return report

@@ -112,7 +112,10 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
             from ..sync import sync_vault
 
             say(f"mirror: {config.db} (first sync)")
-            say(sync_vault(config, progress=progress).summary())
+            report = sync_vault(config, progress=progress)
+            say(report.summary())
+            for warning in report.warnings:
+                say(warning)
         # A daemon already keeping the mirror makes this server live; a second one
         # would only be refused.
         with read.open_mirror(config.db) as conn:
