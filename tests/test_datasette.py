@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -775,6 +776,89 @@ def test_command_syncs_only_a_missing_or_empty_mirror(make_vault: Callable,
     assert launch.serve_args(config.db, 8001, ["--port", "9"])[-2:] == ["--port", "9"]
 
 
+def test_serve_args_keep_datasette_tight_unless_the_user_says(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+
+    def settings(extra: list[str]) -> dict[str, str]:
+        args = launch.serve_args(db, 8001, extra)
+        return {args[i + 1]: args[i + 2] for i, arg in enumerate(args) if arg == "--setting"}
+
+    assert settings([]) == {name: str(v) for name, v in launch.SETTINGS.items()}
+    assert settings([])["max_returned_rows"] == "100"
+    assert settings(["--setting", "max_returned_rows", "500"])["max_returned_rows"] == "500"
+    assert launch.serve_args(db, 8001, ["-s", "max_returned_rows", "7"]).count(
+        "max_returned_rows") == 1  # only the user's
+    config = tmp_path / "datasette.yaml"
+    config.write_text("settings:\n  sql_time_limit_ms: 5000\n")
+    mine = settings(["--config", str(config)])
+    assert "sql_time_limit_ms" not in mine and mine["max_returned_rows"] == "100"
+    assert "max_csv_mb" not in settings(["--config", "max_csv_mb:50"])
+
+
+def bounded_datasette(db: Path, **settings: int) -> Any:
+    return datasette_app.Datasette([str(db)], settings=settings or None)
+
+
+async def sql_json(ds: Any, sql: str, status: int = 200) -> Any:
+    """The JSON answer to `sql` (Datasette 1.0 redirects to /db/-/query.json)."""
+    response = await ds.client.get(f"/{DB_NAME}.json?" + urlencode(
+        {"sql": sql, "_shape": "objects"}), follow_redirects=True)
+    assert response.status_code == status, (response.status_code, response.text[:300])
+    return response.json()
+
+
+async def error_of(ds: Any, sql: str) -> str:
+    data = await sql_json(ds, sql, 400)
+    return str(data.get("error") or data)
+
+
+def test_a_value_over_16_mib_is_refused_by_sqlite(mirror_db: Path) -> None:
+    async def go() -> None:
+        ds = bounded_datasette(mirror_db)
+        message = await error_of(ds, "select length(randomblob(200000000)) as n")
+        assert "too big" in message, message
+        ok = await sql_json(ds, "select length(randomblob(1000000)) as n")
+        assert ok["rows"] == [{"n": 1000000}]
+
+    run(go())
+
+
+def test_rows_of_one_query_are_bounded_in_bytes(mirror_db: Path) -> None:
+    async def go() -> None:
+        ds = bounded_datasette(mirror_db)
+        # 8 pages of 5 MB each: over the 32 MiB a query's rows may hold.
+        message = await error_of(ds, "select path, zeroblob(5000000) as b from pages")
+        assert "more than 32 MiB" in message, message
+        # The same rows under the bound, and the next query on the connection, run.
+        rows = await sql_json(ds, "select path, length(zeroblob(5000000)) as n from pages")
+        assert len(rows["rows"]) == 8
+
+    run(go())
+
+
+def test_the_time_limit_is_kept_by_wall_clock(mirror_db: Path) -> None:
+    # Rows of twenty 15 MB values: Datasette's progress handler (every 1,000 SQLite
+    # steps) would first look at the clock some 25 rows in, over ten seconds.
+    row = " + ".join(["length(randomblob(15000000))"] * 20)
+    sql = (f"with recursive r(n) as (select 1 union all select n + 1 from r where n < 2000) "
+           f"select sum({row}) from r")
+
+    async def go() -> None:
+        from datasette.database import QueryInterrupted
+
+        ds = bounded_datasette(mirror_db, sql_time_limit_ms=300)
+        db = ds.get_database(DB_NAME)
+        await db.execute("select 1")  # the connection is open
+        started = time.monotonic()
+        with pytest.raises(QueryInterrupted):
+            await db.execute(sql)
+        assert time.monotonic() - started < 6  # a bound on being stopped, not a speed
+        # The connection is usable afterwards.
+        assert list((await db.execute("select 2 as n")).rows[0]) == [2]
+
+    run(go())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -811,6 +895,7 @@ def test_vaultsync_datasette_serves_canned_query_json(make_vault: Callable,
         assert [r["path"] for r in rows] == EXPECTED["orphans"]
         settings = httpx.get(f"http://127.0.0.1:{port}/-/settings.json", timeout=5).json()
         assert settings["sql_time_limit_ms"] == 5000  # extra args reach Datasette
+        assert settings["max_returned_rows"] == launch.SETTINGS["max_returned_rows"]
         assert settings["truncate_cells_html"] == launch.TRUNCATE_CELLS
     finally:
         proc.terminate()

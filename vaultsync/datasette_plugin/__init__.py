@@ -19,7 +19,13 @@ environment (`vaultsync datasette` also registers it explicitly). It
   Per cell that is a string comparison and a dict lookup, no query;
 - folds the column notes of a mirror's tables into a "Column notes" disclosure and
   keeps page bodies and frontmatter to one line per row, so the rows come first;
-- under `vaultsync datasette`, names the mirror's database after its vault folder.
+- under `vaultsync datasette`, names the mirror's database after its vault folder;
+- bounds what a query on a mirror may take: SQLite refuses any string or BLOB over
+  16 MiB on the connections Datasette opens to a mirror (`prepare_connection`), one
+  query's rows may hold at most ROWS_BYTES of text and BLOBs, and Datasette's own time
+  limit (`sql_time_limit_ms`) is also enforced by wall clock, from
+  a timer, for those connections: Datasette looks at the clock every 1,000 SQLite steps,
+  and a few steps of large values can take seconds.
 
 Nothing here imports Datasette at module level beyond `hookimpl` and its version, and
 `metadata_for` works without Datasette installed.
@@ -200,6 +206,68 @@ def _db_part(label: str, key: str | None, table: str | None) -> dict[str, Any]:
     if table_part is not None and key in table_part and key != "tables":
         part.setdefault("tables", {})[table] = {key: _copy(table_part[key])}
     return part
+
+
+# The most text and BLOB bytes the rows of one query on a mirror may hold: Datasette
+# renders what it fetches many times over, so this, not the row count, bounds its memory.
+ROWS_BYTES = 32 * 1024 * 1024
+# Bytes fetched so far per cursor of a mirror's connection.
+_fetched: weakref.WeakKeyDictionary[sqlite3.Cursor, int] = weakref.WeakKeyDictionary()
+
+
+def _bounded_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> sqlite3.Row:
+    """Datasette's row (sqlite3.Row), refused once a query's rows outgrow ROWS_BYTES."""
+    size = sum(len(v) for v in values if isinstance(v, str | bytes))
+    total = _fetched.get(cursor, 0) + size
+    if total > ROWS_BYTES:
+        raise sqlite3.DataError(f"the rows of this query hold more than "
+                                f"{ROWS_BYTES // 1024 // 1024} MiB of text and BLOBs; "
+                                "select fewer rows or columns, or substr() / length()")
+    _fetched[cursor] = total
+    return sqlite3.Row(cursor, values)
+
+
+# Connections to a mirror (by id: sqlite3 connections take no weak references) whose
+# queries get a wall-clock time limit.
+_bounded: set[int] = set()
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Any) -> None:
+    if _mirror_label(datasette, database) is None:
+        return
+    from ..read import limit_value_size
+
+    limit_value_size(conn)
+    conn.row_factory = _bounded_row
+    _bounded.add(id(conn))
+    _enforce_time_limit_by_clock()
+
+
+def _enforce_time_limit_by_clock() -> None:
+    """Make Datasette's per-query time limit also interrupt a mirror's connection from a
+    timer at the same deadline (once per process)."""
+    import contextlib
+
+    import datasette.database as database_module
+
+    original = database_module.sqlite_timelimit
+    if getattr(original, "vaultsync", False):
+        return
+
+    @contextlib.contextmanager
+    def sqlite_timelimit(conn: sqlite3.Connection, ms: int) -> Any:
+        with original(conn, ms):
+            if id(conn) not in _bounded:
+                yield
+                return
+            from ..read import interrupt_after
+
+            with interrupt_after(conn, ms / 1000):
+                yield
+
+    sqlite_timelimit.vaultsync = True  # type: ignore[attr-defined]
+    database_module.sqlite_timelimit = sqlite_timelimit
 
 
 @hookimpl

@@ -9,6 +9,9 @@ every query sees one committed snapshot.
 The database is named after the vault folder (`vault`, not the mirror file's
 `vault-2e722d3d70`), and table cells are cut at TRUNCATE_CELLS characters (a row's
 page shows them whole), so the `pages` table is not a wall of page bodies.
+
+Datasette gets tighter settings than its own defaults (SETTINGS); a `--setting` of the
+user's, or a `settings` section in the user's `--config` file, wins over each.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ from ..sync import ProgressCallback
 DEFAULT_PORT = 8001
 HOST = "127.0.0.1"
 TRUNCATE_CELLS = 120
+# Datasette settings `vaultsync datasette` starts with (Datasette's defaults in comments).
+SETTINGS: dict[str, int] = {
+    "truncate_cells_html": TRUNCATE_CELLS,  # 2,048
+    "sql_time_limit_ms": 1000,  # 1,000, now also kept by wall clock (the plugin)
+    "max_returned_rows": 100,  # 1,000
+    "num_sql_threads": 2,  # 3: queries running at once
+    "max_csv_mb": 20,  # 100: a streamed CSV export
+}
 
 
 class LaunchError(Exception):
@@ -71,9 +82,40 @@ def database_name(config: Config) -> str:
 
 
 def serve_args(db: Path, port: int, extra: Sequence[str] = ()) -> list[str]:
-    """Arguments for Datasette's `serve`; `extra` comes last, so it can override."""
-    return ["serve", str(db), "--host", HOST, "--port", str(port),
-            "--setting", "truncate_cells_html", str(TRUNCATE_CELLS), *extra]
+    """Arguments for Datasette's `serve`: our SETTINGS but those the user set in `extra`
+    (`--setting NAME VALUE`, or a --config file's `settings`); `extra` comes last."""
+    mine = user_settings(extra)
+    ours = [arg for name, value in SETTINGS.items() if name not in mine
+            for arg in ("--setting", name, str(value))]
+    return ["serve", str(db), "--host", HOST, "--port", str(port), *ours, *extra]
+
+
+def user_settings(args: Sequence[str]) -> set[str]:
+    """The names of the Datasette settings `args` set: `--setting`/`-s NAME VALUE`, the
+    `settings` of a JSON or YAML `--config`/`-c` file (Datasette 1.0), or a
+    `--config NAME:VALUE` (Datasette 0.6x)."""
+    names: set[str] = set()
+    for i, arg in enumerate(args[:-1]):
+        if arg in ("--setting", "-s"):
+            names.add(args[i + 1].removeprefix("settings."))
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg in ("--config", "-c") and i + 1 < len(args) else \
+            arg.split("=", 1)[1] if arg.startswith("--config=") else None
+        if value is None:
+            continue
+        path = Path(value)
+        if path.is_file():
+            import yaml
+
+            try:
+                data = yaml.safe_load(path.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue  # Datasette reports it
+            if isinstance(data, dict) and isinstance(data.get("settings"), dict):
+                names.update(data["settings"])
+        elif ":" in value:
+            names.add(value.split(":", 1)[0])
+    return names
 
 
 def option_value(args: Sequence[str], names: tuple[str, ...]) -> str | None:
