@@ -9,10 +9,12 @@ import http.client
 import json
 import os
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -800,3 +802,107 @@ def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
     text = output.text
     assert "warning" not in text and "watching the vault" not in text, text
     assert not address_path(db).exists()  # withdrawn when it stops
+
+
+# --- slow clients ------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def server_with_header_timeout(config: Config, seconds: float) -> Iterator[int]:
+    """`vaultsync serve`'s server in a thread with a short header deadline: its port."""
+    import threading
+
+    token, _ = ensure_token(config.db)
+    server = AppServer(server_app.create_app(config, token=token),
+                       bind_socket("127.0.0.1", 0), header_timeout=seconds)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, WAIT, "the server to start")
+    try:
+        yield server.port
+    finally:
+        server.stop()
+        thread.join(WAIT)
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed `sock` (waits up to WAIT for it)."""
+    sock.settimeout(WAIT)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_a_half_sent_request_is_closed(make_vault, config_for) -> None:
+    config = config_for(make_vault(VAULT))
+    sync_vault(config, workers=1)
+    with server_with_header_timeout(config, 0.5) as port:
+        silent = socket.create_connection(("127.0.0.1", port))  # sends nothing at all
+        half = socket.create_connection(("127.0.0.1", port))
+        half.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line
+        trickle = socket.create_connection(("127.0.0.1", port))
+        trickle.settimeout(0.1)
+        started = time.monotonic()
+        try:
+            # A header line every 0.1 s keeps the connection busy, never complete.
+            trickle.sendall(b"GET / HTTP/1.1\r\n")
+            gone = False
+            while not gone and time.monotonic() - started < WAIT:
+                try:
+                    trickle.sendall(b"X-Slow: 1\r\n")
+                    gone = trickle.recv(1024) == b""
+                except TimeoutError:
+                    continue
+                except OSError:  # reset or broken pipe: closed by the server
+                    gone = True
+            assert gone, "a trickling request was not closed"
+            assert closed_by_server(half) and closed_by_server(silent)
+        finally:
+            for sock in (silent, half, trickle):
+                sock.close()
+        # A request whose headers came in time is answered, however long it then takes.
+        with socket.create_connection(("127.0.0.1", port)) as ok:
+            ok.sendall(b"GET /api/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            ok.settimeout(WAIT)
+            assert ok.recv(64).startswith(b"HTTP/1.1 ")
+
+
+def test_half_open_connections_do_not_starve_a_real_request(make_vault, tmp_path) -> None:
+    # The server may hold 64 files; 100 half-sent requests would take every one of them
+    # for good, were they not closed after the header deadline (HEADER_TIMEOUT).
+    import resource
+
+    from vaultsync.server.protocol import HEADER_TIMEOUT
+
+    assert 1 <= HEADER_TIMEOUT <= 10
+    vault = make_vault(VAULT)
+    db = tmp_path / "m.db"
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
+         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=few_files)
+    output = ProcessOutput(proc.stdout)
+    held: list[socket.socket] = []
+    try:
+        served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
+                                  "serve to print its address")
+        url = served.split(" at ", 1)[1].split("/ ", 1)[0]
+        port = int(url.rsplit(":", 1)[1])
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            held.append(sock)
+        token = load_token(db)
+        r = httpx.get(f"{url}/api/status", headers={"Authorization": f"Bearer {token}"},
+                      timeout=HEADER_TIMEOUT + WAIT)
+        assert r.status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
+        interrupt(proc, output, WAIT)

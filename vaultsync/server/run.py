@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from .. import read
 from ..config import Config
 from .app import BUILD_HINT, BUNDLE, ServerState, create_app
+from .protocol import HEADER_TIMEOUT
 
 if TYPE_CHECKING:
     from ..sync import ProgressCallback
@@ -48,11 +49,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 class AppServer:
     """uvicorn on an already bound socket. `run()` blocks; `stop()` works from any thread
-    and also ends open event streams so shutdown does not wait on them."""
+    and also ends open event streams so shutdown does not wait on them. A connection
+    that has not sent a request's complete headers within `header_timeout` seconds is
+    closed (server.protocol)."""
 
-    def __init__(self, app: Starlette, sock: socket.socket, *, log_level: str = "warning"
-                 ) -> None:
+    def __init__(self, app: Starlette, sock: socket.socket, *, log_level: str = "warning",
+                 header_timeout: float = HEADER_TIMEOUT) -> None:
         import uvicorn
+
+        from .protocol import protocol_with_header_timeout
 
         self.app = app
         self.sock = sock
@@ -66,7 +71,9 @@ class AppServer:
 
         self.server = _Server(uvicorn.Config(
             app, log_level=log_level, access_log=False, lifespan="on",
-            timeout_graceful_shutdown=3, proxy_headers=False, server_header=False))
+            timeout_graceful_shutdown=3, proxy_headers=False, server_header=False,
+            # A connection must send a request's headers within `header_timeout`.
+            http=protocol_with_header_timeout(header_timeout)))
 
     @property
     def port(self) -> int:
