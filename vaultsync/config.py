@@ -16,9 +16,9 @@ from typing import Any
 from .parse import ParseOptions
 
 DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
-# Bumped when the parser reads pages differently (new records, fixed rules): an older
-# mirror is then parsed again at its next sync.
-PARSER_VERSION = 2
+# Bumped when the parser reads pages differently (new records, fixed rules, new link
+# keys): an older mirror is then parsed again at its next sync.
+PARSER_VERSION = 3
 # Editors' temporary, swap and backup files: never pages or attachments.
 DEFAULT_IGNORE = ("*~", "*.swp", "*.swx", "*.swo", "*.tmp", "*.part", "*.crdownload",
                   "4913", "#*#", ".#*")
