@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conftest import db_dump, fresh_dump, rows
 
+from vaultsync import scan
 from vaultsync.config import load_config
 from vaultsync.mirror import Mirror
 from vaultsync.read import dump
@@ -128,7 +129,19 @@ def test_symlink_loops_are_not_followed(make_vault, tmp_path):
     assert db_dump(db) == fresh_dump(vault, tmp_path)
 
 
-def test_a_symlinked_folder_outside_the_vault_is_followed_once(make_vault, tmp_path):
+def allow_outside(monkeypatch, tmp_path: Path, *folders: Path | str) -> Path:
+    """Settings that let the vault's symlinks lead into `folders`, for every config
+    loaded from now on (fresh_dump's too)."""
+    settings = tmp_path / "vaultsync.toml"
+    listed = ", ".join(f'"{folder}"' for folder in folders)
+    settings.write_text(f"follow_symlinks_outside = [{listed}]\n")
+    monkeypatch.setenv("VAULTSYNC_CONFIG", str(settings))
+    return settings
+
+
+def test_a_symlinked_folder_outside_the_vault_is_followed_once(make_vault, tmp_path,
+                                                              monkeypatch):
+    allow_outside(monkeypatch, tmp_path, tmp_path / "shared")
     outside = tmp_path / "shared"
     (outside / "deep").mkdir(parents=True)
     (outside / "deep" / "s.md").write_text("# Shared\n[[a]]")
@@ -147,7 +160,9 @@ def test_a_symlinked_folder_outside_the_vault_is_followed_once(make_vault, tmp_p
     assert db_dump(db) == fresh_dump(vault, tmp_path)
 
 
-def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path):
+def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path,
+                                                           monkeypatch):
+    allow_outside(monkeypatch, tmp_path, tmp_path / "shared")
     outside = tmp_path / "shared"
     outside.mkdir()
     (outside / "s.md").write_text("# S")
@@ -167,6 +182,99 @@ def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path
         (vault / "ext").unlink()
         syncer.sync(["ext"])
         assert dump(mirror.conn) == fresh_dump(vault, tmp_path)
+
+
+def test_symlinks_out_of_the_vault_are_not_followed_unless_allowed(make_vault, tmp_path,
+                                                                   monkeypatch):
+    outside = tmp_path / "home"
+    (outside / "notes").mkdir(parents=True)
+    (outside / "creds.txt").write_text("password: hunter2\n")
+    (outside / "notes" / "private.md").write_text("# Private\n")
+    vault = make_vault({"a.md": "# A\n[[creds]] [[private]]"})
+    os.symlink(outside / "creds.txt", vault / "creds.md")
+    os.symlink(outside / "notes", vault / "notes")
+    db = tmp_path / "m.db"
+    report = sync(vault, db)
+    assert report.pages == 1
+    assert rows(db, "SELECT path FROM attachments") == []
+    assert "hunter2" not in str(db_dump(db))
+    found = problems(db)
+    assert set(found) == {"creds.md", "notes"}
+    for name, target in (("creds.md", outside / "creds.txt"), ("notes", outside / "notes")):
+        assert f"symlink to {target}: not followed, it leads outside the vault" in found[name]
+        assert "follow_symlinks_outside" in found[name]
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+    # Allowed by the settings (a folder above the targets), both are indexed.
+    allow_outside(monkeypatch, tmp_path, outside)
+    report = sync_vault(load_config(vault, db), workers=1)
+    assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {
+        "a.md", "creds.md", "notes/private.md"}
+    assert problems(db) == {}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+    # Allowed only one of them: the other is a problem again.
+    allow_outside(monkeypatch, tmp_path, outside / "notes")
+    sync_vault(load_config(vault, db), workers=1)
+    assert set(problems(db)) == {"creds.md"}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+
+def test_pseudo_filesystems_are_never_entered_even_when_allowed(make_vault, tmp_path,
+                                                                monkeypatch):
+    allow_outside(monkeypatch, tmp_path, "/")  # everything outside the vault, but these
+    vault = make_vault({"a.md": "# A"})
+    os.symlink("/proc", vault / "x")
+    os.symlink("/sys", vault / "s")
+    os.symlink("/dev", vault / "d")
+    os.symlink("/proc/self/status", vault / "status.md")
+    os.symlink("/proc/self/root", vault / "root")  # a way into the whole file system
+    os.symlink(vault / "root", tmp_path / "hop")
+    os.symlink(tmp_path / "hop", vault / "hops")  # ... and one through another link
+    db = tmp_path / "m.db"
+    report = sync(vault, db)
+    assert report.pages == 1
+    assert rows(db, "SELECT count(*) FROM attachments") == [(0,)]
+    found = problems(db)
+    assert set(found) == {"x", "s", "d", "status.md", "root", "hops"}
+    for name in found:
+        assert "never followed, it is a kernel pseudo-filesystem" in found[name]
+
+
+def test_a_tree_followed_outside_the_vault_is_bounded(make_vault, tmp_path, monkeypatch):
+    deep = tmp_path / "deep"
+    folder = deep
+    for i in range(scan.MAX_OUTSIDE_DEPTH + 5):
+        folder = folder / f"d{i}"
+    folder.mkdir(parents=True)
+    (deep / "d0" / "top.md").write_text("# Top")
+    (folder / "bottom.md").write_text("# Bottom")
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    for i in range(60):
+        (wide / f"w{i:02}.md").write_text(f"# W{i}")
+    loops = tmp_path / "loops"
+    (loops / "a").mkdir(parents=True)
+    (loops / "a" / "l.md").write_text("# L")
+    os.symlink(loops, loops / "a" / "again")  # loops outside the vault stay bounded
+    os.symlink("..", loops / "a" / "up")
+    allow_outside(monkeypatch, tmp_path, deep, wide, loops)
+    # A lower bound than the documented one, so that the test stays small.
+    monkeypatch.setattr(scan, "MAX_OUTSIDE_ENTRIES", 50)
+    vault = make_vault({"a.md": "# A"})
+    for name in ("deep", "wide", "loops"):
+        os.symlink(tmp_path / name, vault / name)
+    db = tmp_path / "m.db"
+    sync(vault, db)
+    pages = {p for (p,) in rows(db, "SELECT path FROM pages")}
+    assert "deep/d0/top.md" in pages
+    assert not any(p.endswith("bottom.md") for p in pages)
+    assert len([p for p in pages if p.startswith("wide/")]) == 50
+    assert {p for p in pages if p.startswith("loops/")} == {"loops/a/l.md"}
+    found = problems(db)
+    assert f"more than {scan.MAX_OUTSIDE_DEPTH} folders deep" in found["deep"]
+    assert "more than 50 entries" in found["wide"]
+    assert set(found) == {"deep", "wide", "loops/a/again", "loops/a/up"}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
 
 
 def test_ignored_names_are_neither_pages_nor_attachments(make_vault, tmp_path):

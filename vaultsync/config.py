@@ -35,6 +35,8 @@ class Config:
     parse: ParseOptions = field(default_factory=ParseOptions)
     max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
     ignore: tuple[str, ...] = DEFAULT_IGNORE
+    # Real paths outside the vault that its symlinks may lead into (see scan.py).
+    follow_symlinks_outside: tuple[str, ...] = ()
 
     def is_ignored_name(self, name: str) -> bool:
         return name.startswith(".") or self._ignore_pattern.match(name) is not None
@@ -90,7 +92,8 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config {config_file} is not valid TOML: {exc}") from exc
         settings = settings.get("vaultsync", settings)
-    known = {"source_folders", "source_types", "folder_kinds", "max_page_bytes", "ignore"}
+    known = {"source_folders", "source_types", "folder_kinds", "max_page_bytes", "ignore",
+             "follow_symlinks_outside"}
     unknown = set(settings) - known
     if unknown:
         raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
@@ -105,4 +108,7 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         parse=parse,
         max_page_bytes=int(settings.get("max_page_bytes", DEFAULT_MAX_PAGE_BYTES)),
         ignore=tuple(settings.get("ignore", DEFAULT_IGNORE)),
+        follow_symlinks_outside=tuple(
+            os.path.realpath(vault_path / Path(p).expanduser())
+            for p in settings.get("follow_symlinks_outside", [])),
     )
