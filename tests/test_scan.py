@@ -5,6 +5,8 @@ for real and checked against a fresh sync of the same files."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import db_dump, fresh_dump, rows
@@ -294,3 +296,91 @@ def test_ignored_names_are_neither_pages_nor_attachments(make_vault, tmp_path):
     assert set(rows(db, "SELECT path FROM pages")) == {("note.md",), ("kept.md.tmp.md",)}
     # "4913" and "#note.md#" are ignored only by the default list this file replaced
     assert set(rows(db, "SELECT path FROM attachments")) == {("4913",), ("#note.md#",)}
+
+
+def test_pages_past_the_systems_path_limit_are_problems(make_vault, tmp_path):
+    vault = make_vault({"a.md": "# A"})
+    # A chain of folders made relative to a folder descriptor, until the path is longer
+    # than PATH_MAX (4096): the deepest can be reached only that way.
+    name = "d" * 200
+    chain: list[str] = []
+    fd = os.open(vault, os.O_RDONLY)
+    try:
+        while len(os.path.join(vault, *chain)) < 4096 + 2 * len(name):
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+            chain.append(name)
+            page = os.open("p.md", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(page, b"# P\n[[a]]\n")
+            os.close(page)
+    finally:
+        os.close(fd)
+    on_disk = {"/".join(chain[:i]) + "/p.md" for i in range(1, len(chain) + 1)}
+    db = tmp_path / "m.db"
+    sync(vault, db)
+    indexed = {p for (p,) in rows(db, "SELECT path FROM pages")}
+    found = problems(db)
+    assert "a.md" in indexed and len(indexed) > 10  # the pages within the limit
+    missing = on_disk - indexed
+    assert missing
+    # Each page left out is a problem row, itself or through its folder.
+    for page in missing:
+        assert any(page == p or page.startswith(p + "/") for p in found), page
+    assert any("File name too long" in message for message in found.values())
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+    assert not sync(vault, db).changed
+
+
+# Drops the two capabilities that let root read any file (CAP_DAC_OVERRIDE and
+# CAP_DAC_READ_SEARCH), then runs the CLI: as root, `chmod 000` blocks only a process
+# without them. The owner keeps its other rights (the test's folders are root's).
+AS_ROOT_WITHOUT_READ_ALL = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+header, data = Header(0x20080522, 0), (Data * 2)()
+if libc.capget(ctypes.byref(header), data) != 0:
+    sys.exit("capget failed")
+data[0].effective &= ~0b110
+data[0].permitted &= ~0b110
+if libc.capset(ctypes.byref(header), data) != 0:
+    sys.exit("capset failed")
+from vaultsync.cli import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_a_folder_or_page_that_cannot_be_read_is_a_problem(make_vault, tmp_path):
+    vault = make_vault({"a.md": "# A\n[[locked]] [[inside]]", "closed/inside.md": "# In",
+                        "closed/img.png": "png", "locked.md": "# Locked"})
+    os.chmod(vault / "closed", 0)
+    os.chmod(vault / "locked.md", 0)
+    db = tmp_path / "m.db"
+    try:
+        command = ["sync", str(vault), "--db", str(db), "--workers", "1", "-q"]
+        if os.geteuid() == 0:
+            command = ["-c", AS_ROOT_WITHOUT_READ_ALL, *command]
+        else:
+            command = ["-m", "vaultsync", *command]
+        done = subprocess.run([sys.executable, *command], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert rows(db, "SELECT path FROM pages") == [("a.md",)]
+        found = problems(db)
+        assert set(found) == {"closed", "locked.md"}
+        assert "cannot read this folder (Permission denied)" in found["closed"]
+        assert "cannot read (Permission denied)" in found["locked.md"]
+    finally:
+        os.chmod(vault / "closed", 0o755)
+        os.chmod(vault / "locked.md", 0o644)
+    sync(vault, db)  # readable again: indexed, and the rows go
+    assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {
+        "a.md", "closed/inside.md", "locked.md"}
+    assert problems(db) == {}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
