@@ -1,6 +1,7 @@
 """Faults the mirror survives: saves during start-up, a watcher that dies, kill -9 at
 several points, a full disk, a mirror file deleted or replaced, a vault folder
-replaced, symlinks made under a running daemon, names that are not UTF-8, and the
+replaced, symlinks made under a running daemon (out of the vault too), hard links
+edited through one name, names that are not UTF-8, and the
 mirror's files readable by their owner only. Each test ends with the convergence
 check: the mirror equals a fresh sync of the same files."""
 
@@ -211,6 +212,27 @@ def test_symlinks_out_of_the_vault_made_under_the_daemon_are_problems(make_vault
         wait_for(lambda: page_count(db, "after.md") == 1, what="a later page")
         assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {"a.md", "after.md"}
         assert rows(db, "SELECT count(*) FROM attachments") == [(0,)]
+        wait_converged(vault, db, tmp_path)
+
+
+def test_an_edit_through_one_hard_link_reaches_the_other_names(make_vault, tmp_path):
+    vault = make_vault({"hard-a.md": "# One\n", "a.md": "# A\n[[hard-b]]"})
+    os.link(vault / "hard-a.md", vault / "hard-b.md")
+    (vault / "sub").mkdir()
+    os.link(vault / "hard-a.md", vault / "sub" / "hard-c.md")
+    with RunningDaemon(vault, tmp_path / "m.db") as running:
+        db = running.config.db
+
+        def titles() -> set[str]:
+            return {t for (t,) in rows(db, "SELECT title FROM pages WHERE path LIKE '%hard%'")}
+
+        for n, name in enumerate(["hard-a.md", "hard-b.md", "sub/hard-c.md"]):
+            # Written in place: the watcher reports the name written, and only that one.
+            with open(vault / name, "r+", encoding="utf-8") as fh:
+                fh.truncate(0)
+                fh.write(f"# Edit {n} through {name}\n")
+            wait_for(lambda n=n, name=name: titles() == {f"Edit {n} through {name}"},
+                     what=f"every name to hold the edit through {name}")
         wait_converged(vault, db, tmp_path)
 
 

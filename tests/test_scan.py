@@ -384,3 +384,35 @@ def test_a_folder_or_page_that_cannot_be_read_is_a_problem(make_vault, tmp_path)
         "a.md", "closed/inside.md", "locked.md"}
     assert problems(db) == {}
     assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+
+def edit_in_place(path: Path, text: str) -> None:
+    """Write new bytes into the same inode, as an editor that does not save atomically."""
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+        fh.write(text)
+
+
+def test_an_edit_reaches_every_name_of_a_hard_linked_file(make_vault, tmp_path):
+    vault = make_vault({"hard-a.md": "# Old\n[[x]]", "notes/other.md": "# Other",
+                        "img.png": "one"})
+    os.link(vault / "hard-a.md", vault / "notes" / "hard-b.md")
+    os.link(vault / "img.png", vault / "notes" / "img2.png")
+    db = tmp_path / "m.db"
+    with Mirror(db) as mirror:
+        syncer = Syncer(load_config(vault, db), mirror, workers=1)
+        syncer.sync()
+        # The daemon's way: a batch naming only the name that was written.
+        edit_in_place(vault / "hard-a.md", "# New title\n[[y]]")
+        syncer.sync(["hard-a.md"])
+        assert set(rows(db, "SELECT path, title FROM pages WHERE path LIKE '%hard%'")) == {
+            ("hard-a.md", "New title"), ("notes/hard-b.md", "New title")}
+        edit_in_place(vault / "notes" / "img2.png", "two, longer")
+        syncer.sync(["notes"])  # a folder event
+        assert dump(mirror.conn) == fresh_dump(vault, tmp_path)
+        # `sync`'s way: the whole vault.
+        edit_in_place(vault / "notes" / "hard-b.md", "# Third\n")
+        syncer.sync()
+        assert set(rows(db, "SELECT title FROM pages WHERE path LIKE '%hard%'")) == {
+            ("Third",)}
+        assert dump(mirror.conn) == fresh_dump(vault, tmp_path)

@@ -93,6 +93,9 @@ class Scan:
     # Only a full walk fills it.
     symlinks: dict[str, SymlinkInfo] = field(default_factory=dict)
     full: bool = False
+    # Files with more than one name (hard links), by (device, inode): a partial scan
+    # fills it, so that an edit through one name is looked for under the others.
+    hard_linked: set[tuple[int, int]] = field(default_factory=set)
 
 
 class SymlinkInfo(NamedTuple):
@@ -325,7 +328,10 @@ class VaultScanner:
                             visited.add(key)
                             self._push(subdirs, (rel, entry.path, tree, depth + 1))
                     elif entry.is_file(follow_symlinks=False):
-                        scan.files[rel] = file_stat(entry.stat(follow_symlinks=False))
+                        st = entry.stat(follow_symlinks=False)
+                        scan.files[rel] = file_stat(st)
+                        if partial and st.st_nlink > 1:
+                            scan.hard_linked.add((st.st_dev, st.st_ino))
                     elif is_page_path(rel):
                         scan.blocked[rel] = Blocked(
                             file_stat(entry.stat(follow_symlinks=False)), NOT_A_FILE)
@@ -463,9 +469,28 @@ class VaultScanner:
                 self._walk_from(rel, full, scan, {(st.st_dev, st.st_ino)}, partial=True)
             elif stat_mod.S_ISREG(st.st_mode):
                 scan.files[rel] = file_stat(st)
+                if st.st_nlink > 1:
+                    scan.hard_linked.add((st.st_dev, st.st_ino))
             elif is_page_path(rel):
                 scan.blocked[rel] = Blocked(file_stat(st), NOT_A_FILE)
         return scan, prefixes, exact
+
+    def add_hard_links(self, scan: Scan, names: Iterable[str]) -> list[str]:
+        """Add to a partial scan the other names (among `names`, known files) of the
+        hard-linked files it found: an edit through one name changes them all, but a
+        watcher reports only the name written. Returns the names added."""
+        added = []
+        for rel in names:
+            if rel in scan.files:
+                continue
+            try:
+                st = os.lstat(os.path.join(self.root, rel))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in scan.hard_linked:
+                scan.files[rel] = file_stat(st)
+                added.append(rel)
+        return added
 
     def symlinks_changed(self, symlinks: dict[str, SymlinkInfo]) -> bool:
         """Whether a symlink known from the last full walk now points elsewhere, or at
