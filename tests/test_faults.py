@@ -199,13 +199,15 @@ def test_symlinks_out_of_the_vault_made_under_the_daemon_are_problems(make_vault
     (outside / "notes").mkdir()
     (outside / "notes" / "n.md").write_text("# N")
     vault = make_vault({"a.md": "# A"})
+    os.symlink(outside / "creds.txt", vault / "old-creds.md")  # met by the first reconcile
     with RunningDaemon(vault, tmp_path / "m.db") as running:
         db = running.config.db
-        os.symlink(outside / "creds.txt", vault / "creds.md")
+        assert rows(db, "SELECT path FROM problems") == [("old-creds.md",)]
+        os.symlink(outside / "creds.txt", vault / "creds.md")  # and these by events
         os.symlink(outside / "notes", vault / "notes")
         os.symlink("/proc", vault / "x")
         wait_for(lambda: {p for (p,) in rows(db, "SELECT path FROM problems")} ==
-                 {"creds.md", "notes", "x"}, what="three problem rows")
+                 {"old-creds.md", "creds.md", "notes", "x"}, what="four problem rows")
         (outside / "notes" / "m.md").write_text("# M")  # nothing of it enters either
         (outside / "creds.txt").write_text("password: changed\n")
         (vault / "after.md").write_text("# After")
