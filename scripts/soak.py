@@ -7,7 +7,8 @@ two branches that differ in a few hundred pages, and prepares a second version o
 vault for rsync. Then runs `vaultsync watch` as a real process while a seeded mix of
 operations hits the vault: edits, atomic saves (write a temporary file, rename it over
 the page), page renames, folder renames, deletes and restores, git checkouts between
-the branches, rsync of the other version, and kill -9 of the daemon with a restart.
+the branches, rsync of the other version, kill -9 of the daemon with a restart, and
+a hard link made to a page then edited in place through one of its two names.
 After every round of operations it stops, waits for the mirror to settle, and
 compares it with a fresh sync of the same files (the convergence property): a
 mirror that does not equal the fresh sync within --settle seconds is a divergence.
@@ -107,6 +108,15 @@ class Soak:
         tmp.write_text(text, "utf-8")
         os.replace(tmp, page)
         self.count("atomic save")
+
+    def hard_link_edit(self) -> None:
+        """A second name for a page, then an edit in place through one of the two: the
+        watcher hears of that name only, the mirror must change under both."""
+        page = self.rng.choice(self.page_files())
+        twin = page.with_name(f"hard-{self.rng.randrange(10**6)}-{page.name}")
+        os.link(page, twin)
+        self.edit(self.rng.choice([page, twin]))
+        self.count("hard link edit")
 
     def rename_page(self) -> None:
         page = self.rng.choice(self.page_files())
@@ -232,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         (lambda: soak.edit(soak.rng.choice(soak.page_files())), 30),
         (soak.atomic_save, 20), (soak.rename_page, 10), (soak.rename_folder, 3),
         (soak.delete, 8), (soak.restore, 8), (soak.git_checkout, 3), (soak.rsync, 2),
-        (soak.kill_and_restart, 3),
+        (soak.kill_and_restart, 3), (soak.hard_link_edit, 4),
     ]
     actions, weights = zip(*operations, strict=True)
     soak.start()

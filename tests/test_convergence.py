@@ -128,6 +128,9 @@ def test_mirror_equals_fresh_sync_after_any_changes(ops, by_paths, one_syncer):
         (outside / "deep").mkdir(parents=True)
         (outside / "Gamma.md").write_text("# Outside gamma\n[[beta#Sec]]\n## Sec\n")
         (outside / "deep" / "delta.md").write_text("- [ ] outside task ^blk\n")
+        # The vault's links may lead into `outside` (the fresh sync's config too).
+        (root / "vaultsync.toml").write_text(f'follow_symlinks_outside = ["{outside}"]\n')
+        os.environ["VAULTSYNC_CONFIG"] = str(root / "vaultsync.toml")
         config = load_config(vault, root / "mirror.db")
         mirror = Mirror(config.db)
         syncer = Syncer(config, mirror, workers=1)
@@ -141,4 +144,5 @@ def test_mirror_equals_fresh_sync_after_any_changes(ops, by_paths, one_syncer):
         mirror.conn.execute("INSERT INTO pages_fts(pages_fts) VALUES ('integrity-check')")
         mirror.close()
     finally:
+        os.environ.pop("VAULTSYNC_CONFIG", None)
         shutil.rmtree(root)

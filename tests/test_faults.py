@@ -1,6 +1,7 @@
 """Faults the mirror survives: saves during start-up, a watcher that dies, kill -9 at
 several points, a full disk, a mirror file deleted or replaced, a vault folder
-replaced, symlinks made under a running daemon, names that are not UTF-8, and the
+replaced, symlinks made under a running daemon (out of the vault too), hard links
+edited through one name, names that are not UTF-8, and the
 mirror's files readable by their owner only. Each test ends with the convergence
 check: the mirror equals a fresh sync of the same files."""
 
@@ -141,7 +142,17 @@ def test_a_replaced_vault_folder_is_watched_again(make_vault, tmp_path):
         wait_converged(vault, db, tmp_path)
 
 
-def test_a_symlinked_folder_made_under_the_daemon_is_followed(make_vault, tmp_path):
+def allow_outside(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folder: Path) -> None:
+    """Settings that let the vault's symlinks lead into `folder`, for every config loaded
+    from now on (the daemon's and the fresh sync's)."""
+    settings = tmp_path / "vaultsync.toml"
+    settings.write_text(f'follow_symlinks_outside = ["{folder}"]\n')
+    monkeypatch.setenv("VAULTSYNC_CONFIG", str(settings))
+
+
+def test_a_symlinked_folder_made_under_the_daemon_is_followed(make_vault, tmp_path,
+                                                              monkeypatch):
+    allow_outside(monkeypatch, tmp_path, tmp_path / "shared")
     outside = tmp_path / "shared"
     outside.mkdir()
     (outside / "s.md").write_text("# S")
@@ -157,7 +168,9 @@ def test_a_symlinked_folder_made_under_the_daemon_is_followed(make_vault, tmp_pa
         wait_converged(vault, db, tmp_path)
 
 
-def test_a_symlinked_file_outside_the_vault_is_followed_through_edits(make_vault, tmp_path):
+def test_a_symlinked_file_outside_the_vault_is_followed_through_edits(make_vault, tmp_path,
+                                                                     monkeypatch):
+    allow_outside(monkeypatch, tmp_path, tmp_path / "elsewhere")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "shared.md").write_text("# Shared\n[[a]]")
@@ -176,6 +189,52 @@ def test_a_symlinked_file_outside_the_vault_is_followed_through_edits(make_vault
         (outside / "shared.md").write_text("# Shared four\n[[a]]")  # and the next edit
         wait_for(lambda: ("Shared four",) in rows(db, "SELECT title FROM pages"),
                  what="edit after the atomic save")
+        wait_converged(vault, db, tmp_path)
+
+
+def test_symlinks_out_of_the_vault_made_under_the_daemon_are_problems(make_vault, tmp_path):
+    outside = tmp_path / "home"
+    outside.mkdir()
+    (outside / "creds.txt").write_text("password: hunter2\n")
+    (outside / "notes").mkdir()
+    (outside / "notes" / "n.md").write_text("# N")
+    vault = make_vault({"a.md": "# A"})
+    os.symlink(outside / "creds.txt", vault / "old-creds.md")  # met by the first reconcile
+    with RunningDaemon(vault, tmp_path / "m.db") as running:
+        db = running.config.db
+        assert rows(db, "SELECT path FROM problems") == [("old-creds.md",)]
+        os.symlink(outside / "creds.txt", vault / "creds.md")  # and these by events
+        os.symlink(outside / "notes", vault / "notes")
+        os.symlink("/proc", vault / "x")
+        wait_for(lambda: {p for (p,) in rows(db, "SELECT path FROM problems")} ==
+                 {"old-creds.md", "creds.md", "notes", "x"}, what="four problem rows")
+        (outside / "notes" / "m.md").write_text("# M")  # nothing of it enters either
+        (outside / "creds.txt").write_text("password: changed\n")
+        (vault / "after.md").write_text("# After")
+        wait_for(lambda: page_count(db, "after.md") == 1, what="a later page")
+        assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {"a.md", "after.md"}
+        assert rows(db, "SELECT count(*) FROM attachments") == [(0,)]
+        wait_converged(vault, db, tmp_path)
+
+
+def test_an_edit_through_one_hard_link_reaches_the_other_names(make_vault, tmp_path):
+    vault = make_vault({"hard-a.md": "# One\n", "a.md": "# A\n[[hard-b]]"})
+    os.link(vault / "hard-a.md", vault / "hard-b.md")
+    (vault / "sub").mkdir()
+    os.link(vault / "hard-a.md", vault / "sub" / "hard-c.md")
+    with RunningDaemon(vault, tmp_path / "m.db") as running:
+        db = running.config.db
+
+        def titles() -> set[str]:
+            return {t for (t,) in rows(db, "SELECT title FROM pages WHERE path LIKE '%hard%'")}
+
+        for n, name in enumerate(["hard-a.md", "hard-b.md", "sub/hard-c.md"]):
+            # Written in place: the watcher reports the name written, and only that one.
+            with open(vault / name, "r+", encoding="utf-8") as fh:
+                fh.truncate(0)
+                fh.write(f"# Edit {n} through {name}\n")
+            wait_for(lambda n=n, name=name: titles() == {f"Edit {n} through {name}"},
+                     what=f"every name to hold the edit through {name}")
         wait_converged(vault, db, tmp_path)
 
 

@@ -1,8 +1,16 @@
-"""Obsidian's link resolution rules, one case each."""
+"""Obsidian's link resolution rules, one case each, and one sync of real files."""
 
 from __future__ import annotations
 
+import unicodedata
+from pathlib import Path
+
+from conftest import db_dump, fresh_dump, rows
+
+from vaultsync.config import load_config
+from vaultsync.mirror import Mirror
 from vaultsync.resolve import Resolver
+from vaultsync.sync import Syncer
 
 FILES = [
     "index.md",
@@ -125,3 +133,54 @@ def comparisons_for(folders: int) -> int:
 def test_many_files_with_one_name_cost_linear_work():
     small, large = comparisons_for(500), comparisons_for(4000)
     assert large < 8 * max(small, 1)  # 8x the files: linear work is 8x, quadratic 64x
+
+
+def test_names_match_whatever_their_unicode_normalisation():
+    nfc, nfd = unicodedata.normalize("NFC", "Café"), unicodedata.normalize("NFD", "Café")
+    assert nfc != nfd
+    # A link typed in NFC finds a file macOS named in NFD, and the reverse; the answer
+    # is the path as it is on disk.
+    assert Resolver([f"notes/{nfd}.md"]).resolve(nfc, "index.md") == f"notes/{nfd}.md"
+    assert Resolver([f"notes/{nfc}.md"]).resolve(nfd, "index.md") == f"notes/{nfc}.md"
+    assert Resolver([f"{nfd}/Menu.md"]).resolve(f"{nfc}/menu", "index.md") == f"{nfd}/Menu.md"
+    assert Resolver([f"a/{nfd}.md"]).resolve(f"./{nfc}.md", "a/x.md", relative=True) == \
+        f"a/{nfd}.md"
+    # And in any case: NFC first, then lower case.
+    assert Resolver([f"{nfd.upper()}.md"]).resolve(nfc.lower(), "x.md") == f"{nfd.upper()}.md"
+
+
+def test_the_name_spelled_as_written_wins_before_the_shortest_path():
+    assert Resolver(["Note.md", "note.md"]).resolve("note", "x.md") == "note.md"
+    assert Resolver(["note.md", "Note.md"]).resolve("Note", "x.md") == "Note.md"
+    twins = ["a/Note.md", "b/note.md", "c/longer/note.md"]
+    assert Resolver(twins).resolve("note", "x.md") == "b/note.md"
+    assert Resolver(twins[::-1]).resolve("NOTE", "x.md") == "a/Note.md"  # none spelled so
+    r = Resolver(twins)
+    r.remove("b/note.md")
+    assert r.resolve("note", "x.md") == "c/longer/note.md"
+    r.add("d/note.md")
+    assert r.resolve("note", "x.md") == "d/note.md"
+    nfd = unicodedata.normalize("NFD", "Café")
+    assert Resolver(["a/CAFÉ.md", f"bb/{nfd}.md"]).resolve("Café", "x.md") == f"bb/{nfd}.md"
+
+
+def test_sync_resolves_across_normalisations_and_prefers_the_spelled_case(make_vault, tmp_path):
+    nfc, nfd = unicodedata.normalize("NFC", "Café"), unicodedata.normalize("NFD", "Café")
+    vault = make_vault({f"places/{nfd}.md": "# Café", "Note.md": "# Big",
+                        "note.md": "# small", "index.md": f"[[{nfc}]] [[note]] [[Crème]]"})
+    db = tmp_path / "m.db"
+    with Mirror(db) as mirror:
+        syncer = Syncer(load_config(vault, db), mirror, workers=1)
+        syncer.sync()
+        assert links(db) == {(nfc, f"places/{nfd}.md"), ("note", "note.md"),
+                             ("Crème", None)}
+        assert rows(db, "SELECT count(*) FROM wanted_pages") == [(1,)]
+        # A file named in NFD appears later: the NFC link already written finds it.
+        (vault / unicodedata.normalize("NFD", "Crème.md")).write_text("# Crème")
+        syncer.sync([unicodedata.normalize("NFD", "Crème.md")])
+        assert ("Crème", unicodedata.normalize("NFD", "Crème.md")) in links(db)
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+
+def links(db: Path) -> set[tuple[str, str | None]]:
+    return set(rows(db, "SELECT target, target_path FROM links"))

@@ -5,10 +5,13 @@ for real and checked against a fresh sync of the same files."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import db_dump, fresh_dump, rows
 
+from vaultsync import scan
 from vaultsync.config import load_config
 from vaultsync.mirror import Mirror
 from vaultsync.read import dump
@@ -128,7 +131,19 @@ def test_symlink_loops_are_not_followed(make_vault, tmp_path):
     assert db_dump(db) == fresh_dump(vault, tmp_path)
 
 
-def test_a_symlinked_folder_outside_the_vault_is_followed_once(make_vault, tmp_path):
+def allow_outside(monkeypatch, tmp_path: Path, *folders: Path | str) -> Path:
+    """Settings that let the vault's symlinks lead into `folders`, for every config
+    loaded from now on (fresh_dump's too)."""
+    settings = tmp_path / "vaultsync.toml"
+    listed = ", ".join(f'"{folder}"' for folder in folders)
+    settings.write_text(f"follow_symlinks_outside = [{listed}]\n")
+    monkeypatch.setenv("VAULTSYNC_CONFIG", str(settings))
+    return settings
+
+
+def test_a_symlinked_folder_outside_the_vault_is_followed_once(make_vault, tmp_path,
+                                                              monkeypatch):
+    allow_outside(monkeypatch, tmp_path, tmp_path / "shared")
     outside = tmp_path / "shared"
     (outside / "deep").mkdir(parents=True)
     (outside / "deep" / "s.md").write_text("# Shared\n[[a]]")
@@ -147,7 +162,9 @@ def test_a_symlinked_folder_outside_the_vault_is_followed_once(make_vault, tmp_p
     assert db_dump(db) == fresh_dump(vault, tmp_path)
 
 
-def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path):
+def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path,
+                                                           monkeypatch):
+    allow_outside(monkeypatch, tmp_path, tmp_path / "shared")
     outside = tmp_path / "shared"
     outside.mkdir()
     (outside / "s.md").write_text("# S")
@@ -169,6 +186,99 @@ def test_partial_syncs_agree_with_the_full_walk_on_symlinks(make_vault, tmp_path
         assert dump(mirror.conn) == fresh_dump(vault, tmp_path)
 
 
+def test_symlinks_out_of_the_vault_are_not_followed_unless_allowed(make_vault, tmp_path,
+                                                                   monkeypatch):
+    outside = tmp_path / "home"
+    (outside / "notes").mkdir(parents=True)
+    (outside / "creds.txt").write_text("password: hunter2\n")
+    (outside / "notes" / "private.md").write_text("# Private\n")
+    vault = make_vault({"a.md": "# A\n[[creds]] [[private]]"})
+    os.symlink(outside / "creds.txt", vault / "creds.md")
+    os.symlink(outside / "notes", vault / "notes")
+    db = tmp_path / "m.db"
+    report = sync(vault, db)
+    assert report.pages == 1
+    assert rows(db, "SELECT path FROM attachments") == []
+    assert "hunter2" not in str(db_dump(db))
+    found = problems(db)
+    assert set(found) == {"creds.md", "notes"}
+    for name, target in (("creds.md", outside / "creds.txt"), ("notes", outside / "notes")):
+        assert f"symlink to {target}: not followed, it leads outside the vault" in found[name]
+        assert "follow_symlinks_outside" in found[name]
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+    # Allowed by the settings (a folder above the targets), both are indexed.
+    allow_outside(monkeypatch, tmp_path, outside)
+    report = sync_vault(load_config(vault, db), workers=1)
+    assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {
+        "a.md", "creds.md", "notes/private.md"}
+    assert problems(db) == {}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+    # Allowed only one of them: the other is a problem again.
+    allow_outside(monkeypatch, tmp_path, outside / "notes")
+    sync_vault(load_config(vault, db), workers=1)
+    assert set(problems(db)) == {"creds.md"}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+
+def test_pseudo_filesystems_are_never_entered_even_when_allowed(make_vault, tmp_path,
+                                                                monkeypatch):
+    allow_outside(monkeypatch, tmp_path, "/")  # everything outside the vault, but these
+    vault = make_vault({"a.md": "# A"})
+    os.symlink("/proc", vault / "x")
+    os.symlink("/sys", vault / "s")
+    os.symlink("/dev", vault / "d")
+    os.symlink("/proc/self/status", vault / "status.md")
+    os.symlink("/proc/self/root", vault / "root")  # a way into the whole file system
+    os.symlink(vault / "root", tmp_path / "hop")
+    os.symlink(tmp_path / "hop", vault / "hops")  # ... and one through another link
+    db = tmp_path / "m.db"
+    report = sync(vault, db)
+    assert report.pages == 1
+    assert rows(db, "SELECT count(*) FROM attachments") == [(0,)]
+    found = problems(db)
+    assert set(found) == {"x", "s", "d", "status.md", "root", "hops"}
+    for name in found:
+        assert "never followed, it is a kernel pseudo-filesystem" in found[name]
+
+
+def test_a_tree_followed_outside_the_vault_is_bounded(make_vault, tmp_path, monkeypatch):
+    deep = tmp_path / "deep"
+    folder = deep
+    for i in range(scan.MAX_OUTSIDE_DEPTH + 5):
+        folder = folder / f"d{i}"
+    folder.mkdir(parents=True)
+    (deep / "d0" / "top.md").write_text("# Top")
+    (folder / "bottom.md").write_text("# Bottom")
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    for i in range(60):
+        (wide / f"w{i:02}.md").write_text(f"# W{i}")
+    loops = tmp_path / "loops"
+    (loops / "a").mkdir(parents=True)
+    (loops / "a" / "l.md").write_text("# L")
+    os.symlink(loops, loops / "a" / "again")  # loops outside the vault stay bounded
+    os.symlink("..", loops / "a" / "up")
+    allow_outside(monkeypatch, tmp_path, deep, wide, loops)
+    # A lower bound than the documented one, so that the test stays small.
+    monkeypatch.setattr(scan, "MAX_OUTSIDE_ENTRIES", 50)
+    vault = make_vault({"a.md": "# A"})
+    for name in ("deep", "wide", "loops"):
+        os.symlink(tmp_path / name, vault / name)
+    db = tmp_path / "m.db"
+    sync(vault, db)
+    pages = {p for (p,) in rows(db, "SELECT path FROM pages")}
+    assert "deep/d0/top.md" in pages
+    assert not any(p.endswith("bottom.md") for p in pages)
+    assert len([p for p in pages if p.startswith("wide/")]) == 50
+    assert {p for p in pages if p.startswith("loops/")} == {"loops/a/l.md"}
+    found = problems(db)
+    assert f"more than {scan.MAX_OUTSIDE_DEPTH} folders deep" in found["deep"]
+    assert "more than 50 entries" in found["wide"]
+    assert set(found) == {"deep", "wide", "loops/a/again", "loops/a/up"}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+
 def test_ignored_names_are_neither_pages_nor_attachments(make_vault, tmp_path):
     vault = make_vault({
         "note.md": "# Note\n",
@@ -186,3 +296,123 @@ def test_ignored_names_are_neither_pages_nor_attachments(make_vault, tmp_path):
     assert set(rows(db, "SELECT path FROM pages")) == {("note.md",), ("kept.md.tmp.md",)}
     # "4913" and "#note.md#" are ignored only by the default list this file replaced
     assert set(rows(db, "SELECT path FROM attachments")) == {("4913",), ("#note.md#",)}
+
+
+def test_pages_past_the_systems_path_limit_are_problems(make_vault, tmp_path):
+    vault = make_vault({"a.md": "# A"})
+    # A chain of folders made relative to a folder descriptor, until the path is longer
+    # than PATH_MAX (4096): the deepest can be reached only that way.
+    name = "d" * 200
+    chain: list[str] = []
+    fd = os.open(vault, os.O_RDONLY)
+    try:
+        while len(os.path.join(vault, *chain)) < 4096 + 2 * len(name):
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+            chain.append(name)
+            page = os.open("p.md", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(page, b"# P\n[[a]]\n")
+            os.close(page)
+    finally:
+        os.close(fd)
+    on_disk = {"/".join(chain[:i]) + "/p.md" for i in range(1, len(chain) + 1)}
+    db = tmp_path / "m.db"
+    sync(vault, db)
+    indexed = {p for (p,) in rows(db, "SELECT path FROM pages")}
+    found = problems(db)
+    assert "a.md" in indexed and len(indexed) > 10  # the pages within the limit
+    missing = on_disk - indexed
+    assert missing
+    # Each page left out is a problem row, itself or through its folder.
+    for page in missing:
+        assert any(page == p or page.startswith(p + "/") for p in found), page
+    assert any("File name too long" in message for message in found.values())
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+    assert not sync(vault, db).changed
+
+
+# Drops the two capabilities that let root read any file (CAP_DAC_OVERRIDE and
+# CAP_DAC_READ_SEARCH), then runs the CLI: as root, `chmod 000` blocks only a process
+# without them. The owner keeps its other rights (the test's folders are root's).
+AS_ROOT_WITHOUT_READ_ALL = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+header, data = Header(0x20080522, 0), (Data * 2)()
+if libc.capget(ctypes.byref(header), data) != 0:
+    sys.exit("capget failed")
+data[0].effective &= ~0b110
+data[0].permitted &= ~0b110
+if libc.capset(ctypes.byref(header), data) != 0:
+    sys.exit("capset failed")
+from vaultsync.cli import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_a_folder_or_page_that_cannot_be_read_is_a_problem(make_vault, tmp_path):
+    vault = make_vault({"a.md": "# A\n[[locked]] [[inside]]", "closed/inside.md": "# In",
+                        "closed/img.png": "png", "locked.md": "# Locked"})
+    os.chmod(vault / "closed", 0)
+    os.chmod(vault / "locked.md", 0)
+    db = tmp_path / "m.db"
+    try:
+        command = ["sync", str(vault), "--db", str(db), "--workers", "1", "-q"]
+        if os.geteuid() == 0:
+            command = ["-c", AS_ROOT_WITHOUT_READ_ALL, *command]
+        else:
+            command = ["-m", "vaultsync", *command]
+        done = subprocess.run([sys.executable, *command], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert rows(db, "SELECT path FROM pages") == [("a.md",)]
+        found = problems(db)
+        assert set(found) == {"closed", "locked.md"}
+        assert "cannot read this folder (Permission denied)" in found["closed"]
+        assert "cannot read (Permission denied)" in found["locked.md"]
+    finally:
+        os.chmod(vault / "closed", 0o755)
+        os.chmod(vault / "locked.md", 0o644)
+    sync(vault, db)  # readable again: indexed, and the rows go
+    assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {
+        "a.md", "closed/inside.md", "locked.md"}
+    assert problems(db) == {}
+    assert db_dump(db) == fresh_dump(vault, tmp_path)
+
+
+def edit_in_place(path: Path, text: str) -> None:
+    """Write new bytes into the same inode, as an editor that does not save atomically."""
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+        fh.write(text)
+
+
+def test_an_edit_reaches_every_name_of_a_hard_linked_file(make_vault, tmp_path):
+    vault = make_vault({"hard-a.md": "# Old\n[[x]]", "notes/other.md": "# Other",
+                        "img.png": "one"})
+    os.link(vault / "hard-a.md", vault / "notes" / "hard-b.md")
+    os.link(vault / "img.png", vault / "notes" / "img2.png")
+    db = tmp_path / "m.db"
+    with Mirror(db) as mirror:
+        syncer = Syncer(load_config(vault, db), mirror, workers=1)
+        syncer.sync()
+        # The daemon's way: a batch naming only the name that was written.
+        edit_in_place(vault / "hard-a.md", "# New title\n[[y]]")
+        syncer.sync(["hard-a.md"])
+        assert set(rows(db, "SELECT path, title FROM pages WHERE path LIKE '%hard%'")) == {
+            ("hard-a.md", "New title"), ("notes/hard-b.md", "New title")}
+        edit_in_place(vault / "notes" / "img2.png", "two, longer")
+        syncer.sync(["notes"])  # a folder event
+        assert dump(mirror.conn) == fresh_dump(vault, tmp_path)
+        # `sync`'s way: the whole vault.
+        edit_in_place(vault / "notes" / "hard-b.md", "# Third\n")
+        syncer.sync()
+        assert set(rows(db, "SELECT title FROM pages WHERE path LIKE '%hard%'")) == {
+            ("Third",)}
+        assert dump(mirror.conn) == fresh_dump(vault, tmp_path)

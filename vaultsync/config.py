@@ -17,9 +17,9 @@ from typing import Any
 from .parse import ParseOptions
 
 DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
-# Bumped when the parser reads pages differently (new records, fixed rules): an older
-# mirror is then parsed again at its next sync.
-PARSER_VERSION = 2
+# Bumped when the parser reads pages differently (new records, fixed rules, new link
+# keys): an older mirror is then parsed again at its next sync.
+PARSER_VERSION = 3
 # Editors' temporary, swap and backup files: never pages or attachments.
 DEFAULT_IGNORE = ("*~", "*.swp", "*.swx", "*.swo", "*.tmp", "*.part", "*.crdownload",
                   "4913", "#*#", ".#*")
@@ -36,6 +36,8 @@ class Config:
     parse: ParseOptions = field(default_factory=ParseOptions)
     max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
     ignore: tuple[str, ...] = DEFAULT_IGNORE
+    # Real paths outside the vault that its symlinks may lead into (see scan.py).
+    follow_symlinks_outside: tuple[str, ...] = ()
 
     def is_ignored_name(self, name: str) -> bool:
         return name.startswith(".") or self._ignore_pattern.match(name) is not None
@@ -85,6 +87,8 @@ SETTINGS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "folder_kinds": ("a table of folder = \"kind\"", _is_table_of_str),
     "max_page_bytes": ("a whole number of bytes above 0, e.g. 8388608", _is_positive_int),
     "ignore": ("a list of file name patterns, e.g. [\"*.tmp\"]", _is_list_of_str),
+    "follow_symlinks_outside": ("a list of folders outside the vault, e.g. [\"~/shared\"]",
+                                _is_list_of_str),
 }
 _TOML_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true/false",
                list: "a list", dict: "a table"}
@@ -158,4 +162,7 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         parse=parse,
         max_page_bytes=settings.get("max_page_bytes", DEFAULT_MAX_PAGE_BYTES),
         ignore=tuple(settings.get("ignore", DEFAULT_IGNORE)),
+        follow_symlinks_outside=tuple(
+            os.path.realpath(vault_path / Path(p).expanduser())
+            for p in settings.get("follow_symlinks_outside", [])),
     )

@@ -1,15 +1,19 @@
 """Link → file, by Obsidian's rules.
 
-Case-insensitive. `.md` is optional on pages. A target with `/` is a path from
-the vault root; one starting with `./` or `../` is relative to the linking
-page; any other is a file name, and when several files share it the exact
-vault path wins, then a file in the linking page's folder, then the shortest
-path. Aliases never resolve a link.
+Case-insensitive, and blind to Unicode normalisation: names are compared in NFC,
+so `Café` typed on Linux or Windows (NFC) finds `Café.md` as macOS writes it (NFD),
+and the reverse; paths stay as they are on disk. `.md` is optional on pages. A
+target with `/` is a path from the vault root; one starting with `./` or `../` is
+relative to the linking page; any other is a file name, and when several files
+share it the exact vault path wins, then a file in the linking page's folder, then
+a file whose name is spelled as written (case and all: `[[note]]` finds `note.md`
+before `Note.md`), then the shortest path. Aliases never resolve a link.
 """
 
 from __future__ import annotations
 
 import posixpath
+import unicodedata
 from collections.abc import Iterable
 
 
@@ -17,10 +21,21 @@ def is_page_path(path: str) -> bool:
     return path.lower().endswith(".md")
 
 
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
 def path_key(path: str) -> str:
-    """The lower-cased vault path, without `.md` for a page."""
-    low = path.lower()
+    """The vault path in NFC, lower-cased, without `.md` for a page."""
+    low = _nfc(path).lower()
     return low[:-3] if low.endswith(".md") else low
+
+
+def spelling(path: str) -> str:
+    """The last path component as written (NFC, case kept), without `.md` for a page:
+    equal for a link and a file spelled alike."""
+    name = _nfc(path.rstrip("/")).rpartition("/")[2]
+    return name[:-3] if name.lower().endswith(".md") else name
 
 
 def name_key(target: str) -> str:
@@ -36,11 +51,13 @@ class _Bucket:
     """Every file that shares one name key, indexed so that a lookup never scans them
     all (digital gardens hold thousands of `index.md`)."""
 
-    __slots__ = ("by_key", "by_folder", "size", "only", "_shortest")
+    __slots__ = ("by_key", "by_folder", "by_spelling", "size", "only", "_shortest")
 
     def __init__(self) -> None:
         self.by_key: dict[str, list[str]] = {}  # path key → the paths (case twins)
         self.by_folder: dict[str, list[str]] = {}  # lower-cased folder → the paths
+        # The name as spelled on disk (see spelling) → the paths, shortest first.
+        self.by_spelling: dict[str, list[str]] = {}
         self.size = 0
         self.only: str | None = None  # the one path, while there is exactly one
         self._shortest: str | None = None  # cached (length, path) minimum
@@ -51,6 +68,10 @@ class _Bucket:
             return
         twins.append(path)
         self.by_folder.setdefault(_folder(path).lower(), []).append(path)
+        spelled = self.by_spelling.setdefault(spelling(path), [])
+        spelled.append(path)
+        if len(spelled) > 1 and _by_length(spelled[-1]) < _by_length(spelled[0]):
+            spelled[0], spelled[-1] = spelled[-1], spelled[0]  # the shortest stays first
         self.size += 1
         self.only = path if self.size == 1 else None
         if self._shortest is not None and (len(path), path) < (len(self._shortest),
@@ -70,6 +91,16 @@ class _Bucket:
         siblings.remove(path)
         if not siblings:
             del self.by_folder[folder]
+        name = spelling(path)
+        spelled = self.by_spelling[name]
+        first = spelled[0] == path
+        spelled.remove(path)
+        if not spelled:
+            del self.by_spelling[name]
+        elif first:
+            shortest = min(spelled, key=_by_length)
+            spelled.remove(shortest)
+            spelled.insert(0, shortest)
         self.size -= 1
         self.only = next(iter(self.by_key.values()))[0] if self.size == 1 else None
         if self._shortest == path:
@@ -78,9 +109,12 @@ class _Bucket:
     def shortest(self) -> str:
         if self._shortest is None:
             self._shortest = min((p for twins in self.by_key.values() for p in twins),
-                                 key=lambda p: (len(p), p))
+                                 key=_by_length)
         return self._shortest
 
+
+def _by_length(path: str) -> tuple[int, str]:
+    return len(path), path
 
 
 class Resolver:
@@ -120,8 +154,14 @@ class Resolver:
 
     @staticmethod
     def _best(candidates: list[str], written: str) -> str:
-        spelled = {written, written + ".md"}
-        return min(candidates, key=lambda p: (p not in spelled, len(p), p))
+        """The candidate spelled as written (the whole path when `written` has a `/`,
+        else the name), else the shortest."""
+        if "/" in written:
+            w = _nfc(written)
+            spelled = {w, w + ".md"}
+            return min(candidates, key=lambda p: (_nfc(p) not in spelled, len(p), p))
+        name = spelling(written)
+        return min(candidates, key=lambda p: (spelling(p) != name, len(p), p))
 
     def _at_path(self, key: str, written: str) -> str | None:
         bucket = self._by_name.get(key.rpartition("/")[2])
@@ -160,6 +200,5 @@ class Resolver:
         same_folder = bucket.by_folder.get(_folder(source_path).lower())
         if same_folder:
             return self._best(same_folder, written)
-        # No candidate is spelled as written (that would be the exact path), so the
-        # best is the shortest path.
-        return bucket.shortest()
+        spelled = bucket.by_spelling.get(spelling(written))
+        return spelled[0] if spelled else bucket.shortest()

@@ -8,13 +8,22 @@ The rules, in one place:
   vault (`Config.is_ignored_name`). A name that is not valid UTF-8 cannot be a key of
   the mirror: it is reported as one problem (under its name with the bad bytes shown
   as `\\xNN`), and a folder so named is not entered.
-- **Symlinks** are followed as Obsidian follows them, with each real file indexed
-  once. A link whose target lies inside the vault is not followed: the vault already
-  holds that file or folder at its real path (a link to `.` is the common loop). A
-  link to a file or folder outside the vault is followed; a folder reached a second
-  time (a loop, or a second link to the same folder) is entered only the first time,
-  in sorted path order. Every link not followed, and every dangling or unreadable
-  `.md` link, is a problem row.
+- **Symlinks** never lead out of the vault unless the user said where they may:
+  a link whose target (its real path) lies outside the vault's folder is followed
+  only when the target is in a folder of the `follow_symlinks_outside` setting;
+  otherwise it is a problem row saying how to allow it. Kernel pseudo-filesystems
+  (`/proc`, `/sys`, `/dev`, and any proc, sysfs, devtmpfs… mount) are never
+  entered, allowed or not. A followed tree outside the vault is bounded: at most
+  `MAX_OUTSIDE_ENTRIES` entries and `MAX_OUTSIDE_DEPTH` folders deep below its link;
+  the rest is not indexed, and the link is a problem row that says so. A link whose
+  target lies inside the vault is not followed: the vault already holds that file or
+  folder at its real path (a link to `.` is the common loop). A folder reached a
+  second time (a loop, or a second link to the same folder) is entered only the first
+  time, in sorted path order. Every link not followed, and every dangling or
+  unreadable `.md` link, is a problem row.
+- **Unreadable names.** A folder that cannot be listed (no permission, a path
+  longer than the system allows) and a file that cannot be stat'ed are each a
+  problem row; the rest of the vault syncs.
 - **Identity.** A file is unchanged when its size, mtime, ctime and inode are all
   unchanged (what git compares). Size and mtime alone miss a file replaced by
   another of the same size and mtime (`mv b.md a.md` after `touch -d`, an archive
@@ -84,6 +93,9 @@ class Scan:
     # Only a full walk fills it.
     symlinks: dict[str, SymlinkInfo] = field(default_factory=dict)
     full: bool = False
+    # Files with more than one name (hard links), by (device, inode): a partial scan
+    # fills it, so that an edit through one name is looked for under the others.
+    hard_linked: set[tuple[int, int]] = field(default_factory=set)
 
 
 class SymlinkInfo(NamedTuple):
@@ -98,6 +110,93 @@ class SymlinkInfo(NamedTuple):
 
 NOT_A_FILE = "skipped: not a regular file (a FIFO, socket or device)"
 
+# Bounds of a tree followed outside the vault, per followed link: the entries (files
+# and folders) listed under it, and how many folders deep below it.
+MAX_OUTSIDE_ENTRIES = 100_000
+MAX_OUTSIDE_DEPTH = 32
+# Kernel pseudo-filesystems: never entered, whatever the settings allow. They hold no
+# notes, and some lead back to the whole file system (`/proc/<pid>/root`).
+PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
+PSEUDO_TYPES = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
+    "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs",
+    "binfmt_misc", "efivarfs", "selinuxfs", "nsfs", "autofs", "rpc_pipefs"})
+
+
+def pseudo_devices() -> frozenset[int]:
+    """The devices (st_dev) of the pseudo-filesystems mounted now (Linux; elsewhere
+    none, and PSEUDO_ROOTS alone apply)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return frozenset()
+    devices = set()
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        fs_type = fields[fields.index("-") + 1]
+        major, _, minor = fields[2].partition(":")
+        if fs_type in PSEUDO_TYPES and major.isdigit() and minor.isdigit():
+            devices.add(os.makedev(int(major), int(minor)))
+    return frozenset(devices)
+
+
+def is_pseudo_path(real: str) -> bool:
+    return any(real == root or real.startswith(root + "/") for root in PSEUDO_ROOTS)
+
+
+def leads_through_pseudo(link: str) -> bool:
+    """Whether a symlink, or a link it leads to, points into a pseudo-filesystem: the
+    real path alone misses `/proc/self/root`, which resolves to `/`."""
+    path = link
+    for _ in range(40):  # the kernel's own bound on a chain of links
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return False  # not a link (any more): the end of the chain
+        hop = os.path.join(os.path.dirname(path), target)
+        try:
+            hop = os.path.join(os.path.realpath(os.path.dirname(hop)), os.path.basename(hop))
+        except OSError:
+            hop = os.path.abspath(hop)
+        if is_pseudo_path(hop):
+            return True
+        path = hop
+    return False
+
+
+@dataclass
+class _OutsideTree:
+    """The budget of one followed link's tree outside the vault."""
+
+    link: str
+    stat: FileStat  # the link's own (lstat)
+    target: str
+    entries: int = 0
+    too_many: bool = False
+    too_deep: bool = False
+
+    def count(self) -> bool:
+        """One more entry listed; False once past the bound (the rest is left out)."""
+        if self.entries >= MAX_OUTSIDE_ENTRIES:
+            self.too_many = True
+            return False
+        self.entries += 1
+        return True
+
+    def problem(self) -> Blocked | None:
+        if self.too_many:
+            why = f"it holds more than {MAX_OUTSIDE_ENTRIES:,} entries"
+        elif self.too_deep:
+            why = f"it is more than {MAX_OUTSIDE_DEPTH} folders deep"
+        else:
+            return None
+        return Blocked(self.stat, f"symlink to {self.target}: followed in part, {why} "
+                                  "(the bound on a tree outside the vault); the rest is "
+                                  "not indexed")
+
 
 def _kind(st: os.stat_result) -> str:
     """What a symlink's target is (see SymlinkInfo.kind), from its stat."""
@@ -105,13 +204,22 @@ def _kind(st: os.stat_result) -> str:
             "file" if stat_mod.S_ISREG(st.st_mode) else "other")
 
 
+def real_path(path: str) -> str:
+    """os.path.realpath, or the path itself where a link on the way cannot be read
+    (`/proc/1/root` for another user)."""
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        return os.path.abspath(path)
+
+
 def link_state(path: str) -> tuple[str, str]:
     """A symlink's real target and what it is now (see SymlinkInfo.kind)."""
     try:
         st = os.stat(path)
     except OSError:
-        return os.path.realpath(path), "missing"
-    return os.path.realpath(path), _kind(st)
+        return real_path(path), "missing"
+    return real_path(path), _kind(st)
 
 
 def display_name(name: str) -> str:
@@ -127,6 +235,11 @@ def is_valid_name(name: str) -> bool:
     return True
 
 
+PSEUDO_FOLDER = ("not entered: a kernel pseudo-filesystem is mounted here (not notes, and "
+                 "a way into the whole file system)")
+_Dir = tuple[str, str, "_OutsideTree | None", int]
+
+
 class VaultScanner:
     """Walks one vault by the rules above."""
 
@@ -134,6 +247,12 @@ class VaultScanner:
         self.config = config
         self.root = str(config.vault)
         self.real_root = os.path.realpath(self.root)
+        self.pseudo = pseudo_devices()
+
+    def allowed_outside(self, real: str) -> bool:
+        """Whether the settings let a symlink lead to `real`, outside the vault."""
+        return any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
+                   for folder in self.config.follow_symlinks_outside)
 
     def ignored(self, rel: str) -> bool:
         return any(self.config.is_ignored_name(part) for part in rel.split("/"))
@@ -153,26 +272,37 @@ class VaultScanner:
         """Every file of the vault, deterministically: entries in sorted order, depth
         first, so a folder reachable twice is always entered at the same path."""
         scan = Scan(full=True)
+        self.pseudo = pseudo_devices()  # mounts come and go
         root = os.stat(self.root)
         self._walk_from("", self.root, scan, {(root.st_dev, root.st_ino)}, partial=False)
         return scan
 
     def _walk_from(self, rel_dir: str, abs_dir: str, scan: Scan,
                    visited: set[tuple[int, int]], *, partial: bool) -> None:
-        stack = [(rel_dir, abs_dir)]
+        # Each folder to list: its vault path, real path, the outside tree it belongs
+        # to (None inside the vault) and its depth below that tree's link.
+        stack: list[_Dir] = [(rel_dir, abs_dir, None, 0)]
         linked_files: dict[tuple[int, int], str] = {}
+        trees: list[_OutsideTree] = []
         while stack:
-            current, abs_current = stack.pop()
+            current, abs_current, tree, depth = stack.pop()
+            if tree is not None and tree.too_many:
+                continue
             try:
                 with os.scandir(abs_current) as it:
                     entries = sorted(it, key=lambda e: e.name)
-            except OSError:
-                continue  # vanished or unreadable folder: its files count as gone
-            subdirs: list[tuple[str, str]] = []
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # vanished: its files count as gone
+            except OSError as exc:
+                self._block_folder(current, abs_current, exc, scan)
+                continue
+            subdirs: list[_Dir] = []
             for entry in entries:
                 name = entry.name
                 if self.config.is_ignored_name(name):
                     continue
+                if tree is not None and not tree.count():
+                    break
                 rel = f"{current}/{name}" if current else name
                 try:
                     if not is_valid_name(name):
@@ -180,22 +310,62 @@ class VaultScanner:
                     elif entry.is_symlink():
                         if partial:
                             raise FullScanNeeded(rel)
-                        self._symlink(rel, entry.path, scan, visited, linked_files, subdirs)
+                        target = self._symlink(rel, entry.path, scan, visited, linked_files)
+                        if target is not None:
+                            inner = tree
+                            if inner is None:
+                                inner = _OutsideTree(rel, file_stat(os.lstat(entry.path)),
+                                                     target)
+                                trees.append(inner)
+                            self._push(subdirs, (rel, entry.path, inner,
+                                                 depth + 1 if tree is not None else 0))
                     elif entry.is_dir(follow_symlinks=False):
                         st = entry.stat(follow_symlinks=False)
                         key = (st.st_dev, st.st_ino)
-                        if key not in visited:  # a bind mount can loop too
+                        if st.st_dev in self.pseudo:
+                            scan.blocked[rel] = Blocked(file_stat(st), PSEUDO_FOLDER)
+                        elif key not in visited:  # a bind mount can loop too
                             visited.add(key)
-                            subdirs.append((rel, entry.path))
+                            self._push(subdirs, (rel, entry.path, tree, depth + 1))
                     elif entry.is_file(follow_symlinks=False):
-                        scan.files[rel] = file_stat(entry.stat(follow_symlinks=False))
+                        st = entry.stat(follow_symlinks=False)
+                        scan.files[rel] = file_stat(st)
+                        if partial and st.st_nlink > 1:
+                            scan.hard_linked.add((st.st_dev, st.st_ino))
                     elif is_page_path(rel):
                         scan.blocked[rel] = Blocked(
                             file_stat(entry.stat(follow_symlinks=False)), NOT_A_FILE)
-                except OSError:
+                except OSError as exc:
                     if is_page_path(rel):
                         scan.files[rel] = UNKNOWN_STAT  # loading it says why
+                    else:
+                        scan.blocked[rel] = Blocked(
+                            UNKNOWN_STAT, f"skipped: cannot read ({exc.strerror or exc})",
+                            "error")
             stack.extend(reversed(subdirs))  # popped in sorted order
+        for tree in trees:
+            problem = tree.problem()
+            if problem is not None:
+                scan.blocked[tree.link] = problem
+
+    @staticmethod
+    def _push(subdirs: list[_Dir], folder: _Dir) -> None:
+        """A folder to list, unless it lies deeper than the bound of its outside tree."""
+        tree, depth = folder[2], folder[3]
+        if tree is not None and depth > MAX_OUTSIDE_DEPTH:
+            tree.too_deep = True
+        else:
+            subdirs.append(folder)
+
+    def _block_folder(self, rel: str, path: str, exc: OSError, scan: Scan) -> None:
+        """A folder that cannot be listed: one problem row for it and its files."""
+        try:
+            stat = file_stat(os.lstat(path))
+        except OSError:
+            stat = UNKNOWN_STAT
+        scan.blocked[rel or "."] = Blocked(
+            stat, f"skipped: cannot read this folder ({exc.strerror or exc}); its files "
+                  "are not indexed", "error")
 
     def _block_bad_name(self, rel: str, entry: os.DirEntry[str], scan: Scan) -> None:
         shown = display_name(rel)
@@ -206,8 +376,9 @@ class VaultScanner:
             + (" and its contents" if what == "folder" else ""), "error")
 
     def _symlink(self, rel: str, path: str, scan: Scan, visited: set[tuple[int, int]],
-                 linked_files: dict[tuple[int, int], str],
-                 subdirs: list[tuple[str, str]]) -> None:
+                 linked_files: dict[tuple[int, int], str]) -> str | None:
+        """Judge one symlink; a followed folder's real path is returned (always outside
+        the vault), to be listed."""
         lst = file_stat(os.lstat(path))
         try:
             st = os.stat(path)
@@ -217,16 +388,27 @@ class VaultScanner:
                 scan.blocked[rel] = Blocked(lst, f"skipped: cannot read ({why}: {exc.strerror})",
                                            "error")
             # Remembered all the same: when its target appears, a full walk decides.
-            scan.symlinks[rel] = SymlinkInfo(os.path.realpath(path), False, "missing")
-            return
-        real = os.path.realpath(path)
+            scan.symlinks[rel] = SymlinkInfo(real_path(path), False, "missing")
+            return None
+        real = real_path(path)
         kind = _kind(st)
         inside = self._inside(real)
         followed = False
+        listed: str | None = None
         if inside is not None:
             shown = inside or "the vault itself"
             scan.blocked[rel] = Blocked(
                 lst, f"symlink to {shown}: not followed, the vault holds it there already")
+        elif is_pseudo_path(real) or st.st_dev in self.pseudo or leads_through_pseudo(path):
+            scan.blocked[rel] = Blocked(
+                lst, f"symlink to {real}: never followed, it is a kernel pseudo-filesystem "
+                     "(not notes, and a way into the whole file system)")
+        elif not self.allowed_outside(real) and (kind in ("dir", "file") or
+                                                 is_page_path(rel)):
+            scan.blocked[rel] = Blocked(
+                lst, f"symlink to {real}: not followed, it leads outside the vault; to "
+                     f'index it, add "{real}" (or a folder above it) to '
+                     "follow_symlinks_outside in the settings")
         elif kind == "dir":
             key = (st.st_dev, st.st_ino)
             if key in visited:
@@ -235,7 +417,7 @@ class VaultScanner:
                          "vault (a loop, or another link to it)")
             else:
                 visited.add(key)
-                subdirs.append((rel, path))
+                listed = real
                 followed = True
         elif kind == "file":
             key = (st.st_dev, st.st_ino)
@@ -249,6 +431,7 @@ class VaultScanner:
         elif is_page_path(rel):
             scan.blocked[rel] = Blocked(lst, NOT_A_FILE)
         scan.symlinks[rel] = SymlinkInfo(real, followed, kind)
+        return listed
 
     # --- a partial scan ----------------------------------------------------------------
 
@@ -268,6 +451,10 @@ class VaultScanner:
                 raise FullScanNeeded(rel)
             if self.ignored(rel) or self._behind_unfollowed_link(rel, symlinks):
                 continue
+            if self._behind_link(rel, symlinks):
+                # A tree outside the vault is bounded as a whole: only a full walk
+                # counts its entries.
+                raise FullScanNeeded(rel)
             exact.add(rel)
             full = os.path.join(self.root, rel)
             try:
@@ -282,9 +469,28 @@ class VaultScanner:
                 self._walk_from(rel, full, scan, {(st.st_dev, st.st_ino)}, partial=True)
             elif stat_mod.S_ISREG(st.st_mode):
                 scan.files[rel] = file_stat(st)
+                if st.st_nlink > 1:
+                    scan.hard_linked.add((st.st_dev, st.st_ino))
             elif is_page_path(rel):
                 scan.blocked[rel] = Blocked(file_stat(st), NOT_A_FILE)
         return scan, prefixes, exact
+
+    def add_hard_links(self, scan: Scan, names: Iterable[str]) -> list[str]:
+        """Add to a partial scan the other names (among `names`, known files) of the
+        hard-linked files it found: an edit through one name changes them all, but a
+        watcher reports only the name written. Returns the names added."""
+        added = []
+        for rel in names:
+            if rel in scan.files:
+                continue
+            try:
+                st = os.lstat(os.path.join(self.root, rel))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in scan.hard_linked:
+                scan.files[rel] = file_stat(st)
+                added.append(rel)
+        return added
 
     def symlinks_changed(self, symlinks: dict[str, SymlinkInfo]) -> bool:
         """Whether a symlink known from the last full walk now points elsewhere, or at
@@ -292,6 +498,11 @@ class VaultScanner:
         nothing reports that through the link's own path."""
         return any(link_state(os.path.join(self.root, rel)) != (info.target, info.kind)
                    for rel, info in symlinks.items())
+
+    @staticmethod
+    def _behind_link(rel: str, symlinks: dict[str, SymlinkInfo]) -> bool:
+        parts = rel.split("/")
+        return any("/".join(parts[:i]) in symlinks for i in range(1, len(parts)))
 
     @staticmethod
     def _behind_unfollowed_link(rel: str, symlinks: dict[str, SymlinkInfo]) -> bool:
@@ -318,7 +529,7 @@ class VaultScanner:
         elif abs_path == self.root:
             out.add("")
         if symlinks or not abs_path.startswith(prefix):
-            real = os.path.realpath(abs_path)
+            real = real_path(abs_path)
             inside = self._inside(real)
             if inside is not None:
                 out.add(inside)

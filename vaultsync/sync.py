@@ -164,10 +164,19 @@ class Syncer:
                 if prefixes:  # a folder, or a path that may have been one
                     starts = tuple(prefixes)
                     covered.update(p for paths in known for p in paths if p.startswith(starts))
+                if scan.hard_linked:
+                    covered.update(self.scanner.add_hard_links(scan, self._sharing_inode(
+                        {ino for _, ino in scan.hard_linked})))
                 return scan, covered
         scan = self.scanner.walk()
         self.symlinks = scan.symlinks
         return scan, {p for paths in known for p in paths}
+
+    def _sharing_inode(self, inodes: set[int]) -> list[str]:
+        """Known pages, attachments and skipped files last seen with one of `inodes`."""
+        return [path for states in (self.pages, self.attachments)
+                for path, state in states.items() if state.stat.inode in inodes] + \
+            [path for path, stat in self.skipped.items() if stat.inode in inodes]
 
     def vault_paths(self, abs_path: str) -> set[str]:
         """Vault paths a watcher's event path stands for (see VaultScanner.vault_paths)."""
