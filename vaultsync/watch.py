@@ -29,7 +29,7 @@ from watchfiles._rust_notify import RustNotify
 
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
-from .mirror import Mirror
+from .mirror import Mirror, is_damage, move_aside, repair_mirror
 from .read import daemon_status, open_mirror
 from .scan import identity
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
@@ -153,6 +153,12 @@ class Daemon:
         """Block until `stop` is set. Raises DaemonRunning or MirrorError at start only."""
         self._lock.acquire()
         try:
+            # Checked once the lock is ours: a damaged file is moved aside, another
+            # vault's mirror or a newer schema refused (MirrorError).
+            aside = repair_mirror(self.config.db, self.config.vault, locked=True)
+            if aside is not None:
+                log.warning("the mirror %s was damaged; moved it to %s and rebuilding it "
+                            "from the vault", self.config.db, aside)
             self._open_mirror()
             self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
                          started_at=self._started, error=None, error_since=None)
@@ -251,6 +257,9 @@ class Daemon:
                     self._reconcile(stop)  # what changed meanwhile is in the full scan
                 continue
             if changed is None:  # idle: the slow timer and the post-burst settle
+                if self._metrics_found_damage():
+                    self._repair(self._scheduler.last_error)  # type: ignore[union-attr,arg-type]
+                    settle = True
                 if self._mirror_replaced() or settle or time.monotonic() >= next_reconcile:
                     self._reconcile(stop)
                     next_reconcile = time.monotonic() + self.reconcile_every
@@ -308,9 +317,32 @@ class Daemon:
         if self.ready.is_set():
             self._start_metrics()
 
+    def _repair(self, exc: BaseException) -> None:
+        """SQLite said the mirror is damaged: move it aside (kept) and start a new one,
+        which the caller fills from the vault."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        with contextlib.suppress(Exception):
+            self.mirror.close()
+        self._mirror = None
+        aside = move_aside(self.config.db)
+        log.warning("the mirror %s is damaged (%s); moved it to %s and rebuilding it from "
+                    "the vault", self.config.db, exc, aside)
+        self._open_mirror()
+        self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
+                     started_at=self._started)
+        if self.ready.is_set():
+            self._start_metrics()
+
+    def _metrics_found_damage(self) -> bool:
+        error = self._scheduler.last_error if self._scheduler is not None else None
+        return error is not None and is_damage(error)
+
     def _apply(self, paths: list[str] | None, *, events: int, why: str,
                stop: threading.Event) -> SyncReport | None:
         delay = 0.05
+        repaired = False
         while True:
             try:
                 if self._mirror_replaced():
@@ -329,6 +361,13 @@ class Daemon:
                 log.warning("mirror is locked by another writer; retrying in %.1fs", delay)
             except FileNotFoundError:
                 return None  # the vault vanished mid-batch: the loop waits for it
+            except sqlite3.DatabaseError as exc:
+                if repaired or not is_damage(exc):
+                    self._failed(exc)
+                    return None
+                self._repair(exc)
+                repaired, paths = True, None
+                continue
             except (DaemonRunning, Exception) as exc:  # never let one batch stop the daemon
                 self._failed(exc)
                 return None

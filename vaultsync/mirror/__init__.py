@@ -1,5 +1,14 @@
 """The mirror: its schema (schema.py) and its only writer (writer.py)."""
 
+from .check import (
+    MirrorDamaged,
+    WrongVault,
+    check_mirror,
+    is_damage,
+    move_aside,
+    remove_mirror,
+    repair_mirror,
+)
 from .schema import MIGRATIONS, PAGE_CHILD_TABLES, SCHEMA_VERSION, MetaKey
 from .writer import (
     AnchoredLink,
@@ -23,5 +32,6 @@ __all__ = [
     "MIGRATIONS", "PAGE_CHILD_TABLES", "SCHEMA_VERSION", "AnchoredLink", "CoreMetrics",
     "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
-    "replace_private_file",
+    "replace_private_file", "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",
+    "move_aside", "remove_mirror", "repair_mirror",
 ]
