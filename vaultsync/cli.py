@@ -187,21 +187,25 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # we log our own line per batch
 
 
-def run_until_signalled(target: Callable[[Any], None]) -> None:
-    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event."""
+def run_until_signalled(target: Callable[[Any], None]) -> int | None:
+    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event; the signal's
+    number, or None when `target` returned by itself."""
     import signal
     import threading
 
     stop = threading.Event()
+    received: list[int] = []
 
     def handle(signum: int, frame: Any) -> None:
         if stop.is_set():  # asked twice: stop now, the mirror rolls the batch back
             raise SystemExit(128 + signum)
+        received.append(signum)
         stop.set()
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
     target(stop)
+    return received[0] if received else None
 
 
 @cli.command()
@@ -230,13 +234,18 @@ def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
             click.echo(f"watching {config.vault} ({pages}Ctrl-C stops)", err=True)
             click.echo(next_steps(config), err=True)
 
+    daemon = Daemon(config, metrics=not no_metrics, progress=progress, on_ready=ready)
     try:
-        run_until_signalled(Daemon(config, metrics=not no_metrics, progress=progress,
-                                   on_ready=ready).run)
+        signum = run_until_signalled(daemon.run)
     except DaemonRunning as exc:
         raise UserError(str(exc)) from None
     finally:
         progress.close()
+    if signum is not None and not daemon.ready.is_set():
+        # Not a success: the mirror may lack part of the vault until the next start.
+        click.echo(f"vaultsync: interrupted during the first reconcile; the mirror "
+                   f"{config.db} is not complete: run `vaultsync watch` again", err=True)
+        sys.exit(128 + signum)
 
 
 def command_prefix() -> str:

@@ -204,6 +204,8 @@ class Daemon:
             with watcher:
                 root = identity(vault)
                 first = self._reconcile(stop)
+                if stop.is_set() and not self.ready.is_set():
+                    return  # stopped before the first reconcile was committed: not ready
                 if self._failure is None and watcher.links != self._followed_links():
                     continue  # the scan found other symlinks than the watcher follows
                 self.syncer.workers = 1  # threads start now (see _open_mirror)
