@@ -532,6 +532,7 @@ class _BatchWriter:
         self.written: list[str] = []
         self.unwritten: list[Loaded] = []
         self.links: list[LinkRow] = []
+        self.rewritten: list[int] = []  # known pages written again: their links are diffed
         self.link_sources: list[str] = []
         self.problems: dict[str, list[Problem]] = {}
         self.skipped_now: dict[str, FileStat] = {}
@@ -574,6 +575,7 @@ class _BatchWriter:
                         self.skipped_now[item.path] = stat
         self._note_anchor_changes(writes)
         mirror.write_pages(writes)
+        self.rewritten.extend(w.id for w in writes if not w.new)
         for w in writes:
             for link in w.parsed.links:
                 target_path = resolver.resolve(link.target, w.path, link.relative)
@@ -626,7 +628,7 @@ class _BatchWriter:
                             row.target, self.link_sources[i], bool(row.relative))
                     target_id = None if target_path in rowless else self.page_id(target_path)
                     self.links[i] = row._replace(target_path=target_path, target_id=target_id)
-        syncer.mirror.insert_links(self.links)
+        syncer.mirror.replace_links(self.rewritten, self.links)
         return deleted
 
 

@@ -29,7 +29,7 @@ from watchfiles._rust_notify import RustNotify
 
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
-from .mirror import Mirror, is_damage, move_aside, repair_mirror
+from .mirror import WAL_SIZE_LIMIT, Mirror, is_damage, move_aside, repair_mirror
 from .read import daemon_status, open_mirror
 from .scan import identity
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
@@ -259,6 +259,10 @@ class Daemon:
                     self._reconcile(stop)  # what changed meanwhile is in the full scan
                 continue
             if changed is None:  # idle: the slow timer and the post-burst settle
+                # A reader that held an old snapshot let the WAL grow; give it back
+                # once no reader needs it (never waiting for one).
+                if self.mirror.wal_size() > WAL_SIZE_LIMIT:
+                    self.mirror.checkpoint()
                 if self._metrics_found_damage():
                     self._repair(self._scheduler.last_error)  # type: ignore[union-attr,arg-type]
                     settle = True

@@ -11,6 +11,7 @@ from .check import (
 )
 from .schema import MIGRATIONS, PAGE_CHILD_TABLES, SCHEMA_VERSION, MetaKey
 from .writer import (
+    WAL_SIZE_LIMIT,
     AnchoredLink,
     CoreMetrics,
     FileState,
@@ -29,7 +30,8 @@ from .writer import (
 )
 
 __all__ = [
-    "MIGRATIONS", "PAGE_CHILD_TABLES", "SCHEMA_VERSION", "AnchoredLink", "CoreMetrics",
+    "MIGRATIONS", "PAGE_CHILD_TABLES", "WAL_SIZE_LIMIT", "SCHEMA_VERSION", "AnchoredLink",
+    "CoreMetrics",
     "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
     "replace_private_file", "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",

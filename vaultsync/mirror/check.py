@@ -9,7 +9,8 @@ A mirror belongs to the vault named in `meta.vault` (the vault folder's resolved
 path, symlinks followed) and `meta.vault_id` (the folder's device and inode). The
 same resolved path is the same vault. A vault moved or renamed on the same file
 system keeps its folder's inode: when the folder named in the mirror is no longer
-there and the inode matches, the mirror follows the vault to its new path.
+there and the inode matches (or the mirror is older than `vault_id`), the mirror
+follows the vault to its new path.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def owner_error(db: Path, vault: Path, owner: str | None, owner_id: str | None
     is not `vault`'s mirror, or None."""
     if owner is None or owner == str(vault):
         return None
-    if not os.path.isdir(owner) and owner_id is not None and owner_id == vault_id(vault):
-        return None  # the same folder, moved
+    if not os.path.isdir(owner) and owner_id in (None, vault_id(vault)):
+        return None  # the same folder, moved (or from before vault_id was kept)
     return WrongVault(f"refusing {db}: it is the mirror of another vault, {owner}, not "
                       f"{vault}; use another --db, or `vaultsync sync {vault} --db {db} "
                       "--rebuild` to make it this vault's mirror (discarding the other's)")
