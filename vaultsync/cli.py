@@ -321,6 +321,8 @@ def status(config: Config, as_json: bool) -> None:
                f"unresolved), {counts['problems']} problems; last sync {last_sync}")
     click.echo(f"daemon: {alive}" + (f" (pid {daemon.get('pid')}, last batch "
                                      f"{daemon.get('last_batch_at')})" if daemon else ""))
+    if daemon.get("alive") and daemon.get("polling"):
+        click.echo(f"daemon: polling the vault, not watching it: {daemon['polling']}")
     if daemon.get("alive") and daemon.get("error"):
         click.echo(f"daemon: cannot write the mirror since {daemon.get('error_since')}: "
                    f"{daemon['error']}; retrying")

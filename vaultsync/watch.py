@@ -29,7 +29,7 @@ from watchfiles._rust_notify import RustNotify
 
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
-from .mirror import WAL_SIZE_LIMIT, Mirror, is_damage, move_aside, repair_mirror
+from .mirror import WAL_SIZE_LIMIT, MetaKey, Mirror, is_damage, move_aside, repair_mirror
 from .read import daemon_status, open_mirror
 from .scan import identity
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
@@ -67,6 +67,23 @@ def describe(report: SyncReport, events: int) -> str:
     return f"{changed} ({events} events) in {report.seconds * 1000:.0f} ms"
 
 
+# How often the vault is walked when it must be polled (no inotify to be had).
+POLL_DELAY_MS = 1000
+
+
+def inotify_shortage(exc: BaseException) -> str | None:
+    """What an error from making the watcher says about inotify's limits, with the fix,
+    or None when it is about something else."""
+    text = str(exc)
+    if "watch limit" in text or "MaxFilesWatch" in text:
+        return ("the inotify watch limit is reached (fs.inotify.max_user_watches); raise "
+                "it, e.g. `sudo sysctl fs.inotify.max_user_watches=524288`")
+    if "Too many open files" in text or "os error 24" in text:
+        return ("no inotify instance is left (fs.inotify.max_user_instances, or open "
+                "files); raise it, e.g. `sudo sysctl fs.inotify.max_user_instances=512`")
+    return None
+
+
 class VaultWatcher:
     """watchfiles' Rust watcher on the vault (and on the targets of followed symlinked
     files, which it cannot reach through the vault). It collects events from the moment
@@ -79,8 +96,32 @@ class VaultWatcher:
         # folder made again), it must be watched anew.
         self.files = {path: identity(path) for path in [*paths[1:],
                                                           *(target for _, target in links)]}
-        # Unreadable folders are skipped by the scan too; they must not stop the watcher.
-        self._notify = RustNotify(paths, False, False, 300, True, True)
+        self.polling: str | None = None  # why the vault is polled, with the fix
+        try:
+            # Asked to report errors first: a full inotify table must not pass in
+            # silence (watchfiles ignores it along with permission errors).
+            self._notify = RustNotify(paths, False, False, POLL_DELAY_MS, True, False)
+        except PermissionError:
+            # Unreadable folders are skipped by the scan too; they must not stop the
+            # watcher. (A watch limit met after one is then not seen: see README.)
+            self._notify = self._inotify_or_poll(paths)
+        except (OSError, RuntimeError) as exc:
+            self._notify = self._poll(paths, exc)
+
+    def _inotify_or_poll(self, paths: list[str]) -> RustNotify:
+        try:
+            return RustNotify(paths, False, False, POLL_DELAY_MS, True, True)
+        except (OSError, RuntimeError) as exc:
+            return self._poll(paths, exc)
+
+    def _poll(self, paths: list[str], exc: BaseException) -> RustNotify:
+        """The kernel would not watch the vault: poll it instead. Other errors (the vault
+        gone) are raised."""
+        reason = inotify_shortage(exc)
+        if reason is None:
+            raise exc
+        self.polling = reason
+        return RustNotify(paths, False, True, POLL_DELAY_MS, True, True)
 
     def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
              timeout_ms: int) -> set[str] | None:
@@ -136,6 +177,9 @@ class Daemon:
         self._failure_since: str | None = None
         self._retry_at = 0.0
         self._retry_delay = RETRY_FIRST
+        self._polling: str | None = None  # why the vault is polled, not watched
+        self._lock_state: dict[str, object] = {}
+        self._polling_noted = False  # the meta says what _polling says
 
     @property
     def mirror(self) -> Mirror:
@@ -184,6 +228,7 @@ class Daemon:
     def _watch_until(self, stop: threading.Event) -> None:
         vault = self.config.vault
         waiting_logged = False
+        unwatched_reconcile = False
         while not stop.is_set():
             if not vault.is_dir():
                 if not waiting_logged:
@@ -199,8 +244,12 @@ class Daemon:
                 watcher = VaultWatcher(self._watch_paths(), self._followed_links())
             except (OSError, RuntimeError) as exc:
                 log.warning("cannot watch %s (%s); trying again", vault, exc)
+                if not unwatched_reconcile:  # the mirror is filled all the same
+                    unwatched_reconcile = True
+                    self._reconcile(stop)
                 stop.wait(1.0)
                 continue
+            self._note_polling(watcher.polling)
             with watcher:
                 root = identity(vault)
                 first = self._reconcile(stop)
@@ -223,6 +272,26 @@ class Daemon:
                         break
                     log.warning("watcher error (%s: %s); reconciling", type(exc).__name__, exc)
                     stop.wait(0.2)
+
+    def _note_polling(self, reason: str | None) -> None:
+        """Say once, in the log, the mirror's meta and the lock file's state line
+        (`status`, /api/status), that the vault is polled and how to fix it."""
+        if reason == self._polling and self._polling_noted:
+            return
+        if reason is not None:
+            log.warning("cannot watch %s with inotify: %s; polling it every %.0f s instead",
+                        self.config.vault, reason, POLL_DELAY_MS / 1000)
+        elif self._polling is not None:
+            log.info("watching %s with inotify again", self.config.vault)
+        self._polling, self._polling_noted = reason, True
+        self._lock.write_state({**self._lock_state, "polling": reason})
+        with contextlib.suppress(sqlite3.Error):
+            with self.mirror.transaction():
+                if reason is None:
+                    self.mirror.conn.execute("DELETE FROM meta WHERE key = ?",
+                                             (MetaKey.WATCH_POLLING.value,))
+                else:
+                    self.mirror.set_meta(MetaKey.WATCH_POLLING, reason)
 
     def _watch_paths(self) -> list[str]:
         """The vault, and the outside targets of followed symlinked files: the watcher
@@ -430,9 +499,9 @@ class Daemon:
         database is waited for briefly; any other failure is only logged: the status
         must never hold up a batch."""
         if "state" in fields:
-            lock_state = {k: v for k, v in fields.items()
-                          if k in ("state", "error", "error_since")}
-            self._lock.write_state(lock_state)
+            self._lock_state = {k: v for k, v in fields.items()
+                                if k in ("state", "error", "error_since")}
+            self._lock.write_state({**self._lock_state, "polling": self._polling})
         if self._mirror is None:
             return
         for attempt in range(5):
