@@ -43,6 +43,9 @@ log = logging.getLogger("vaultsync.watch")
 FULL_SCAN_BATCH = 1000
 # After a burst of this many paths, reconcile once things settle.
 SETTLE_AFTER = 200
+# A standby daemon (`serve --watch` beside a running `vaultsync watch`) tries the lock
+# this often.
+STANDBY_CHECK = 1.0
 # Retrying a failed batch: first after this many seconds, doubling up to the cap.
 RETRY_FIRST, RETRY_CAP = 0.5, 30.0
 
@@ -529,18 +532,34 @@ class Daemon:
 
 
 def start_in_thread(config: Config, stop: threading.Event, say: Callable[[str], None],
-                    on_error: Callable[[Exception], None] | None = None) -> threading.Thread:
+                    on_error: Callable[[Exception], None] | None = None, *,
+                    standby: bool = False,
+                    on_ready: Callable[[], None] | None = None) -> threading.Thread:
     """The daemon in a thread of this process (`serve --watch`, `mcp --watch`) until `stop`
-    is set. When it cannot start (another daemon took the lock first, an unreadable
-    mirror), `say` gets one line and `on_error` the reason."""
+    is set. When it cannot start (an unreadable mirror, another daemon took the lock
+    first), `say` gets one line and `on_error` the reason. With `standby`, another
+    daemon holding the lock is waited for instead: when it stops (or dies), this one
+    takes over within STANDBY_CHECK seconds. `on_ready` once the mirror is current."""
 
     def run() -> None:
-        try:
-            Daemon(config, metrics=True).run(stop)
-        except Exception as exc:
-            if on_error is not None:
-                on_error(exc)
-            say(f"warning: --watch: the daemon did not start: {exc}")
+        while not stop.is_set():
+            try:
+                Daemon(config, metrics=True,
+                       on_ready=lambda _: on_ready() if on_ready is not None else None
+                       ).run(stop)
+                return
+            except DaemonRunning as exc:
+                if not standby:
+                    if on_error is not None:
+                        on_error(exc)
+                    say(f"warning: --watch: the daemon did not start: {exc}")
+                    return
+                stop.wait(STANDBY_CHECK)
+            except Exception as exc:
+                if on_error is not None:
+                    on_error(exc)
+                say(f"warning: --watch: the daemon did not start: {exc}")
+                return
 
     thread = threading.Thread(target=run, name="vaultsync-daemon", daemon=True)
     thread.start()
