@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -285,3 +286,30 @@ def test_a_refused_watch_prints_only_the_refusal(make_vault, tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith("vaultsync: another vaultsync watch is already keeping")
+
+
+def test_ctrl_c_during_the_first_reconcile_says_so_and_exits_130(make_vault, tmp_path):
+    vault = make_vault({"a.md": "[[b]]", "b.md": "x"})
+    db = tmp_path / "m.db"
+    assert run("sync", str(vault), "--db", str(db)).exit_code == 0
+    (vault / "c.md").write_text("new")
+    # The test holds the mirror's write lock: the first reconcile waits on it, for as
+    # long as the test likes, and Ctrl-C arrives while it waits.
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "watch", str(vault), "--db",
+                             str(db), "--no-metrics"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "VAULTSYNC_BUSY_TIMEOUT": "0.1"})
+    err = ProcessOutput(proc.stderr)
+    try:
+        err.wait_line(lambda line: "locked by another writer" in line,
+                      what="the first reconcile waiting on the lock")
+    finally:
+        code = interrupt(proc, err)
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 130, err.text
+    assert "interrupted during the first reconcile" in err.text
+    assert "watching " not in err.text and "next, in another terminal" not in err.text
+    assert rows(db, "SELECT 1 FROM pages WHERE path = 'c.md'") == []

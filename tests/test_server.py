@@ -22,7 +22,15 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import ProcessOutput, interrupt, serving, wait_for
+from conftest import (
+    ProcessOutput,
+    RunningDaemon,
+    interrupt,
+    serving,
+    start_process,
+    wait_for,
+    wait_watching,
+)
 
 from vaultsync.cli import cli
 from vaultsync.config import Config
@@ -794,7 +802,8 @@ def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
     output = ProcessOutput(proc.stdout)
     try:
         serving = output.wait_line(lambda line: "serving" in line, WAIT, "serve to start")
-        assert f"(live: kept by the running vaultsync watch, pid {os.getpid()})" in serving
+        assert (f"(live: kept by the running vaultsync watch, pid {os.getpid()}; kept here "
+                "if it stops)") in serving
         url = serving.split(" at ", 1)[1].split(" ", 1)[0]
         wait_for(lambda: running_url(db) == url, WAIT, "the server's address record")
     finally:
@@ -906,3 +915,51 @@ def test_half_open_connections_do_not_starve_a_real_request(make_vault, tmp_path
         for sock in held:
             sock.close()
         interrupt(proc, output, WAIT)
+
+# --- live only while something keeps the mirror live ---------------------------------------
+
+def test_events_say_live_only_while_a_daemon_keeps_the_mirror(serve) -> None:
+    s = serve()
+    with httpx.Client(timeout=WAIT) as client, client.stream(
+            "GET", f"{s.base}/api/events?token={s.token}") as response:
+        events = sse_events(response)
+        assert next_event(events, "hello")["data"]["live"] is False  # no --watch, no daemon
+        with RunningDaemon(s.config.vault, s.config.db):
+            assert next_event(events, "live")["data"] == {"live": True}
+        assert next_event(events, "live")["data"] == {"live": False}
+
+
+def test_serve_watch_takes_over_when_the_daemon_it_relied_on_stops(make_vault, tmp_path):
+    vault = make_vault(VAULT)
+    db = tmp_path / "live.db"
+    watcher = start_process(vault, db)
+    try:
+        wait_watching(db, watcher)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
+             "--port", "0", "--watch"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        output = ProcessOutput(proc.stdout)
+        try:
+            served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
+                                      "serve to print its address")
+            assert "kept here if it stops" in served
+            url = served.split(" at ", 1)[1].split("/ ", 1)[0]
+            headers = {"Authorization": f"Bearer {load_token(db)}"}
+            assert interrupt(watcher) in (0, 130, -signal.SIGINT)
+            output.wait_line(lambda line: "keeps the mirror live now" in line, WAIT,
+                             "the server to take over")
+            (vault / "alpha.md").write_text("# Alpha\n\nTaken over, links [[gamma]].\n")
+            page = wait_for(lambda: (p := httpx.get(url + "/api/pages/alpha.md",
+                                                    headers=headers, timeout=WAIT).json())
+                            and [link["target"] for link in p.get("links", [])] == ["gamma"]
+                            and p, WAIT, "the edit to reach the mirror")
+            assert page
+            status = httpx.get(url + "/api/status", headers=headers, timeout=WAIT).json()
+            assert status["alive"] is True and status["daemon"]["pid"] == proc.pid
+        finally:
+            interrupt(proc, output, WAIT)
+    finally:
+        if watcher.poll() is None:
+            interrupt(watcher)

@@ -5,18 +5,23 @@ convergence property: the mirror equals a fresh sync of the same files."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import (
     TIMEOUT,
     RunningDaemon,
+    interrupt,
     process_log,
     rows,
     start_process,
@@ -25,6 +30,7 @@ from conftest import (
     wait_watching,
 )
 
+from vaultsync.cli import cli
 from vaultsync.config import load_config
 from vaultsync.watch import Daemon, DaemonRunning, read_status
 
@@ -252,3 +258,59 @@ def test_graph_metrics_follow_batches(make_vault, tmp_path):
         stop.set()
         thread.join(timeout=TIMEOUT)
     assert not thread.is_alive()
+
+
+# --- inotify's limits ---------------------------------------------------------------------
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), prog_name="vaultsync")
+
+
+def in_user_namespace(limit: str, value: int) -> list[str] | None:
+    """A command prefix that runs a process in a user namespace of its own whose inotify
+    `limit` (max_inotify_instances or max_inotify_watches) is `value`: the limits are
+    counted per user namespace, so this exhausts them for that process alone, never for
+    the machine's other processes. None where user namespaces are not allowed."""
+    script = f"echo {value} > /proc/sys/user/{limit} && exec \"$@\""
+    prefix = ["unshare", "--user", "--map-root-user", "sh", "-c", script, "sh"]
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if probe.returncode == 0 else None
+
+
+@pytest.mark.parametrize(("limit", "value", "fix"), [
+    ("max_inotify_instances", 0, "fs.inotify.max_user_instances"),
+    ("max_inotify_watches", 2, "fs.inotify.max_user_watches"),
+])
+def test_inotify_limits_make_the_daemon_poll_and_say_so(make_vault, tmp_path, limit, value,
+                                                          fix):
+    vault = make_vault({"a.md": "[[b]]", "b.md": "x", "one/two/c.md": "c",
+                        "three/d.md": "d"})
+    db = tmp_path / "m.db"
+    prefix = in_user_namespace(limit, value)
+    if prefix is None:
+        pytest.skip("no user namespaces here: cannot lower inotify limits for one process")
+    log = open(str(db) + ".log", "a", encoding="utf-8")  # noqa: SIM115 - the child's
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "vaultsync", "watch", str(vault),
+                             "--db", str(db), "--no-metrics"],
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    log.close()
+    try:
+        wait_for(lambda: proc.poll() is None and len(rows(db, "SELECT 1 FROM pages")) == 4,
+                 what=lambda: f"the first reconcile:\n{process_log(db)}")
+        (vault / "one" / "two" / "c.md").write_text("c [[a]]")
+        wait_for(lambda: rows(db, "SELECT 1 FROM links l JOIN pages p ON p.id = l.source_id "
+                                  "WHERE p.path = 'one/two/c.md'"),
+                 what=lambda: f"the edit, by polling:\n{process_log(db)}")
+        status = run("status", str(vault), "--db", str(db))
+        assert "polling the vault, not watching it" in status.output, status.output
+        assert fix in status.output
+        data = json.loads(run("status", str(vault), "--db", str(db), "--json").output)
+        assert fix in data["daemon"]["polling"]
+    finally:
+        interrupt(proc)
+    text = process_log(db)
+    assert text.count("cannot watch") == 1 and fix in text, text
+    assert "trying again" not in text

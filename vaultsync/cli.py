@@ -61,6 +61,9 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise UserError(str(exc)) from None
         except sqlite3.OperationalError as exc:
             raise UserError(f"mirror database error: {exc}") from None
+        except sqlite3.DatabaseError as exc:  # a file damaged under a command
+            raise UserError(f"the mirror is damaged ({exc}); `vaultsync sync` moves it "
+                            "aside and rebuilds it from the vault") from None
         except FileNotFoundError as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:  # a read-only or full disk, a folder we may not write
@@ -68,6 +71,21 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise UserError(f"{exc.strerror or exc}{where}") from None
 
     return wrapper
+
+
+def usable_mirror(config: Config, *, repair: bool = True) -> None:
+    """Refuse (one line, exit 2) a mirror this command cannot use: another vault's, a
+    newer schema, a damaged file. With `repair` a damaged file is moved aside (kept) and
+    the command goes on to sync a new mirror from the vault."""
+    from .mirror import check_mirror, repair_mirror
+
+    if not repair:
+        check_mirror(config.db, config.vault)
+        return
+    aside = repair_mirror(config.db, config.vault)
+    if aside is not None:
+        click.echo(f"vaultsync: the mirror {config.db} was damaged; moved it to {aside} "
+                   "and rebuilding it from the vault", err=True)
 
 
 class OneLineUsageError(UserError):
@@ -111,17 +129,36 @@ def cli() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes that parse pages (default: one per core).")
 @click.option("-q", "--quiet", is_flag=True, help="No mirror line and no progress bar.")
+@click.option("--rebuild", is_flag=True, help="Discard the mirror (even another vault's) "
+              "and sync this vault into it anew; refused while a daemon keeps it.")
 @user_errors
-def sync(config: Config, as_json: bool, workers: int | None, quiet: bool) -> None:
+def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
+         rebuild: bool) -> None:
     """Bring the mirror in line with the vault, once."""
+    import contextlib
+
     from .console import SyncProgress
+    from .lock import DaemonLock, DaemonRunning
+    from .mirror import remove_mirror
     from .sync import sync_vault
 
-    if not as_json and not quiet:
-        click.echo(f"mirror: {config.db}", err=True)
-    with SyncProgress(f"syncing {config.vault.name}",
-                      enabled=False if quiet else None) as progress:
-        report = sync_vault(config, workers=workers, progress=progress)
+    with contextlib.ExitStack() as stack:
+        if rebuild:
+            # Held through the sync: no daemon starts on the file half made.
+            lock = DaemonLock(config.db)
+            try:
+                lock.acquire(quiet=True)
+            except DaemonRunning as exc:
+                raise UserError(f"not rebuilding: {exc}") from None
+            stack.callback(lock.release)
+            remove_mirror(config.db)
+        else:
+            usable_mirror(config)
+        if not as_json and not quiet:
+            click.echo(f"mirror: {config.db}", err=True)
+        with SyncProgress(f"syncing {config.vault.name}",
+                          enabled=False if quiet else None) as progress:
+            report = sync_vault(config, workers=workers, progress=progress)
     if as_json:
         data = report.as_dict()
         data["db"] = str(config.db)
@@ -152,21 +189,25 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # we log our own line per batch
 
 
-def run_until_signalled(target: Callable[[Any], None]) -> None:
-    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event."""
+def run_until_signalled(target: Callable[[Any], None]) -> int | None:
+    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event; the signal's
+    number, or None when `target` returned by itself."""
     import signal
     import threading
 
     stop = threading.Event()
+    received: list[int] = []
 
     def handle(signum: int, frame: Any) -> None:
         if stop.is_set():  # asked twice: stop now, the mirror rolls the batch back
             raise SystemExit(128 + signum)
+        received.append(signum)
         stop.set()
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
     target(stop)
+    return received[0] if received else None
 
 
 @cli.command()
@@ -197,13 +238,18 @@ def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
         for warning in report.warnings if report is not None else ():
             click.echo(warning, err=True)
 
+    daemon = Daemon(config, metrics=not no_metrics, progress=progress, on_ready=ready)
     try:
-        run_until_signalled(Daemon(config, metrics=not no_metrics, progress=progress,
-                                   on_ready=ready).run)
+        signum = run_until_signalled(daemon.run)
     except DaemonRunning as exc:
         raise UserError(str(exc)) from None
     finally:
         progress.close()
+    if signum is not None and not daemon.ready.is_set():
+        # Not a success: the mirror may lack part of the vault until the next start.
+        click.echo(f"vaultsync: interrupted during the first reconcile; the mirror "
+                   f"{config.db} is not complete: run `vaultsync watch` again", err=True)
+        sys.exit(128 + signum)
 
 
 def command_prefix() -> str:
@@ -263,6 +309,7 @@ def status(config: Config, as_json: bool) -> None:
 
     if not config.db.exists():
         raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
+    usable_mirror(config, repair=False)
     with read.open_mirror(config.db) as conn:  # read-only: status never migrates
         daemon = read.daemon_status(conn, read_lock_state(config.db)) or {}
         counts = read.counts(conn)
@@ -278,6 +325,8 @@ def status(config: Config, as_json: bool) -> None:
                f"unresolved), {counts['problems']} problems; last sync {last_sync}")
     click.echo(f"daemon: {alive}" + (f" (pid {daemon.get('pid')}, last batch "
                                      f"{daemon.get('last_batch_at')})" if daemon else ""))
+    if daemon.get("alive") and daemon.get("polling"):
+        click.echo(f"daemon: polling the vault, not watching it: {daemon['polling']}")
     if daemon.get("alive") and daemon.get("error"):
         click.echo(f"daemon: cannot write the mirror since {daemon.get('error_since')}: "
                    f"{daemon['error']}; retrying")
@@ -321,6 +370,7 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     if name not in read.REPORT_NAMES:
         raise UserError(f"no report named {name!r}; the reports: "
                         f"{', '.join(read.REPORT_NAMES)}")
+    usable_mirror(config)
     with Mirror(config.db) as mirror:
         never = mirror.get_meta(MetaKey.PARSE_OPTIONS) is None and \
             not read.counts(mirror.conn)["pages"]
@@ -383,6 +433,7 @@ def serve(config: Config, host: str, port: int, watch: bool, allow_remote: bool)
     from .server import ServeError
     from .server import serve as run_server
 
+    usable_mirror(config)
     try:
         with SyncProgress(f"syncing {config.vault.name}") as progress:
             run_server(config, host=host, port=port, watch=watch, allow_remote=allow_remote,
@@ -427,6 +478,7 @@ def mcp(config: Config, watch: bool) -> None:
 
     setup_logging(0, False)
     logging.getLogger("mcp").setLevel(logging.WARNING)  # no line per request
+    usable_mirror(config)
     with SyncProgress(f"syncing {config.vault.name}") as progress:
         serve_stdio(config, watch=watch, say=lambda line: click.echo(line, err=True),
                     progress=progress)
@@ -470,6 +522,7 @@ def datasette(vault: str | None, db: str | None, config_file: str | None, port: 
         return
     if not launch.datasette_installed():
         raise UserError(launch.not_installed_message())
+    usable_mirror(config)
     with SyncProgress(f"syncing {config.vault.name}") as progress:
         summary = launch.ensure_mirror(config, progress=progress)
     if summary is not None:

@@ -42,7 +42,9 @@ class DaemonLock:
         self._identity: tuple[int, int] | None = None
         self._holder = ""
 
-    def acquire(self) -> None:
+    def acquire(self, *, quiet: bool = False) -> None:
+        """Take the lock or raise DaemonRunning. `quiet`: a short hold by a command
+        (moving a damaged mirror aside, `sync --rebuild`) that leaves the state line."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = create_private_file(self.path, os.O_RDWR)
@@ -65,7 +67,8 @@ class DaemonLock:
         self._identity = (st.st_dev, st.st_ino)
         self._holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
                         f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
-        self.write_state({"state": "starting"})
+        if not quiet:
+            self.write_state({"state": "starting"})
 
     def _forget(self) -> None:
         if self._fd is not None:

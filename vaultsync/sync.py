@@ -22,6 +22,7 @@ from . import workers as worker_pool
 from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
 from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
+from .mirror.check import owner_error, vault_id
 from .parse import PageAnchors, Problem
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
@@ -131,7 +132,13 @@ class Syncer:
         self.reload()
 
     def reload(self) -> None:
-        """Read the mirror's idea of the vault (after start-up or another writer)."""
+        """Read the mirror's idea of the vault (after start-up or another writer).
+        WrongVault when the mirror holds another vault (see mirror/check.py)."""
+        wrong = owner_error(self.mirror.path, self.config.vault,
+                            self.mirror.get_meta(MetaKey.VAULT),
+                            self.mirror.get_meta(MetaKey.VAULT_ID))
+        if wrong is not None:
+            raise wrong
         self.pages: dict[str, FileState] = self.mirror.page_states()
         self.attachments: dict[str, FileState] = self.mirror.attachment_states()
         self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
@@ -244,6 +251,11 @@ class Syncer:
         report.seconds = time.perf_counter() - started
         return report
 
+    def _vault_noted(self) -> bool:
+        """The mirror names this vault's path and folder (see mirror/check.py)."""
+        return self.mirror.get_meta(MetaKey.VAULT) == self.vault and \
+            self.mirror.get_meta(MetaKey.VAULT_ID) is not None
+
     def _parallel(self, plan: Plan) -> bool:
         return len(plan.to_load) >= PARALLEL_THRESHOLD and self.workers > 1
 
@@ -264,7 +276,8 @@ class Syncer:
                 renamed_from = self._pair_renames(loaded, plan.gone_pages)
                 skipped = {i.path for i in loaded if i.status == "skipped"}
                 if plan.nothing_to_do and not self._changed(loaded, plan) and \
-                        self.mirror.get_meta(MetaKey.PARSE_OPTIONS) is not None:
+                        self.mirror.get_meta(MetaKey.PARSE_OPTIONS) is not None and \
+                        self._vault_noted():
                     report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
                     return
                 batches = [loaded]
@@ -349,6 +362,11 @@ class Syncer:
         if plan.force or mirror.get_meta(MetaKey.PARSE_OPTIONS) is None:
             mirror.set_meta(MetaKey.PARSE_OPTIONS, self.config.parse_fingerprint())
             mirror.set_meta(MetaKey.VAULT, self.vault)
+        if not self._vault_noted():
+            # A vault moved on its file system (see mirror/check.py), or a mirror from
+            # before vault_id was kept: note where and which folder it is now.
+            mirror.set_meta(MetaKey.VAULT, self.vault)
+            mirror.set_meta(MetaKey.VAULT_ID, vault_id(self.config.vault))
         if written or deleted or plan.attachment_writes or plan.gone_attachments:
             mirror.bump_meta_counter(MetaKey.GRAPH_VERSION)
         mirror.set_meta(MetaKey.LAST_SYNC_AT, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -533,6 +551,7 @@ class _BatchWriter:
         self.written: list[str] = []
         self.unwritten: list[Loaded] = []
         self.links: list[LinkRow] = []
+        self.rewritten: list[int] = []  # known pages written again: their links are diffed
         self.link_sources: list[str] = []
         self.problems: dict[str, list[Problem]] = {}
         self.skipped_now: dict[str, FileStat] = {}
@@ -575,6 +594,7 @@ class _BatchWriter:
                         self.skipped_now[item.path] = stat
         self._note_anchor_changes(writes)
         mirror.write_pages(writes)
+        self.rewritten.extend(w.id for w in writes if not w.new)
         for w in writes:
             for link in w.parsed.links:
                 target_path = resolver.resolve(link.target, w.path, link.relative)
@@ -627,7 +647,7 @@ class _BatchWriter:
                             row.target, self.link_sources[i], bool(row.relative))
                     target_id = None if target_path in rowless else self.page_id(target_path)
                     self.links[i] = row._replace(target_path=target_path, target_id=target_id)
-        syncer.mirror.insert_links(self.links)
+        syncer.mirror.replace_links(self.rewritten, self.links)
         return deleted
 
 

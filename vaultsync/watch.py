@@ -29,7 +29,7 @@ from watchfiles._rust_notify import RustNotify
 
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
-from .mirror import Mirror
+from .mirror import WAL_SIZE_LIMIT, MetaKey, Mirror, is_damage, move_aside, repair_mirror
 from .read import daemon_status, open_mirror
 from .scan import identity
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
@@ -43,6 +43,9 @@ log = logging.getLogger("vaultsync.watch")
 FULL_SCAN_BATCH = 1000
 # After a burst of this many paths, reconcile once things settle.
 SETTLE_AFTER = 200
+# A standby daemon (`serve --watch` beside a running `vaultsync watch`) tries the lock
+# this often.
+STANDBY_CHECK = 1.0
 # Retrying a failed batch: first after this many seconds, doubling up to the cap.
 RETRY_FIRST, RETRY_CAP = 0.5, 30.0
 
@@ -67,6 +70,23 @@ def describe(report: SyncReport, events: int) -> str:
     return f"{changed} ({events} events) in {report.seconds * 1000:.0f} ms"
 
 
+# How often the vault is walked when it must be polled (no inotify to be had).
+POLL_DELAY_MS = 1000
+
+
+def inotify_shortage(exc: BaseException) -> str | None:
+    """What an error from making the watcher says about inotify's limits, with the fix,
+    or None when it is about something else."""
+    text = str(exc)
+    if "watch limit" in text or "MaxFilesWatch" in text:
+        return ("the inotify watch limit is reached (fs.inotify.max_user_watches); raise "
+                "it, e.g. `sudo sysctl fs.inotify.max_user_watches=524288`")
+    if "Too many open files" in text or "os error 24" in text:
+        return ("no inotify instance is left (fs.inotify.max_user_instances, or open "
+                "files); raise it, e.g. `sudo sysctl fs.inotify.max_user_instances=512`")
+    return None
+
+
 class VaultWatcher:
     """watchfiles' Rust watcher on the vault (and on the targets of followed symlinked
     files, which it cannot reach through the vault). It collects events from the moment
@@ -79,8 +99,32 @@ class VaultWatcher:
         # folder made again), it must be watched anew.
         self.files = {path: identity(path) for path in [*paths[1:],
                                                           *(target for _, target in links)]}
-        # Unreadable folders are skipped by the scan too; they must not stop the watcher.
-        self._notify = RustNotify(paths, False, False, 300, True, True)
+        self.polling: str | None = None  # why the vault is polled, with the fix
+        try:
+            # Asked to report errors first: a full inotify table must not pass in
+            # silence (watchfiles ignores it along with permission errors).
+            self._notify = RustNotify(paths, False, False, POLL_DELAY_MS, True, False)
+        except PermissionError:
+            # Unreadable folders are skipped by the scan too; they must not stop the
+            # watcher. (A watch limit met after one is then not seen: see README.)
+            self._notify = self._inotify_or_poll(paths)
+        except (OSError, RuntimeError) as exc:
+            self._notify = self._poll(paths, exc)
+
+    def _inotify_or_poll(self, paths: list[str]) -> RustNotify:
+        try:
+            return RustNotify(paths, False, False, POLL_DELAY_MS, True, True)
+        except (OSError, RuntimeError) as exc:
+            return self._poll(paths, exc)
+
+    def _poll(self, paths: list[str], exc: BaseException) -> RustNotify:
+        """The kernel would not watch the vault: poll it instead. Other errors (the vault
+        gone) are raised."""
+        reason = inotify_shortage(exc)
+        if reason is None:
+            raise exc
+        self.polling = reason
+        return RustNotify(paths, False, True, POLL_DELAY_MS, True, True)
 
     def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
              timeout_ms: int) -> set[str] | None:
@@ -136,6 +180,9 @@ class Daemon:
         self._failure_since: str | None = None
         self._retry_at = 0.0
         self._retry_delay = RETRY_FIRST
+        self._polling: str | None = None  # why the vault is polled, not watched
+        self._lock_state: dict[str, object] = {}
+        self._polling_noted = False  # the meta says what _polling says
 
     @property
     def mirror(self) -> Mirror:
@@ -153,6 +200,12 @@ class Daemon:
         """Block until `stop` is set. Raises DaemonRunning or MirrorError at start only."""
         self._lock.acquire()
         try:
+            # Checked once the lock is ours: a damaged file is moved aside, another
+            # vault's mirror or a newer schema refused (MirrorError).
+            aside = repair_mirror(self.config.db, self.config.vault, locked=True)
+            if aside is not None:
+                log.warning("the mirror %s was damaged; moved it to %s and rebuilding it "
+                            "from the vault", self.config.db, aside)
             self._open_mirror()
             self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
                          started_at=self._started, error=None, error_since=None)
@@ -178,6 +231,7 @@ class Daemon:
     def _watch_until(self, stop: threading.Event) -> None:
         vault = self.config.vault
         waiting_logged = False
+        unwatched_reconcile = False
         while not stop.is_set():
             if not vault.is_dir():
                 if not waiting_logged:
@@ -193,11 +247,17 @@ class Daemon:
                 watcher = VaultWatcher(self._watch_paths(), self._followed_links())
             except (OSError, RuntimeError) as exc:
                 log.warning("cannot watch %s (%s); trying again", vault, exc)
+                if not unwatched_reconcile:  # the mirror is filled all the same
+                    unwatched_reconcile = True
+                    self._reconcile(stop)
                 stop.wait(1.0)
                 continue
+            self._note_polling(watcher.polling)
             with watcher:
                 root = identity(vault)
                 first = self._reconcile(stop)
+                if stop.is_set() and not self.ready.is_set():
+                    return  # stopped before the first reconcile was committed: not ready
                 if self._failure is None and watcher.links != self._followed_links():
                     continue  # the scan found other symlinks than the watcher follows
                 self.syncer.workers = 1  # threads start now (see _open_mirror)
@@ -215,6 +275,26 @@ class Daemon:
                         break
                     log.warning("watcher error (%s: %s); reconciling", type(exc).__name__, exc)
                     stop.wait(0.2)
+
+    def _note_polling(self, reason: str | None) -> None:
+        """Say once, in the log, the mirror's meta and the lock file's state line
+        (`status`, /api/status), that the vault is polled and how to fix it."""
+        if reason == self._polling and self._polling_noted:
+            return
+        if reason is not None:
+            log.warning("cannot watch %s with inotify: %s; polling it every %.0f s instead",
+                        self.config.vault, reason, POLL_DELAY_MS / 1000)
+        elif self._polling is not None:
+            log.info("watching %s with inotify again", self.config.vault)
+        self._polling, self._polling_noted = reason, True
+        self._lock.write_state({**self._lock_state, "polling": reason})
+        with contextlib.suppress(sqlite3.Error):
+            with self.mirror.transaction():
+                if reason is None:
+                    self.mirror.conn.execute("DELETE FROM meta WHERE key = ?",
+                                             (MetaKey.WATCH_POLLING.value,))
+                else:
+                    self.mirror.set_meta(MetaKey.WATCH_POLLING, reason)
 
     def _watch_paths(self) -> list[str]:
         """The vault, and the outside targets of followed symlinked files: the watcher
@@ -251,6 +331,13 @@ class Daemon:
                     self._reconcile(stop)  # what changed meanwhile is in the full scan
                 continue
             if changed is None:  # idle: the slow timer and the post-burst settle
+                # A reader that held an old snapshot let the WAL grow; give it back
+                # once no reader needs it (never waiting for one).
+                if self.mirror.wal_size() > WAL_SIZE_LIMIT:
+                    self.mirror.checkpoint()
+                if self._metrics_found_damage():
+                    self._repair(self._scheduler.last_error)  # type: ignore[union-attr,arg-type]
+                    settle = True
                 if self._mirror_replaced() or settle or time.monotonic() >= next_reconcile:
                     self._reconcile(stop)
                     next_reconcile = time.monotonic() + self.reconcile_every
@@ -308,9 +395,32 @@ class Daemon:
         if self.ready.is_set():
             self._start_metrics()
 
+    def _repair(self, exc: BaseException) -> None:
+        """SQLite said the mirror is damaged: move it aside (kept) and start a new one,
+        which the caller fills from the vault."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        with contextlib.suppress(Exception):
+            self.mirror.close()
+        self._mirror = None
+        aside = move_aside(self.config.db)
+        log.warning("the mirror %s is damaged (%s); moved it to %s and rebuilding it from "
+                    "the vault", self.config.db, exc, aside)
+        self._open_mirror()
+        self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
+                     started_at=self._started)
+        if self.ready.is_set():
+            self._start_metrics()
+
+    def _metrics_found_damage(self) -> bool:
+        error = self._scheduler.last_error if self._scheduler is not None else None
+        return error is not None and is_damage(error)
+
     def _apply(self, paths: list[str] | None, *, events: int, why: str,
                stop: threading.Event) -> SyncReport | None:
         delay = 0.05
+        repaired = False
         while True:
             try:
                 if self._mirror_replaced():
@@ -329,6 +439,13 @@ class Daemon:
                 log.warning("mirror is locked by another writer; retrying in %.1fs", delay)
             except FileNotFoundError:
                 return None  # the vault vanished mid-batch: the loop waits for it
+            except sqlite3.DatabaseError as exc:
+                if repaired or not is_damage(exc):
+                    self._failed(exc)
+                    return None
+                self._repair(exc)
+                repaired, paths = True, None
+                continue
             except (DaemonRunning, Exception) as exc:  # never let one batch stop the daemon
                 self._failed(exc)
                 return None
@@ -385,9 +502,9 @@ class Daemon:
         database is waited for briefly; any other failure is only logged: the status
         must never hold up a batch."""
         if "state" in fields:
-            lock_state = {k: v for k, v in fields.items()
-                          if k in ("state", "error", "error_since")}
-            self._lock.write_state(lock_state)
+            self._lock_state = {k: v for k, v in fields.items()
+                                if k in ("state", "error", "error_since")}
+            self._lock.write_state({**self._lock_state, "polling": self._polling})
         if self._mirror is None:
             return
         for attempt in range(5):
@@ -415,18 +532,34 @@ class Daemon:
 
 
 def start_in_thread(config: Config, stop: threading.Event, say: Callable[[str], None],
-                    on_error: Callable[[Exception], None] | None = None) -> threading.Thread:
+                    on_error: Callable[[Exception], None] | None = None, *,
+                    standby: bool = False,
+                    on_ready: Callable[[], None] | None = None) -> threading.Thread:
     """The daemon in a thread of this process (`serve --watch`, `mcp --watch`) until `stop`
-    is set. When it cannot start (another daemon took the lock first, an unreadable
-    mirror), `say` gets one line and `on_error` the reason."""
+    is set. When it cannot start (an unreadable mirror, another daemon took the lock
+    first), `say` gets one line and `on_error` the reason. With `standby`, another
+    daemon holding the lock is waited for instead: when it stops (or dies), this one
+    takes over within STANDBY_CHECK seconds. `on_ready` once the mirror is current."""
 
     def run() -> None:
-        try:
-            Daemon(config, metrics=True).run(stop)
-        except Exception as exc:
-            if on_error is not None:
-                on_error(exc)
-            say(f"warning: --watch: the daemon did not start: {exc}")
+        while not stop.is_set():
+            try:
+                Daemon(config, metrics=True,
+                       on_ready=lambda _: on_ready() if on_ready is not None else None
+                       ).run(stop)
+                return
+            except DaemonRunning as exc:
+                if not standby:
+                    if on_error is not None:
+                        on_error(exc)
+                    say(f"warning: --watch: the daemon did not start: {exc}")
+                    return
+                stop.wait(STANDBY_CHECK)
+            except Exception as exc:
+                if on_error is not None:
+                    on_error(exc)
+                say(f"warning: --watch: the daemon did not start: {exc}")
+                return
 
     thread = threading.Thread(target=run, name="vaultsync-daemon", daemon=True)
     thread.start()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..mirror import Mirror, connect
+from ..mirror import Mirror, connect, is_damage
 from ..read import daemon_status, metrics_state
 from .metrics import compute_core_metrics, compute_heavy_metrics, compute_layout
 
@@ -147,7 +147,10 @@ class MetricsScheduler:
     def _failed(self, what: str, exc: Exception, mirror: Mirror | None) -> None:
         """Log a failed computation and drop its connection: the next run reopens it."""
         self.last_error = exc
-        log.exception("%s metrics failed", what)
+        if is_damage(exc):  # the daemon (or the next command) moves the file aside
+            log.error("%s metrics failed: the mirror is damaged (%s)", what, exc)
+        else:
+            log.exception("%s metrics failed", what)
         if mirror is not None:
             mirror.close()
 

@@ -167,8 +167,9 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     threading.Thread(target=finish, name="vaultsync-mcp-stop", daemon=True).start()
     previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if vault.in_process:
-            daemons.append(start_in_thread(config, stop, say))
+        if watch:
+            # Beside a running daemon, on standby: when it stops, this server takes over.
+            daemons.append(start_in_thread(config, stop, say, standby=running))
         if running:
             live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
         elif watch:

@@ -1,7 +1,17 @@
 """The mirror: its schema (schema.py) and its only writer (writer.py)."""
 
+from .check import (
+    MirrorDamaged,
+    WrongVault,
+    check_mirror,
+    is_damage,
+    move_aside,
+    remove_mirror,
+    repair_mirror,
+)
 from .schema import MIGRATIONS, PAGE_CHILD_TABLES, SCHEMA_VERSION, MetaKey
 from .writer import (
+    WAL_SIZE_LIMIT,
     AnchoredLink,
     CoreMetrics,
     FileState,
@@ -20,8 +30,10 @@ from .writer import (
 )
 
 __all__ = [
-    "MIGRATIONS", "PAGE_CHILD_TABLES", "SCHEMA_VERSION", "AnchoredLink", "CoreMetrics",
+    "MIGRATIONS", "PAGE_CHILD_TABLES", "WAL_SIZE_LIMIT", "SCHEMA_VERSION", "AnchoredLink",
+    "CoreMetrics",
     "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
-    "replace_private_file",
+    "replace_private_file", "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",
+    "move_aside", "remove_mirror", "repair_mirror",
 ]

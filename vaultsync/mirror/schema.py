@@ -295,6 +295,10 @@ class MetaKey(StrEnum):
 
     SCHEMA_VERSION = "schema_version"
     VAULT = "vault"
+    VAULT_ID = "vault_id"  # the vault folder's device:inode, to follow a moved vault
+    # Why the daemon polls the vault instead of watching it (inotify's limits), with the
+    # fix; absent while it watches.
+    WATCH_POLLING = "watch_polling"
     PARSE_OPTIONS = "parse_options"  # the parse settings the pages were parsed with
     LAST_SYNC_AT = "last_sync_at"
     GRAPH_VERSION = "graph_version"  # bumped by every batch that changes files

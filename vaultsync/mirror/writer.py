@@ -127,6 +127,11 @@ def replace_private_file(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# Bytes the WAL file is cut back to after a checkpoint (PRAGMA journal_size_limit), and
+# the size above which the daemon, when idle, checkpoints it to empty.
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
 
@@ -189,10 +194,14 @@ class Mirror:
             self._fresh = not self.path.exists()
             if self._fresh:
                 os.close(create_private_file(self.path, os.O_RDWR))
-            self.conn = connect(self.path, timeout=timeout)
+            self._timeout = busy_timeout() if timeout is None else timeout
+            self.conn = connect(self.path, timeout=self._timeout)
             if not self._fresh:
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            # Once readers let go and a checkpoint restarts the WAL, the file is cut back
+            # to this size (it grows while a reader holds an old snapshot).
+            self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index builds stay in memory
             self.migrate()
         except sqlite3.DatabaseError as exc:
@@ -251,6 +260,26 @@ class Mirror:
             self.conn.execute("COMMIT")
             if self._fresh and not self._migrating:
                 self._to_wal()
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it, if no reader still needs it;
+        never waits for one. True when the WAL is empty now."""
+        if self._fresh or self.conn.in_transaction:
+            return False
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        return not busy
+
+    def wal_size(self) -> int:
+        try:
+            return os.stat(str(self.path) + "-wal").st_size
+        except OSError:
+            return 0
 
     def _to_wal(self) -> None:
         try:
@@ -342,12 +371,6 @@ class Mirror:
             )
 
         if updates:
-            ids = [p.id for p in updates]
-            for table in PAGE_CHILD_TABLES:
-                column = "source_id" if table == "links" else "page_id"
-                for chunk in chunks(ids):
-                    self.conn.execute(
-                        f"DELETE FROM {table} WHERE {column} IN ({marks(chunk)})", chunk)
             self.conn.executemany(
                 "UPDATE pages SET path = ?, title = ?, kind = ?, is_source = ?, folder = ?, "
                 "frontmatter = ?, body = ?, mtime = ?, size = ?, hash = ?, mtime_ns = ?, "
@@ -361,36 +384,62 @@ class Mirror:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(*values(p), p.id) for p in inserts],
             )
-        self.conn.executemany(
-            "INSERT INTO external_links (page_id, url, display, line) VALUES (?,?,?,?)",
-            [(p.id, e.url, e.display, e.line) for p in pages for e in p.parsed.external_links],
-        )
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO tags (page_id, tag) VALUES (?,?)",
-            [(p.id, t) for p in pages for t in p.parsed.tags],
-        )
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO aliases (page_id, alias) VALUES (?,?)",
-            [(p.id, a) for p in pages for a in p.parsed.aliases],
-        )
-        self.conn.executemany(
-            "INSERT INTO headings (page_id, level, text, line) VALUES (?,?,?,?)",
-            [(p.id, h.level, h.text, h.line) for p in pages for h in p.parsed.headings],
-        )
-        self.conn.executemany(
-            "INSERT INTO tasks (page_id, line, status, done, text, block_id) "
-            "VALUES (?,?,?,?,?,?)",
-            [(p.id, t.line, t.status, int(t.done), t.text, t.block_id)
-             for p in pages for t in p.parsed.tasks],
-        )
-        self.conn.executemany(
-            "INSERT INTO blocks (page_id, block_id, line) VALUES (?,?,?)",
-            [(p.id, b.block_id, b.line) for p in pages for b in p.parsed.blocks],
-        )
-        self.conn.executemany(
-            "INSERT INTO fields (page_id, key, value, line) VALUES (?,?,?,?)",
-            [(p.id, f.key, f.value, f.line) for p in pages for f in p.parsed.fields],
-        )
+        children: dict[str, list[tuple[object, ...]]] = {
+            "external_links": [(p.id, e.url, e.display, e.line)
+                               for p in pages for e in p.parsed.external_links],
+            "tags": list(dict.fromkeys((p.id, t) for p in pages for t in p.parsed.tags)),
+            "aliases": list(dict.fromkeys((p.id, a) for p in pages for a in p.parsed.aliases)),
+            "headings": [(p.id, h.level, h.text, h.line) for p in pages for h in p.parsed.headings],
+            "tasks": [(p.id, t.line, t.status, int(t.done), t.text, t.block_id)
+                      for p in pages for t in p.parsed.tasks],
+            "blocks": [(p.id, b.block_id, b.line) for p in pages for b in p.parsed.blocks],
+            "fields": [(p.id, f.key, f.value, f.line) for p in pages for f in p.parsed.fields],
+        }
+        rewritten = [p.id for p in updates]
+        for table, new_rows in children.items():
+            self._replace_rows(table, rewritten, new_rows)
+
+    def _replace_rows(self, table: str, page_ids: Sequence[int],
+                      new_rows: Sequence[tuple[object, ...]]) -> None:
+        """Make `table`'s rows of `page_ids` (and of new pages) equal `new_rows`, writing
+        only the rows that differ: an edit writes what it changed, not the whole page's
+        rows again (each row rewritten costs index pages in the WAL)."""
+        columns = _CHILD_COLUMNS[table]
+        key = "source_id" if table == "links" else "page_id"
+        has_id = table not in ("tags", "aliases")
+        names = ", ".join((key, *columns))
+        extra = ", target_key" if table == "links" else ""
+        # Tags and aliases are one row per name, compared case-insensitively for tags.
+        insert = (f"INSERT {'' if has_id else 'OR IGNORE '}INTO {table} ({names}{extra}) "
+                  f"VALUES ({marks((key, *columns, *(['k'] if extra else [])))})")
+
+        def with_key(rows: Iterable[tuple[object, ...]]) -> Iterable[tuple[object, ...]]:
+            if table != "links":
+                return rows
+            return ((*row, name_key(str(row[1]))) for row in rows)
+
+        if not page_ids:  # new pages only (a first sync): nothing to compare
+            self.conn.executemany(insert, with_key(new_rows))
+            return
+        wanted: dict[tuple[object, ...], int] = {}
+        for row in new_rows:
+            wanted[row] = wanted.get(row, 0) + 1
+        stale: list[tuple[object, ...]] = []
+        select = f"SELECT {'id, ' if has_id else ''}{key}, {', '.join(columns)} FROM {table}"
+        for chunk in chunks(list(page_ids)):
+            for found in self.conn.execute(f"{select} WHERE {key} IN ({marks(chunk)})", chunk):
+                content = tuple(found[1:]) if has_id else tuple(found)
+                if wanted.get(content, 0) > 0:
+                    wanted[content] -= 1  # kept as it is
+                else:
+                    stale.append((found[0],) if has_id else content)
+        if has_id:
+            self.conn.executemany(f"DELETE FROM {table} WHERE id = ?", stale)
+        else:
+            self.conn.executemany(
+                f"DELETE FROM {table} WHERE {key} = ? AND {columns[0]} = ?", stale)
+        missing = [row for row, n in wanted.items() for _ in range(n)]
+        self.conn.executemany(insert, with_key(missing))
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
@@ -419,6 +468,11 @@ class Mirror:
             "target_path, target_id, relative, target_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             ((*row, name_key(row.target)) for row in rows),
         )
+
+    def replace_links(self, source_ids: Sequence[int], rows: Sequence[LinkRow]) -> None:
+        """Make the links of `source_ids` (rewritten pages; new pages have none) equal
+        `rows`, writing only the links that changed."""
+        self._replace_rows("links", source_ids, rows)
 
     def anchored_links(self, column: str | None = None,
                        values: Iterable[int] = ()) -> list[AnchoredLink]:
@@ -544,10 +598,16 @@ class Mirror:
     def write_core_metrics(self, rows: Sequence[CoreMetrics], info: Mapping[MetaKey, str]
                            ) -> None:
         """Each page's core figures (keeping its last betweenness and community) and how
-        and for which graph they were computed; a page gone since is left out."""
+        and for which graph they were computed; a page gone since is left out. Only rows
+        whose figures changed are written (their computed_at with them): a recomputation
+        writes what moved, not the whole table."""
         now = _now()
         self.conn.execute(
             "DELETE FROM page_metrics WHERE page_id NOT IN (SELECT id FROM pages)")
+        known = {r[0]: tuple(r[1:]) for r in self.conn.execute(
+            "SELECT page_id, in_degree, out_degree, pagerank, component, citation_count, "
+            "orphan, isolated, dead_end FROM page_metrics")}
+        changed = [row for row in rows if known.get(row.page_id) != tuple(row[1:])]
         self.conn.executemany(
             "INSERT INTO page_metrics (page_id, in_degree, out_degree, pagerank, component, "
             "citation_count, orphan, isolated, dead_end, computed_at) "
@@ -558,7 +618,7 @@ class Mirror:
             "citation_count = excluded.citation_count, orphan = excluded.orphan, "
             "isolated = excluded.isolated, dead_end = excluded.dead_end, "
             "computed_at = excluded.computed_at",
-            [(*row, now, row.page_id) for row in rows],
+            [(*row, now, row.page_id) for row in changed],
         )
         self.set_meta(MetaKey.METRICS_COMPUTED_AT, now)
         for key, value in info.items():
@@ -566,22 +626,32 @@ class Mirror:
 
     def write_heavy_metrics(self, rows: Sequence[HeavyMetrics],
                             info: Mapping[MetaKey, str]) -> None:
-        """Each page's betweenness and community, and how they were computed."""
+        """Each page's betweenness and community (the rows that changed), and how they
+        were computed."""
+        known = {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT page_id, betweenness, community FROM page_metrics")}
         self.conn.executemany(
             "UPDATE page_metrics SET betweenness = ?, community = ? WHERE page_id = ?",
-            [(r.betweenness, r.community, r.page_id) for r in rows])
+            [(r.betweenness, r.community, r.page_id) for r in rows
+             if known.get(r.page_id, (r.betweenness, r.community)) !=
+             (r.betweenness, r.community)])
         for key, value in info.items():
             self.set_meta(key, value)
 
     def write_layout(self, rows: Iterable[LayoutPosition], info: Mapping[MetaKey, str]
                      ) -> None:
-        """Replace the stored layout, and note how it was made. Pages deleted meanwhile
-        are left out."""
-        self.conn.execute("DELETE FROM page_layout")
+        """Replace the stored layout (writing the positions that moved), and note how it
+        was made. Pages deleted meanwhile are left out."""
+        wanted = {r.page_id: (r.x, r.y) for r in rows}
+        known = {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT page_id, x, y FROM page_layout")}
+        self.conn.executemany("DELETE FROM page_layout WHERE page_id = ?",
+                              [(i,) for i in known if i not in wanted])
         self.conn.executemany(
             "INSERT INTO page_layout (page_id, x, y) SELECT ?, ?, ? "
-            "WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?)",
-            ((r.page_id, r.x, r.y, r.page_id) for r in rows))
+            "WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?) "
+            "ON CONFLICT(page_id) DO UPDATE SET x = excluded.x, y = excluded.y",
+            [(i, x, y, i) for i, (x, y) in wanted.items() if known.get(i) != (x, y)])
         for key, value in info.items():
             self.set_meta(key, value)
 
@@ -596,6 +666,22 @@ class Mirror:
             f"ON CONFLICT(id) DO UPDATE SET {updates}",
             tuple(fields.values()),
         )
+
+
+# The columns of each page child table that write_pages and replace_links compare,
+# after the page's id.
+_CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "links": ("target", "anchor", "display", "embed", "line", "form", "target_path",
+              "target_id", "relative"),
+    "external_links": ("url", "display", "line"),
+    "tags": ("tag",),
+    "aliases": ("alias",),
+    "headings": ("level", "text", "line"),
+    "tasks": ("line", "status", "done", "text", "block_id"),
+    "blocks": ("block_id", "line"),
+    "fields": ("key", "value", "line"),
+}
+assert set(_CHILD_COLUMNS) == set(PAGE_CHILD_TABLES)
 
 
 def _stat(values: Sequence[Any]) -> FileStat:

@@ -150,9 +150,12 @@ def daemon_status(conn: sqlite3.Connection,
     pid = status.get("pid")
     status["alive"] = bool(pid) and status.get("state") != "stopped" and \
         status.get("host") == socket.gethostname() and pid_alive(int(pid or 0))
+    # `polling`: why a live daemon polls the vault rather than watching it (inotify's
+    # limits), with the fix; None while it watches.
+    status["polling"] = meta(conn).get(MetaKey.WATCH_POLLING) if status["alive"] else None
     if lock_state is not None and status["alive"] and lock_state.get("pid") == pid:
-        status.update((k, lock_state[k]) for k in ("state", "error", "error_since")
-                      if k in lock_state)
+        status.update((k, lock_state[k]) for k in ("state", "error", "error_since",
+                                                    "polling") if k in lock_state)
     return status
 
 

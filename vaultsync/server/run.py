@@ -133,10 +133,16 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
         server = AppServer(app, sock)
         stop_daemon = threading.Event()
         daemon_thread = None
-        if watch and not running:
-            daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say)
-        if running:
-            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
+        if watch:
+            # Beside a running daemon, on standby: when it stops, this server takes over.
+            daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say,
+                                         standby=running)
+        if running and watch:
+            live = (f"live: kept by the running vaultsync watch, pid {other.get('pid')}; "
+                    "kept here if it stops")
+        elif running:
+            live = (f"live while the running vaultsync watch (pid {other.get('pid')}) "
+                    "runs")
         elif watch:
             live = "live: watching the vault"
         else:
@@ -161,9 +167,9 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
 
 
 def start_daemon(config: Config, stop: threading.Event, state: ServerState,
-                 say: Callable[[str], None]) -> threading.Thread:
+                 say: Callable[[str], None], *, standby: bool = False) -> threading.Thread:
     """The watch daemon in a thread of this process (`serve --watch`), its batches logged
-    one line each."""
+    one line each; with `standby`, once the running daemon it waits for stops."""
     from ..watch import start_in_thread
 
     watch_log = logging.getLogger("vaultsync.watch")
@@ -176,4 +182,11 @@ def start_daemon(config: Config, stop: threading.Event, state: ServerState,
     def failed(exc: Exception) -> None:
         state.daemon_error = str(exc)
 
-    return start_in_thread(config, stop, say, on_error=failed)
+    def ready() -> None:
+        state.watch = True
+        if standby:
+            say("vaultsync: the running vaultsync watch stopped; this server keeps the "
+                "mirror live now")
+
+    return start_in_thread(config, stop, say, on_error=failed, standby=standby,
+                           on_ready=ready)

@@ -9,7 +9,9 @@ only when another connection commits) and reads the tables only when it moved. R
 in WAL mode never block the writer.
 
 Events:
-    event: hello    data {last_id, metrics_computed_at, heavy_computed_at}   on connect
+    event: hello    data {last_id, metrics_computed_at, heavy_computed_at, live}   on connect
+    event: live     data {live}   when that changes: a daemon keeps the mirror live (its
+                                  lock held, its process running), or none does
     event: batch    data {id, at, origin, changed: [paths], removed: [paths], counts}
     event: metrics  data {computed_at, heavy_computed_at, graph_version, heavy_graph_version,
                           layout_computed_at, layout_graph_hash}   (the stored layout too)
@@ -31,10 +33,12 @@ from typing import Any
 import anyio
 
 from .. import read
+from ..lock import read_lock_state
 from ..mirror import MetaKey, connect
 
 POLL_INTERVAL = 0.15
 HEARTBEAT = 15.0
+LIVE_EVERY = 1.0  # seconds between checks that a daemon still keeps the mirror live
 
 
 def format_event(event: str | None, data: Any, event_id: int | None = None) -> str:
@@ -83,14 +87,29 @@ class _Tail:
         self.metrics_at = _metrics_at(self.conn)
         self.version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         self.pending = True  # a batch may have landed between the client's last event and now
+        self.db = db
+        self.live = self.is_live()
+        self.live_checked = time.monotonic()
+
+    def is_live(self) -> bool:
+        """A daemon (`vaultsync watch`, or one in `serve --watch`) keeps the mirror."""
+        status = read.daemon_status(self.conn, read_lock_state(self.db))
+        return bool(status and status["alive"])
 
     def poll(self) -> list[str]:
         """The events since the last poll (nothing when no other connection committed)."""
+        events: list[str] = []
+        if time.monotonic() - self.live_checked >= LIVE_EVERY:
+            # A daemon that stops or is killed commits nothing: asked on a timer.
+            self.live_checked = time.monotonic()
+            live = self.is_live()
+            if live != self.live:
+                self.live = live
+                events.append(format_event("live", {"live": live}))
         now_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if now_version == self.version and not self.pending:
-            return []
+            return events
         self.version, self.pending = now_version, False
-        events: list[str] = []
         while True:
             batches = _batches(self.conn, self.last_id)
             for batch in batches:
@@ -117,7 +136,8 @@ async def event_stream(db: Path, *, last_id: int | None, stopping: threading.Eve
         yield "retry: 2000\n\n"
         yield format_event("hello", {"last_id": tail.last_id,
                                      "metrics_computed_at": tail.metrics_at["computed_at"],
-                                     "heavy_computed_at": tail.metrics_at["heavy_computed_at"]})
+                                     "heavy_computed_at": tail.metrics_at["heavy_computed_at"],
+                                     "live": tail.live})
         quiet_since = time.monotonic()
         while not stopping.is_set():
             events = await anyio.to_thread.run_sync(tail.poll)

@@ -936,19 +936,24 @@ function scheduleRefresh() {
 
 function connectEvents() {
   const live = $("live");
+  // Green only while a daemon keeps the mirror live: the stream says so on connecting
+  // (hello) and whenever it changes (live); a connected stream alone is not enough.
+  const setLive = (on) => {
+    live.className = on ? "live on" : "live off";
+    live.title = on
+      ? "Live: a vaultsync daemon keeps the mirror current"
+      : "Not live: nothing keeps the mirror current (run `vaultsync watch`, or serve --watch)";
+    setBodyData({ live: on ? "on" : "off" });
+  };
   api.events({
-    open: () => {
-      live.className = "live on";
-      live.title = "Live: following the mirror";
-      setBodyData({ live: "on" });
-    },
     error: () => {
       live.className = "live retry";
       live.title = "Reconnecting…";
       setBodyData({ live: "retry" });
     },
+    live: (data) => setLive(Boolean(data.live)),
     hello: (hello) => {
-      setBodyData({ live: "on" });
+      setLive(Boolean(hello.live));
       // Metrics may have landed between loading the graph and connecting: catch up.
       const m = state.data && state.data.meta ? state.data.meta.metrics : null;
       if (m && (!m.fresh || !m.heavy_fresh || m.computed_at !== hello.metrics_computed_at
