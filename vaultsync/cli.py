@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -103,6 +104,13 @@ def cli() -> None:
     VAULT defaults to $VAULTSYNC_VAULT, else ./vault. The mirror lives outside the
     vault; `vaultsync where` prints it.
     """
+    from .platform import START_METHOD_VARIABLE, PlatformError, start_method
+
+    if START_METHOD_VARIABLE in os.environ:
+        try:
+            start_method()
+        except PlatformError as exc:
+            raise UserError(str(exc)) from None
 
 
 @cli.command()
@@ -151,9 +159,12 @@ def setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def run_until_signalled(target: Callable[[Any], None]) -> None:
-    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event."""
+    """Run `target(stop_event)` until SIGINT or SIGTERM (or Ctrl-Break on Windows) sets
+    the event."""
     import signal
     import threading
+
+    from .platform import stop_signals
 
     stop = threading.Event()
 
@@ -162,8 +173,8 @@ def run_until_signalled(target: Callable[[Any], None]) -> None:
             raise SystemExit(128 + signum)
         stop.set()
 
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    for sig in stop_signals():
+        signal.signal(sig, handle)
     target(stop)
 
 
