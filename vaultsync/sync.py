@@ -22,6 +22,7 @@ from . import workers as worker_pool
 from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
 from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
+from .names import windows_name_problem
 from .parse import PageAnchors, Problem
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
@@ -264,14 +265,26 @@ class Syncer:
                    plan.trusted(i.stat) != self.pages[i.path].stat for i in loaded)
 
     def _pair_renames(self, loaded: list[Loaded], gone_pages: list[str]) -> dict[str, str]:
-        """A page that vanished and a new one with its exact bytes: a rename {new: old}."""
-        vanished: dict[str, list[str]] = {}
-        for path in dict.fromkeys(gone_pages):
-            h = self.pages[path].hash
-            if h:
-                vanished.setdefault(h, []).append(path)
+        """A page that vanished and a new one with its exact bytes, or with the same
+        path but for case (`note.md` → `Note.md`, what a case-insensitive file system
+        reports as the same file, edited or not): a rename {new: old}."""
+        gone = list(dict.fromkeys(gone_pages))
+        by_case = {path.casefold(): path for path in gone}
         renamed: dict[str, str] = {}
         for item in loaded:
+            old = by_case.get(item.path.casefold())
+            if item.status == "parsed" and item.path not in self.pages and old is not None:
+                renamed[item.path] = old
+                del by_case[item.path.casefold()]
+        paired = set(renamed.values())
+        vanished: dict[str, list[str]] = {}
+        for path in gone:
+            h = self.pages[path].hash
+            if h and path not in paired:
+                vanished.setdefault(h, []).append(path)
+        for item in loaded:
+            if item.path in renamed:
+                continue
             if item.status == "parsed" and item.path not in self.pages and \
                     vanished.get(item.hash or ""):
                 renamed[item.path] = vanished[item.hash or ""].pop()
@@ -533,7 +546,7 @@ class _BatchWriter:
         writes: list[PageWrite] = []
         for item in batch:
             if item.status != "same":
-                self.problems[item.path] = item.problems
+                self.problems[item.path] = item.problems + _name_problems(item.path)
             if item.status == "parsed" and item.parsed is not None and item.stat is not None:
                 known = pages.get(item.path)
                 writes.append(PageWrite(
@@ -610,6 +623,11 @@ class _BatchWriter:
                     self.links[i] = row._replace(target_path=target_path, target_id=target_id)
         syncer.mirror.insert_links(self.links)
         return deleted
+
+
+def _name_problems(path: str) -> list[Problem]:
+    why = windows_name_problem(path)
+    return [] if why is None else [Problem(None, why, "warning")]
 
 
 def sync_vault(config: Config, *, workers: int | None = None,
