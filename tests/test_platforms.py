@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, ProcessOutput, db_dump, fresh_dump, interrupt, rows, wait_for
 
-from vaultsync import platform
+from vaultsync import platform, workers
 from vaultsync.config import Config
 from vaultsync.lock import DaemonLock, DaemonRunning, read_lock_state
 from vaultsync.mirror import Mirror
@@ -55,6 +55,7 @@ def test_parsing_processes_work_under_every_start_method(
         monkeypatch: pytest.MonkeyPatch, make_vault: Callable[[dict[str, str]], Path],
         config_for: Callable[..., Config], tmp_path: Path, method: str) -> None:
     monkeypatch.setenv(platform.START_METHOD_VARIABLE, method)
+    assert workers.pool(1)._mp_context.get_start_method() == method  # type: ignore[attr-defined]
     vault = make_vault({f"p{i}.md": f"# P{i}\n[[p{i + 1}]] #tag\n"
                         for i in range(PARALLEL_THRESHOLD + 10)})
     config = config_for(vault)
