@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, ProcessOutput, db_dump, fresh_dump, interrupt, rows, wait_for
+from conftest import (
+    REPO,
+    TIMEOUT,
+    ProcessOutput,
+    db_dump,
+    fresh_dump,
+    interrupt,
+    rows,
+    wait_for,
+    write_files,
+)
 
 from vaultsync import platform, workers
 from vaultsync.config import Config
@@ -219,6 +230,84 @@ def test_a_case_only_rename_is_a_rename_even_with_an_edit(
     assert after["TWIN-A.md"] == before["twin-a.md"]
     assert after["Twin-B.md"] == before["twin-b.md"]
     assert rows(config.db, "SELECT target_path FROM links") == [("Note.md",)]
+    assert db_dump(config.db) == fresh_dump(vault, tmp_path)
+
+
+@pytest.fixture
+def case_insensitive_vault(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """An empty vault folder on a case-insensitive, case-preserving file system (as
+    macOS' and Windows' are), tests/casefs.py mounted through FUSE, and the folder
+    behind it: (vault, backing). Skipped where it cannot be mounted. A case-only rename
+    is made in the backing folder: through the mount, Linux sees both spellings as one
+    file and skips the rename (a rename onto itself), where APFS and NTFS rename."""
+    if os.name != "posix" or os.geteuid() != 0:
+        pytest.skip("mounting a FUSE file system here needs root on Linux")
+    if not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
+        pytest.skip("no /dev/fuse or fusermount3 (apt-get install fuse3)")
+    pytest.importorskip("mfusepy", reason="mfusepy is not installed")
+    backing, vault = tmp_path / "backing", tmp_path / "vault"
+    backing.mkdir()
+    vault.mkdir()
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "casefs.py"), str(backing),
+                             str(vault)], stderr=subprocess.PIPE, text=True)
+    errors = ProcessOutput(proc.stderr)
+
+    def mounted() -> bool:
+        if proc.poll() is not None:
+            pytest.skip(f"cannot mount a FUSE file system here: {errors.text.strip()}")
+        return os.path.ismount(vault)
+
+    wait_for(mounted, what="the case-insensitive file system")
+    try:
+        yield vault, backing
+    finally:
+        subprocess.run(["fusermount3", "-u", str(vault)], capture_output=True)
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_case_only_renames_on_a_case_insensitive_file_system(
+        case_insensitive_vault: tuple[Path, Path], config_for: Callable[..., Config],
+        tmp_path: Path) -> None:
+    """On a real case-insensitive file system, with the paths a watcher reports: the
+    old spelling still opens the file, and only the listing says which spelling it
+    has. Each case-only rename is a rename; nothing is doubled or lost."""
+    vault, backing = case_insensitive_vault
+    write_files(vault, {"note.md": "# Note\n", "other.md": "[[note]] and [[Folder/x]]\n",
+                        "Folder/x.md": "x"})
+    assert (vault / "NOTE.MD").read_text("utf-8") == "# Note\n"  # it is case-insensitive
+    config = config_for(vault)
+    with Mirror(config.db) as mirror:
+        syncer = Syncer(config, mirror, workers=1)
+        syncer.sync()
+        before = dict(rows(config.db, "SELECT path, id FROM pages"))
+
+        def pages() -> list[str]:
+            return [p for p, in rows(config.db, "SELECT path FROM pages ORDER BY path")]
+
+        (backing / "note.md").rename(backing / "Note.md")
+        report = syncer.sync(["note.md", "Note.md"])  # both spellings reported
+        assert (report.renamed, report.added, report.removed) == (1, 0, 0)
+        assert pages() == ["Folder/x.md", "Note.md", "other.md"]
+        (backing / "Note.md").rename(backing / "NOTE.md")
+        report = syncer.sync(["NOTE.md"])  # only the new spelling reported
+        assert (report.renamed, report.added, report.removed) == (1, 0, 0)
+        (vault / "NOTE.md").write_text("# Note\nedited\n", encoding="utf-8")
+        report = syncer.sync(["NOTE.md"])  # an edit, under the current spelling
+        assert (report.updated, report.added, report.removed) == (1, 0, 0)
+        (backing / "Folder").rename(backing / "folder")
+        report = syncer.sync(["Folder", "folder"])
+        assert (report.renamed, report.added, report.removed) == (1, 0, 0)
+        (backing / "NOTE.md").rename(backing / "note.md")
+        report = syncer.sync()  # a full sync
+        assert (report.renamed, report.added, report.removed) == (1, 0, 0)
+    assert pages() == ["folder/x.md", "note.md", "other.md"]
+    after = dict(rows(config.db, "SELECT path, id FROM pages"))
+    assert after["note.md"] == before["note.md"]
+    assert after["folder/x.md"] == before["Folder/x.md"]
     assert db_dump(config.db) == fresh_dump(vault, tmp_path)
 
 

@@ -119,6 +119,35 @@ def after_fork_in_child(callback: Any) -> None:
         os.register_at_fork(after_in_child=callback)
 
 
+# --- file names -----------------------------------------------------------------------
+
+def case_insensitive_at(root: str, rel: str) -> bool:
+    """Whether `rel` (a vault path that exists) is also found under other case: a
+    case-insensitive file system (macOS' and Windows' defaults) somewhere along it."""
+    swapped = rel.swapcase()
+    if swapped == rel:
+        return False
+    try:
+        return os.path.samestat(os.lstat(os.path.join(root, rel)),
+                                os.lstat(os.path.join(root, swapped)))
+    except OSError:
+        return False
+
+
+def listed_as_named(root: str, rel: str) -> bool:
+    """Whether each part of vault path `rel` is spelt as its folder lists it (on a
+    case-insensitive file system `note.md` also opens `Note.md`, listed as such)."""
+    folder = root
+    for part in rel.split("/"):
+        try:
+            if part not in os.listdir(folder):
+                return False
+        except OSError:
+            return False
+        folder = os.path.join(folder, part)
+    return True
+
+
 # --- processes ------------------------------------------------------------------------
 
 def pid_alive(pid: int) -> bool:

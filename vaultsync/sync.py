@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import read
+from . import platform, read
 from . import workers as worker_pool
 from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
@@ -147,7 +147,8 @@ class Syncer:
         that those paths cover."""
         known = (self.pages, self.attachments, self.skipped, self.problem_paths)
         if paths is not None and self.symlinks is not None and \
-                not self.scanner.symlinks_changed(self.symlinks):
+                not self.scanner.symlinks_changed(self.symlinks) and \
+                not self._case_needs_walk(paths := list(paths), known):
             try:
                 scan, prefixes, exact = self.scanner.scan_paths(paths, self.symlinks)
             except FullScanNeeded:
@@ -161,6 +162,20 @@ class Syncer:
         scan = self.scanner.walk()
         self.symlinks = scan.symlinks
         return scan, {p for paths in known for p in paths}
+
+    def _case_needs_walk(self, paths: list[str], known: tuple[Iterable[str], ...]) -> bool:
+        """On a case-insensitive file system a path the watcher reports may name a file
+        listed under other case (`note.md` after `mv note.md Note.md` opens `Note.md`),
+        or be a new spelling of a known file whose old one went unreported: only a
+        listing tells, so a reported path there that is not a known file listed as
+        spelt sends the sync to a full walk. Elsewhere this costs one `lstat` a path."""
+        for raw in paths:
+            rel = raw.strip("/")
+            if rel and platform.case_insensitive_at(self.vault, rel) and not (
+                    any(rel in names for names in known)
+                    and platform.listed_as_named(self.vault, rel)):
+                return True
+        return False
 
     def vault_paths(self, abs_path: str) -> set[str]:
         """Vault paths a watcher's event path stands for (see VaultScanner.vault_paths)."""
