@@ -244,7 +244,10 @@ def case_insensitive_vault(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         pytest.skip("mounting a FUSE file system here needs root on Linux")
     if not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
         pytest.skip("no /dev/fuse or fusermount3 (apt-get install fuse3)")
-    pytest.importorskip("mfusepy", reason="mfusepy is not installed")
+    try:
+        import mfusepy  # noqa: F401 - loads libfuse
+    except (ImportError, OSError) as exc:
+        pytest.skip(f"no mfusepy with libfuse here: {exc}")
     backing, vault = tmp_path / "backing", tmp_path / "vault"
     backing.mkdir()
     vault.mkdir()
