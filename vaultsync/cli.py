@@ -104,9 +104,9 @@ def cli() -> None:
     VAULT defaults to $VAULTSYNC_VAULT, else ./vault. The mirror lives outside the
     vault; `vaultsync where` prints it.
     """
-    from .platform import START_METHOD_VARIABLE, PlatformError, start_method
+    if "VAULTSYNC_START_METHOD" in os.environ:
+        from .platform import PlatformError, start_method
 
-    if START_METHOD_VARIABLE in os.environ:
         try:
             start_method()
         except PlatformError as exc:

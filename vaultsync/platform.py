@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-from multiprocessing.context import BaseContext
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
+    from multiprocessing.context import BaseContext
 
 WINDOWS = sys.platform == "win32"
 LINUX = sys.platform.startswith("linux")
@@ -208,6 +210,8 @@ def new_group_options() -> dict[str, Any]:
     """subprocess.Popen options that start a child in a process group of its own, so
     that `interrupt` and `kill_group` reach it and its children, not this process."""
     if sys.platform == "win32":
+        import subprocess
+
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
 
