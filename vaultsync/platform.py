@@ -136,15 +136,20 @@ def case_insensitive_at(root: str, rel: str) -> bool:
         return False
 
 
-def listed_as_named(root: str, rel: str) -> bool:
+def listed_as_named(root: str, rel: str,
+                    listings: dict[str, frozenset[str]] | None = None) -> bool:
     """Whether each part of vault path `rel` is spelt as its folder lists it (on a
-    case-insensitive file system `note.md` also opens `Note.md`, listed as such)."""
+    case-insensitive file system `note.md` also opens `Note.md`, listed as such).
+    `listings` keeps the folders listed, for the next call."""
+    listings = {} if listings is None else listings
     folder = root
     for part in rel.split("/"):
-        try:
-            if part not in os.listdir(folder):
-                return False
-        except OSError:
+        if folder not in listings:
+            try:
+                listings[folder] = frozenset(os.listdir(folder))
+            except OSError:
+                listings[folder] = frozenset()
+        if part not in listings[folder]:
             return False
         folder = os.path.join(folder, part)
     return True

@@ -169,11 +169,12 @@ class Syncer:
         or be a new spelling of a known file whose old one went unreported: only a
         listing tells, so a reported path there that is not a known file listed as
         spelt sends the sync to a full walk. Elsewhere this costs one `lstat` a path."""
+        listings: dict[str, frozenset[str]] = {}
         for raw in paths:
             rel = raw.strip("/")
             if rel and platform.case_insensitive_at(self.vault, rel) and not (
                     any(rel in names for names in known)
-                    and platform.listed_as_named(self.vault, rel)):
+                    and platform.listed_as_named(self.vault, rel, listings)):
                 return True
         return False
 
