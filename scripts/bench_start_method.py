@@ -6,11 +6,11 @@ Usage::
     .venv/bin/python scripts/bench_start_method.py VAULT --rounds 6
     .venv/bin/python scripts/bench_start_method.py VAULT --methods fork,forkserver,spawn
 
-vaultsync forks its parsing processes (`vaultsync/workers.py`). This measures why: each
-round syncs VAULT into a fresh mirror once per start method, interleaved and timed as
+vaultsync forks its parsing processes on Linux and spawns them elsewhere
+(`vaultsync/platform.py`). This measures the difference: each round syncs VAULT into a
+fresh mirror once per start method, interleaved and timed as
 scripts/bench_sync_against.py does (the whole process: wall time, and CPU time of it and
-its parsing processes). A method other than fork is chosen by replacing `workers.pool`
-in the child before `vaultsync sync` runs.
+its parsing processes). VAULTSYNC_START_METHOD chooses the method in the child.
 """
 
 from __future__ import annotations
@@ -25,18 +25,10 @@ from pathlib import Path
 # this script's neighbour: its folder is sys.path[0]
 from bench_sync_against import REPO, interleaved, median_difference, print_table, timed_sync
 
-# Other start methods get a plain pool: the workers' own set-up (signals, dying with
-# their owner) assumes fork, whose parent is the owner, and costs next to nothing.
 CHILD = """
-import multiprocessing, sys
-from concurrent.futures import ProcessPoolExecutor
-import vaultsync.workers
-method = sys.argv[1]
-if method != "fork":
-    vaultsync.workers.pool = lambda workers: ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method))
+import sys
 from vaultsync.cli import cli
-cli(["sync", sys.argv[2], "--db", sys.argv[3], "--quiet"])
+cli(["sync", sys.argv[1], "--db", sys.argv[2], "--quiet"])
 """
 
 
@@ -50,12 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     vault = args.vault.resolve()
 
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "mirror.db"
         runs = {method: functools.partial(
-                    timed_sync, [sys.executable, "-c", CHILD, method, str(vault), str(db)],
-                    db, env)
+                    timed_sync, [sys.executable, "-c", CHILD, str(vault), str(db)], db,
+                    dict(os.environ, PYTHONPATH=str(REPO), VAULTSYNC_START_METHOD=method))
                 for method in methods}
         times, loads = interleaved(runs, args.rounds)
 

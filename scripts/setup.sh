@@ -2,7 +2,8 @@
 # Set up vaultsync from nothing: a fresh virtualenv in .venv with the package and its
 # test extras, a second small one in .venv-datasette1 with Datasette 1.0 (an alpha) for
 # the Datasette plugin's tests, and Debian's Chromium for the browser test (when run as
-# root on a machine with apt-get). The graph view's bundle is committed: no Node.js
+# root on a machine with apt-get), and fuse3 likewise for the case-insensitive file
+# system test. The graph view's bundle is committed: no Node.js
 # needed here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
   else
     echo "setup: chromium not found; the browser test will be skipped (apt-get install chromium)"
+  fi
+fi
+# FUSE for the case-insensitive file system of tests/test_platforms.py (tests/casefs.py).
+if ! command -v fusermount3 >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
+   command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing Debian's fuse3 for the case-insensitive file system test"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null; then
+    echo "setup: could not install fuse3; the case-insensitive file system test will be" \
+         "skipped" >&2
   fi
 fi
 echo "setup: done (.venv ready)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import IO, Any, TypeVar
 
 import pytest
 
+from vaultsync import platform
 from vaultsync.config import Config, load_config
 from vaultsync.graph import ensure_metrics
 from vaultsync.mirror import Mirror
@@ -171,14 +171,15 @@ def serving(config: Config, **app_options: Any) -> Iterator[tuple[AppServer, str
 
 
 def interrupt(proc: subprocess.Popen[str], output: ProcessOutput | None = None,
-              timeout: float = TIMEOUT) -> int:
-    """Ctrl-C for a child process, and its exit code once it has exited (and `output`
+              timeout: float = TIMEOUT, *, group: bool = False) -> int:
+    """Ctrl-C for a child process (with `group`: its process group, started with
+    platform.new_group_options()), and its exit code once it has exited (and `output`
     has ended); one that does not stop is killed and fails the test."""
-    proc.send_signal(signal.SIGINT)
+    platform.interrupt(proc, group=group)
     try:
         code = proc.wait(timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        platform.kill(proc, group=group)
         proc.wait(timeout)
         shown = f":\n{output.text}" if output is not None else ""
         raise AssertionError(f"{proc.args!r} did not stop on Ctrl-C{shown}") from None
@@ -277,7 +278,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     mounted: list[Path] = []
 
     def mount(size: str) -> Path:
-        if os.geteuid() != 0:
+        if os.name != "posix" or os.geteuid() != 0:
             pytest.skip("mounting a file system needs root")
         folder = tmp_path / f"tmpfs{len(mounted)}"
         folder.mkdir()

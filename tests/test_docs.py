@@ -18,6 +18,7 @@ import httpx
 import pytest
 from conftest import REPO, SAMPLE_VAULT, ProcessOutput, wait_for
 
+from vaultsync import platform
 from vaultsync.cli import cli
 from vaultsync.mirror import SCHEMA_VERSION
 from vaultsync.read import INTERNAL_COLUMNS, INTERNAL_TABLES  # not public API
@@ -169,7 +170,7 @@ def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
     answers, then stop it with Ctrl-C as the reader would."""
     proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            **platform.new_group_options())
     output = ProcessOutput(proc.stdout)
     try:
         ready = output.wait_line(  # watch: its last hint line; a server: its address
@@ -186,11 +187,11 @@ def run_until_ready(command: str, cwd: Path, env: dict[str, str]) -> str:
                                  timeout=10).status_code == 200
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
+            platform.interrupt(proc, group=True)
         try:
             proc.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            platform.kill(proc, group=True)
             raise
     wait_for(lambda: output.ended, TIMEOUT, f"`{command}`'s output to end")
     text = output.text

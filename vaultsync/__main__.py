@@ -2,4 +2,5 @@
 
 from .cli import cli
 
-cli(prog_name="vaultsync")
+if __name__ == "__main__":  # a spawned parsing process imports the main module too
+    cli(prog_name="vaultsync")

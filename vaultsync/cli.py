@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -121,6 +122,13 @@ def cli() -> None:
     VAULT defaults to $VAULTSYNC_VAULT, else ./vault. The mirror lives outside the
     vault; `vaultsync where` prints it.
     """
+    if "VAULTSYNC_START_METHOD" in os.environ:
+        from .platform import PlatformError, start_method
+
+        try:
+            start_method()
+        except PlatformError as exc:
+            raise UserError(str(exc)) from None
 
 
 @cli.command()
@@ -190,10 +198,12 @@ def setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def run_until_signalled(target: Callable[[Any], None]) -> int | None:
-    """Run `target(stop_event)` until SIGINT or SIGTERM sets the event; the signal's
-    number, or None when `target` returned by itself."""
+    """Run `target(stop_event)` until SIGINT or SIGTERM (or Ctrl-Break on Windows) sets
+    the event; the signal's number, or None when `target` returned by itself."""
     import signal
     import threading
+
+    from .platform import stop_signals
 
     stop = threading.Event()
     received: list[int] = []
@@ -204,8 +214,8 @@ def run_until_signalled(target: Callable[[Any], None]) -> int | None:
         received.append(signum)
         stop.set()
 
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    for sig in stop_signals():
+        signal.signal(sig, handle)
     target(stop)
     return received[0] if received else None
 

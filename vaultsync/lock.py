@@ -1,7 +1,8 @@
-"""One daemon per mirror: an flock on `<db>.lock`, beside the mirror, outside the vault.
+"""One daemon per mirror: a lock on `<db>.lock`, beside the mirror, outside the vault.
 
-The kernel drops the lock when the process dies, even by SIGKILL, and a forked child
-never keeps it (see workers.py). The file's first line names the holder; the second is
+The operating system drops the lock when the process dies, even by SIGKILL (flock on
+POSIX, msvcrt.locking on Windows: see platform.py), and a forked child never keeps it
+(see workers.py). The file's first line names the holder; the second is
 the daemon's state as JSON, rewritten in place so that it can be written even when the
 database cannot (a full disk): `vaultsync status` reads it.
 """
@@ -9,7 +10,6 @@ database cannot (a full disk): `vaultsync status` reads it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import platform
 from .mirror import MirrorError, create_private_file
 from .scan import identity
 
@@ -30,8 +31,8 @@ class DaemonRunning(Exception):
 
 
 class DaemonLock:
-    """One daemon per database: an flock on `<db>.lock`, beside the mirror, outside the
-    vault. The kernel drops the lock when the process dies, even by SIGKILL; the
+    """One daemon per database: a lock on `<db>.lock`, beside the mirror, outside the
+    vault. The operating system drops the lock when the process dies, even by SIGKILL; the
     parsing processes never hold it (see workers.py). Its first line names the holder;
     the second is the daemon's state as JSON, readable even when the database is not
     writable (a full disk)."""
@@ -51,9 +52,8 @@ class DaemonLock:
         except OSError as exc:
             raise MirrorError(f"cannot create the daemon's lock file {self.path}: "
                               f"{exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not platform.try_lock(fd):
+            os.lseek(fd, 0, os.SEEK_SET)
             with open(fd, encoding="utf-8", errors="replace") as fh:
                 holder = fh.readline().strip() or "unknown"
             raise DaemonRunning(
@@ -62,7 +62,7 @@ class DaemonLock:
             ) from None
         self._fd = fd
         # A forked child (a parsing process) must never keep the lock alive.
-        os.register_at_fork(after_in_child=self._forget)
+        platform.after_fork_in_child(self._forget)
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
         self._holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
@@ -83,7 +83,7 @@ class DaemonLock:
         text = f"{self._holder}\n{json.dumps({'pid': os.getpid(), **state})}\n"
         data = text.encode("utf-8")[:LOCK_FILE_SIZE - 1].ljust(LOCK_FILE_SIZE - 1) + b"\n"
         with contextlib.suppress(OSError):
-            os.pwrite(self._fd, data, 0)
+            platform.write_at(self._fd, data, 0)
 
     def still_ours(self) -> bool:
         """False when the lock file was deleted or replaced (its folder removed, say)."""
@@ -92,7 +92,7 @@ class DaemonLock:
     def release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                platform.unlock(self._fd)
             os.close(self._fd)
             self._fd = None
 

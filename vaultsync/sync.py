@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import read
+from . import platform, read
 from . import workers as worker_pool
 from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
 from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
 from .mirror.check import owner_error, vault_id
+
+from .names import windows_name_problem
 from .parse import PageAnchors, Problem
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
@@ -161,7 +163,8 @@ class Syncer:
         that those paths cover."""
         known = (self.pages, self.attachments, self.skipped, self.problem_paths)
         if paths is not None and self.symlinks is not None and \
-                not self.scanner.symlinks_changed(self.symlinks):
+                not self.scanner.symlinks_changed(self.symlinks) and \
+                not self._case_needs_walk(paths := list(paths), known):
             try:
                 scan, prefixes, exact = self.scanner.scan_paths(paths, self.symlinks)
             except FullScanNeeded:
@@ -184,6 +187,21 @@ class Syncer:
         return [path for states in (self.pages, self.attachments)
                 for path, state in states.items() if state.stat.inode in inodes] + \
             [path for path, stat in self.skipped.items() if stat.inode in inodes]
+
+    def _case_needs_walk(self, paths: list[str], known: tuple[Iterable[str], ...]) -> bool:
+        """On a case-insensitive file system a path the watcher reports may name a file
+        listed under other case (`note.md` after `mv note.md Note.md` opens `Note.md`),
+        or be a new spelling of a known file whose old one went unreported: only a
+        listing tells, so a reported path there that is not a known file listed as
+        spelt sends the sync to a full walk. Elsewhere this costs one `lstat` a path."""
+        listings: dict[str, frozenset[str]] = {}
+        for raw in paths:
+            rel = raw.strip("/")
+            if rel and platform.case_insensitive_at(self.vault, rel) and not (
+                    any(rel in names for names in known)
+                    and platform.listed_as_named(self.vault, rel, listings)):
+                return True
+        return False
 
     def vault_paths(self, abs_path: str) -> set[str]:
         """Vault paths a watcher's event path stands for (see VaultScanner.vault_paths)."""
@@ -296,14 +314,26 @@ class Syncer:
                    plan.trusted(i.stat) != self.pages[i.path].stat for i in loaded)
 
     def _pair_renames(self, loaded: list[Loaded], gone_pages: list[str]) -> dict[str, str]:
-        """A page that vanished and a new one with its exact bytes: a rename {new: old}."""
-        vanished: dict[str, list[str]] = {}
-        for path in dict.fromkeys(gone_pages):
-            h = self.pages[path].hash
-            if h:
-                vanished.setdefault(h, []).append(path)
+        """A page that vanished and a new one with its exact bytes, or with the same
+        path but for case (`note.md` → `Note.md`, what a case-insensitive file system
+        reports as the same file, edited or not): a rename {new: old}."""
+        gone = list(dict.fromkeys(gone_pages))
+        by_case = {path.casefold(): path for path in gone}
         renamed: dict[str, str] = {}
         for item in loaded:
+            old = by_case.get(item.path.casefold())
+            if item.status == "parsed" and item.path not in self.pages and old is not None:
+                renamed[item.path] = old
+                del by_case[item.path.casefold()]
+        paired = set(renamed.values())
+        vanished: dict[str, list[str]] = {}
+        for path in gone:
+            h = self.pages[path].hash
+            if h and path not in paired:
+                vanished.setdefault(h, []).append(path)
+        for item in loaded:
+            if item.path in renamed:
+                continue
             if item.status == "parsed" and item.path not in self.pages and \
                     vanished.get(item.hash or ""):
                 renamed[item.path] = vanished[item.hash or ""].pop()
@@ -571,7 +601,7 @@ class _BatchWriter:
         writes: list[PageWrite] = []
         for item in batch:
             if item.status != "same":
-                self.problems[item.path] = item.problems
+                self.problems[item.path] = item.problems + _name_problems(item.path)
             if item.status == "parsed" and item.parsed is not None and item.stat is not None:
                 known = pages.get(item.path)
                 writes.append(PageWrite(
@@ -649,6 +679,11 @@ class _BatchWriter:
                     self.links[i] = row._replace(target_path=target_path, target_id=target_id)
         syncer.mirror.replace_links(self.rewritten, self.links)
         return deleted
+
+
+def _name_problems(path: str) -> list[Problem]:
+    why = windows_name_problem(path)
+    return [] if why is None else [Problem(None, why, "warning")]
 
 
 def sync_vault(config: Config, *, workers: int | None = None,

@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from .. import __version__, read
 from ..config import Config
+from ..platform import stop_signals
 from .tools import Vault, VaultTools, compact_schema
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
         stopping.set()
 
     threading.Thread(target=finish, name="vaultsync-mcp-stop", daemon=True).start()
-    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, terminate) for sig in stop_signals()}
     try:
         if watch:
             # Beside a running daemon, on standby: when it stops, this server takes over.

@@ -110,7 +110,8 @@ class NamedLink(NamedTuple):
 
 def create_private_file(path: Path, flags: int) -> int:
     """Open `path` (made if missing, mode 0600: the owner's only); a file descriptor."""
-    return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # O_CLOEXEC is POSIX's; Windows' descriptors are not inherited by default.
+    return os.open(path, flags | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
 
 
 def replace_private_file(path: Path, text: str) -> None:
@@ -119,7 +120,8 @@ def replace_private_file(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+            os.fchmod(fd, 0o600)
         os.write(fd, text.encode("utf-8"))
         os.fsync(fd)
     finally:

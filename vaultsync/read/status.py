@@ -8,12 +8,12 @@ stored layout describe the graph as it is, the daemon's status, the headline cou
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypedDict
 
+from .. import platform
 from ..mirror import MetaKey
 from .base import rows
 
@@ -126,13 +126,7 @@ def all_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return platform.pid_alive(pid)
 
 
 def daemon_status(conn: sqlite3.Connection,
