@@ -207,8 +207,9 @@ def test_symlinks_out_of_the_vault_are_not_followed_unless_allowed(make_vault, t
         assert "follow_symlinks_outside" in found[name]
     assert db_dump(db) == fresh_dump(vault, tmp_path)
 
-    # Allowed by the settings (a folder above the targets), both are indexed.
-    allow_outside(monkeypatch, tmp_path, outside)
+    # Allowed by the settings (a folder above the targets, here relative to the vault
+    # folder), both are indexed.
+    allow_outside(monkeypatch, tmp_path, "../home")
     report = sync_vault(load_config(vault, db), workers=1)
     assert {p for (p,) in rows(db, "SELECT path FROM pages")} == {
         "a.md", "creds.md", "notes/private.md"}
