@@ -1,8 +1,9 @@
 """vaultsync: a live SQLite mirror and knowledge graph of an Obsidian-style vault.
 
-For notebooks and scripts, `open_mirror(vault)` gives the mirror as a read-only
-sqlite-utils Database: `db["pages"].rows`, `db.query(sql)`, or pandas'
-`read_sql(sql, db.conn)`.
+For notebooks and scripts, `Vault(path)` is the front door: `.sync()`, `.status()`,
+`.page(ref)`, `.report(name)`, `.search(q)`, `.neighbors(ref)`, `.graph()` and `.db`.
+`open_mirror(vault)` gives the mirror as a read-only sqlite-utils Database:
+`db["pages"].rows`, `db.query(sql)`, or pandas' `read_sql(sql, db.conn)`.
 """
 
 from __future__ import annotations
@@ -33,4 +34,16 @@ def open_mirror(vault: str | Path | None = None, *, db: str | Path | None = None
     return sqlite_utils.Database(connect(config.db, readonly=True), recursive_triggers=False)
 
 
-__all__ = ["__version__", "open_mirror"]
+def __getattr__(name: str) -> object:
+    # Vault loads the read layer: imported on first use, so `vaultsync --help` stays quick.
+    if name in ("Vault", "Liveness", "open"):
+        from . import vault
+
+        return getattr(vault, name)
+    raise AttributeError(f"module 'vaultsync' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from .vault import Liveness, Vault, open  # noqa: A004
+
+__all__ = ["Liveness", "Vault", "__version__", "open", "open_mirror"]

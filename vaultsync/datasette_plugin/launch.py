@@ -52,17 +52,12 @@ def datasette_installed() -> bool:
 
 def ensure_mirror(config: Config, *, workers: int | None = None,
                   progress: ProgressCallback | None = None) -> str | None:
-    """Sync once when the mirror is missing or has never been synced / has no pages;
-    returns the sync summary, or None when the mirror was used as it is."""
-    from ..mirror import MetaKey, Mirror
-    from ..sync import Syncer
+    """Sync once when the mirror was never synced (Vault.prepare); returns the sync
+    summary, or None when the mirror was used as it is."""
+    from ..vault import Vault
 
-    with Mirror(config.db) as mirror:
-        synced = mirror.get_meta(MetaKey.LAST_SYNC_AT)
-        pages = mirror.conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-        if synced is not None and pages:
-            return None
-        return Syncer(config, mirror, workers=workers).sync(progress=progress).summary()
+    first = Vault(config=config).prepare(progress=progress).first_sync
+    return None if first is None else first.summary()
 
 
 def database_name(config: Config) -> str:

@@ -126,18 +126,16 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     then answer on stdin/stdout until the client closes them. Blocks."""
     import anyio
 
-    from .. import read
     from ..graph import MetricsOnDemand
-    from ..sync import sync_vault
+    from ..vault import Vault as FrontDoor
     from ..watch import start_in_thread
 
     if not config.db.exists():
         say(f"vaultsync mcp: first sync of {config.vault} into {config.db}")
-        say(sync_vault(config, progress=progress).summary())
-    with read.open_mirror(config.db) as conn:
-        other = read.daemon_status(conn) or {}
-    running = bool(other.get("alive"))
-    vault = Vault(config, MetricsOnDemand(config.db), in_process=watch and not running)
+    liveness = FrontDoor(config=config).prepare(watch=watch, progress=progress)
+    if liveness.first_sync is not None:
+        say(liveness.first_sync.summary())
+    vault = Vault(config, MetricsOnDemand(config.db), in_process=liveness.in_process)
     server = build_server(vault)
     stop = threading.Event()
     stopping = threading.Event()
@@ -166,12 +164,7 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     try:
         if vault.in_process:
             daemons.append(start_in_thread(config, stop, say))
-        if running:
-            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
-        elif watch:
-            live = "live: watching the vault"
-        else:
-            live = "not live: add --watch, or run `vaultsync watch`, for live updates"
+        live = liveness.description
         say(f"vaultsync mcp: serving {config.vault} over stdio (mirror {config.db}; {live})")
         anyio.run(server.run_stdio_async)
     finally:

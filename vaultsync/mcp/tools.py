@@ -10,9 +10,8 @@ import html
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import yaml
@@ -53,7 +52,6 @@ VALUE_CHARS = 1000  # characters of one frontmatter value or query cell
 QUERY_CHARS = 60_000  # characters of one query answer's rows, as JSON
 MAX_DEPTH = 3
 EDGES_PER_NODE = 2  # neighbors: at most this many edges per node shown, nearest first
-DAEMON_METRICS_WAIT = (3.0, 2.0)  # seconds to wait for a daemon's core, then heavy metrics
 
 if TYPE_CHECKING:
     ReportName = str
@@ -72,30 +70,18 @@ class Vault:
     metrics: MetricsOnDemand  # computes stale metrics when no daemon does
     in_process: bool = False  # a daemon runs in this process (`--watch`)
     query_time_limit: float = 2.0
-    _waited_for: str | None = field(default=None, init=False)  # graph version
+
+    def __post_init__(self) -> None:
+        from ..vault import Vault as FrontDoor
+
+        self.front_door = FrontDoor(config=self.config, metrics=self.metrics)
 
     def current_metrics(self, conn: sqlite3.Connection) -> None:
-        """Before an answer that shows graph metrics: make them current if they are not.
-        With no daemon the guard computes them (a bounded wait). A live daemon
-        recomputes them itself a moment after each batch, so wait briefly for it: an
-        assistant gets one answer, not the API's later `metrics` event. A daemon that
-        leaves metrics alone (`watch --no-metrics`) costs that wait once per change to
-        the graph; the answer's `current` says what it got."""
-        self.metrics.ensure(conn)
-        state = read.metrics_state(conn)
-        if state.core_current and state.heavy_current:
-            return
-        daemon = read.daemon_status(conn)
-        if not (daemon and daemon["alive"]) or state.graph_version == self._waited_for:
-            return
-        for field_name, seconds in zip(("core_current", "heavy_current"), DAEMON_METRICS_WAIT,
-                                       strict=True):
-            deadline = time.monotonic() + seconds
-            while not getattr(read.metrics_state(conn), field_name) and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
-        if not read.metrics_state(conn).heavy_current:
-            self._waited_for = state.graph_version
+        """Before an answer that shows graph metrics: make them current (the front
+        door's one rule). An assistant gets one answer, not the API's later `metrics`
+        event, so a live daemon is waited for briefly; the answer's `current` says
+        what it got."""
+        self.front_door.current_metrics(conn, wait_for_daemon=True)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:

@@ -48,7 +48,17 @@ from .pages import (
     pages_named,
     search,
 )
-from .reports import REPORT_NAMES, Report, Summary, check_kind, page_kinds, run_report
+from .reports import (
+    REPORT_NAMES,
+    REPORTS,
+    Column,
+    Report,
+    ReportSpec,
+    Summary,
+    check_kind,
+    page_kinds,
+    run_report,
+)
 from .sql import (
     INTERNAL_COLUMNS,
     INTERNAL_TABLES,
@@ -60,13 +70,16 @@ from .sql import (
     schema,
 )
 from .status import (
+    Counts,
     Meta,
     MetricsState,
     MirrorStatus,
+    VaultStatus,
     all_counts,
     counts,
     daemon_status,
     dump,
+    headline_counts,
     last_batch,
     meta,
     metrics_state,
@@ -76,7 +89,8 @@ from .status import (
 
 __all__ = [
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
-    "REPORT_NAMES", "TABLE_NOTES", "BadRequest", "FoundPage", "GraphArrays", "Meta",
+    "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec", "VaultStatus",
+    "headline_counts", "BadRequest", "FoundPage", "GraphArrays", "Meta",
     "MetricsState", "MirrorMissing", "MirrorStatus", "Neighbours", "NotFound", "PageSource",
     "QueryRefused", "QueryResult", "Report", "SchemaTable", "Summary", "check_kind", "chunks",
     "all_counts", "community_names", "compact", "counts", "daemon_status", "database", "dump",

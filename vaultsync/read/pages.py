@@ -248,6 +248,13 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str
         (node["pagerank"],)).fetchone()[0]
     metrics["pages_ranked"] = conn.execute(
         "SELECT count(*) FROM page_metrics WHERE pagerank IS NOT NULL").fetchone()[0]
+    metrics["rank_among"] = "pages"  # what pagerank_rank ranks among: every page
+    # The place in `report central`, which ranks the non-source pages only.
+    non_source = "SELECT count(*) FROM page_metrics m JOIN pages p ON p.id = m.page_id " \
+        "WHERE p.is_source = 0 AND m.pagerank IS NOT NULL"
+    metrics["central_rank"] = None if node["pagerank"] is None or node["is_source"] else \
+        conn.execute(non_source + " AND m.pagerank > ?", (node["pagerank"],)).fetchone()[0] + 1
+    metrics["central_ranked"] = conn.execute(non_source).fetchone()[0]
     named = [] if node["community"] is None else community_names(conn, node["community"])
     metrics["community_name"] = named[0]["name"] if named else None
     out: dict[str, Any] = {

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 
-from .. import read
 from ..config import Config
 from .app import BUILD_HINT, BUNDLE, ServerState, create_app
 
@@ -108,29 +107,24 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
         if created:
             say(f"new API token (saved in {token_path(config.db)}, mode 0600; "
                 f"`vaultsync token` prints it again):\n{token}")
-        if not config.db.exists():
-            from ..sync import sync_vault
+        from ..vault import Vault
 
+        if not config.db.exists():
             say(f"mirror: {config.db} (first sync)")
-            say(sync_vault(config, progress=progress).summary())
         # A daemon already keeping the mirror makes this server live; a second one
         # would only be refused.
-        with read.open_mirror(config.db) as conn:
-            other = read.daemon_status(conn) or {}
-        running = bool(other.get("alive"))
+        liveness = Vault(config=config).prepare(watch=watch, progress=progress)
+        if liveness.first_sync is not None:
+            say(liveness.first_sync.summary())
         app = create_app(config, token=token, allow_remote=allow_remote,
-                         watch=watch and not running)
+                         watch=liveness.in_process)
         server = AppServer(app, sock)
         stop_daemon = threading.Event()
         daemon_thread = None
-        if watch and not running:
+        if liveness.in_process:
             daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say)
-        if running:
-            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
-        elif watch:
-            live = "live: watching the vault"
-        else:
-            live = "no --watch: run `vaultsync watch` for live updates"
+        live = liveness.description if liveness.live else \
+            "no --watch: run `vaultsync watch` for live updates"
         url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}/"
         say(f"vaultsync: serving {config.vault} at {url} ({live}); Ctrl-C to stop")
         if not BUNDLE.exists():
