@@ -72,9 +72,11 @@ def build_server(vault: Vault) -> MCPServer:
     titles = {"search": "Search the vault", "get_page": "Read a page and its links",
               "neighbors": "Local link graph of a page", "report": "A vault report",
               "query": "Read-only SQL over the mirror", "status": "Is the mirror live?"}
-    for fn in (tools.search, tools.get_page, tools.neighbors, tools.report, tools.status):
+    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status):
         server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
                         structured_output=True)
+    server.add_tool(tools.report, title=titles["report"], annotations=READ_ONLY,
+                    structured_output=True, description=report_description())
     server.add_tool(tools.query, title=titles["query"], annotations=READ_ONLY,
                     structured_output=True, description=query_description(vault))
     server.resource("vault://page/{+path}", name="page", title="A page's Markdown",
@@ -87,6 +89,14 @@ def build_server(vault: Vault) -> MCPServer:
                     description="The public tables and views of the mirror, for the query "
                                 "tool")(tools.schema_markdown)
     return server
+
+
+def report_description() -> str:
+    """The report tool's description, from the reports' declarations."""
+    names = "; ".join(f"{spec.name} ({spec.description})" for spec in read.REPORTS.values())
+    return ("A report of `vaultsync report`, by the same name and with the same rows: "
+            f"{names}. `kind` keeps pages of one kind (central: any kind, sources "
+            "included); `limit` cuts the rows (summary: the top entries per section).")
 
 
 def query_description(vault: Vault) -> str:

@@ -10,6 +10,7 @@ Reports only read; metrics are computed beforehand (graph.ensure_metrics).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -356,4 +357,46 @@ class Report:
     summary: Summary | None = None
 
     def json(self) -> list[dict[str, Any]] | Summary:
+        """JSON-ready data: the rows, or the summary object."""
         return self.summary if self.summary is not None else self.rows
+
+    @property
+    def spec(self) -> ReportSpec:
+        return REPORTS[self.name]
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The rows (summary: one row per count, `count` and `value`)."""
+        if self.summary is not None:
+            return [{"count": k, "value": v} for k, v in self.summary["counts"].items()]
+        return [dict(row) for row in self.rows]
+
+    # Presentation is render.py's; imported on use (it reads this module's declarations).
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.json(), indent=indent, ensure_ascii=False)
+
+    def to_markdown(self, *, link_base: str = "") -> str:
+        """A Markdown table (summary: the report to share), pages linked as
+        `link_base` + their vault path."""
+        from ..render import render
+
+        return render(self, "markdown", link_base=link_base)
+
+    def to_csv(self) -> str:
+        from ..render import render
+
+        return render(self, "csv")
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame of `to_rows()`, the declared columns in order (needs pandas,
+        which vaultsync does not install)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("Report.to_dataframe needs pandas: pip install pandas") \
+                from None
+        columns = list(self.spec.column_names) if self.summary is None else \
+            ["count", "value"]
+        return pandas.DataFrame(self.to_rows(), columns=columns)
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows a report as its table
+        return self.to_markdown()
