@@ -19,11 +19,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from . import read
 from .config import Config, load_config
 from .mirror import MetaKey
+from .read.answers import Graph, LocalGraph, Page, SearchResult, Status
 from .read.reports import REPORTS, Report
 
 if TYPE_CHECKING:
@@ -180,16 +181,16 @@ class Vault:
         with Mirror(self.db_path) as mirror:
             ensure_metrics(mirror, heavy=heavy)
 
-    def status(self) -> read.VaultStatus:
+    def status(self) -> Status:
         """Is a daemon keeping the mirror live, what does it hold, are the metrics
         current."""
         from .lock import read_lock_state
 
         with self.connection() as conn:
             state = read.mirror_status(conn, read_lock_state(self.db_path))
-        return read.VaultStatus(vault=str(self.path), db=str(self.db_path), **state)
+        return cast(Status, {"vault": str(self.path), "db": str(self.db_path), **state})
 
-    def page(self, ref: str, *, body: bool = False) -> dict[str, Any]:
+    def page(self, ref: str, *, body: bool = False) -> Page:
         """One page, found by a path, a title, an alias or a link as written
         (`[[Name#Heading|shown]]`), by the vault's link rules; NotFound (naming the
         candidates when two fit equally) otherwise."""
@@ -211,28 +212,29 @@ class Vault:
             self.current_metrics(conn, heavy=REPORTS[name].heavy)
             return read.run_report(conn, name, kind=kind, limit=limit)
 
-    def search(self, query: str, *, limit: int = 20) -> dict[str, Any]:
+    def search(self, query: str, *, limit: int = 20) -> SearchResult:
         """Pages by title, alias or path, then full text (FTS5)."""
         with self.connection() as conn:
             return read.search(conn, query, limit=limit)
 
     def neighbors(self, ref: str, *, depth: int = 1, direction: str = "both",
-                  include: tuple[str, ...] = ()) -> dict[str, Any]:
+                  include: tuple[str, ...] = ()) -> LocalGraph:
         """The local graph around a page (as Obsidian's local graph): nodes and links."""
         with self.connection() as conn:
             found = find_page(conn, ref)
             self.current_metrics(conn, heavy=False)
-            return read.local_graph(conn, found["path"], depth=depth, direction=direction,
-                                    include=include)
+            return cast(LocalGraph, read.local_graph(
+                conn, found["path"], depth=depth, direction=direction, include=include))
 
     def graph(self, *, kinds: list[str] | None = None, tags: list[str] | None = None,
               min_pagerank: float | None = None, include: tuple[str, ...] = (),
-              limit: int | None = None) -> dict[str, Any]:
+              limit: int | None = None) -> Graph:
         """The whole graph as node-link data (the graph view's), with current metrics."""
         with self.connection() as conn:
             self.current_metrics(conn)
-            return read.graph(conn, kinds=kinds or [], tags=tags or [],
-                              min_pagerank=min_pagerank, include=include, limit=limit)
+            return cast(Graph, read.graph(conn, kinds=kinds or [], tags=tags or [],
+                                          min_pagerank=min_pagerank, include=include,
+                                          limit=limit))
 
 
 def open(path: str | Path | None = None, *, db: str | Path | None = None,  # noqa: A001

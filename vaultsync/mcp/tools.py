@@ -212,7 +212,8 @@ class VaultTools:
                 cited_by=[PageRef(path=s["path"], title=s["title"]) for s in _cut(
                     data["citations"]["cited_by"], LIST_LIMIT, "citations.cited_by",
                     truncated)]),
-            links=[OutLink(target=link["target"], anchor=link["anchor"], path=link["target_path"],
+            links=[OutLink(target=link["target"], anchor=link["anchor"],
+                           path=link["target_path"] or "",  # resolved links only
                            title=link["target_title"], line=link["line"],
                            embed=link["embed"])
                    for link in _cut(links, LIST_LIMIT, "links", truncated)],

@@ -11,6 +11,7 @@ arrays for the metrics), reports, sql (the public schema and read-only SQL).
 """
 
 from ..mirror import chunks, marks
+from . import answers
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -74,7 +75,6 @@ from .status import (
     Meta,
     MetricsState,
     MirrorStatus,
-    VaultStatus,
     all_counts,
     counts,
     daemon_status,
@@ -88,8 +88,9 @@ from .status import (
 )
 
 __all__ = [
+    "answers",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
-    "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec", "VaultStatus",
+    "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",
     "headline_counts", "BadRequest", "FoundPage", "GraphArrays", "Meta",
     "MetricsState", "MirrorMissing", "MirrorStatus", "Neighbours", "NotFound", "PageSource",
     "QueryRefused", "QueryResult", "Report", "SchemaTable", "Summary", "check_kind", "chunks",

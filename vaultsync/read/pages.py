@@ -9,11 +9,12 @@ import posixpath
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from ..mirror import chunks, marks
 from ..parse import parse_page
 from ..resolve import Resolver, is_page_path, name_key
+from .answers import Page, SearchResult
 from .base import BadRequest, NotFound, rows
 from .status import has_table
 
@@ -208,7 +209,7 @@ def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
 
 # --- one page ----------------------------------------------------------------------
 
-def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str, Any]:
+def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> Page:
     """Everything the mirror knows about one page. NotFound when there is no such page."""
     pid, real_path = page_id(conn, path)
     row = rows(conn, "SELECT id, path, title, kind, is_source, folder, frontmatter, body, "
@@ -284,7 +285,7 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str
     }
     if body:
         out["body"] = row["body"]
-    return out
+    return cast(Page, out)
 
 
 def _excerpt(body: str, length: int = 280) -> str:
@@ -313,7 +314,7 @@ def _snippet_html(text: str) -> str:
     return escaped.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
 
 
-def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, Any]:
+def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> SearchResult:
     """Pages whose title, alias or path names `q` first, then full-text matches (FTS5,
     bm25 with titles weighted 8x). `snippet` is HTML: the text escaped, hits in <mark>."""
     q = q.strip()
@@ -358,4 +359,5 @@ def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, An
                 break
             results[path] = {"path": path, "title": title, "kind": kind, "match": "text",
                              "alias": None, "snippet": _snippet_html(snip), "rank": rank}
-    return {"query": q, "fts_query": query, "results": list(results.values())[:limit]}
+    return cast(SearchResult, {"query": q, "fts_query": query,
+                               "results": list(results.values())[:limit]})

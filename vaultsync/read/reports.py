@@ -14,7 +14,9 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, cast
+
+from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI schemas
 
 from ..mirror import MetaKey
 from .base import BadRequest

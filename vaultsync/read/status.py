@@ -12,7 +12,9 @@ import os
 import socket
 import sqlite3
 from collections.abc import Mapping
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple
+
+from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI schemas
 
 from ..mirror import MetaKey
 from .base import rows
@@ -216,13 +218,6 @@ class MirrorStatus(TypedDict):
     last_batch: dict[str, Any] | None  # the last sync_log row
     counts: dict[str, int]  # headline_counts(), and the distinct tags and citation pairs
     metrics: dict[str, Any]  # MetricsState.as_json()
-
-
-class VaultStatus(MirrorStatus):
-    """`Vault.status()`: the mirror's status and which vault and file it is."""
-
-    vault: str
-    db: str
 
 
 def mirror_status(conn: sqlite3.Connection,
