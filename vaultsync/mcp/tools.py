@@ -226,7 +226,8 @@ class VaultTools:
                       for h in _cut(data["headings"], LIST_LIMIT, "headings", truncated)],
             metrics=Metrics(
                 pagerank=m["pagerank"], pagerank_rank=m["pagerank_rank"],
-                pages_ranked=m["pages_ranked"], in_degree=m["in_degree"],
+                pages_ranked=m["pages_ranked"], central_rank=m["central_rank"],
+                central_ranked=m["central_ranked"], in_degree=m["in_degree"],
                 out_degree=m["out_degree"], community=m["community"],
                 community_name=m["community_name"],
                 betweenness=m["betweenness"], component=m["component"],
@@ -379,8 +380,10 @@ class VaultTools:
             vault=str(config.vault), mirror=str(config.db), live=live,
             in_process=self.vault.in_process and live, daemon=daemon,
             last_change_at=last_change, last_sync_at=state["mirror"]["last_sync_at"],
-            pages=counts["pages"], links=counts["links"],
-            unresolved_links=counts["unresolved"], attachments=counts["attachments"],
+            pages=counts["pages"], sources=counts["sources"], links=counts["links"],
+            links_between_pages=counts["links_between_pages"], edges=counts["edges"],
+            unresolved=counts["unresolved"], unresolved_links=counts["unresolved"],
+            attachments=counts["attachments"],
             problems=counts["problems"], metrics_current=metrics["fresh"],
             communities_current=metrics["heavy_fresh"],
             metrics_computed_at=metrics["computed_at"], summary=summary)

@@ -194,6 +194,7 @@ def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
                ) -> dict[int, dict[str, Any]]:
     """Node dicts by page id: every page, or those in `ids`."""
     sql = _node_sql(conn)
+    previous = conn.row_factory  # a caller's (Datasette's) connection keeps its own
     conn.row_factory = sqlite3.Row
     try:
         if ids is None:
@@ -202,7 +203,7 @@ def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
             rows = [r for chunk in chunks(list(ids)) for r in conn.execute(
                 sql + f" WHERE p.id IN ({marks(chunk)})", chunk)]
     finally:
-        conn.row_factory = None
+        conn.row_factory = previous
     tags = _tags_by_page(conn, ids)
     return {row["id"]: _node(row, tags.get(row["id"], [])) for row in rows}
 
