@@ -174,6 +174,16 @@ class Vault:
         if not read.metrics_state(conn).heavy_current:
             self._waited_for = version  # a daemon with --no-metrics: wait once only
 
+    def _migrate(self) -> None:
+        """A mirror of an older schema is migrated before a report reads it (a report
+        may write the metrics anyway); the read-only answers read it as it is."""
+        from .mirror import SCHEMA_VERSION, Mirror
+
+        with self.connection() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            Mirror(self.db_path).close()
+
     def _compute_metrics(self, *, heavy: bool) -> None:
         from .graph import ensure_metrics
         from .mirror import Mirror
@@ -208,6 +218,7 @@ class Vault:
         if name not in REPORTS:
             raise read.BadRequest(f"no report named {name!r}; choose from "
                                   f"{', '.join(REPORTS)}")
+        self._migrate()
         with self.connection() as conn:
             self.current_metrics(conn, heavy=REPORTS[name].heavy)
             return read.run_report(conn, name, kind=kind, limit=limit)
