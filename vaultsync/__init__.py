@@ -20,18 +20,17 @@ __version__ = "0.1.0"
 def open_mirror(vault: str | Path | None = None, *, db: str | Path | None = None
                 ) -> sqlite_utils.Database:
     """The mirror of `vault` (its default place, or `db`), opened read-only as a
-    sqlite-utils Database. FileNotFoundError when the vault was never synced: run
-    `vaultsync sync VAULT` (or keep `vaultsync watch VAULT` running) first."""
-    import sqlite_utils
-
+    sqlite-utils Database, its core graph metrics made current first (`Vault.db`).
+    FileNotFoundError when the vault was never synced: run `vaultsync sync VAULT` (or
+    keep `vaultsync watch VAULT` running) first."""
     from .config import load_config
-    from .mirror import connect
+    from .vault import Vault
 
     config = load_config(vault, db)
     if not config.db.exists():
         raise FileNotFoundError(f"no mirror of {config.vault} at {config.db} yet: "
                                 f"run `vaultsync sync {config.vault}` first")
-    return sqlite_utils.Database(connect(config.db, readonly=True), recursive_triggers=False)
+    return Vault(config=config).db
 
 
 def __getattr__(name: str) -> object:

@@ -113,7 +113,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No mirror line and no progress bar.")
 @user_errors
 def sync(config: Config, as_json: bool, workers: int | None, quiet: bool) -> None:
-    """Bring the mirror in line with the vault, once, and compute the graph metrics."""
+    """Bring the mirror in line with the vault, once."""
     from .console import SyncProgress
     from .vault import Vault
 

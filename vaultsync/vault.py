@@ -3,7 +3,7 @@ the Datasette launcher are doors onto it: they parse arguments and present answe
 rules live here (or in the read layer it calls).
 
     >>> vault = vaultsync.Vault("vault")
-    >>> vault.sync()                      # the mirror in line with the files, metrics current
+    >>> vault.sync()                      # the mirror in line with the files
     >>> vault.report("central", limit=5).to_markdown()
 
 Freshness is decided in one place: `prepare` (a first sync, then whether a daemon keeps
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, cast
 
 from . import read
 from .config import Config, load_config
-from .mirror import MetaKey
+from .mirror import MetaKey, MirrorError
 from .read.answers import Graph, LocalGraph, Page, SearchResult, Status
 from .read.reports import REPORTS, Report
 
@@ -88,16 +89,14 @@ class Vault:
     # --- writing: the one call that does --------------------------------------------
 
     def sync(self, *, workers: int | None = None, progress: ProgressCallback | None = None,
-             metrics: bool = True) -> SyncReport:
-        """Bring the mirror in line with the vault, once; then (unless `metrics` is
-        False) make the graph metrics current, so SQL over the mirror sees them."""
+             metrics: bool = False) -> SyncReport:
+        """Bring the mirror in line with the vault, once. The graph metrics are made
+        current when an answer needs them (a report, a page, `db`); `metrics=True`
+        computes the core ones now."""
         from .sync import sync_vault
 
         report = sync_vault(self.config, workers=workers, progress=progress)
         if metrics:
-            # The core figures (PageRank, degrees, citations), so SQL over the mirror
-            # (central_pages, page_metrics) has them; communities and betweenness come
-            # with the reports that show them, or from the daemon.
             self._compute_metrics(heavy=False)
         return report
 
@@ -109,13 +108,15 @@ class Vault:
         with read.open_mirror(self.db_path) as conn:
             return read.meta(conn).get(MetaKey.LAST_SYNC_AT) is not None
 
-    def prepare(self, *, watch: bool = False, progress: ProgressCallback | None = None
-                ) -> Liveness:
+    def prepare(self, *, watch: bool = False, workers: int | None = None,
+                progress: ProgressCallback | None = None) -> Liveness:
         """What every long-running door does first: sync when the mirror was never
         synced, then ask whether a daemon already keeps it live. With `watch`, the
         caller runs a daemon in its own process unless one runs already
         (`Liveness.in_process`)."""
-        first = None if self.synced else self.sync(progress=progress, metrics=False)
+        # A first sync computes the core metrics too: every door shows them at once.
+        first = None if self.synced else self.sync(workers=workers, progress=progress,
+                                                      metrics=True)
         with read.open_mirror(self.db_path) as conn:
             daemon = read.daemon_status(conn) or {}
         running = bool(daemon.get("alive"))
@@ -132,7 +133,9 @@ class Vault:
 
     @property
     def db(self) -> sqlite_utils.Database:
-        """The mirror as a read-only sqlite-utils Database."""
+        """The mirror as a read-only sqlite-utils Database, its core graph metrics
+        (page_metrics, central_pages) current first: SQL sees the figures of the graph
+        as it is."""
         import sqlite_utils
 
         from .mirror import connect
@@ -140,6 +143,12 @@ class Vault:
         if not self.db_path.exists():
             raise read.MirrorMissing(f"no mirror of {self.path} at {self.db_path} yet: "
                                      f"run `vaultsync sync {self.path}` first")
+        try:
+            with self.connection() as conn:
+                self.current_metrics(conn, heavy=False)
+        except (OSError, sqlite3.Error, MirrorError) as exc:
+            # A mirror this process may not write is still read, as it is.
+            warnings.warn(f"graph metrics not updated: {exc}", stacklevel=2)
         return sqlite_utils.Database(connect(self.db_path, readonly=True),
                                      recursive_triggers=False)
 

@@ -52,11 +52,15 @@ def datasette_installed() -> bool:
 
 def ensure_mirror(config: Config, *, workers: int | None = None,
                   progress: ProgressCallback | None = None) -> str | None:
-    """Sync once when the mirror was never synced (Vault.prepare); returns the sync
-    summary, or None when the mirror was used as it is."""
+    """Sync once when the mirror was never synced (Vault.prepare), and make the graph
+    metrics current (the canned queries show them); returns the sync summary, or None
+    when the mirror was used as it is."""
     from ..vault import Vault
 
-    first = Vault(config=config).prepare(progress=progress).first_sync
+    vault = Vault(config=config)
+    first = vault.prepare(workers=workers, progress=progress).first_sync
+    with vault.connection() as conn:
+        vault.current_metrics(conn)
     return None if first is None else first.summary()
 
 
