@@ -299,7 +299,17 @@ def report_help() -> str:
             "when they are missing or older than the last change.")
 
 
-@cli.command(help=report_help())
+class ReportCommand(click.Command):
+    """`report`, whose help is made from the reports' declarations when it is shown (so
+    that `vaultsync --help` does not load the read layer)."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.help = report_help()
+        super().format_help_text(ctx, formatter)
+
+
+@cli.command(cls=ReportCommand,
+             short_help="What the vault's graph says: central pages, orphans, wanted pages, ...")
 @click.argument("name", metavar="NAME")
 @vault_options
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json", "csv"]),
