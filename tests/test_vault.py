@@ -169,3 +169,12 @@ def test_cli_status_prints_no_python_none(vault: vaultsync.Vault) -> None:
     assert "None" not in result.output
     assert "6 pages (1 sources), 6 links (5 between pages, 1 unresolved), 5 edges" in \
         result.output
+
+
+def test_cli_status_of_a_mirror_never_synced_says_never(vault: vaultsync.Vault) -> None:
+    from vaultsync.mirror import Mirror
+
+    Mirror(vault.db_path).close()  # made, not yet filled: no last sync
+    result = CliRunner().invoke(cli, ["status", str(vault.path), "--db", str(vault.db_path)])
+    assert result.exit_code == 0, result.output
+    assert "last sync never" in result.output and "None" not in result.output
