@@ -83,6 +83,11 @@ def test_the_http_api_and_mcp_enum_list_every_report(tmp_path: Path) -> None:
     with serving(config) as (_, url, token):
         got = httpx.get(f"{url}/api/reports", headers={"authorization": f"Bearer {token}"})
         assert got.json()["reports"] == NAMES
+        declared = {d["name"]: d for d in got.json()["declarations"]}
+        assert list(declared) == NAMES
+        assert [c["name"] for c in declared["wanted"]["columns"]] == \
+            list(read.REPORTS["wanted"].column_names)
+        assert declared["wanted"]["kind"] is False and declared["summary"]["limit"] == "top"
     server = build_server(McpVault(config, MetricsOnDemand(config.db, enabled=False)))
     tools = {t.name: t for t in anyio.run(server.list_tools)}
     assert tools["report"].input_schema["properties"]["name"]["enum"] == NAMES

@@ -56,6 +56,13 @@ class ReportSpec:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    def as_json(self) -> dict[str, Any]:
+        """The declaration for clients (GET /api/reports)."""
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "columns": [{"name": c.name, "type": c.type, "meaning": c.meaning,
+                             "nullable": c.nullable} for c in self.columns],
+                "kind": self.kind, "limit": self.limit}
+
 
 _PATH = Column("path", "string", "the page's vault-relative path")
 _TITLE = Column("title", "string", "the page's title")

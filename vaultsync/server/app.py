@@ -143,7 +143,8 @@ def api_search(request: Request) -> Response:
 
 
 def api_reports(request: Request) -> Response:
-    return _json({"reports": list(read.REPORT_NAMES)})
+    return _json({"reports": list(read.REPORT_NAMES),
+                  "declarations": [spec.as_json() for spec in read.REPORTS.values()]})
 
 
 def api_report(request: Request) -> Response:

@@ -81,6 +81,23 @@ def report_schema(spec: ReportSpec) -> dict[str, Any]:
                       "properties": properties}}
 
 
+_DECLARATION = {"type": "object", "description": "read.ReportSpec: what a report lists "
+                "and what it accepts", "required": ["name", "title", "description",
+                                                    "columns", "kind", "limit"],
+                "properties": {
+                    "name": {"type": "string"}, "title": {"type": "string"},
+                    "description": {"type": "string"},
+                    "columns": {"type": "array", "items": {
+                        "type": "object", "required": ["name", "type", "meaning", "nullable"],
+                        "properties": {"name": {"type": "string"},
+                                       "type": {"enum": list(_JSON_TYPES)},
+                                       "meaning": {"type": "string"},
+                                       "nullable": {"type": "boolean"}}}},
+                    "kind": {"type": "boolean", "description": "accepts ?kind="},
+                    "limit": {"enum": ["rows", "top"],
+                              "description": "what ?limit= cuts"}}}
+
+
 def report_schema_name(name: str) -> str:
     return "Report" + "".join(part.title() for part in name.split("-"))
 
@@ -198,11 +215,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                               **_COMMON},
             }},
             "/api/reports": {"get": {
-                "summary": "The report names",
+                "summary": "The report names, and each report's declaration",
                 "responses": {"200": _ok({"type": "object", "required": ["reports"],
                                           "properties": {"reports": {
                                               "type": "array",
-                                              "items": {"enum": list(REPORTS)}}}}),
+                                              "items": {"enum": list(REPORTS)}},
+                                              "declarations": {
+                                                  "type": "array",
+                                                  "items": _DECLARATION}}}),
                               **_COMMON},
             }},
             "/api/reports/{name}": {"get": {
