@@ -123,8 +123,7 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
         daemon_thread = None
         if liveness.in_process:
             daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say)
-        live = liveness.description if liveness.live else \
-            "no --watch: run `vaultsync watch` for live updates"
+        live = liveness.description
         url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}/"
         say(f"vaultsync: serving {config.vault} at {url} ({live}); Ctrl-C to stop")
         if not BUNDLE.exists():
