@@ -178,3 +178,26 @@ def test_cli_status_of_a_mirror_never_synced_says_never(vault: vaultsync.Vault) 
     result = CliRunner().invoke(cli, ["status", str(vault.path), "--db", str(vault.db_path)])
     assert result.exit_code == 0, result.output
     assert "last sync never" in result.output and "None" not in result.output
+
+
+def test_a_server_computes_the_stored_layout_the_cli_left_out(vault: vaultsync.Vault
+                                                              ) -> None:
+    """`report` computes the metrics but not the graph view's layout; `serve` (no
+    daemon) then computes the layout on the first request that shows the graph."""
+    import httpx
+    from conftest import serving, wait_for
+
+    vault.sync()
+    vault.report("summary")  # core and heavy metrics, no layout
+    with vault.connection() as conn:
+        state = read.metrics_state(conn)
+        assert state.core_current and state.heavy_current and not state.layout_current
+    with serving(vault.config) as (_, url, token):
+        headers = {"authorization": f"Bearer {token}"}
+        assert httpx.get(f"{url}/api/graph", headers=headers, timeout=60).status_code == 200
+
+        def layout_fresh() -> bool:
+            status = httpx.get(f"{url}/api/status", headers=headers, timeout=60).json()
+            return bool(status["layout"]["fresh"])
+
+        wait_for(layout_fresh, what="the stored layout to be computed")

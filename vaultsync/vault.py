@@ -160,7 +160,9 @@ class Vault:
         otherwise compute them: in the background with a bounded wait for a server,
         before answering for a script or the CLI."""
         state = read.metrics_state(conn)
-        if state.core_current and (state.heavy_current or not heavy):
+        # A server also keeps the graph view's stored layout current.
+        layout = self.metrics_on_demand is None or state.layout_current
+        if state.core_current and (state.heavy_current or not heavy) and layout:
             return
         daemon = read.daemon_status(conn)
         if daemon and daemon["alive"]:
