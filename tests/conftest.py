@@ -27,6 +27,22 @@ from vaultsync.sync import Syncer, sync_vault
 from vaultsync.watch import Daemon, read_status
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Property tests: the full count of examples in CI (which sets CI=true), fewer on a
+# developer's machine so the README's test command stays quick; HYPOTHESIS_PROFILE picks
+# one explicitly.
+# (The Datasette 1.0 environment runs tests/test_datasette.py only, without hypothesis.)
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:
+    pass
+else:
+    settings.register_profile("ci", max_examples=250, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", max_examples=40, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or (
+        "ci" if os.environ.get("CI", "").lower() in ("true", "1") else "dev"))
 SAMPLE_VAULT = REPO / "vault"
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from conftest import fresh_dump
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from vaultsync.config import load_config
@@ -116,7 +116,6 @@ def apply(vault: Path, op: tuple) -> list[str]:
     raise AssertionError(kind)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operations, min_size=1, max_size=14), by_paths=st.booleans(),
        one_syncer=st.booleans())
 def test_mirror_equals_fresh_sync_after_any_changes(ops, by_paths, one_syncer):

@@ -148,7 +148,7 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
     from .console import SyncProgress
     from .lock import DaemonLock, DaemonRunning
     from .mirror import remove_mirror
-    from .sync import sync_vault
+    from .vault import Vault
 
     with contextlib.ExitStack() as stack:
         if rebuild:
@@ -166,7 +166,7 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
             click.echo(f"mirror: {config.db}", err=True)
         with SyncProgress(f"syncing {config.vault.name}",
                           enabled=False if quiet else None) as progress:
-            report = sync_vault(config, workers=workers, progress=progress)
+            report = Vault(config=config).sync(workers=workers, progress=progress)
     if as_json:
         data = report.as_dict()
         data["db"] = str(config.db)
@@ -313,17 +313,15 @@ def next_steps(config: Config) -> str:
 @user_errors
 def status(config: Config, as_json: bool) -> None:
     """Is a daemon keeping this mirror, and what does the mirror hold?"""
-    from . import read
-    from .lock import read_lock_state
-    from .mirror import MetaKey
+    from .vault import Vault
 
     if not config.db.exists():
         raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
     usable_mirror(config, repair=False)
-    with read.open_mirror(config.db) as conn:  # read-only: status never migrates
-        daemon = read.daemon_status(conn, read_lock_state(config.db)) or {}
-        counts = read.counts(conn)
-        last_sync = read.meta(conn).get(MetaKey.LAST_SYNC_AT)
+    state = Vault(config=config).status()  # read-only: status never migrates
+    daemon = state["daemon"] or {}
+    counts = state["counts"]
+    last_sync = state["mirror"]["last_sync_at"]
     data = {"db": str(config.db), "vault": str(config.vault), "last_sync_at": last_sync,
             **counts, "daemon": daemon}
     if as_json:
@@ -331,10 +329,15 @@ def status(config: Config, as_json: bool) -> None:
         return
     alive = "running" if daemon.get("alive") else "not running"
     click.echo(f"mirror: {config.db}")
-    click.echo(f"{counts['pages']} pages, {counts['links']} links ({counts['unresolved']} "
-               f"unresolved), {counts['problems']} problems; last sync {last_sync}")
-    click.echo(f"daemon: {alive}" + (f" (pid {daemon.get('pid')}, last batch "
-                                     f"{daemon.get('last_batch_at')})" if daemon else ""))
+    click.echo(f"{counts['pages']} pages ({counts['sources']} sources), {counts['links']} "
+               f"links ({counts['links_between_pages']} between pages, "
+               f"{counts['unresolved']} unresolved), {counts['edges']} edges, "
+               f"{counts['problems']} problems; last sync {last_sync or 'never'}")
+    if daemon:
+        click.echo(f"daemon: {alive} (pid {daemon.get('pid')}, last batch "
+                   f"{daemon.get('last_batch_at') or 'none yet'})")
+    else:
+        click.echo(f"daemon: {alive}")
     if daemon.get("alive") and daemon.get("polling"):
         click.echo(f"daemon: polling the vault, not watching it: {daemon['polling']}")
     if daemon.get("alive") and daemon.get("error"):
@@ -346,7 +349,30 @@ def status(config: Config, as_json: bool) -> None:
 
 
 
-@cli.command()
+def report_help() -> str:
+    """`vaultsync report --help`, made from the reports' declarations."""
+    from .read.reports import REPORTS
+
+    width = max(len(name) for name in REPORTS)
+    lines = "\n".join(f"  {name:<{width}}  {spec.description}"
+                      for name, spec in REPORTS.items())
+    return ("What the vault's graph says: central pages, orphans, wanted pages, ...\n\n"
+            f"NAME is one of:\n\n\b\n{lines}\n\n"
+            "Syncs first if the mirror was never synced, and computes the graph metrics "
+            "when they are missing or older than the last change.")
+
+
+class ReportCommand(click.Command):
+    """`report`, whose help is made from the reports' declarations when it is shown (so
+    that `vaultsync --help` does not load the read layer)."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.help = report_help()
+        super().format_help_text(ctx, formatter)
+
+
+@cli.command(cls=ReportCommand,
+             short_help="What the vault's graph says: central pages, orphans, wanted pages, ...")
 @click.argument("name", metavar="NAME")
 @vault_options
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json", "csv"]),
@@ -361,47 +387,34 @@ def status(config: Config, as_json: bool) -> None:
 @user_errors
 def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | None,
            output: str | None) -> None:
-    """What the vault's graph says: central pages, orphans, wanted pages, ...
-
-    NAME is one of: central, orphans, isolated, dead-ends, single-source, unsourced,
-    wanted, communities, summary.
-
-    Syncs first if the mirror was never synced, and computes the graph metrics
-    when they are missing or older than the last change.
-    """
     import os
     from pathlib import Path
 
-    from . import graph, read, render
+    from . import read, render
     from .console import SyncProgress, interactive, spinner
-    from .mirror import MetaKey, Mirror
-    from .sync import sync_vault
+    from .vault import Vault
 
-    if name not in read.REPORT_NAMES:
+    if name not in read.REPORTS:
         raise UserError(f"no report named {name!r}; the reports: "
                         f"{', '.join(read.REPORT_NAMES)}")
     usable_mirror(config)
-    with Mirror(config.db) as mirror:
-        never = mirror.get_meta(MetaKey.PARSE_OPTIONS) is None and \
-            not read.counts(mirror.conn)["pages"]
-    if never:
+    vault = Vault(config=config)
+    if not vault.synced:
         click.echo(f"vaultsync: syncing {config.vault} first (mirror: {config.db})", err=True)
         with SyncProgress(f"syncing {config.vault.name}") as progress:
-            sync_vault(config, progress=progress)
-    with Mirror(config.db) as mirror:
-        heavy = name in ("communities", "summary")
-        state = read.metrics_state(mirror.conn)
-        stale = not state.core_current or (heavy and not state.heavy_current)
-        pages = read.counts(mirror.conn)["pages"]
+            vault.sync(progress=progress, metrics=False)
+    with vault.connection() as conn:
+        state = read.metrics_state(conn)
+        stale = not state.core_current or (read.REPORTS[name].heavy and
+                                           not state.heavy_current)
+        pages = read.counts(conn)["pages"]
+    shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
+    try:
         with spinner(f"computing graph metrics of {pages:,} pages…",
                      enabled=stale and interactive()):
-            graph.ensure_metrics(mirror, heavy=heavy)
-        shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
-        try:
-            result = read.run_report(mirror.conn, name, kind=kind,
-                                     limit=limit if name == "summary" else shown)
-        except read.BadRequest as exc:
-            raise UserError(str(exc)) from None
+            result = vault.report(name, kind=kind, limit=limit if name == "summary" else shown)
+    except read.BadRequest as exc:
+        raise UserError(str(exc)) from None
     link_base = ""
     if output:
         out_dir = Path(output).resolve().parent
@@ -419,7 +432,6 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
-
 
 
 # --- the HTTP API and graph view, its token -----------------------------------------

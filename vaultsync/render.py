@@ -9,36 +9,14 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from .read.reports import Report, Row, Summary
+from .read.reports import REPORTS, Report, Row, Summary
 
 FORMATS = ("table", "markdown", "json", "csv")
 
-TITLES = {
-    "central": "Central pages (by PageRank)",
-    "orphans": "Orphans: no other page links to them",
-    "isolated": "Isolated pages: no links in or out",
-    "dead-ends": "Dead ends: no links to other pages",
-    "single-source": "Single-source pages: resting on one source",
-    "unsourced": "Unsourced pages: no source linked either way",
-    "wanted": "Wanted pages: link targets that do not exist",
-    "broken-anchors": "Broken anchors: links to a heading or block the page does not have",
-    "communities": "Communities (Louvain)",
-    "summary": "Summary",
-}
-
+# From the reports' declarations (read.reports.REPORTS).
+TITLES = {name: spec.title for name, spec in REPORTS.items()}
 # Columns shown by table, markdown and csv, in order (json has every key).
-COLUMNS = {
-    "central": ("rank", "title", "path", "kind", "pagerank", "in_degree", "out_degree",
-                "citation_count"),
-    "orphans": ("title", "path", "kind", "out_degree"),
-    "isolated": ("title", "path", "kind"),
-    "dead-ends": ("title", "path", "kind", "in_degree"),
-    "single-source": ("title", "path", "kind", "source_title", "source"),
-    "unsourced": ("title", "path", "kind", "in_degree", "out_degree"),
-    "wanted": ("target", "references", "links", "referenced_by"),
-    "broken-anchors": ("title", "path", "line", "target", "anchor", "target_path"),
-    "communities": ("community", "size", "title", "path", "sources", "top"),
-}
+COLUMNS = {name: spec.shown for name, spec in REPORTS.items() if spec.shown}
 LIST_SHOWN = 5  # items of a list cell (referenced_by, top) shown by table and markdown
 TABLE_DEFAULT_LIMIT = 25  # the CLI's default for --format table
 
@@ -147,8 +125,9 @@ def _md_summary(data: Summary, vault_name: str | None, base: str) -> str:
     out += ["", "| | count |", "|---|---:|"]
     labels = [
         ("pages", f"Pages ({c['sources']:,} sources)"),
-        ("links", f"Links ({c['page_links']:,} between pages, "
-                  f"{c['unresolved_links']:,} unresolved)"),
+        ("links", f"Links ({c['links_between_pages']:,} between pages, "
+                  f"{c['unresolved']:,} unresolved)"),
+        ("edges", "Edges: linked pairs of pages"),
         ("orphans", "Orphans: no other page links to them"),
         ("isolated", "Isolated: no links in or out"),
         ("dead_ends", "Dead ends: link to no other page"),
@@ -172,7 +151,7 @@ def _md_summary(data: Summary, vault_name: str | None, base: str) -> str:
             out.extend([f"The first {len(rows)} of {total:,}.", ""])
         out.extend(line(i, r) for i, r in enumerate(rows, 1))
 
-    section("Most central pages", top["central"], c["ranked"],
+    section("Most central pages", top["central"], c["central"],
             lambda i, r: f"{i}. {_md_link(r['title'], r['path'], base)}: PageRank "
                          f"{r['pagerank']:.4g}, linked from {_pages(r['in_degree'])}, "
                          f"{r['citation_count']:,} source{'' if r['citation_count'] == 1 else 's'}",

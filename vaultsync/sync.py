@@ -23,7 +23,6 @@ from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
 from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
 from .mirror.check import owner_error, vault_id
-
 from .names import windows_name_problem
 from .parse import PageAnchors, Problem
 from .resolve import Resolver, is_page_path, name_key

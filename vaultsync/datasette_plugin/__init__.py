@@ -55,6 +55,8 @@ from .metadata import (
 if TYPE_CHECKING:
     from markupsafe import Markup
 
+    from ..read.answers import Page
+
 try:
     from datasette import hookimpl as _datasette_hookimpl
 except ImportError:  # Datasette not installed: the metadata helpers still work
@@ -415,44 +417,43 @@ def _page_data(conn: sqlite3.Connection, path: str) -> dict[str, Any] | None:
     from .. import read
 
     with read.snapshot(conn):
-        row = conn.execute(
-            "SELECT id, path, title, kind, is_source, folder FROM pages WHERE path IN (?, ?) "
-            "ORDER BY path = ? DESC LIMIT 1", (path, path + ".md", path)).fetchone()
-        if row is None:
+        try:
+            page_id, real_path = read.page_id(conn, path)
+            return page_card(page_id, read.page(conn, real_path))
+        except read.NotFound:
             return None
-        page_id = row[0]
-        q = conn.execute
-        page: dict[str, Any] = dict(zip(("id", "path", "title", "kind", "is_source",
-                                         "folder"), row, strict=True))
-        page["is_source"] = bool(page["is_source"])
-        page["tags"] = [r[0] for r in q(
-            "SELECT tag FROM tags WHERE page_id = ? ORDER BY tag", (page_id,))]
-        page["aliases"] = [r[0] for r in q(
-            "SELECT alias FROM aliases WHERE page_id = ? ORDER BY alias", (page_id,))]
-        page["backlinks"] = [{"path": r[0], "title": r[1], "links": r[2]} for r in q(
-            "SELECT s.path, s.title, count(*) FROM links l JOIN pages s ON s.id = l.source_id "
-            "WHERE l.target_id = ? AND l.source_id != ? GROUP BY s.id ORDER BY s.path",
-            (page_id, page_id))]
-        page["links_to"] = [{"path": r[0], "title": r[1], "links": r[2]} for r in q(
-            "SELECT t.path, t.title, count(*) FROM links l JOIN pages t ON t.id = l.target_id "
-            "WHERE l.source_id = ? AND l.target_id != ? GROUP BY t.id ORDER BY t.path",
-            (page_id, page_id))]
-        page["unresolved_links"] = q(
-            "SELECT count(*) FROM links WHERE source_id = ? AND target_path IS NULL",
-            (page_id,)).fetchone()[0]
-        other, mine = ("page_id", "source_page_id") if page["is_source"] else \
-            ("source_page_id", "page_id")
-        page["citations"] = [{"path": r[0], "title": r[1]} for r in q(
-            f"SELECT p.path, p.title FROM citations c JOIN pages p ON p.id = c.{other} "
-            f"WHERE c.{mine} = ? ORDER BY p.path", (page_id,))]
-        metrics = conn.execute(
-            "SELECT in_degree, out_degree, pagerank, betweenness, community, component, "
-            "citation_count, computed_at FROM page_metrics WHERE page_id = ?",
-            (page_id,)).fetchone()
-        page["metrics"] = None if metrics is None else dict(zip(
-            ("in_degree", "out_degree", "pagerank", "betweenness", "community", "component",
-             "citation_count", "computed_at"), metrics, strict=True))
-        return page
+
+
+def page_card(page_id: int, page: Page) -> dict[str, Any]:
+    """The card's view of the read layer's page record: links grouped by page."""
+
+    def by_page(links: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        counts: dict[tuple[str, str], int] = {}
+        for key in links:
+            counts[key] = counts.get(key, 0) + 1
+        return [{"path": p, "title": t, "links": n} for (p, t), n in sorted(counts.items())]
+
+    path = page["path"]
+    metrics = page["metrics"]
+    citations = page["citations"]["cited_by" if page["is_source"] else "sources"]
+    return {
+        "id": page_id, "path": path, "title": page["title"], "kind": page["kind"],
+        "is_source": page["is_source"], "folder": page["folder"], "tags": page["tags"],
+        "aliases": page["aliases"],
+        "backlinks": by_page([(b["path"], b["title"]) for b in page["backlinks"]]),
+        "links_to": by_page([(link["target_path"], link["target_title"] or "")
+                             for link in page["links"] if link["target_type"] == "page"
+                             and link["target_path"] is not None
+                             and link["target_path"] != path]),
+        "unresolved_links": sum(not link["resolved"] for link in page["links"]),
+        "citations": [{"path": c["path"], "title": c["title"]} for c in citations],
+        "metrics": None if metrics["computed_at"] is None else {
+            "in_degree": metrics["in_degree"], "out_degree": metrics["out_degree"],
+            "pagerank": metrics["pagerank"], "betweenness": metrics["betweenness"],
+            "community": metrics["community"], "component": metrics["component"],
+            "citation_count": metrics["citation_count"],
+            "computed_at": metrics["computed_at"]},
+    }
 
 
 async def page_view(datasette: Any, request: Any) -> Any:

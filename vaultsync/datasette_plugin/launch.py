@@ -63,17 +63,16 @@ def datasette_installed() -> bool:
 
 def ensure_mirror(config: Config, *, workers: int | None = None,
                   progress: ProgressCallback | None = None) -> str | None:
-    """Sync once when the mirror is missing or has never been synced / has no pages;
-    returns the sync summary, or None when the mirror was used as it is."""
-    from ..mirror import MetaKey, Mirror
-    from ..sync import Syncer
+    """Sync once when the mirror was never synced (Vault.prepare), and make the graph
+    metrics current (the canned queries show them); returns the sync summary, or None
+    when the mirror was used as it is."""
+    from ..vault import Vault
 
-    with Mirror(config.db) as mirror:
-        synced = mirror.get_meta(MetaKey.LAST_SYNC_AT)
-        pages = mirror.conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-        if synced is not None and pages:
-            return None
-        return Syncer(config, mirror, workers=workers).sync(progress=progress).summary()
+    vault = Vault(config=config)
+    first = vault.prepare(workers=workers, progress=progress).first_sync
+    with vault.connection() as conn:
+        vault.current_metrics(conn)
+    return None if first is None else first.summary()
 
 
 def database_name(config: Config) -> str:

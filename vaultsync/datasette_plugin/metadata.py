@@ -239,6 +239,26 @@ QUERIES: dict[str, dict[str, Any]] = {
         "description": "Pages with no links in or out.",
         "sql": f"SELECT {_PAGE_COLS} FROM isolated_pages ORDER BY path",
     },
+    "dead_ends": {
+        "title": "Dead ends",
+        "description": "Pages that link to no other page.",
+        "sql": f"SELECT {_PAGE_COLS} FROM dead_end_pages ORDER BY path",
+    },
+    "communities": {
+        "title": "Communities",
+        "description": "Louvain communities of two or more pages (page_metrics.community, "
+                       "0 = the largest), their size and most central page.",
+        "sql": (
+            "SELECT m.community, count(*) AS size,\n"
+            "       (SELECT p2.title FROM page_metrics m2 JOIN pages p2 ON p2.id = m2.page_id\n"
+            "        WHERE m2.community = m.community\n"
+            "        ORDER BY m2.pagerank DESC, p2.path LIMIT 1) AS top_page\n"
+            "FROM page_metrics m\n"
+            "WHERE m.community IS NOT NULL\n"
+            "GROUP BY m.community HAVING count(*) > 1\n"
+            "ORDER BY size DESC, m.community"
+        ),
+    },
     "single_source": {
         "title": "Single-source pages",
         "description": "Non-source pages that cite exactly one source, with that source.",

@@ -84,6 +84,11 @@ class Metrics(BaseModel):
     pagerank_rank: int | None = Field(description="place by PageRank among all pages, "
                                                   "1 = most central")
     pages_ranked: int = Field(description="how many pages have a PageRank")
+    central_rank: int | None = Field(default=None, description=(
+        "place in the central report, which ranks the non-source pages (None for a "
+        "source page)"))
+    central_ranked: int = Field(default=0, description="how many pages the central "
+                                                        "report ranks")
     in_degree: int = Field(description="distinct other pages linking here")
     out_degree: int = Field(description="distinct other pages linked from here")
     community: int | None = Field(description="Louvain community, 0 = the largest")
@@ -202,9 +207,16 @@ class Status(BaseModel):
     last_change_at: str | None = Field(description="when the last batch of changes was "
                                                    "committed to the mirror (UTC)")
     last_sync_at: str | None
-    pages: int
-    links: int
-    unresolved_links: int
+    # The headline counts, named as everywhere (`vaultsync status`, the summary report,
+    # GET /api/status): read.Counts.
+    pages: int = Field(description="Markdown pages")
+    sources: int = Field(description="source pages among them")
+    links: int = Field(description="every link written in a page: to pages, to files, "
+                                   "unresolved")
+    links_between_pages: int = Field(description="links resolved from one page to another")
+    edges: int = Field(description="distinct linked pairs of pages: the graph's edges")
+    unresolved: int = Field(description="links whose target no page or file answers")
+    unresolved_links: int = Field(description="the same as unresolved (its first name)")
     attachments: int
     problems: int
     metrics_current: bool = Field(description="PageRank and degrees match the graph")

@@ -74,9 +74,11 @@ def build_server(vault: Vault) -> MCPServer:
     titles = {"search": "Search the vault", "get_page": "Read a page and its links",
               "neighbors": "Local link graph of a page", "report": "A vault report",
               "query": "Read-only SQL over the mirror", "status": "Is the mirror live?"}
-    for fn in (tools.search, tools.get_page, tools.neighbors, tools.report, tools.status):
+    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status):
         server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
                         structured_output=True)
+    server.add_tool(tools.report, title=titles["report"], annotations=READ_ONLY,
+                    structured_output=True, description=report_description())
     server.add_tool(tools.query, title=titles["query"], annotations=READ_ONLY,
                     structured_output=True, description=query_description(vault))
     server.resource("vault://page/{+path}", name="page", title="A page's Markdown",
@@ -89,6 +91,14 @@ def build_server(vault: Vault) -> MCPServer:
                     description="The public tables and views of the mirror, for the query "
                                 "tool")(tools.schema_markdown)
     return server
+
+
+def report_description() -> str:
+    """The report tool's description, from the reports' declarations."""
+    names = "; ".join(f"{spec.name} ({spec.description})" for spec in read.REPORTS.values())
+    return ("A report of `vaultsync report`, by the same name and with the same rows: "
+            f"{names}. `kind` keeps pages of one kind (central: any kind, sources "
+            "included); `limit` cuts the rows (summary: the top entries per section).")
 
 
 def query_description(vault: Vault) -> str:
@@ -130,18 +140,16 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     then answer on stdin/stdout until the client closes them. Blocks."""
     import anyio
 
-    from .. import read
     from ..graph import MetricsOnDemand
-    from ..sync import sync_vault
+    from ..vault import Vault as FrontDoor
     from ..watch import start_in_thread
 
     if not config.db.exists():
         say(f"vaultsync mcp: first sync of {config.vault} into {config.db}")
-        say(sync_vault(config, progress=progress).summary())
-    with read.open_mirror(config.db) as conn:
-        other = read.daemon_status(conn) or {}
-    running = bool(other.get("alive"))
-    vault = Vault(config, MetricsOnDemand(config.db), in_process=watch and not running)
+    liveness = FrontDoor(config=config).prepare(watch=watch, progress=progress)
+    if liveness.first_sync is not None:
+        say(liveness.first_sync.summary())
+    vault = Vault(config, MetricsOnDemand(config.db), in_process=liveness.in_process)
     server = build_server(vault)
     stop = threading.Event()
     stopping = threading.Event()
@@ -168,15 +176,10 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
     threading.Thread(target=finish, name="vaultsync-mcp-stop", daemon=True).start()
     previous = {sig: signal.signal(sig, terminate) for sig in stop_signals()}
     try:
-        if watch:
+        if vault.in_process or liveness.standby:
             # Beside a running daemon, on standby: when it stops, this server takes over.
-            daemons.append(start_in_thread(config, stop, say, standby=running))
-        if running:
-            live = f"live: kept by the running vaultsync watch, pid {other.get('pid')}"
-        elif watch:
-            live = "live: watching the vault"
-        else:
-            live = "not live: add --watch, or run `vaultsync watch`, for live updates"
+            daemons.append(start_in_thread(config, stop, say, standby=liveness.standby))
+        live = liveness.description
         say(f"vaultsync mcp: serving {config.vault} over stdio (mirror {config.db}; {live})")
         anyio.run(server.run_stdio_async)
     finally:

@@ -10,7 +10,6 @@ import html
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
@@ -53,7 +52,6 @@ VALUE_CHARS = 1000  # characters of one frontmatter value or query cell
 QUERY_CHARS = 60_000  # characters of one query answer's rows, as JSON
 MAX_DEPTH = 3
 EDGES_PER_NODE = 2  # neighbors: at most this many edges per node shown, nearest first
-DAEMON_METRICS_WAIT = (3.0, 2.0)  # seconds to wait for a daemon's core, then heavy metrics
 
 if TYPE_CHECKING:
     ReportName = str
@@ -74,34 +72,20 @@ class Vault:
     query_time_limit: float = 2.0
     # The largest string or BLOB a query may make or read (every stored page fits).
     query_value_bytes: int = field(default=0)
-    _waited_for: str | None = field(default=None, init=False)  # graph version
 
     def __post_init__(self) -> None:
+        from ..vault import Vault as FrontDoor
+
+        self.front_door = FrontDoor(config=self.config, metrics=self.metrics)
         if not self.query_value_bytes:
             self.query_value_bytes = read.value_limit(self.config.max_page_bytes)
 
     def current_metrics(self, conn: sqlite3.Connection) -> None:
-        """Before an answer that shows graph metrics: make them current if they are not.
-        With no daemon the guard computes them (a bounded wait). A live daemon
-        recomputes them itself a moment after each batch, so wait briefly for it: an
-        assistant gets one answer, not the API's later `metrics` event. A daemon that
-        leaves metrics alone (`watch --no-metrics`) costs that wait once per change to
-        the graph; the answer's `current` says what it got."""
-        self.metrics.ensure(conn)
-        state = read.metrics_state(conn)
-        if state.core_current and state.heavy_current:
-            return
-        daemon = read.daemon_status(conn)
-        if not (daemon and daemon["alive"]) or state.graph_version == self._waited_for:
-            return
-        for field_name, seconds in zip(("core_current", "heavy_current"), DAEMON_METRICS_WAIT,
-                                       strict=True):
-            deadline = time.monotonic() + seconds
-            while not getattr(read.metrics_state(conn), field_name) and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
-        if not read.metrics_state(conn).heavy_current:
-            self._waited_for = state.graph_version
+        """Before an answer that shows graph metrics: make them current (the front
+        door's one rule). An assistant gets one answer, not the API's later `metrics`
+        event, so a live daemon is waited for briefly; the answer's `current` says
+        what it got."""
+        self.front_door.current_metrics(conn, wait_for_daemon=True)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -232,7 +216,8 @@ class VaultTools:
                 cited_by=[PageRef(path=s["path"], title=s["title"]) for s in _cut(
                     data["citations"]["cited_by"], LIST_LIMIT, "citations.cited_by",
                     truncated)]),
-            links=[OutLink(target=link["target"], anchor=link["anchor"], path=link["target_path"],
+            links=[OutLink(target=link["target"], anchor=link["anchor"],
+                           path=link["target_path"] or "",  # resolved links only
                            title=link["target_title"], line=link["line"],
                            embed=link["embed"])
                    for link in _cut(links, LIST_LIMIT, "links", truncated)],
@@ -245,7 +230,8 @@ class VaultTools:
                       for h in _cut(data["headings"], LIST_LIMIT, "headings", truncated)],
             metrics=Metrics(
                 pagerank=m["pagerank"], pagerank_rank=m["pagerank_rank"],
-                pages_ranked=m["pages_ranked"], in_degree=m["in_degree"],
+                pages_ranked=m["pages_ranked"], central_rank=m["central_rank"],
+                central_ranked=m["central_ranked"], in_degree=m["in_degree"],
                 out_degree=m["out_degree"], community=m["community"],
                 community_name=m["community_name"],
                 betweenness=m["betweenness"], component=m["component"],
@@ -399,8 +385,10 @@ class VaultTools:
             vault=str(config.vault), mirror=str(config.db), live=live,
             in_process=self.vault.in_process and live, daemon=daemon,
             last_change_at=last_change, last_sync_at=state["mirror"]["last_sync_at"],
-            pages=counts["pages"], links=counts["links"],
-            unresolved_links=counts["unresolved"], attachments=counts["attachments"],
+            pages=counts["pages"], sources=counts["sources"], links=counts["links"],
+            links_between_pages=counts["links_between_pages"], edges=counts["edges"],
+            unresolved=counts["unresolved"], unresolved_links=counts["unresolved"],
+            attachments=counts["attachments"],
             problems=counts["problems"], metrics_current=metrics["fresh"],
             communities_current=metrics["heavy_fresh"],
             metrics_computed_at=metrics["computed_at"], summary=summary)

@@ -11,6 +11,7 @@ arrays for the metrics), reports, sql (the public schema and read-only SQL).
 """
 
 from ..mirror import chunks, marks
+from . import answers
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -48,7 +49,17 @@ from .pages import (
     pages_named,
     search,
 )
-from .reports import REPORT_NAMES, Report, Summary, check_kind, page_kinds, run_report
+from .reports import (
+    REPORT_NAMES,
+    REPORTS,
+    Column,
+    Report,
+    ReportSpec,
+    Summary,
+    check_kind,
+    page_kinds,
+    run_report,
+)
 from .sql import (
     INTERNAL_COLUMNS,
     INTERNAL_TABLES,
@@ -64,6 +75,7 @@ from .sql import (
     value_limit,
 )
 from .status import (
+    Counts,
     Meta,
     MetricsState,
     MirrorStatus,
@@ -71,6 +83,7 @@ from .status import (
     counts,
     daemon_status,
     dump,
+    headline_counts,
     last_batch,
     meta,
     metrics_state,
@@ -79,9 +92,11 @@ from .status import (
 )
 
 __all__ = [
+    "answers",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
-    "REPORT_NAMES", "TABLE_NOTES", "BadRequest", "FoundPage", "GraphArrays", "Meta",
+    "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",
+    "headline_counts", "BadRequest", "FoundPage", "GraphArrays", "Meta",
     "MetricsState", "MirrorMissing", "MirrorStatus", "Neighbours", "NotFound", "PageSource",
     "QueryRefused", "QueryResult", "Report", "SchemaTable", "Summary", "check_kind", "chunks",
     "all_counts", "community_names", "compact", "counts", "daemon_status", "database", "dump",

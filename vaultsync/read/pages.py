@@ -9,11 +9,12 @@ import posixpath
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from ..mirror import chunks, marks
 from ..parse import parse_page
 from ..resolve import Resolver, is_page_path, name_key
+from .answers import Page, SearchResult
 from .base import BadRequest, NotFound, rows
 from .status import has_table
 
@@ -193,6 +194,7 @@ def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
                ) -> dict[int, dict[str, Any]]:
     """Node dicts by page id: every page, or those in `ids`."""
     sql = _node_sql(conn)
+    previous = conn.row_factory  # a caller's (Datasette's) connection keeps its own
     conn.row_factory = sqlite3.Row
     try:
         if ids is None:
@@ -201,14 +203,14 @@ def page_nodes(conn: sqlite3.Connection, ids: Sequence[int] | None = None
             rows = [r for chunk in chunks(list(ids)) for r in conn.execute(
                 sql + f" WHERE p.id IN ({marks(chunk)})", chunk)]
     finally:
-        conn.row_factory = None
+        conn.row_factory = previous
     tags = _tags_by_page(conn, ids)
     return {row["id"]: _node(row, tags.get(row["id"], [])) for row in rows}
 
 
 # --- one page ----------------------------------------------------------------------
 
-def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str, Any]:
+def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> Page:
     """Everything the mirror knows about one page. NotFound when there is no such page."""
     pid, real_path = page_id(conn, path)
     row = rows(conn, "SELECT id, path, title, kind, is_source, folder, frontmatter, body, "
@@ -248,6 +250,13 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str
         (node["pagerank"],)).fetchone()[0]
     metrics["pages_ranked"] = conn.execute(
         "SELECT count(*) FROM page_metrics WHERE pagerank IS NOT NULL").fetchone()[0]
+    metrics["rank_among"] = "pages"  # what pagerank_rank ranks among: every page
+    # The place in `report central`, which ranks the non-source pages only.
+    non_source = "SELECT count(*) FROM page_metrics m JOIN pages p ON p.id = m.page_id " \
+        "WHERE p.is_source = 0 AND m.pagerank IS NOT NULL"
+    metrics["central_rank"] = None if node["pagerank"] is None or node["is_source"] else \
+        conn.execute(non_source + " AND m.pagerank > ?", (node["pagerank"],)).fetchone()[0] + 1
+    metrics["central_ranked"] = conn.execute(non_source).fetchone()[0]
     named = [] if node["community"] is None else community_names(conn, node["community"])
     metrics["community_name"] = named[0]["name"] if named else None
     out: dict[str, Any] = {
@@ -277,7 +286,7 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> dict[str
     }
     if body:
         out["body"] = row["body"]
-    return out
+    return cast(Page, out)
 
 
 def _excerpt(body: str, length: int = 280) -> str:
@@ -306,7 +315,7 @@ def _snippet_html(text: str) -> str:
     return escaped.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
 
 
-def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, Any]:
+def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> SearchResult:
     """Pages whose title, alias or path names `q` first, then full-text matches (FTS5,
     bm25 with titles weighted 8x). `snippet` is HTML: the text escaped, hits in <mark>."""
     q = q.strip()
@@ -351,4 +360,5 @@ def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> dict[str, An
                 break
             results[path] = {"path": path, "title": title, "kind": kind, "match": "text",
                              "alias": None, "snippet": _snippet_html(snip), "rank": rank}
-    return {"query": q, "fts_query": query, "results": list(results.values())[:limit]}
+    return cast(SearchResult, {"query": q, "fts_query": query,
+                               "results": list(results.values())[:limit]})

@@ -10,19 +10,137 @@ Reports only read; metrics are computed beforehand (graph.ensure_metrics).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, cast
+
+from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI schemas
 
 from ..mirror import MetaKey
 from .base import BadRequest
 from .base import rows as query_rows
+from .status import headline_counts, metrics_state
 from .status import meta as read_meta
-from .status import metrics_state
 
-REPORT_NAMES = ("central", "orphans", "isolated", "dead-ends", "single-source", "unsourced",
-                "wanted", "broken-anchors", "communities", "summary")
+
+@dataclass(frozen=True)
+class Column:
+    """One field of a report's rows: its name, JSON type and what it means."""
+
+    name: str
+    type: str  # "string", "integer", "number", "boolean", "string[]" (a JSON list)
+    meaning: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """Everything about one report that a front end shows: the CLI's help, the
+    renderers' titles and columns, the HTTP API, the MCP tool's enum and description, the
+    Datasette canned query and the README's table are made from (or checked against)
+    these declarations."""
+
+    name: str
+    title: str  # a heading for people
+    description: str  # what it lists, one line
+    columns: tuple[Column, ...]  # every field of a row, in order (JSON has all of them)
+    shown: tuple[str, ...]  # the columns a table, Markdown or CSV shows, in order
+    kind: bool = True  # accepts `kind`
+    limit: str = "rows"  # what `limit` cuts: "rows", or "top" entries per section (summary)
+    canned_query: str | None = None  # the Datasette canned query that lists the same
+    heavy: bool = False  # needs communities/betweenness, not only the core metrics
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def as_json(self) -> dict[str, Any]:
+        """The declaration for clients (GET /api/reports)."""
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "columns": [{"name": c.name, "type": c.type, "meaning": c.meaning,
+                             "nullable": c.nullable} for c in self.columns],
+                "kind": self.kind, "limit": self.limit}
+
+
+_PATH = Column("path", "string", "the page's vault-relative path")
+_TITLE = Column("title", "string", "the page's title")
+_KIND = Column("kind", "string", "the page's kind (frontmatter `type`)", nullable=True)
+_IS_SOURCE = Column("is_source", "boolean", "a source page")
+_IN = Column("in_degree", "integer", "distinct other pages linking here", nullable=True)
+_OUT = Column("out_degree", "integer", "distinct other pages linked from here", nullable=True)
+_PAGE_LIST = (_PATH, _TITLE, _KIND, _IS_SOURCE, _IN, _OUT)
+
+REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
+    ReportSpec(
+        "central", "Central pages (by PageRank)",
+        "non-source pages by PageRank (`kind` picks another kind, sources included)",
+        (_PATH, _TITLE, _KIND,
+         Column("pagerank", "number", "weighted PageRank over the links between pages"),
+         Column("in_degree", "integer", "distinct other pages linking here"),
+         Column("out_degree", "integer", "distinct other pages linked from here"),
+         Column("citation_count", "integer", "distinct source pages linked either way"),
+         Column("rank", "integer", "place by PageRank among the pages this report ranks")),
+        ("rank", "title", "path", "kind", "pagerank", "in_degree", "out_degree",
+         "citation_count"), canned_query="central_concepts"),
+    ReportSpec("orphans", "Orphans: no other page links to them",
+               "pages no other page links to", _PAGE_LIST,
+               ("title", "path", "kind", "out_degree"), canned_query="orphans"),
+    ReportSpec("isolated", "Isolated pages: no links in or out",
+               "pages with no links in or out", _PAGE_LIST, ("title", "path", "kind"),
+               canned_query="isolated"),
+    ReportSpec("dead-ends", "Dead ends: no links to other pages",
+               "pages that link to no other page", _PAGE_LIST,
+               ("title", "path", "kind", "in_degree"), canned_query="dead_ends"),
+    ReportSpec(
+        "single-source", "Single-source pages: resting on one source",
+        "non-source pages backed by exactly one source",
+        (_PATH, _TITLE, _KIND, Column("source", "string", "the one source page's path"),
+         Column("source_title", "string", "the one source page's title")),
+        ("title", "path", "kind", "source_title", "source"), canned_query="single_source"),
+    ReportSpec("unsourced", "Unsourced pages: no source linked either way",
+               "non-source pages backed by none", _PAGE_LIST,
+               ("title", "path", "kind", "in_degree", "out_degree"),
+               canned_query="unsourced_concepts"),
+    ReportSpec(
+        "wanted", "Wanted pages: link targets that do not exist",
+        "unresolved link targets, by how many pages reference them",
+        (Column("target", "string", "the link target as written: the missing page's name"),
+         Column("title", "string", "the same text as `target`"),
+         Column("references", "integer", "pages that link to it"),
+         Column("links", "integer", "links to it"),
+         Column("referenced_by", "string[]", "paths of the pages that link to it")),
+        ("target", "references", "links", "referenced_by"), kind=False,
+        canned_query="wanted"),
+    ReportSpec(
+        "broken-anchors",
+        "Broken anchors: links to a heading or block the page does not have",
+        "links to a heading or block their target page does not have "
+        "(`kind`: of the linking page)",
+        (_PATH, _TITLE, _KIND, Column("line", "integer", "line of the link", nullable=True),
+         Column("target", "string", "the link target as written"),
+         Column("anchor", "string", "the #heading or #^block that is missing"),
+         Column("target_path", "string", "the page the link resolves to")),
+        ("title", "path", "line", "target", "anchor", "target_path"),
+        canned_query="broken_anchors"),
+    ReportSpec(
+        "communities", "Communities (Louvain)",
+        "Louvain communities of two or more pages, named after their top page",
+        (Column("path", "string", "the community's top page by PageRank"),
+         Column("title", "string", "its title: the community's name"),
+         Column("community", "integer", "the community's number, 0 = the largest"),
+         Column("size", "integer", "pages in it"),
+         Column("pagerank", "number", "the top page's PageRank", nullable=True),
+         Column("sources", "integer", "source pages in it"),
+         Column("top", "string[]", "titles of its most central pages")),
+        ("community", "size", "title", "path", "sources", "top"), heavy=True,
+        canned_query="communities"),
+    ReportSpec("summary", "Summary", "the headline counts, every report's count and the "
+               "top entries of the main ones", (), (), limit="top", heavy=True),
+)}
+REPORT_NAMES = tuple(REPORTS)
+
 SUMMARY_TOP = 10
 
 _PAGE_VIEWS = {"orphans": "orphan_pages", "isolated": "isolated_pages",
@@ -136,20 +254,14 @@ def summary(conn: sqlite3.Connection, top: int | None = None,
              for name in ("central", "orphans", "isolated", "dead-ends", "single-source",
                           "unsourced", "broken-anchors", "communities")}
     lists["wanted"] = report_rows(conn, "wanted")
-    counts = {
-        "pages": q(f"SELECT count(*) FROM pages p WHERE 1 = 1{where}", params).fetchone()[0],
-        "sources": q(f"SELECT count(*) FROM pages p WHERE is_source = 1{where}",
-                     params).fetchone()[0],
-        "links": q("SELECT count(*) FROM links").fetchone()[0],
-        "page_links": q("SELECT count(*) FROM links WHERE target_id IS NOT NULL "
-                        "AND target_id != source_id").fetchone()[0],
-        "unresolved_links": q("SELECT count(*) FROM links WHERE target_path IS NULL "
-                              "AND target != ''").fetchone()[0],
-        "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
-    }
-    counts.update({name.replace("-", "_"): len(rows) for name, rows in lists.items()
-                   if name != "central"})
-    counts["ranked"] = len(lists["central"])
+    counts = cast(dict[str, int], dict(headline_counts(conn)))
+    if kind is not None:  # the pages of that kind; links and the rest stay vault-wide
+        counts["pages"] = q(f"SELECT count(*) FROM pages p WHERE 1 = 1{where}",
+                            params).fetchone()[0]
+        counts["sources"] = q(f"SELECT count(*) FROM pages p WHERE is_source = 1{where}",
+                              params).fetchone()[0]
+    # Each report's count: `central` is how many pages it ranks.
+    counts.update({name.replace("-", "_"): len(rows) for name, rows in lists.items()})
     metrics = {
         "computed_at": state.computed_at,
         "stale": not state.core_current,
@@ -254,4 +366,46 @@ class Report:
     summary: Summary | None = None
 
     def json(self) -> list[dict[str, Any]] | Summary:
+        """JSON-ready data: the rows, or the summary object."""
         return self.summary if self.summary is not None else self.rows
+
+    @property
+    def spec(self) -> ReportSpec:
+        return REPORTS[self.name]
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The rows (summary: one row per count, `count` and `value`)."""
+        if self.summary is not None:
+            return [{"count": k, "value": v} for k, v in self.summary["counts"].items()]
+        return [dict(row) for row in self.rows]
+
+    # Presentation is render.py's; imported on use (it reads this module's declarations).
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.json(), indent=indent, ensure_ascii=False)
+
+    def to_markdown(self, *, link_base: str = "") -> str:
+        """A Markdown table (summary: the report to share), pages linked as
+        `link_base` + their vault path."""
+        from ..render import render
+
+        return render(self, "markdown", link_base=link_base)
+
+    def to_csv(self) -> str:
+        from ..render import render
+
+        return render(self, "csv")
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame of `to_rows()`, the declared columns in order (needs pandas,
+        which vaultsync does not install)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("Report.to_dataframe needs pandas: pip install pandas") \
+                from None
+        columns = list(self.spec.column_names) if self.summary is None else \
+            ["count", "value"]
+        return pandas.DataFrame(self.to_rows(), columns=columns)
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows a report as its table
+        return self.to_markdown()

@@ -11,7 +11,9 @@ import json
 import socket
 import sqlite3
 from collections.abc import Mapping
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple
+
+from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI schemas
 
 from .. import platform
 from ..mirror import MetaKey
@@ -105,22 +107,65 @@ def metrics_state(conn: sqlite3.Connection) -> MetricsState:
         layout_graph_hash=m.get(MetaKey.LAYOUT_GRAPH_HASH))
 
 
+class Counts(TypedDict):
+    """The headline counts, named the same by every front end (`sync`, `status`, the
+    `summary` report, the HTTP API's status, the MCP `status` tool)."""
+
+    pages: int  # Markdown pages
+    sources: int  # of them, source pages
+    attachments: int  # other files of the vault
+    links: int  # every link written in a page: to pages, to files, unresolved
+    links_between_pages: int  # of them, resolved from one page to another
+    edges: int  # distinct (linking page, linked page) pairs: the graph's edges
+    unresolved: int  # links whose target no page or file answers
+    problems: int  # rows of `problems`
+
+
+COUNT_MEANINGS: dict[str, str] = {
+    "pages": "Markdown pages",
+    "sources": "source pages among them",
+    "attachments": "other files of the vault",
+    "links": "every link written in a page: to pages, to files, unresolved",
+    "links_between_pages": "links resolved from one page to another",
+    "edges": "distinct (linking page, linked page) pairs: the graph's edges",
+    "unresolved": "links whose target no page or file answers",
+    "problems": "pages or files indexed with a problem",
+}
+
+
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """The mirror's headline counts: the sync summary's figures (cheap: every batch of
-    the daemon reads them)."""
+    """The cheap headline counts a sync reports (every batch of the daemon reads them)."""
     q = conn.execute
     return {
         "pages": q("SELECT count(*) FROM pages").fetchone()[0],
         "attachments": q("SELECT count(*) FROM attachments").fetchone()[0],
         "links": q("SELECT count(*) FROM links").fetchone()[0],
-        "unresolved": q("SELECT count(*) FROM links WHERE target_path IS NULL").fetchone()[0],
+        "unresolved": q(f"SELECT count(*) FROM links WHERE {UNRESOLVED}").fetchone()[0],
         "problems": q("SELECT count(*) FROM problems").fetchone()[0],
     }
 
 
+# A link to a heading of its own page (`[[#Heading]]`) has an empty target: not unresolved.
+UNRESOLVED = "target_path IS NULL AND target != ''"
+
+
+def headline_counts(conn: sqlite3.Connection) -> Counts:
+    """Every headline count (see Counts)."""
+    q = conn.execute
+    cheap = counts(conn)
+    return Counts(
+        pages=cheap["pages"],
+        sources=q("SELECT count(*) FROM pages WHERE is_source = 1").fetchone()[0],
+        attachments=cheap["attachments"], links=cheap["links"],
+        links_between_pages=q("SELECT count(*) FROM links WHERE target_id IS NOT NULL "
+                              "AND target_id != source_id").fetchone()[0],
+        edges=q("SELECT count(*) FROM page_edges").fetchone()[0],
+        unresolved=cheap["unresolved"], problems=cheap["problems"])
+
+
 def all_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """The headline counts, and the distinct tags and citation pairs (for `status`)."""
-    return {**counts(conn),
+    return {**headline_counts(conn),
             "tags": conn.execute("SELECT count(DISTINCT tag) FROM tags").fetchone()[0],
             "citations": conn.execute("SELECT count(*) FROM citations").fetchone()[0]}
 
@@ -168,7 +213,7 @@ class MirrorStatus(TypedDict):
     daemon: dict[str, Any] | None  # the daemon_status row, with `alive`
     alive: bool  # a daemon keeps the mirror live
     last_batch: dict[str, Any] | None  # the last sync_log row
-    counts: dict[str, int]
+    counts: dict[str, int]  # headline_counts(), and the distinct tags and citation pairs
     metrics: dict[str, Any]  # MetricsState.as_json()
 
 

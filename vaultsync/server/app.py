@@ -55,6 +55,16 @@ class ServerState:
     watch: bool = False
     daemon_error: str | None = None
 
+    def __post_init__(self) -> None:
+        from ..vault import Vault
+
+        self.vault = Vault(config=self.config, metrics=self.metrics)
+
+    def current_metrics(self, conn: sqlite3.Connection) -> None:
+        """The front door's rule; a live daemon is not waited for: the view hears of
+        its new metrics on the event stream."""
+        self.vault.current_metrics(conn, wait_for_daemon=False)
+
 
 def _state(request: Request) -> ServerState:
     state: ServerState = request.app.state.vaultsync
@@ -89,7 +99,7 @@ def api_graph(request: Request) -> Response:
     limit = parse_int(q.get("limit"), "limit", lo=1, hi=1_000_000, default=None)
     min_pagerank = parse_float(q.get("min_pagerank"), "min_pagerank")
     with read.open_mirror(state.config.db) as conn:
-        state.metrics.ensure(conn)
+        state.current_metrics(conn)
         data = read.graph(conn, kinds=split_list(q.getlist("kind")),
                           tags=split_list(q.getlist("tag")),
                           min_pagerank=min_pagerank, include=include, limit=limit)
@@ -109,7 +119,7 @@ def api_graph_local(request: Request) -> Response:
     include = _include(request)
     shape = _graph_format(request)
     with read.open_mirror(state.config.db) as conn:
-        state.metrics.ensure(conn)
+        state.current_metrics(conn)
         data = read.local_graph(conn, path, depth=depth or 1, direction=direction,
                                 include=include)
     return _json(read.compact(data) if shape == "compact" else data)
@@ -120,7 +130,7 @@ def api_page(request: Request) -> Response:
     path = check_vault_path(request.path_params["path"])
     body = request.query_params.get("body", "") in ("1", "true", "yes")
     with read.open_mirror(state.config.db) as conn:
-        state.metrics.ensure(conn)
+        state.current_metrics(conn)
         return _json(read.page(conn, path, body=body))
 
 
@@ -133,7 +143,8 @@ def api_search(request: Request) -> Response:
 
 
 def api_reports(request: Request) -> Response:
-    return _json({"reports": list(read.REPORT_NAMES)})
+    return _json({"reports": list(read.REPORT_NAMES),
+                  "declarations": [spec.as_json() for spec in read.REPORTS.values()]})
 
 
 def api_report(request: Request) -> Response:
@@ -145,7 +156,7 @@ def api_report(request: Request) -> Response:
     limit = parse_int(q.get("limit"), "limit", lo=0, hi=1_000_000, default=None)
     kind = q.get("kind") or None
     with read.open_mirror(state.config.db) as conn:
-        state.metrics.ensure(conn)
+        state.current_metrics(conn)
         report = read.run_report(conn, name, limit=limit, kind=kind)
     return _json(report.json())
 

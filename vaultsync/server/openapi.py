@@ -1,10 +1,15 @@
-"""The OpenAPI 3.1 description of the API, served at /api/openapi.json. Hand-written:
-the paths and JSON fields here are a contract, and tests check the routes match."""
+"""The OpenAPI 3.1 description of the API, served at /api/openapi.json and committed as
+docs/openapi.json (scripts/dump_openapi.py; the view's and the Obsidian plugin's
+TypeScript types are generated from it). The paths and their parameters are written
+here (tests check they match the routes); the answers' schemas are generated from the
+read layer's typed records (read.answers, pydantic's TypeAdapter) and the reports'
+declarations (read.REPORTS), so a change of shape changes this document."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..read import answers
 from ..read.graph import (
     COMPACT_COLUMNS,
     DIRECTIONS,
@@ -13,6 +18,8 @@ from ..read.graph import (
     LOCAL_COLUMNS,
     MAX_DEPTH,
 )
+from ..read.reports import REPORTS, ReportSpec, Summary
+from ..read.status import Counts
 
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
@@ -37,39 +44,69 @@ _FORMAT = _param("format", "query", {"enum": ["full", "compact"], "default": "fu
 _COMMON = {"401": _ERROR, "400": _ERROR, "503": _ERROR}
 
 
+REF = "#/components/schemas/{model}"
+
+
+def record_schemas(*records: Any) -> dict[str, Any]:
+    """JSON Schemas of typed records (TypedDicts), by name, with the records they hold;
+    references point into the OpenAPI document's components."""
+    from pydantic import TypeAdapter
+
+    out: dict[str, Any] = {}
+    for record in records:
+        schema = TypeAdapter(record).json_schema(ref_template=REF, mode="serialization")
+        out.update(schema.pop("$defs", {}))
+        out[record.__name__] = schema
+    return out
+
+
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "string": {"type": "string"}, "integer": {"type": "integer"},
+    "number": {"type": "number"}, "boolean": {"type": "boolean"},
+    "string[]": {"type": "array", "items": {"type": "string"}}}
+
+
+def report_schema(spec: ReportSpec) -> dict[str, Any]:
+    """The JSON Schema of one report's answer, from its declaration."""
+    if not spec.columns:  # summary
+        return {"$ref": REF.format(model="Summary")}
+    properties = {}
+    for column in spec.columns:
+        schema: dict[str, Any] = dict(_JSON_TYPES[column.type])
+        if column.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        properties[column.name] = {**schema, "description": column.meaning}
+    return {"type": "array", "title": spec.title, "description": spec.description,
+            "items": {"type": "object", "required": list(spec.column_names),
+                      "properties": properties}}
+
+
+_DECLARATION = {"type": "object", "description": "read.ReportSpec: what a report lists "
+                "and what it accepts", "required": ["name", "title", "description",
+                                                    "columns", "kind", "limit"],
+                "properties": {
+                    "name": {"type": "string"}, "title": {"type": "string"},
+                    "description": {"type": "string"},
+                    "columns": {"type": "array", "items": {
+                        "type": "object", "required": ["name", "type", "meaning", "nullable"],
+                        "properties": {"name": {"type": "string"},
+                                       "type": {"enum": list(_JSON_TYPES)},
+                                       "meaning": {"type": "string"},
+                                       "nullable": {"type": "boolean"}}}},
+                    "kind": {"type": "boolean", "description": "accepts ?kind="},
+                    "limit": {"enum": ["rows", "top"],
+                              "description": "what ?limit= cuts"}}}
+
+
+def report_schema_name(name: str) -> str:
+    return "Report" + "".join(part.title() for part in name.split("-"))
+
+
 def openapi_document(version: str) -> dict[str, Any]:
-    node = {
-        "type": "object",
-        "required": ["id", "type", "title"],
-        "properties": {
-            "id": {"type": "string", "description": "vault path for pages; "
-                   "'unresolved:NAME', 'tag:#TAG' or the attachment path otherwise"},
-            "type": {"enum": ["page", "unresolved", "attachment", "tag"]},
-            "title": {"type": "string"}, "kind": {"type": ["string", "null"]},
-            "folder": {"type": "string"}, "is_source": {"type": "boolean"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "pagerank": {"type": ["number", "null"]},
-            "community": {"type": ["integer", "null"]},
-            "betweenness": {"type": ["number", "null"]},
-            "component": {"type": ["integer", "null"]},
-            "citation_count": {"type": "integer"},
-            "sources": {"type": "integer", "description": "source pages backing this page"},
-            "cited_by": {"type": "integer", "description": "pages citing this source page"},
-            "in_degree": {"type": "integer"}, "out_degree": {"type": "integer"},
-            "orphan": {"type": "boolean"}, "dead_end": {"type": "boolean"},
-            "isolated": {"type": "boolean"}, "single_source": {"type": "boolean"},
-            "unsourced": {"type": "boolean"},
-            "depth": {"type": "integer", "description": "local graph only"},
-            "center": {"type": "boolean", "description": "local graph only"},
-            "x": {"type": ["number", "null"], "description": "stored layout position (pages; "
-                  "null until the layout is computed)"},
-            "y": {"type": ["number", "null"], "description": "stored layout position"},
-        },
-    }
-    community = {"type": "object", "required": ["id", "name", "size"], "properties": {
-        "id": {"type": "integer"}, "name": {"type": "string",
-                                            "description": "title of its top page by PageRank"},
-        "path": {"type": "string"}, "size": {"type": "integer"}}}
+    records = record_schemas(answers.Page, answers.Graph, answers.LocalGraph,
+                             answers.SearchResult, answers.Status, Summary, Counts)
+    reports = {report_schema_name(name): report_schema(spec)
+               for name, spec in REPORTS.items() if spec.columns}
     compact_nodes = {
         "type": "object",
         "description": "One array per field, a value per node, in node order. The flags "
@@ -93,18 +130,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                                             "indexes into the node arrays, and links per edge"},
                    "meta": {"type": "object"},
                }}
-    graph = {"type": "object", "required": ["nodes", "links"], "properties": {
-        "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
-        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
-        "meta": {"type": "object", "properties": {
-            "communities": {"type": "array",
-                            "items": {"$ref": "#/components/schemas/Community"},
-                            "description": "every community of 2+ pages in the vault"},
-            "layout": {"type": "object", "description": "whether the stored layout is "
-                       "current (fresh), when and how it was computed"},
-        }},
-    }}
     graph_or_compact = {"oneOf": [{"$ref": "#/components/schemas/Graph"},
+                                  {"$ref": "#/components/schemas/CompactGraph"}]}
+    local_or_compact = {"oneOf": [{"$ref": "#/components/schemas/LocalGraph"},
                                   {"$ref": "#/components/schemas/CompactGraph"}]}
     return {
         "openapi": "3.1.0",
@@ -122,15 +150,16 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error"],
                           "properties": {"error": {"type": "string"}}},
-                "Node": node,
-                "Link": {"type": "object", "required": ["source", "target", "weight"],
-                         "properties": {"source": {"type": "string"},
-                                        "target": {"type": "string"},
-                                        "weight": {"type": "integer"},
-                                        "type": {"type": "string"}}},
-                "Graph": graph,
                 "CompactGraph": compact,
-                "Community": community,
+                "ApiStatus": {"allOf": [{"$ref": REF.format(model="Status")}, {
+                    "type": "object", "properties": {
+                        "server": {"type": "object", "description": "this server: version, "
+                                   "watch, allow_remote, view_built, daemon_error"},
+                        "layout": {"$ref": REF.format(model="LayoutFreshness")}}}],
+                    "description": "Status, and the server's own facts. Before the first "
+                                   "sync, mirror, daemon, counts and metrics are null."},
+                **records,
+                **reports,
             },
         },
         "paths": {
@@ -162,7 +191,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     _INCLUDE,
                     _FORMAT,
                 ],
-                "responses": {"200": _ok(graph_or_compact), "404": _ERROR, **_COMMON},
+                "responses": {"200": _ok(local_or_compact), "404": _ERROR, **_COMMON},
             }},
             "/api/pages/{path}": {"get": {
                 "summary": "One page: frontmatter, tags, aliases, headings, links, "
@@ -172,7 +201,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                            required=True),
                     _param("body", "query", {"type": "boolean"}, "Include the Markdown body"),
                 ],
-                "responses": {"200": _ok({"type": "object"}), "404": _ERROR, **_COMMON},
+                "responses": {"200": _ok({"$ref": "#/components/schemas/Page"}), "404": _ERROR,
+                              **_COMMON},
             }},
             "/api/search": {"get": {
                 "summary": "Pages by title, alias or path, then full text (FTS5)",
@@ -181,31 +211,40 @@ def openapi_document(version: str) -> dict[str, Any]:
                     _param("limit", "query", {"type": "integer", "minimum": 1,
                                               "maximum": 200, "default": 20}, "Most results"),
                 ],
-                "responses": {"200": _ok({"type": "object", "properties": {
-                    "query": {"type": "string"},
-                    "results": {"type": "array", "items": {"type": "object", "properties": {
-                        "path": {"type": "string"}, "title": {"type": "string"},
-                        "kind": {"type": ["string", "null"]},
-                        "snippet": {"type": "string",
-                                    "description": "HTML: escaped text, hits in <mark>"},
-                    }}}}}), **_COMMON},
+                "responses": {"200": _ok({"$ref": "#/components/schemas/SearchResult"}),
+                              **_COMMON},
             }},
             "/api/reports": {"get": {
-                "summary": "The report names",
-                "responses": {"200": _ok({"type": "object"}), **_COMMON},
+                "summary": "The report names, and each report's declaration",
+                "responses": {"200": _ok({"type": "object", "required": ["reports"],
+                                          "properties": {"reports": {
+                                              "type": "array",
+                                              "items": {"enum": list(REPORTS)}},
+                                              "declarations": {
+                                                  "type": "array",
+                                                  "items": _DECLARATION}}}),
+                              **_COMMON},
             }},
             "/api/reports/{name}": {"get": {
                 "summary": "A report, as `vaultsync report NAME --format json`",
                 "parameters": [
-                    _param("name", "path", {"type": "string"}, "Report name", required=True),
-                    _param("limit", "query", {"type": "integer", "minimum": 1}, "Most rows"),
-                    _param("kind", "query", {"type": "string"}, "Only pages of this kind"),
+                    _param("name", "path", {"enum": list(REPORTS)}, "Report name",
+                           required=True),
+                    _param("limit", "query", {"type": "integer", "minimum": 0},
+                           "Most rows (summary: top entries per section); 0: all"),
+                    _param("kind", "query", {"type": "string"}, "Only pages of this kind "
+                           "(not for " + ", ".join(n for n, r in REPORTS.items()
+                                                   if not r.kind) + ")"),
                 ],
-                "responses": {"200": _ok({}), "404": _ERROR, **_COMMON},
+                "responses": {"200": _ok({"oneOf": [
+                    {"$ref": REF.format(model=report_schema_name(name))
+                     if spec.columns else REF.format(model="Summary")}
+                    for name, spec in REPORTS.items()]}), "404": _ERROR, **_COMMON},
             }},
             "/api/status": {"get": {
                 "summary": "Daemon alive, last batch, counts, metrics freshness",
-                "responses": {"200": _ok({"type": "object"}), **_COMMON},
+                "responses": {"200": _ok({"$ref": "#/components/schemas/ApiStatus"}),
+                              **_COMMON},
             }},
             "/api/events": {"get": {
                 "summary": "Server-sent events: `batch` per committed sync batch "

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 
-from .. import read
 from ..config import Config
 from .app import BUILD_HINT, BUNDLE, ServerState, create_app
 from .protocol import HEADER_TIMEOUT
@@ -115,38 +114,27 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
         if created:
             say(f"new API token (saved in {token_path(config.db)}, mode 0600; "
                 f"`vaultsync token` prints it again):\n{token}")
-        if not config.db.exists():
-            from ..sync import sync_vault
+        from ..vault import Vault
 
+        if not config.db.exists():
             say(f"mirror: {config.db} (first sync)")
-            report = sync_vault(config, progress=progress)
-            say(report.summary())
-            for warning in report.warnings:
-                say(warning)
         # A daemon already keeping the mirror makes this server live; a second one
         # would only be refused.
-        with read.open_mirror(config.db) as conn:
-            other = read.daemon_status(conn) or {}
-        running = bool(other.get("alive"))
+        liveness = Vault(config=config).prepare(watch=watch, progress=progress)
+        if liveness.first_sync is not None:
+            say(liveness.first_sync.summary())
+            for warning in liveness.first_sync.warnings:
+                say(warning)
         app = create_app(config, token=token, allow_remote=allow_remote,
-                         watch=watch and not running)
+                         watch=liveness.in_process)
         server = AppServer(app, sock)
         stop_daemon = threading.Event()
         daemon_thread = None
-        if watch:
+        if liveness.in_process or liveness.standby:
             # Beside a running daemon, on standby: when it stops, this server takes over.
             daemon_thread = start_daemon(config, stop_daemon, app.state.vaultsync, say,
-                                         standby=running)
-        if running and watch:
-            live = (f"live: kept by the running vaultsync watch, pid {other.get('pid')}; "
-                    "kept here if it stops")
-        elif running:
-            live = (f"live while the running vaultsync watch (pid {other.get('pid')}) "
-                    "runs")
-        elif watch:
-            live = "live: watching the vault"
-        else:
-            live = "no --watch: run `vaultsync watch` for live updates"
+                                         standby=liveness.standby)
+        live = liveness.description
         url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}/"
         say(f"vaultsync: serving {config.vault} at {url} ({live}); Ctrl-C to stop")
         if not BUNDLE.exists():

@@ -1,0 +1,307 @@
+"""The read layer's answers as typed records, defined once: a page, a search, the graph
+and a neighbourhood, the mirror's status. `Vault`, the HTTP API and the MCP tools answer
+with these; the OpenAPI document's schemas are generated from them
+(server/openapi.py), and the view's and the Obsidian plugin's TypeScript types from
+that document.
+
+TypedDicts (from typing_extensions, which pydantic reads on every Python vaultsync
+supports), because the answers are JSON: a record is the dict the API sends.
+"""
+
+# No `from __future__ import annotations`: TypedDict learns which keys are NotRequired
+# from the annotations themselves, evaluated.
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
+
+# --- a page -----------------------------------------------------------------------------
+
+
+class Heading(TypedDict):
+    level: int
+    text: str
+    line: int | None
+
+
+class PageLink(TypedDict):
+    """A link written in the page."""
+
+    target: str  # as written ('' for a link to a heading of the page itself)
+    anchor: str | None  # #heading or #^block
+    display: str | None
+    embed: bool
+    line: int | None
+    form: str  # wikilink, markdown, frontmatter
+    target_path: str | None  # the page or file it resolves to; None: unresolved
+    target_title: str | None
+    target_type: Literal["page", "attachment"] | None
+    resolved: bool
+
+
+class ExternalLink(TypedDict):
+    url: str
+    display: str | None
+    line: int | None
+
+
+class Backlink(TypedDict):
+    """A link to the page, from another page."""
+
+    path: str
+    title: str
+    line: int | None
+    display: str | None
+    anchor: str | None
+    embed: bool
+    form: str
+
+
+class PageRef(TypedDict):
+    path: str
+    title: str
+    kind: str | None
+
+
+class Citations(TypedDict):
+    sources: list[PageRef]  # the source pages joined to this page by a link either way
+    cited_by: list[PageRef]  # for a source page: the pages it is joined to
+
+
+class PageMetrics(TypedDict):
+    """A page's graph figures. `pagerank_rank` of `pages_ranked` ranks every page
+    (`rank_among`); `central_rank` of `central_ranked` is its place in the `central`
+    report, which ranks the non-source pages."""
+
+    pagerank: float | None
+    community: int | None
+    betweenness: float | None
+    component: int | None
+    citation_count: int
+    in_degree: int
+    out_degree: int
+    orphan: bool
+    dead_end: bool
+    isolated: bool
+    single_source: bool
+    unsourced: bool
+    computed_at: str | None
+    pagerank_rank: int | None
+    pages_ranked: int
+    rank_among: Literal["pages"]
+    central_rank: int | None
+    central_ranked: int
+    community_name: str | None
+
+
+class Problem(TypedDict):
+    line: int | None
+    message: str
+    severity: str
+
+
+class Page(TypedDict):
+    """Everything the mirror knows about one page."""
+
+    path: str
+    title: str
+    kind: str | None
+    is_source: bool
+    folder: str
+    frontmatter: dict[str, Any]
+    tags: list[str]
+    aliases: list[str]
+    headings: list[Heading]
+    links: list[PageLink]
+    external_links: list[ExternalLink]
+    backlinks: list[Backlink]
+    citations: Citations
+    metrics: PageMetrics
+    problems: list[Problem]
+    size: int
+    mtime: float
+    synced_at: str | None
+    excerpt: str
+    body: NotRequired[str]  # with body=true
+    resolved_from: NotRequired[str | None]  # Vault.page: the link target it was found by
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+class SearchHit(TypedDict):
+    path: str
+    title: str
+    kind: str | None
+    match: Literal["name", "text"]  # name: title, alias or path; text: full text
+    alias: NotRequired[str | None]
+    snippet: str  # HTML: escaped text, hits in <mark>
+    rank: NotRequired[float | None]
+
+
+class SearchResult(TypedDict):
+    query: str
+    fts_query: NotRequired[str]
+    results: list[SearchHit]
+
+
+# --- the graph ----------------------------------------------------------------------------
+
+
+class _NodeId(TypedDict):
+    id: str  # a page's vault path; 'unresolved:NAME', 'tag:#TAG' or a file's path
+    type: Literal["page", "unresolved", "attachment", "tag"]
+    title: str
+
+
+class Node(_NodeId, total=False):
+    """A node of the graph; pages have every field, other nodes the first three."""
+
+    kind: str | None
+    folder: str
+    is_source: bool
+    tags: list[str]
+    pagerank: float | None
+    community: int | None
+    betweenness: float | None
+    component: int | None
+    citation_count: int | None
+    sources: int  # source pages backing this page
+    cited_by: int  # pages citing this source page
+    in_degree: int | None
+    out_degree: int | None
+    orphan: bool
+    dead_end: bool
+    isolated: bool
+    single_source: bool
+    unsourced: bool
+    x: float | None  # the stored layout's position; None until it is computed
+    y: float | None
+    depth: int  # local graph only: links away from the centre
+    center: bool  # local graph only
+
+
+class _GraphLinkEnds(TypedDict):
+    source: str
+    target: str
+    weight: int  # links from source to target
+
+
+class GraphLink(_GraphLinkEnds, total=False):
+    type: str
+
+
+class Community(TypedDict):
+    id: int
+    name: str  # the title of its top page by PageRank
+    path: str
+    size: int
+
+
+class MetricsFreshness(TypedDict):
+    computed_at: str | None
+    heavy_computed_at: str | None
+    graph_version: str
+    metrics_graph_version: str | None
+    fresh: bool  # the core metrics describe the graph as it is
+    heavy_fresh: bool  # betweenness and communities do
+    computing: NotRequired[bool]  # serve: a computation is under way
+    last_error: NotRequired[str | None]
+
+
+class LayoutFreshness(TypedDict):
+    fresh: bool
+    computed_at: str | None
+    method: str | None
+    graph_hash: str | None
+
+
+class GraphMeta(TypedDict, total=False):
+    pages: int
+    shown_pages: int
+    truncated: bool
+    include: list[str]
+    metrics: MetricsFreshness
+    communities: list[Community]  # every community of 2+ pages in the vault
+    layout: LayoutFreshness
+
+
+class Graph(TypedDict):
+    """The graph as node-link JSON (the graph view's)."""
+
+    nodes: list[Node]
+    links: list[GraphLink]
+    meta: GraphMeta
+
+
+class LocalGraph(Graph):
+    """A page's neighbourhood (Obsidian's local graph)."""
+
+    center: str
+    depth: int
+    direction: Literal["in", "out", "both"]
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+class MirrorInfo(TypedDict):
+    schema_version: int
+    graph_version: str | None
+    last_sync_at: str | None
+
+
+class Daemon(TypedDict, total=False):
+    """The daemon_status row, with `alive`."""
+
+    pid: int | None
+    host: str | None
+    state: str | None
+    started_at: str | None
+    last_batch_at: str | None
+    error: str | None
+    error_since: str | None
+    alive: bool
+    polling: str | None  # why a live daemon polls the vault instead of watching it
+
+
+class Batch(TypedDict):
+    """A row of sync_log: one committed batch."""
+
+    id: int
+    at: str
+    origin: str
+    added: int
+    updated: int
+    removed: int
+    renamed: int
+    changed_paths: list[str]
+    removed_paths: list[str]
+    seconds: float | None
+
+
+class StatusCounts(TypedDict):
+    """The headline counts (read.Counts), and distinct tags and citation pairs."""
+
+    pages: int
+    sources: int
+    attachments: int
+    links: int
+    links_between_pages: int
+    edges: int
+    unresolved: int
+    problems: int
+    tags: int
+    citations: int
+
+
+class Status(TypedDict):
+    """How fresh the mirror is: `Vault.status()`, and the heart of GET /api/status."""
+
+    vault: str
+    db: str
+    mirror: MirrorInfo
+    daemon: Daemon | None
+    alive: bool  # a daemon keeps the mirror live
+    last_batch: Batch | None
+    counts: StatusCounts
+    metrics: MetricsFreshness
