@@ -104,6 +104,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                        "current (fresh), when and how it was computed"},
         }},
     }}
+    page = _page_schema()
+    report_rows = {"type": "array", "items": {"$ref": "#/components/schemas/ReportRow"}}
     graph_or_compact = {"oneOf": [{"$ref": "#/components/schemas/Graph"},
                                   {"$ref": "#/components/schemas/CompactGraph"}]}
     return {
@@ -131,6 +133,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "Graph": graph,
                 "CompactGraph": compact,
                 "Community": community,
+                "Page": page,
+                "PageRef": _PAGE_REF,
+                "ReportRow": _REPORT_ROW,
             },
         },
         "paths": {
@@ -172,7 +177,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                            required=True),
                     _param("body", "query", {"type": "boolean"}, "Include the Markdown body"),
                 ],
-                "responses": {"200": _ok({"type": "object"}), "404": _ERROR, **_COMMON},
+                "responses": {"200": _ok({"$ref": "#/components/schemas/Page"}), "404": _ERROR,
+                              **_COMMON},
             }},
             "/api/search": {"get": {
                 "summary": "Pages by title, alias or path, then full text (FTS5)",
@@ -192,7 +198,10 @@ def openapi_document(version: str) -> dict[str, Any]:
             }},
             "/api/reports": {"get": {
                 "summary": "The report names",
-                "responses": {"200": _ok({"type": "object"}), **_COMMON},
+                "responses": {"200": _ok({"type": "object", "required": ["reports"],
+                                          "properties": {"reports": {
+                                              "type": "array", "items": {"type": "string"}}}}),
+                              **_COMMON},
             }},
             "/api/reports/{name}": {"get": {
                 "summary": "A report, as `vaultsync report NAME --format json`",
@@ -201,7 +210,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                     _param("limit", "query", {"type": "integer", "minimum": 1}, "Most rows"),
                     _param("kind", "query", {"type": "string"}, "Only pages of this kind"),
                 ],
-                "responses": {"200": _ok({}), "404": _ERROR, **_COMMON},
+                "responses": {"200": _ok({"oneOf": [report_rows, {
+                    "type": "object", "description": "summary: the counts and top rows"}]}),
+                    "404": _ERROR, **_COMMON},
             }},
             "/api/status": {"get": {
                 "summary": "Daemon alive, last batch, counts, metrics freshness",
@@ -225,3 +236,98 @@ def openapi_document(version: str) -> dict[str, Any]:
             }},
         },
     }
+
+
+_PAGE_REF = {"type": "object", "required": ["path", "title"], "properties": {
+    "path": {"type": "string"}, "title": {"type": "string"},
+    "kind": {"type": ["string", "null"]}}}
+
+_REPORT_ROW = {
+    "type": "object",
+    "description": "One row of a report: `path` and `title` (wanted: `target` and `title`, "
+                   "no path), plus the report's own figures",
+    "required": ["title"],
+    "properties": {
+        "path": {"type": "string"}, "title": {"type": "string"},
+        "target": {"type": "string"}, "kind": {"type": ["string", "null"]},
+        "line": {"type": "integer"}, "anchor": {"type": "string"},
+        "rank": {"type": "integer"}, "pagerank": {"type": ["number", "null"]},
+        "citation_count": {"type": ["integer", "null"]},
+        "source": {"type": "string"}, "source_title": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def _page_schema() -> dict[str, Any]:
+    """What `GET /api/pages/{path}` answers (read.page)."""
+    nullable_int = {"type": ["integer", "null"]}
+    nullable_num = {"type": ["number", "null"]}
+    link = {"type": "object", "required": ["target", "line", "resolved"], "properties": {
+        "target": {"type": "string"}, "anchor": {"type": ["string", "null"]},
+        "display": {"type": ["string", "null"]}, "embed": {"type": "boolean"},
+        "line": {"type": "integer"}, "form": {"type": "string"},
+        "target_path": {"type": ["string", "null"]},
+        "target_title": {"type": ["string", "null"]},
+        "target_type": {"enum": ["page", "attachment", None]},
+        "resolved": {"type": "boolean"}}}
+    backlink = {"type": "object", "required": ["path", "title", "line"], "properties": {
+        "path": {"type": "string"}, "title": {"type": "string"}, "line": {"type": "integer"},
+        "display": {"type": ["string", "null"]}, "anchor": {"type": ["string", "null"]},
+        "embed": {"type": "boolean"}, "form": {"type": "string"}}}
+    refs = {"type": "array", "items": {"$ref": "#/components/schemas/PageRef"}}
+    metrics = {"type": "object", "required": [
+        "pagerank", "community", "citation_count", "in_degree", "out_degree", "orphan",
+        "single_source", "unsourced", "pagerank_rank", "pages_ranked", "community_name"],
+        "properties": {
+            "pagerank": nullable_num, "community": nullable_int, "betweenness": nullable_num,
+            "component": nullable_int, "citation_count": {"type": "integer"},
+            "in_degree": {"type": "integer"}, "out_degree": {"type": "integer"},
+            "orphan": {"type": "boolean"}, "dead_end": {"type": "boolean"},
+            "isolated": {"type": "boolean"}, "single_source": {"type": "boolean"},
+            "unsourced": {"type": "boolean"}, "computed_at": {"type": ["string", "null"]},
+            "pagerank_rank": {**nullable_int, "description": "1 for the page with the "
+                              "highest PageRank"},
+            "pages_ranked": {"type": "integer", "description": "pages with a PageRank"},
+            "community_name": {"type": ["string", "null"],
+                               "description": "title of its community's top page"}}}
+    return {"type": "object", "required": [
+        "path", "title", "kind", "is_source", "tags", "links", "backlinks", "citations",
+        "metrics", "problems", "tasks", "broken_anchors"], "properties": {
+        "path": {"type": "string"}, "title": {"type": "string"},
+        "kind": {"type": ["string", "null"]}, "is_source": {"type": "boolean"},
+        "folder": {"type": "string"}, "frontmatter": {"type": "object"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "aliases": {"type": "array", "items": {"type": "string"}},
+        "headings": {"type": "array", "items": {"type": "object", "properties": {
+            "level": {"type": "integer"}, "text": {"type": "string"},
+            "line": {"type": "integer"}}}},
+        "links": {"type": "array", "items": link},
+        "external_links": {"type": "array", "items": {"type": "object"}},
+        "backlinks": {"type": "array", "items": backlink},
+        "citations": {"type": "object", "required": ["sources", "cited_by"], "properties": {
+            "sources": {**refs, "description": "the source pages this page cites or is "
+                        "cited by"},
+            "cited_by": {**refs, "description": "for a source page: the pages it supports"}}},
+        "metrics": metrics,
+        "problems": {"type": "array", "items": {"type": "object", "properties": {
+            "line": nullable_int, "message": {"type": "string"},
+            "severity": {"type": "string"}}}},
+        "tasks": {"type": "array", "description": "open tasks (not checked off)",
+                  "items": {"type": "object", "required": ["line", "status", "text"],
+                            "properties": {"line": {"type": "integer"},
+                                           "status": {"type": "string"},
+                                           "text": {"type": "string"}}}},
+        "broken_anchors": {"type": "array", "description": "links in this page whose "
+                           "#heading or #^block names nothing in their target",
+                           "items": {"type": "object",
+                                     "required": ["line", "target", "anchor"],
+                                     "properties": {
+                                         "line": {"type": "integer"},
+                                         "target": {"type": "string"},
+                                         "anchor": {"type": "string"},
+                                         "target_path": {"type": ["string", "null"]}}}},
+        "size": {"type": "integer"}, "mtime": {"type": "number"},
+        "synced_at": {"type": ["string", "null"]}, "excerpt": {"type": "string"},
+        "body": {"type": "string", "description": "with ?body=1"},
+    }}
