@@ -133,10 +133,21 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool) -> Non
 
 @cli.command()
 @vault_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the vault, the mirror, and the files where a running `vaultsync "
+                   "serve` of it writes its address and keeps its token, as JSON.")
 @user_errors
-def where(config: Config) -> None:
+def where(config: Config, as_json: bool) -> None:
     """Print where the vault's mirror is."""
-    click.echo(str(config.db))
+    if not as_json:
+        click.echo(str(config.db))
+        return
+    from .server.address import address_path
+    from .server.security import token_path
+
+    click.echo(json.dumps({"vault": str(config.vault), "db": str(config.db),
+                           "address_file": str(address_path(config.db)),
+                           "token_file": str(token_path(config.db))}, indent=2))
 
 
 # --- the daemon ----------------------------------------------------------------------
