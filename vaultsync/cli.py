@@ -439,6 +439,35 @@ def mcp(config: Config, watch: bool) -> None:
                     progress=progress)
 
 
+# --- Obsidian ------------------------------------------------------------------------
+
+
+@cli.group(cls=Group)
+def obsidian() -> None:
+    """vaultsync's Obsidian plugin."""
+
+
+@obsidian.command("install")
+@click.argument("vault", required=False, type=click.Path(file_okay=False))
+@user_errors
+def obsidian_install(vault: str | None) -> None:
+    """Copy the plugin into VAULT/.obsidian/plugins/vaultsync/ (VAULT: as for the other
+    commands). The only command that writes into a vault, and only there."""
+    import os
+    from pathlib import Path
+
+    from .obsidian import InstallError, enable_hint, install
+
+    folder = Path(vault if vault is not None else os.environ.get("VAULTSYNC_VAULT", "vault"))
+    try:
+        done = install(folder)
+    except InstallError as exc:
+        raise UserError(str(exc)) from None
+    was = f" (replaced {done.replaced})" if done.replaced else ""
+    click.echo(f"installed vaultsync {done.version}{was} in {done.folder}")
+    click.echo(enable_hint(folder.resolve()))
+
+
 # --- Datasette -----------------------------------------------------------------------
 
 
