@@ -102,6 +102,7 @@ test("the plugin starts its own backend and shows what it knows about each note"
   assert.ok(text.includes(`Community: ${page.metrics.community_name}`), text);
   for (const b of page.backlinks) assert.ok(text.includes(b.title));
   await until(() => app.statusBar.textContent === "CONCEPT · Cited by 1 source", "the status bar badge");
+  if (process.env.PANE_HTML) fs.writeFileSync(process.env.PANE_HTML, pane(app, NOTE).outerHTML);
 
   // Every concept with several sources shows them all, with the report's count.
   const central = report("central").filter((row) => row.kind === "concept" && row.citation_count > 1);
