@@ -67,10 +67,14 @@ if [ "$check" = 1 ]; then
 fi
 ./node_modules/.bin/tsc -p tsconfig.json
 mkdir -p "$out"
+# The one bundled package's licence goes at the end of main.js, as its notice requires.
+notice="$(printf '/*! Bundled: eventsource-parser (MIT).\n%s\n*/' \
+    "$(sed 's#\*/#* /#g' node_modules/eventsource-parser/LICENSE)")"
 ./node_modules/.bin/esbuild src/main.ts --bundle --minify --format=cjs --platform=node \
     --target=es2020 --external:obsidian --external:electron --legal-comments=eof \
     --log-level=warning \
     --banner:js="/*! vaultsync Obsidian plugin (Apache-2.0); bundles eventsource-parser (MIT) */" \
+    --footer:js="$notice" \
     --outfile="$out/main.js"
 cp manifest.json styles.css "$out/"
 
