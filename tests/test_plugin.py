@@ -18,17 +18,21 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, SAMPLE_VAULT, TIMEOUT
+from conftest import REPO, SAMPLE_VAULT, TIMEOUT, serving
 
 from vaultsync.cli import cli
+from vaultsync.config import Config
 from vaultsync.obsidian import PLUGIN_DIR, PLUGIN_FILES
 from vaultsync.server.address import address_path
 from vaultsync.server.openapi import openapi_document
 from vaultsync.server.security import token_path
+from vaultsync.sync import sync_vault
 
 PLUGIN_SRC = REPO / "plugin"
 NODE = shutil.which("node")
@@ -95,6 +99,28 @@ def test_where_json_names_the_address_and_token_files(tmp_path: Path) -> None:
         "vault": str(SAMPLE_VAULT.resolve()), "db": str(db),
         "address_file": str(address_path(db)), "token_file": str(token_path(db))}
     assert not address_path(db).is_relative_to(SAMPLE_VAULT.resolve())
+
+
+def test_a_page_carries_its_open_tasks_and_broken_anchors(
+        make_vault: Callable[[dict[str, str | bytes]], Path],
+        config_for: Callable[..., Config]) -> None:
+    vault = make_vault({
+        "a.md": "# A\n\n- [ ] write the intro\n- [x] pick a title\n- [ ] cite [[b#Nope]]\n"
+                "\nSee [[b#Real]] and [[b#Gone]].\n",
+        "b.md": "# B\n\n## Real\n",
+    })
+    config = config_for(vault)
+    sync_vault(config, workers=1)
+    with serving(config, compute_metrics=False) as (_, url, token):
+        page = httpx.get(f"{url}/api/pages/a.md", headers={
+            "authorization": f"Bearer {token}", "origin": "app://obsidian.md"})
+    assert page.headers["access-control-allow-origin"] == "app://obsidian.md"
+    data = page.json()
+    assert data["tasks"] == [{"line": 3, "status": " ", "text": "write the intro"},
+                             {"line": 5, "status": " ", "text": "cite [[b#Nope]]"}]
+    assert data["broken_anchors"] == [
+        {"line": 5, "target": "b", "anchor": "Nope", "target_path": "b.md"},
+        {"line": 7, "target": "b", "anchor": "Gone", "target_path": "b.md"}]
 
 
 def test_the_plugins_api_types_come_from_the_current_openapi_document() -> None:

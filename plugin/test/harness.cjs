@@ -15,6 +15,20 @@ proto.addClass = function (...c) { this.classList.add(...c); };
 proto.setText = function (t) { this.textContent = t; };
 proto.empty = function () { while (this.firstChild) this.removeChild(this.firstChild); };
 
+// As in Obsidian, every request the plugin makes comes from app://obsidian.md, and a
+// response without a matching Access-Control-Allow-Origin is unreadable (a browser
+// would throw the same TypeError).
+const nodeFetch = globalThis.fetch;
+globalThis.fetch = async (url, init = {}) => {
+  const headers = new Headers(init.headers);
+  headers.set("Origin", "app://obsidian.md");
+  const response = await nodeFetch(url, { ...init, headers });
+  if (response.headers.get("access-control-allow-origin") !== "app://obsidian.md") {
+    throw new TypeError(`CORS: ${url} does not allow app://obsidian.md`);
+  }
+  return response;
+};
+
 const mockPath = path.join(__dirname, "obsidian-mock.cjs");
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
@@ -59,4 +73,4 @@ async function until(check, what, timeoutMs = Number(process.env.WAIT_MS || 3000
   }
 }
 
-module.exports = { obsidian, loadPlugin, paneText, pane, until, window, PLUGIN_DIR, REPO };
+module.exports = { nodeFetch, obsidian, loadPlugin, paneText, pane, until, window, PLUGIN_DIR, REPO };

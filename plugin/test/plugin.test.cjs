@@ -8,7 +8,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 const { spawn, spawnSync, execFileSync } = require("node:child_process");
-const { obsidian, loadPlugin, pane, paneText, until, window } = require("./harness.cjs");
+const { nodeFetch, obsidian, loadPlugin, pane, paneText, until, window } = require("./harness.cjs");
 
 const EXE = process.env.VAULTSYNC_EXE;
 const VAULT = process.env.VAULT;
@@ -44,7 +44,7 @@ async function api(pathAndQuery) {
   const w = where();
   const { url } = JSON.parse(fs.readFileSync(w.address_file, "utf8"));
   const token = fs.readFileSync(w.token_file, "utf8").trim();
-  const response = await fetch(url.replace(/\/$/, "") + pathAndQuery, { headers: { Authorization: `Bearer ${token}` } });
+  const response = await nodeFetch(url.replace(/\/$/, "") + pathAndQuery, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(response.status, 200, pathAndQuery);
   return response.json();
 }
