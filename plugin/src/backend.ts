@@ -92,10 +92,19 @@ export class Client {
   constructor(readonly address: Address) {}
 
   async get<T>(path: string, signal?: AbortSignal): Promise<T> {
-    const response = await fetch(this.address.url + path, {
+    const request = () => fetch(this.address.url + path, {
       headers: { Authorization: `Bearer ${this.address.token}` },
       signal,
     });
+    let response: Response;
+    try {
+      response = await request();
+    } catch (err) {
+      // A kept-alive connection the server closed as it was reused: GETs are safe to
+      // send once more (browsers do the same).
+      if (signal?.aborted) throw err;
+      response = await request();
+    }
     if (!response.ok) {
       let message = response.statusText;
       try {
