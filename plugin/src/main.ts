@@ -17,6 +17,8 @@ export default class VaultsyncPlugin extends Plugin implements Host {
     const vault = adapter instanceof FileSystemAdapter ? adapter.getBasePath() : "";
     this.connection = new Connection(vault, () => this.settings);
     this.register(() => this.connection.close());
+    // Quitting Obsidian may not unload plugins: the backend it started stops either way.
+    this.registerDomEvent(window, "beforeunload", () => this.connection.close());
     this.register(() => {
       if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
       this.statusRequest?.abort();
