@@ -10,6 +10,7 @@ until the types are regenerated (bash scripts/build_plugin.sh).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,15 +18,14 @@ from pathlib import Path
 from vaultsync.server.openapi import openapi_document
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python scripts/dump_openapi.py OUT.json", file=sys.stderr)
-        return 2
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="where to write the JSON document")
+    args = parser.parse_args(argv)
     document = openapi_document("see server")
-    Path(argv[0]).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n",
-                             encoding="utf-8")
+    args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
