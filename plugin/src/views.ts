@@ -115,7 +115,7 @@ export class NoteView extends BackendView {
     const badges = el(this.body, "div", "vaultsync-badges");
     el(badges, "span", "vaultsync-kind", summary.kind);
     el(badges, "span", "vaultsync-citation", summary.citation);
-    if (summary.caveat) el(this.body, "div", "vaultsync-caveat callout", summary.caveat);
+    if (summary.caveat) el(this.body, "div", "vaultsync-caveat", summary.caveat);
 
     const section = (title: string, count?: number): HTMLElement => {
       el(this.body, "h4", "vaultsync-section", count === undefined ? title : `${title} (${count})`);
