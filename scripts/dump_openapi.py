@@ -4,6 +4,7 @@ generated from that file, so it changes whenever an answer's shape does.
 
     .venv/bin/python scripts/dump_openapi.py            rewrite docs/openapi.json
     .venv/bin/python scripts/dump_openapi.py --check    exit 1 when it is out of date
+    .venv/bin/python scripts/dump_openapi.py --out F    write it to F instead
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="fail when docs/openapi.json differs from the generated one")
+    parser.add_argument("--out", type=Path, default=OPENAPI_JSON,
+                        help="where to write the document (default: docs/openapi.json)")
     args = parser.parse_args(argv)
     text = document_text()
     if args.check:
@@ -37,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                   "`.venv/bin/python scripts/dump_openapi.py`", file=sys.stderr)
             return 1
         return 0
-    OPENAPI_JSON.write_text(text, "utf-8")
-    print(f"wrote {OPENAPI_JSON}")
+    args.out.write_text(text, "utf-8")
+    print(f"wrote {args.out}")
     return 0
 
 

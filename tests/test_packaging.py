@@ -1,4 +1,5 @@
-"""What every install carries: the built graph view and the licence."""
+"""What every install carries: the built graph view, the built Obsidian plugin and
+the licence."""
 
 from __future__ import annotations
 
@@ -25,3 +26,17 @@ def test_package_data_and_licence_are_declared() -> None:
     assert project["project"]["license-files"] == ["LICENSE"]
     assert "Apache License" in (REPO / "LICENSE").read_text(encoding="utf-8")
     assert "server/static/*" in project["tool"]["setuptools"]["package-data"]["vaultsync"]
+    assert "obsidian_plugin/*" in project["tool"]["setuptools"]["package-data"]["vaultsync"]
+
+
+def test_the_obsidian_plugin_is_in_the_package_and_committed() -> None:
+    from vaultsync.obsidian import PLUGIN_DIR, PLUGIN_FILES
+
+    for name in PLUGIN_FILES:
+        path = PLUGIN_DIR / name
+        assert path.is_file(), name
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=REPO,
+                                 capture_output=True, text=True)
+        assert tracked.returncode == 0, f"{name} must be committed: wheels and sdists ship it"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "plugin/node_modules/x"], cwd=REPO)
+    assert ignored.returncode == 0, "plugin/node_modules must never be committed"

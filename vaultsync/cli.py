@@ -180,10 +180,21 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
 
 @cli.command()
 @vault_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the vault, the mirror, and the files where a running `vaultsync "
+                   "serve` of it writes its address and keeps its token, as JSON.")
 @user_errors
-def where(config: Config) -> None:
+def where(config: Config, as_json: bool) -> None:
     """Print where the vault's mirror is."""
-    click.echo(str(config.db))
+    if not as_json:
+        click.echo(str(config.db))
+        return
+    from .server.address import address_path
+    from .server.security import token_path
+
+    click.echo(json.dumps({"vault": str(config.vault), "db": str(config.db),
+                           "address_file": str(address_path(config.db)),
+                           "token_file": str(token_path(config.db))}, indent=2))
 
 
 # --- the daemon ----------------------------------------------------------------------
@@ -504,6 +515,35 @@ def mcp(config: Config, watch: bool) -> None:
     with SyncProgress(f"syncing {config.vault.name}") as progress:
         serve_stdio(config, watch=watch, say=lambda line: click.echo(line, err=True),
                     progress=progress)
+
+
+# --- Obsidian ------------------------------------------------------------------------
+
+
+@cli.group(cls=Group)
+def obsidian() -> None:
+    """vaultsync's Obsidian plugin."""
+
+
+@obsidian.command("install")
+@click.argument("vault", required=False, type=click.Path(file_okay=False))
+@user_errors
+def obsidian_install(vault: str | None) -> None:
+    """Copy the plugin into VAULT/.obsidian/plugins/vaultsync/ (VAULT: as for the other
+    commands). The only command that writes into a vault, and only there."""
+    import os
+    from pathlib import Path
+
+    from .obsidian import InstallError, enable_hint, install
+
+    folder = Path(vault if vault is not None else os.environ.get("VAULTSYNC_VAULT", "vault"))
+    try:
+        done = install(folder)
+    except InstallError as exc:
+        raise UserError(str(exc)) from None
+    was = f" (replaced {done.replaced})" if done.replaced else ""
+    click.echo(f"installed vaultsync {done.version}{was} in {done.folder}")
+    click.echo(enable_hint(folder.resolve()))
 
 
 # --- Datasette -----------------------------------------------------------------------

@@ -99,6 +99,21 @@ class Problem(TypedDict):
     severity: str
 
 
+class OpenTask(TypedDict):
+    line: int
+    status: str  # the character between the brackets: ' ', '/', '>', …
+    text: str
+
+
+class BrokenAnchor(TypedDict):
+    """A link written in the page whose #heading or #^block names nothing in its target."""
+
+    line: int
+    target: str
+    anchor: str
+    target_path: str | None
+
+
 class Page(TypedDict):
     """Everything the mirror knows about one page."""
 
@@ -117,6 +132,8 @@ class Page(TypedDict):
     citations: Citations
     metrics: PageMetrics
     problems: list[Problem]
+    tasks: list[OpenTask]  # its open tasks
+    broken_anchors: list[BrokenAnchor]
     size: int
     mtime: float
     synced_at: str | None

@@ -279,6 +279,13 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> Page:
         "metrics": metrics,
         "problems": rows(conn, "SELECT line, message, severity FROM problems WHERE path = ? "
                                 "ORDER BY line", real_path),
+        # What the page's writer can act on: its open tasks, and the links in it whose
+        # #heading or #^block names nothing in the target page.
+        "tasks": rows(conn, "SELECT line, status, text FROM tasks WHERE page_id = ? "
+                             "AND done = 0 ORDER BY line, id", pid),
+        "broken_anchors": rows(conn, "SELECT line, target, anchor, target_path "
+                                      "FROM broken_anchors WHERE source_id = ? "
+                                      "ORDER BY line, target", pid),
         "size": row["size"],
         "mtime": row["mtime"],
         "synced_at": row["synced_at"],

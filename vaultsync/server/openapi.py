@@ -160,6 +160,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                                    "sync, mirror, daemon, counts and metrics are null."},
                 **records,
                 **reports,
+                "ReportRow": _REPORT_ROW,
             },
         },
         "paths": {
@@ -264,3 +265,21 @@ def openapi_document(version: str) -> dict[str, Any]:
             }},
         },
     }
+
+
+# Any report's row, for clients that show every report alike (the Obsidian plugin).
+_REPORT_ROW: dict[str, Any] = {
+    "type": "object",
+    "description": "One row of a report: `path` and `title` (wanted: `target` and `title`, "
+                   "no path), plus the report's own figures",
+    "required": ["title"],
+    "properties": {
+        "path": {"type": "string"}, "title": {"type": "string"},
+        "target": {"type": "string"}, "kind": {"type": ["string", "null"]},
+        "line": {"type": "integer"}, "anchor": {"type": "string"},
+        "rank": {"type": "integer"}, "pagerank": {"type": ["number", "null"]},
+        "citation_count": {"type": ["integer", "null"]},
+        "source": {"type": "string"}, "source_title": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
