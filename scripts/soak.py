@@ -7,8 +7,11 @@ two branches that differ in a few hundred pages, and prepares a second version o
 vault for rsync. Then runs `vaultsync watch` as a real process while a seeded mix of
 operations hits the vault: edits, atomic saves (write a temporary file, rename it over
 the page), page renames, folder renames, deletes and restores, git checkouts between
-the branches, rsync of the other version, kill -9 of the daemon with a restart, and
-a hard link made to a page then edited in place through one of its two names.
+the branches, rsync of the other version, kill -9 of the daemon with a restart, hard
+links edited through one name, a damaged mirror (4 KiB of garbage mid-file, daemon
+restarted: it must move the file aside and rebuild), a second vault's `sync` given
+this mirror (refused: exit 2, nothing changed), and a daemon restarted with no inotify
+instance left (in a user namespace of its own, so only it is short: it must poll).
 After every round of operations it stops, waits for the mirror to settle, and
 compares it with a fresh sync of the same files (the convergence property): a
 mirror that does not equal the fresh sync within --settle seconds is a divergence.
@@ -60,6 +63,14 @@ class Soak:
         self.proc: subprocess.Popen[bytes] | None = None
         self.ops: dict[str, int] = {}
         self.restored: list[tuple[Path, bytes]] = []
+        # A user namespace of its own with no inotify instance: the limit is counted
+        # per namespace, so no other process on the machine runs short.
+        self.no_inotify: list[str] | None = [
+            "unshare", "--user", "--map-root-user", "sh", "-c",
+            'echo 0 > /proc/sys/user/max_inotify_instances && exec "$@"', "sh"]
+        if shutil.which("unshare") is None or subprocess.run(
+                [*self.no_inotify, "true"], capture_output=True).returncode != 0:
+            self.no_inotify = None
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -162,19 +173,63 @@ class Soak:
         return None
 
     def kill_and_restart(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        self.kill()
         self.start()
         self.count("kill -9 and restart")
 
+    def damage_mirror(self) -> None:
+        """Garbage in the middle of the mirror, as a bad disk block leaves, under a
+        killed daemon; the restarted one must move the file aside and rebuild."""
+        self.kill()
+        with sqlite3.connect(self.db) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = self.db.stat().st_size
+        with open(self.db, "r+b") as fh:
+            fh.seek((size // 2) // 4096 * 4096)
+            fh.write(os.urandom(4096))
+        self.start()
+        deadline = time.monotonic() + self.settle
+        while not list(self.workdir.glob("mirror.db.damaged-*")):
+            if time.monotonic() > deadline or (self.proc and self.proc.poll() is not None):
+                raise SystemExit("the restarted daemon did not move the damaged mirror aside")
+            time.sleep(0.1)  # polling for the daemon's move, bounded by --settle
+        for aside in self.workdir.glob("mirror.db.damaged-*"):
+            aside.unlink()  # kept by the daemon for a look; the soak has no use for them
+        self.count("damaged mirror")
+
+    def second_vault_sync(self) -> None:
+        """Another vault's sync given this mirror: refused, and the mirror unchanged."""
+        other = self.workdir / "second-vault"
+        other.mkdir(exist_ok=True)
+        (other / "intruder.md").write_text("# Not this vault's page\n", "utf-8")
+        done = subprocess.run([sys.executable, "-m", "vaultsync", "sync", str(other), "--db",
+                               str(self.db), "-q"], capture_output=True, text=True)
+        if done.returncode != 2 or "another vault" not in done.stderr:
+            raise SystemExit(f"a second vault's sync was not refused: {done.returncode} "
+                             f"{done.stderr.strip()}")
+        self.count("second vault's sync")
+
+    def restart_without_inotify(self) -> None:
+        """The daemon restarted where no inotify instance is left: it must poll."""
+        if self.no_inotify is None:
+            return self.kill_and_restart()
+        self.kill()
+        self.start(prefix=self.no_inotify)
+        self.count("restart without inotify")
+        return None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
     # --- the daemon and the yardstick ------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, prefix: list[str] | None = None) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "vaultsync", "watch", str(self.vault), "--db",
-                 str(self.db), "-q"], stdout=subprocess.DEVNULL, stderr=log)
+                [*(prefix or []), sys.executable, "-m", "vaultsync", "watch", str(self.vault),
+                 "--db", str(self.db), "-q"], stdout=subprocess.DEVNULL, stderr=log)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -234,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a round may take to converge before it counts as "
                              "a divergence")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--without", nargs="*", default=[], metavar="OPERATION",
+                        help="leave out these operations (e.g. hard_link_edit damage_mirror)")
     args = parser.parse_args(argv)
 
     soak = Soak(args.workdir.resolve(), args.pages, args.seed, args.settle)
@@ -242,8 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         (lambda: soak.edit(soak.rng.choice(soak.page_files())), 30),
         (soak.atomic_save, 20), (soak.rename_page, 10), (soak.rename_folder, 3),
         (soak.delete, 8), (soak.restore, 8), (soak.git_checkout, 3), (soak.rsync, 2),
-        (soak.kill_and_restart, 3), (soak.hard_link_edit, 4),
+        (soak.kill_and_restart, 3), (soak.hard_link_edit, 4), (soak.damage_mirror, 1),
+        (soak.second_vault_sync, 1), (soak.restart_without_inotify, 1),
     ]
+    operations = [(action, weight) for action, weight in operations
+                  if getattr(action, "__name__", "edit") not in args.without]
     actions, weights = zip(*operations, strict=True)
     soak.start()
     began = time.monotonic()

@@ -3,7 +3,10 @@ several points, a full disk, a mirror file deleted or replaced, a vault folder
 replaced, symlinks made under a running daemon (out of the vault too), hard links
 edited through one name, names that are not UTF-8, and the
 mirror's files readable by their owner only. Each test ends with the convergence
-check: the mirror equals a fresh sync of the same files."""
+check: the mirror equals a fresh sync of the same files. Round two: a mirror damaged
+under a killed daemon, another vault's sync beside the daemon, and a daemon short of
+inotify (instances or watches; lowered in a user namespace of its own, so no other
+process on the machine is touched) that must poll."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import shutil
 import signal
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from click.testing import CliRunner
 from conftest import (
     TIMEOUT,
     RunningDaemon,
+    in_user_namespace,
     process_log,
     rows,
     start_process,
@@ -332,7 +338,8 @@ def test_sigterm_is_answered_while_pathological_pages_are_parsed(make_vault, tmp
         wait_for(lambda: (read_status(db) or {}).get("pid") == proc.pid or
                  proc.poll() is not None, what="the daemon started")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 0
+        # 143 (128 + SIGTERM): stopped during the first reconcile, which it says.
+        assert proc.wait(timeout=TIMEOUT) in (0, 128 + signal.SIGTERM)
     finally:
         proc.kill()
     assert "Traceback" not in process_log(db)
@@ -421,3 +428,79 @@ def test_the_mirror_is_readable_by_its_owner_only(make_vault, tmp_path):
         assert len(modes) == 4
         assert all(mode == 0o600 for mode in modes.values()), modes
         assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+# --- round two: a damaged mirror, another vault's sync, inotify's limits ----------------
+
+def test_a_mirror_damaged_under_a_killed_daemon_is_rebuilt_on_restart(make_vault, tmp_path):
+    vault = make_vault({f"p{i:03}.md": f"# {i}\n[[p{(i + 1) % 80:03}]] {'text ' * 60}"
+                        for i in range(80)})
+    db = tmp_path / "m.db"
+    proc = start_process(vault, db)
+    wait_watching(db, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(TIMEOUT)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = db.stat().st_size
+    with open(db, "r+b") as fh:  # a bad disk block in the middle of the file
+        fh.seek((size // 2) // 4096 * 4096)
+        fh.write(os.urandom(4096))
+    (vault / "p001.md").write_text("# 1 edited while the daemon was down")
+    proc = start_process(vault, db)
+    try:
+        wait_for(lambda: "moved it to" in process_log(db), what="the damaged mirror moved")
+        wait_watching(db, proc)
+        wait_converged(vault, db, tmp_path)
+        (vault / "p002.md").write_text("# 2 edited after")
+        wait_converged(vault, db, tmp_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(TIMEOUT)
+    assert "damaged" in process_log(db)
+    assert [p for p in tmp_path.glob("m.db.damaged-*") if not p.name.endswith("-wal")]
+
+
+def test_another_vaults_sync_beside_the_daemon_is_refused(make_vault, tmp_path):
+    vault = make_vault({"a.md": "# A\n[[b]]", "b.md": "# B"})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text("# X")
+    db = tmp_path / "m.db"
+    proc = start_process(vault, db)
+    try:
+        wait_watching(db, proc)
+        result = CliRunner().invoke(cli, ["sync", str(other), "--db", str(db)])
+        assert result.exit_code == 2 and "another vault" in result.output, result.output
+        (vault / "c.md").write_text("# C [[a]]")
+        wait_converged(vault, db, tmp_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(TIMEOUT)
+
+
+@pytest.mark.parametrize(("limit", "value"), [("max_inotify_instances", 0),
+                                              ("max_inotify_watches", 3)])
+def test_a_daemon_short_of_inotify_polls_and_converges(make_vault, tmp_path, limit, value):
+    prefix = in_user_namespace(limit, value)
+    if prefix is None:
+        pytest.skip("no user namespaces here: cannot lower inotify limits for one process")
+    vault = make_vault({f"f{i}/sub/p{i}.md": f"# {i}" for i in range(6)})
+    db = tmp_path / "m.db"
+    log = open(str(db) + ".log", "a", encoding="utf-8")  # noqa: SIM115 - the child's
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "vaultsync", "watch", str(vault),
+                             "--db", str(db), "--no-metrics"],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
+    try:
+        wait_watching(db, proc)
+        (vault / "f5" / "sub" / "p5.md").write_text("# 5 [[p0]]")
+        (vault / "f0" / "sub" / "p0.md").rename(vault / "f0" / "moved.md")
+        shutil.rmtree(vault / "f3")
+        (vault / "f9").mkdir()
+        (vault / "f9" / "new.md").write_text("# new [[p5]]")
+        wait_converged(vault, db, tmp_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(TIMEOUT)
+    assert "polling it every" in process_log(db)

@@ -230,3 +230,13 @@ def test_watch_refuses_another_vaults_mirror_as_a_process(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "another vault" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_another_vaults_damaged_mirror_is_not_rebuilt_for_this_one(tmp_path):
+    a, b = two_vaults(tmp_path)
+    db = tmp_path / "a.db"
+    write_files(a, {f"more{i}.md": "words " * 300 for i in range(60)})
+    sync_vault(load_config(a, db), workers=1)
+    damage_mid_file(db)
+    one_line_refusal(run("sync", str(b), "--db", str(db)), "another vault")
+    assert not moved_aside(db)

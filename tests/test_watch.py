@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from conftest import (
     TIMEOUT,
     RunningDaemon,
+    in_user_namespace,
     interrupt,
     process_log,
     rows,
@@ -264,20 +265,6 @@ def test_graph_metrics_follow_batches(make_vault, tmp_path):
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args), prog_name="vaultsync")
-
-
-def in_user_namespace(limit: str, value: int) -> list[str] | None:
-    """A command prefix that runs a process in a user namespace of its own whose inotify
-    `limit` (max_inotify_instances or max_inotify_watches) is `value`: the limits are
-    counted per user namespace, so this exhausts them for that process alone, never for
-    the machine's other processes. None where user namespaces are not allowed."""
-    script = f"echo {value} > /proc/sys/user/{limit} && exec \"$@\""
-    prefix = ["unshare", "--user", "--map-root-user", "sh", "-c", script, "sh"]
-    try:
-        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return prefix if probe.returncode == 0 else None
 
 
 @pytest.mark.parametrize(("limit", "value", "fix"), [

@@ -135,11 +135,14 @@ class Syncer:
     def reload(self) -> None:
         """Read the mirror's idea of the vault (after start-up or another writer).
         WrongVault when the mirror holds another vault (see mirror/check.py)."""
-        wrong = owner_error(self.mirror.path, self.config.vault,
-                            self.mirror.get_meta(MetaKey.VAULT),
-                            self.mirror.get_meta(MetaKey.VAULT_ID))
-        if wrong is not None:
-            raise wrong
+        self.check_owner()
+        if self.mirror.get_meta(MetaKey.VAULT) is None:
+            # A new mirror is claimed at once, not at the end of its first sync: another
+            # vault's sync started meanwhile then finds it taken.
+            with self.mirror.transaction(keep_journal=True):
+                self.check_owner()
+                self.mirror.set_meta(MetaKey.VAULT, self.vault)
+                self.mirror.set_meta(MetaKey.VAULT_ID, vault_id(self.config.vault))
         self.pages: dict[str, FileState] = self.mirror.page_states()
         self.attachments: dict[str, FileState] = self.mirror.attachment_states()
         self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
@@ -154,6 +157,14 @@ class Syncer:
             self.mirror.get_meta(MetaKey.PARSE_OPTIONS) != self.config.parse_fingerprint()
             and bool(self.pages)
         )
+
+    def check_owner(self) -> None:
+        """WrongVault when the mirror holds another vault (see mirror/check.py)."""
+        wrong = owner_error(self.mirror.path, self.config.vault,
+                            self.mirror.get_meta(MetaKey.VAULT),
+                            self.mirror.get_meta(MetaKey.VAULT_ID))
+        if wrong is not None:
+            raise wrong
 
     # --- scanning -----------------------------------------------------------------------
 
@@ -300,6 +311,7 @@ class Syncer:
                 batches = [loaded]
             try:
                 with self.mirror.transaction():
+                    self.check_owner()  # under the write lock: no other vault's sync between
                     self._apply(plan, report, origin, batches, renamed_from, skipped)
             except BaseException:
                 self.reload()  # the in-memory view may be ahead of the rolled-back rows

@@ -70,8 +70,10 @@ def describe(report: SyncReport, events: int) -> str:
     return f"{changed} ({events} events) in {report.seconds * 1000:.0f} ms"
 
 
-# How often the vault is walked when it must be polled (no inotify to be had).
+# How often the vault is walked when it must be polled (no inotify to be had), and
+# reconciled then.
 POLL_DELAY_MS = 1000
+POLL_RECONCILE_EVERY = 10.0
 
 
 def inotify_shortage(exc: BaseException) -> str | None:
@@ -312,7 +314,12 @@ class Daemon:
                  stop: threading.Event) -> None:
         vault = self.config.vault
         vault_str = str(vault)
-        next_reconcile = time.monotonic() + self.reconcile_every
+        # A polled vault misses a file written twice within a second (the poller compares
+        # mtimes to the second); a reconcile every few seconds catches that, at little
+        # more than the cost of polling itself.
+        every = min(self.reconcile_every, POLL_RECONCILE_EVERY) if watcher.polling \
+            else self.reconcile_every
+        next_reconcile = time.monotonic() + every
         settle = False
         while not stop.is_set():
             timeout = self.idle_wakeup_ms
@@ -340,7 +347,7 @@ class Daemon:
                     settle = True
                 if self._mirror_replaced() or settle or time.monotonic() >= next_reconcile:
                     self._reconcile(stop)
-                    next_reconcile = time.monotonic() + self.reconcile_every
+                    next_reconcile = time.monotonic() + every
                     settle = False
                 continue
             if vault_str in changed:

@@ -126,6 +126,21 @@ def check_mirror(db: Path, vault: Path, *, integrity: bool = True) -> None:
         raise wrong
 
 
+def damaged_owner(db: Path) -> tuple[str | None, str | None]:
+    """meta.vault and meta.vault_id of a damaged mirror, as far as they can be read."""
+    try:
+        conn = connect(db, readonly=True, timeout=5)
+        try:
+            found = dict(conn.execute(
+                "SELECT key, value FROM meta WHERE key IN (?, ?)",
+                (MetaKey.VAULT.value, MetaKey.VAULT_ID.value)).fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None, None
+    return found.get(MetaKey.VAULT.value), found.get(MetaKey.VAULT_ID.value)
+
+
 def move_aside(db: Path) -> Path:
     """Move a damaged mirror (and its WAL) out of the way, keeping it; its new path.
     The caller holds the daemon lock, so no vaultsync process is writing it."""
@@ -165,6 +180,10 @@ def repair_mirror(db: Path, vault: Path, *, locked: bool = False) -> Path | None
         check_mirror(db, vault)
         return None
     except MirrorDamaged:
+        # Another vault's damaged mirror is that vault's to rebuild, not this one's.
+        wrong = owner_error(db, vault, *damaged_owner(db))
+        if wrong is not None:
+            raise wrong from None
         if locked:
             return move_aside(db)
     lock = DaemonLock(db)

@@ -250,8 +250,10 @@ class Mirror:
         self._migrating = False
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; taken at once so a second writer waits, not deadlocks."""
+    def transaction(self, *, keep_journal: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction; taken at once so a second writer waits, not deadlocks.
+        `keep_journal`: a new mirror stays in rollback mode after it (its first load
+        is still to come)."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -260,7 +262,7 @@ class Mirror:
             raise
         else:
             self.conn.execute("COMMIT")
-            if self._fresh and not self._migrating:
+            if self._fresh and not self._migrating and not keep_journal:
                 self._to_wal()
 
     def checkpoint(self) -> bool:
