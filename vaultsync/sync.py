@@ -15,13 +15,24 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import platform, read
 from . import workers as worker_pool
 from .config import Config
 from .load import Loaded, LoadWork, load_batch, load_page
-from .mirror import AnchoredLink, FileState, LinkRow, MetaKey, Mirror, PageWrite
+from .mirror import (
+    AnchoredLink,
+    FileState,
+    LinkRow,
+    MetaKey,
+    Mirror,
+    PageWrite,
+    publish_scratch,
+    remove_stale_scratch,
+    scratch_path,
+)
 from .mirror.check import owner_error, vault_id
 from .names import windows_name_problem
 from .parse import PageAnchors, Problem
@@ -699,6 +710,24 @@ def _name_problems(path: str) -> list[Problem]:
 
 def sync_vault(config: Config, *, workers: int | None = None,
                progress: ProgressCallback | None = None) -> SyncReport:
-    """Open the mirror, sync the whole vault, close: what `vaultsync sync` does."""
-    with Mirror(config.db) as mirror:
+    """Open the mirror, sync the whole vault, close: what `vaultsync sync` does.
+
+    A first sync builds the mirror in a scratch file beside it and moves it into place
+    when complete: a crash or kill meanwhile leaves no mirror rather than a part of one
+    a reader could take for the vault. A mirror made at the same path meanwhile (another
+    sync, a daemon) is never overwritten: this sync then runs again into it."""
+    db = Path(config.db)
+    if not db.exists():
+        remove_stale_scratch(db)
+        scratch = scratch_path(db)
+        try:
+            with Mirror(scratch, scratch=True) as mirror:
+                report = Syncer(config, mirror, workers=workers).sync(progress=progress)
+            if publish_scratch(scratch, db):
+                return report
+        finally:
+            for leftover in (scratch, Path(f"{scratch}-journal")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+    with Mirror(db) as mirror:
         return Syncer(config, mirror, workers=workers).sync(progress=progress)

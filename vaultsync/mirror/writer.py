@@ -4,6 +4,7 @@ The schema itself is in schema.py; reading is `vaultsync.read`'s."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -114,6 +115,56 @@ def create_private_file(path: Path, flags: int) -> int:
     return os.open(path, flags | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
 
 
+def scratch_path(db: Path) -> Path:
+    """Where a first sync builds the mirror `db` before it is moved into place."""
+    return db.with_name(f".{db.name}.{os.getpid()}.new")
+
+
+def remove_stale_scratch(db: Path) -> None:
+    """Drop scratch files of first syncs whose process died (killed mid-build)."""
+    from ..platform import pid_alive
+
+    prefix = f".{db.name}."
+    try:
+        names = os.listdir(db.parent)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].partition(".")[0]
+        if name.startswith(prefix) and name.endswith((".new", ".new-journal", ".new-wal", ".new-shm")) and \
+                pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(db.parent / name)
+
+
+def publish_scratch(scratch: Path, db: Path) -> bool:
+    """Move a finished, closed scratch mirror to `db` at once: a reader finds no mirror
+    or the whole one. False (the scratch file left as it is) when a mirror appeared at
+    `db` meanwhile: it is never overwritten."""
+    fd = os.open(scratch, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the build never waited for the disk: its bytes are there now
+    finally:
+        os.close(fd)
+    try:
+        os.link(scratch, db)  # unlike a rename, never replaces a file made meanwhile
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: a rename, after a last look
+        if db.exists():
+            return False
+        os.replace(scratch, db)
+        return True
+    os.unlink(scratch)
+    if hasattr(os, "O_DIRECTORY"):
+        dfd = os.open(db.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return True
+
+
 def replace_private_file(path: Path, text: str) -> None:
     """Write `text` to `path` as a whole (a reader sees the old file or the new one,
     never half), mode 0600."""
@@ -183,7 +234,11 @@ def connect(db_path: Path | str, *, readonly: bool = False,
 class Mirror:
     """An open mirror database. Every write vaultsync makes goes through here."""
 
-    def __init__(self, db_path: Path | str, *, timeout: float | None = None) -> None:
+    def __init__(self, db_path: Path | str, *, timeout: float | None = None,
+                 scratch: bool = False) -> None:
+        """`scratch`: a new file no reader opens until it is moved into place whole
+        (see publish_scratch): its first load keeps no journal on disk and never waits
+        for the disk, since a crash loses only the scratch file."""
         self.path = Path(db_path)
         self._migrating = False
         try:
@@ -200,7 +255,12 @@ class Mirror:
             self.conn = connect(self.path, timeout=self._timeout)
             if not self._fresh:
                 self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+            if scratch and self._fresh:
+                # The journal is kept in memory, not off: a cancelled sync rolls back.
+                self.conn.execute("PRAGMA journal_mode = MEMORY")
+                self.conn.execute("PRAGMA synchronous = OFF")
+            else:
+                self.conn.execute("PRAGMA synchronous = NORMAL")
             # Once readers let go and a checkpoint restarts the WAL, the file is cut back
             # to this size (it grows while a reader holds an old snapshot).
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
