@@ -85,8 +85,7 @@ def test_a_first_sync_leaves_only_the_mirror(make_vault, tmp_path):
         conn.close()
 
 
-def test_a_mirror_made_meanwhile_is_never_overwritten(make_vault, tmp_path):
-    vault = make_vault({"a.md": "# A"})
+def test_a_mirror_made_meanwhile_is_never_overwritten(tmp_path):
     db = tmp_path / "mirror.db"
     scratch = scratch_path(db)
     with Mirror(scratch, scratch=True):

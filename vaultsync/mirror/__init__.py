@@ -37,6 +37,7 @@ __all__ = [
     "CoreMetrics",
     "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
-    "replace_private_file", "publish_scratch", "remove_stale_scratch", "scratch_path", "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",
+    "replace_private_file", "publish_scratch", "remove_stale_scratch", "scratch_path",
+    "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",
     "move_aside", "remove_mirror", "repair_mirror",
 ]

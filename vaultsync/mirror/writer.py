@@ -120,6 +120,9 @@ def scratch_path(db: Path) -> Path:
     return db.with_name(f".{db.name}.{os.getpid()}.new")
 
 
+_SCRATCH_ENDINGS = (".new", ".new-journal", ".new-wal", ".new-shm")
+
+
 def remove_stale_scratch(db: Path) -> None:
     """Drop scratch files of first syncs whose process died (killed mid-build)."""
     from ..platform import pid_alive
@@ -131,8 +134,8 @@ def remove_stale_scratch(db: Path) -> None:
         return
     for name in names:
         pid = name[len(prefix):].partition(".")[0]
-        if name.startswith(prefix) and name.endswith((".new", ".new-journal", ".new-wal", ".new-shm")) and \
-                pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+        if name.startswith(prefix) and name.endswith(_SCRATCH_ENDINGS) and pid.isdigit() \
+                and int(pid) != os.getpid() and not pid_alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(db.parent / name)
 
