@@ -178,6 +178,10 @@ _SCALARS = {
     "tag:yaml.org,2002:timestamp": _CONSTRUCTOR.construct_yaml_timestamp,
 }
 _PLAIN_DEPTH = 50
+# A date, number or bool in JSON form (immutable) by its tag and text: dates and counts
+# repeat from page to page, and building a timestamp costs a regex and a datetime.
+_CONSTRUCTED: dict[tuple[str, str], Any] = {}
+_MISSING = object()
 
 
 class _NotPlain(Exception):
@@ -200,10 +204,17 @@ def _plain_value(node: Any, depth: int) -> Any:
         tag = node.tag
         if tag == _STR_TAG:
             return node.value
-        construct = _SCALARS.get(tag)
-        if construct is None:
-            raise _NotPlain
-        return jsonable(construct(node))
+        key = (tag, node.value)
+        value = _CONSTRUCTED.get(key, _MISSING)
+        if value is _MISSING:
+            construct = _SCALARS.get(tag)
+            if construct is None:
+                raise _NotPlain
+            value = jsonable(construct(node))
+            if len(_CONSTRUCTED) >= 4096:
+                _CONSTRUCTED.clear()
+            _CONSTRUCTED[key] = value
+        return value
     if depth >= _PLAIN_DEPTH:
         raise _NotPlain
     if cls is MappingNode and node.tag == _MAP_TAG:
