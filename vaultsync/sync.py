@@ -158,9 +158,7 @@ class Syncer:
         self.attachments: dict[str, FileState] = self.mirror.attachment_states()
         self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
         self.problem_paths: set[str] = self.mirror.problem_paths()
-        # Every file of the vault, skipped pages included: a link to a page that exists
-        # but could not be indexed (binary, too large) names it all the same.
-        self.resolver = Resolver([*self.pages, *self.attachments, *self.skipped])
+        self._resolver: Resolver | None = None  # built when a batch first needs it
         # Which symlinks are followed is known after a full walk; until then a partial
         # sync cannot judge one, so it walks everything.
         self.symlinks: dict[str, SymlinkInfo] | None = None
@@ -168,6 +166,16 @@ class Syncer:
             self.mirror.get_meta(MetaKey.PARSE_OPTIONS) != self.config.parse_fingerprint()
             and bool(self.pages)
         )
+
+    @property
+    def resolver(self) -> Resolver:
+        """Every file of the vault, skipped pages included: a link to a page that exists
+        but could not be indexed (binary, too large) names it all the same. Built on
+        first use (a sync that finds nothing changed never needs it), at the start of a
+        batch, from the files known then; kept in step from there."""
+        if self._resolver is None:
+            self._resolver = Resolver([*self.pages, *self.attachments, *self.skipped])
+        return self._resolver
 
     def check_owner(self) -> None:
         """WrongVault when the mirror holds another vault (see mirror/check.py)."""
@@ -367,6 +375,7 @@ class Syncer:
         """Write one batch, inside its transaction; the in-memory view follows the rows.
         `skipped`: pages already read and found unreadable (they stay in the resolver)."""
         mirror, pages = self.mirror, self.pages
+        self.resolver  # noqa: B018 - built before this batch changes what is known
         was_empty = not pages
         started = time.perf_counter()
 
