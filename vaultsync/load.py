@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import stat as stat_mod
+from enum import Enum
 from typing import NamedTuple
 
 from .parse import ParsedPage, ParseOptions, Problem, decode_page, parse_page
@@ -19,12 +20,20 @@ BINARY_SNIFF_BYTES = 8192
 _LONE_CR = re.compile(r"\r(?!\n)")
 
 
+class LoadStatus(Enum):
+    """What reading one page found."""
+
+    PARSED = "parsed"  # new bytes, parsed
+    SAME = "same"  # the bytes the mirror has: not parsed
+    SKIPPED = "skipped"  # not indexed (binary, too large, unreadable): see its problem
+    GONE = "gone"  # vanished before it could be read
+
+
 class Loaded(NamedTuple):
-    """One page read from disk: `status` is parsed, same (bytes unchanged), skipped or
-    gone."""
+    """One page read from disk."""
 
     path: str
-    status: str
+    status: LoadStatus
     stat: FileStat | None = None
     hash: str | None = None
     parsed: ParsedPage | None = None
@@ -32,7 +41,7 @@ class Loaded(NamedTuple):
 
 
 def _skipped(path: str, message: str, stat: FileStat | None = None) -> Loaded:
-    return Loaded(path, "skipped", stat, problems=[Problem(None, message, "error")])
+    return Loaded(path, LoadStatus.SKIPPED, stat, problems=[Problem(None, message, "error")])
 
 
 def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
@@ -50,7 +59,7 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
                                      f"{max_bytes}-byte page limit", file_stat(st))
             data = fh.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return Loaded(rel, "gone")
+        return Loaded(rel, LoadStatus.GONE)
     except OSError as exc:
         return _skipped(rel, f"skipped: cannot read ({exc.strerror or exc})")
     stat = file_stat(st)
@@ -58,7 +67,7 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
         return _skipped(rel, "skipped: binary content (NUL bytes) in a .md file", stat)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if digest == known_hash:
-        return Loaded(rel, "same", stat, digest)
+        return Loaded(rel, LoadStatus.SAME, stat, digest)
     text, decode_problem = decode_page(data)
     if "\r" in text:
         text = _LONE_CR.sub("\n", text)  # classic Mac line endings: one line each
@@ -69,7 +78,7 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
         parsed = ParsedPage(stem, None, False, {}, text, problems=[Problem(
             None, f"parser failed ({type(exc).__name__}: {exc}); indexed as plain text", "error")])
     problems = ([decode_problem] if decode_problem else []) + parsed.problems
-    return Loaded(rel, "parsed", stat, digest, parsed, problems)
+    return Loaded(rel, LoadStatus.PARSED, stat, digest, parsed, problems)
 
 
 LoadWork = tuple[str, list[tuple[str, str | None]], int, ParseOptions]

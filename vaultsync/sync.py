@@ -21,7 +21,7 @@ from typing import Any
 from . import platform, read
 from . import workers as worker_pool
 from .config import Config
-from .load import Loaded, LoadWork, load_batch, load_page
+from .load import Loaded, LoadStatus, LoadWork, load_batch, load_page
 from .mirror import (
     AnchoredLink,
     FileState,
@@ -286,7 +286,7 @@ class Syncer:
         if pause_gc:
             gc.disable()
         try:
-            self._sync_planned(plan, report, origin, _Watch(progress, cancel,
+            self._sync_planned(plan, report, origin, _Progress(progress, cancel,
                                                             len(plan.to_load)))
         finally:
             if pause_gc:
@@ -307,7 +307,7 @@ class Syncer:
         return len(plan.to_load) >= PARALLEL_THRESHOLD and self.workers > 1
 
     def _sync_planned(self, plan: Plan, report: SyncReport, origin: str,
-                      watch: _Watch) -> None:
+                      progress: _Progress) -> None:
         # Many pages and nothing gone: parse on every core while this process writes
         # what is already parsed. Otherwise load first, to pair renames by content.
         stream = self._parallel(plan) and not plan.gone_pages
@@ -315,13 +315,13 @@ class Syncer:
             renamed_from: dict[str, str] = {}
             skipped: set[str] = set()
             if stream:
-                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, watch)
+                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, progress)
             else:
-                loaded = self._load(plan, stack, watch)
-                plan.gone_pages += [i.path for i in loaded
-                                    if i.status in ("gone", "skipped") and i.path in self.pages]
+                loaded = self._load(plan, stack, progress)
+                plan.gone_pages += [i.path for i in loaded if i.path in self.pages and
+                                    i.status in (LoadStatus.GONE, LoadStatus.SKIPPED)]
                 renamed_from = self._pair_renames(loaded, plan.gone_pages)
-                skipped = {i.path for i in loaded if i.status == "skipped"}
+                skipped = {i.path for i in loaded if i.status is LoadStatus.SKIPPED}
                 if plan.nothing_to_do and not self._changed(loaded, plan) and \
                         self.mirror.get_meta(MetaKey.PARSE_OPTIONS) is not None and \
                         self._vault_noted():
@@ -340,7 +340,7 @@ class Syncer:
     def _changed(self, loaded: list[Loaded], plan: Plan) -> bool:
         """Whether pages read again differ from the mirror: new bytes, or the same bytes
         with a new identity worth writing."""
-        return any(i.status != "same" or i.stat is None or
+        return any(i.status is not LoadStatus.SAME or i.stat is None or
                    plan.trusted(i.stat) != self.pages[i.path].stat for i in loaded)
 
     def _pair_renames(self, loaded: list[Loaded], gone_pages: list[str]) -> dict[str, str]:
@@ -352,7 +352,7 @@ class Syncer:
         renamed: dict[str, str] = {}
         for item in loaded:
             old = by_case.get(item.path.casefold())
-            if item.status == "parsed" and item.path not in self.pages and old is not None:
+            if item.status is LoadStatus.PARSED and item.path not in self.pages and old is not None:
                 renamed[item.path] = old
                 del by_case[item.path.casefold()]
         paired = set(renamed.values())
@@ -364,7 +364,7 @@ class Syncer:
         for item in loaded:
             if item.path in renamed:
                 continue
-            if item.status == "parsed" and item.path not in self.pages and \
+            if item.status is LoadStatus.PARSED and item.path not in self.pages and \
                     vanished.get(item.hash or ""):
                 renamed[item.path] = vanished[item.hash or ""].pop()
         return renamed
@@ -554,27 +554,28 @@ class Syncer:
         report.links, report.unresolved = counts["links"], counts["unresolved"]
         report.problems = counts["problems"]
 
-    def _load(self, plan: Plan, stack: contextlib.ExitStack, watch: _Watch) -> list[Loaded]:
+    def _load(self, plan: Plan, stack: contextlib.ExitStack, progress: _Progress) -> list[Loaded]:
         options, cap = self.config.parse, self.config.max_page_bytes
         if not self._parallel(plan):
             loaded = []
             for rel, known in plan.to_load:
                 loaded.append(load_page(self.vault, rel, known, cap, options))
-                watch.step(1)
+                progress.step(1)
             return loaded
-        return [item for batch in self._parse_in_pool(plan, stack, watch) for item in batch]
+        return [item for batch in self._parse_in_pool(plan, stack, progress) for item in batch]
 
-    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, watch: _Watch
+    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, progress: _Progress
                        ) -> Iterator[list[Loaded]]:
         """Pages loaded by the parsing processes, chunk by chunk; leaving `stack` (a stop,
         an error) drops the chunks not started rather than waiting for them."""
         pool = stack.enter_context(worker_pool.pool(self.workers))
         stack.callback(pool.shutdown, cancel_futures=True)
-        return watch.follow(pool.map(load_batch, self._chunks(plan)))
+        return progress.follow(pool.map(load_batch, self._chunks(plan)))
 
 
-class _Watch:
-    """Progress reports and cancellation checks while pages are read."""
+class _Progress:
+    """Reports progress to the caller and polls its cancel request while pages are read
+    (it watches nothing on disk)."""
 
     def __init__(self, progress: ProgressCallback | None, cancel: Callable[[], bool] | None,
                  total: int) -> None:
@@ -631,15 +632,16 @@ class _BatchWriter:
         pages, mirror, resolver = syncer.pages, syncer.mirror, syncer.resolver
         writes: list[PageWrite] = []
         for item in batch:
-            if item.status != "same":
+            if item.status is not LoadStatus.SAME:
                 self.problems[item.path] = item.problems + _name_problems(item.path)
-            if item.status == "parsed" and item.parsed is not None and item.stat is not None:
+            if item.status is LoadStatus.PARSED and item.parsed is not None and \
+                    item.stat is not None:
                 known = pages.get(item.path)
                 writes.append(PageWrite(
                     item.path, item.stat, item.hash or "", item.parsed,
                     known.id if known else self.ids[item.path], plan.trusted(item.stat),
                     new=known is None and item.path not in self.renamed_from))
-            elif item.status == "same" and item.stat is not None:
+            elif item.status is LoadStatus.SAME and item.stat is not None:
                 state = pages[item.path]
                 trusted = plan.trusted(item.stat)
                 if trusted != state.stat:
@@ -648,7 +650,7 @@ class _BatchWriter:
                 report.unchanged += 1  # re-hashed, same bytes: not parsed
             else:
                 self.unwritten.append(item)
-                if item.status == "skipped":
+                if item.status is LoadStatus.SKIPPED:
                     # Remember the scan's identity: that is what the next scan compares.
                     stat = plan.scan.files.get(item.path) or item.stat
                     if stat is not None:
@@ -694,7 +696,7 @@ class _BatchWriter:
                 syncer.delete_pages([syncer.pages.pop(item.path).id])
                 deleted.append(item.path)
             rowless.add(item.path)
-            if item.status != "skipped":
+            if item.status is not LoadStatus.SKIPPED:
                 lost.add(item.path)
                 syncer.resolver.remove(item.path)
         for path in rowless:
