@@ -213,6 +213,28 @@ def test_anchor_exists(anchor, exists):
     assert anchor_exists(anchor, HEADINGS, {"blk-1"}) is exists
 
 
+@pytest.mark.parametrize(("anchor", "heading", "exists"), [
+    # Obsidian drops ASCII punctuation but - _ ' on both sides (its stripHeading)
+    ("hasTag", "`hasTag()`", True),
+    ("How large can each remote vault be", "How large can each remote vault be?", True),
+    ("D D WOTC", "D&D WOTC", True),
+    ("Setup Vault Consistency", "Setup & Vault Consistency", True),
+    ("wifi 2 4 vs 5 0", "wifi 2.4 vs 5.0", True),
+    ("wifi 2.4 vs 5.0", "wifi 2.4 vs 5.0", True),  # as written matches too
+    ("TCP IP Model", "TCP/IP Model", True),
+    ("CI CD DevOps", "CI/CD && DevOps", True),
+    ("Bold and code", "**Bold** and `code`", True),
+    ("Étoile été", "Étoile : Été", True),  # non-ASCII letters are kept, case ignored
+    ("snake_case-name's", "snake_case-name's", True),
+    ("snake case name s", "snake_case-name's", False),  # - _ ' are not punctuation here
+    # truly broken stay broken
+    ("Community Plugins", "Community Plugins and Scripts", False),
+    ("None", "Something else", False),
+])
+def test_anchors_match_headings_as_obsidian_strips_them(anchor, heading, exists):
+    assert anchor_exists(anchor, [(2, heading)], ()) is exists
+
+
 def test_nothing_to_check():
     assert anchor_exists(None, HEADINGS, set()) is None
     assert anchor_exists("#", HEADINGS, set()) is None
