@@ -13,12 +13,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .parse import ParseOptions
+from .parse import TITLE_RULES, ParseOptions
 
 DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
 # Bumped when the parser reads pages differently (new records, fixed rules): an older
 # mirror is then parsed again at its next sync.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 # Editors' temporary, swap and backup files: never pages or attachments.
 DEFAULT_IGNORE = ("*~", "*.swp", "*.swx", "*.swo", "*.tmp", "*.part", "*.crdownload",
                   "4913", "#*#", ".#*")
@@ -64,6 +64,13 @@ def default_db_path(vault: Path) -> Path:
     return default_db_dir() / f"{slug}-{digest}.db"
 
 
+def _title_rule(value: Any, config_file: str | Path | None) -> str:
+    if value not in TITLE_RULES:
+        raise ConfigError(f"title in {config_file} must be one of "
+                          f"{', '.join(repr(r) for r in TITLE_RULES)}, not {value!r}")
+    return str(value)
+
+
 def load_config(vault: str | Path | None, db: str | Path | None = None,
                 config_file: str | Path | None = None) -> Config:
     """Build the Config from options, the environment and an optional TOML file."""
@@ -90,7 +97,8 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config {config_file} is not valid TOML: {exc}") from exc
         settings = settings.get("vaultsync", settings)
-    known = {"source_folders", "source_types", "folder_kinds", "max_page_bytes", "ignore"}
+    known = {"source_folders", "source_types", "folder_kinds", "max_page_bytes", "ignore",
+             "title"}
     unknown = set(settings) - known
     if unknown:
         raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
@@ -98,6 +106,7 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         source_folders=tuple(s.strip("/") for s in settings.get("source_folders", ["sources"])),
         source_types=tuple(s.lower() for s in settings.get("source_types", ["source"])),
         folder_kinds=tuple(sorted(settings.get("folder_kinds", {}).items())),
+        title=_title_rule(settings.get("title", TITLE_RULES[0]), config_file),
     )
     return Config(
         vault=vault_path,
