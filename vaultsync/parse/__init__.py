@@ -11,7 +11,8 @@ milliseconds; past it the page is read on as its budget says, and a problem says
 
 Modules: records (the types), frontmatter, markdown (the CommonMark structure and the
 masked body), tokens (links, URLs, tags), fields (Dataview), anchors (heading and block
-anchors as Obsidian compares them), page (parse_page).
+anchors as Obsidian compares them), page (parse_page: titles, kinds, Excalidraw
+drawings), canvas (JSON Canvas files: nodes, edges and their references to files).
 """
 
 from .anchors import PageAnchors, anchor_exists, anchor_parts, heading_key
