@@ -152,7 +152,7 @@ def test_field_keys_are_compared_case_insensitively_by_readers():
 
 def test_setext_headings_and_headings_in_containers():
     text = "Title\n=====\n\n> # In a quote\n\n- # In a list\n\nSub\n---\n# ATX #\n"
-    page = parse_page("x.md", text)
+    page = parse_page("title.md", text)  # a setext H1 can title its page
     assert [(h.level, h.text, h.line) for h in page.headings] == [
         (1, "Title", 1), (2, "Sub", 8), (1, "ATX", 10)]
     assert page.title == "Title"
