@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningDaemon, db_dump, fresh_dump, rows, wait_converged, wait_for
 
+from vaultsync import read
 from vaultsync.config import load_config
 from vaultsync.mirror import SCHEMA_VERSION
 from vaultsync.parse.canvas import CanvasEdge, CanvasNode, CanvasRef, parse_canvas
@@ -114,6 +115,11 @@ def test_canvases_in_the_mirror(tmp_path, make_vault):
         ("boards/Streaming.canvas", "Streaming", "canvas", "Partitions")]
     assert rows(db, "SELECT target FROM wanted_pages") == [("Nowhere",)]
     assert rows(db, "SELECT count(*) FROM page_edges") == [(0,)]
+    # A page's answer (the HTTP API, MCP, the plugin) lists the canvas among its backlinks.
+    with read.open_mirror(db) as conn:
+        backlinks = read.page(conn, "concepts/Kafka.md")["backlinks"]
+    assert [(b["path"], b["form"], b["line"]) for b in backlinks] == [
+        ("boards/Streaming.canvas", "canvas", None)]
 
 
 def test_canvas_edits_and_the_files_it_names_keep_it_current(tmp_path, make_vault):
