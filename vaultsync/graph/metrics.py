@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..mirror import CoreMetrics, HeavyMetrics, LayoutPosition, MetaKey, Mirror
 from ..read import GraphArrays, metrics_state, read_graph_arrays
+
+if TYPE_CHECKING:
+    import numpy as np
+
 from .algorithms import (
     LAYOUT_ITERATIONS,
     LAYOUT_METHOD,
@@ -27,7 +31,7 @@ from .algorithms import (
     choose_k,
     citation_counts,
     communities,
-    force_layout,
+    community_layout,
     pagerank,
     place_new,
     weak_components,
@@ -143,10 +147,25 @@ def compute_heavy_metrics(mirror: Mirror, *, seed: int = 42, k: int | None = Non
     return summary
 
 
+def _stored_communities(mirror: Mirror, g: GraphArrays, digest: str) -> np.ndarray | None:
+    """page_metrics.community of each node when computed for this graph (the picture's
+    clusters are then the communities the view colours and names), else None."""
+    import numpy as np
+
+    if mirror.get_meta(MetaKey.HEAVY_GRAPH_HASH) != digest:
+        return None
+    found = dict(mirror.conn.execute(
+        "SELECT page_id, community FROM page_metrics WHERE community IS NOT NULL"))
+    if len(found) != g.n:
+        return None
+    return np.array([found.get(int(i), -1) for i in g.ids.tolist()], dtype=np.int64)
+
+
 def compute_layout(mirror: Mirror, *, seed: int = LAYOUT_SEED) -> dict[str, Any]:
     """Bring the stored layout up to the mirror's graph: a full layout when there is
-    none or too many pages were placed since the last one, else only the new pages
-    placed. Written in one transaction with the `layout_*` meta keys."""
+    none or too many pages were placed since the last one (`community_layout`, on the
+    stored communities when they describe this graph), else only the new pages placed
+    beside their neighbours. Written in one transaction with the `layout_*` meta keys."""
     import numpy as np
 
     started = time.perf_counter()
@@ -164,7 +183,8 @@ def compute_layout(mirror: Mirror, *, seed: int = LAYOUT_SEED) -> dict[str, Any]
     new = int((~placed).sum())
     full = not placed.any() or since_full + new > REFRESH_SHARE * max(g.n, 1)
     if full:
-        pos = force_layout(g.n, g.src, g.dst, seed=seed)
+        labels = _stored_communities(mirror, g, digest)
+        pos = community_layout(g.n, g.src, g.dst, g.weight, labels, seed=seed)
         since_full = 0
     elif new:
         pos = place_new(g.n, g.src, g.dst, pos, placed, seed=seed)
