@@ -163,5 +163,6 @@ def test_pages_without_links_sit_on_a_ring_around_the_clusters():
     assert radius[6:].min() > radius[:6].max()
     assert np.ptp(radius[6:]) < 1e-6  # one ring
     assert np.array_equal(pos, graph.community_layout(9, src, dst))  # seeded
-    within = np.linalg.norm(pos[0] - pos[1])
-    assert np.linalg.norm(pos[0] - pos[3]) > 2 * within  # the triangles apart
+    side = max(np.linalg.norm(pos[i] - pos[j]) for i, j in ((0, 1), (1, 2), (3, 4)))
+    apart = np.linalg.norm(pos[:3].mean(axis=0) - pos[3:6].mean(axis=0))
+    assert apart > 1.5 * side  # two clusters with space between them

@@ -277,13 +277,14 @@ def force_layout(n: int, src: np.ndarray, dst: np.ndarray, *, seed: int = LAYOUT
     return _fit(np.asarray(coords.coords, dtype=np.float64).reshape(n, 2))
 
 
-def _fit(pos: np.ndarray) -> np.ndarray:
-    """Centred and scaled to span [-SPAN, SPAN]."""
+def _fit(pos: np.ndarray, *, centre: bool = True) -> np.ndarray:
+    """Scaled to span [-SPAN, SPAN], centred first unless already (a ring is)."""
     import numpy as np
 
     if len(pos) == 0:
         return pos
-    pos = pos - (pos.max(axis=0) + pos.min(axis=0)) / 2
+    if centre:
+        pos = pos - (pos.max(axis=0) + pos.min(axis=0)) / 2
     extent = float(np.abs(pos).max())
     fitted: np.ndarray = pos * (SPAN / extent) if extent > 0 else pos
     return fitted
@@ -429,7 +430,7 @@ def community_layout(n: int, src: np.ndarray, dst: np.ndarray,
         angle = 2 * np.pi * np.arange(len(alone)) / len(alone)
         pos[alone, 0] = np.cos(angle) * ring
         pos[alone, 1] = np.sin(angle) * ring
-    return _fit(pos)
+    return _fit(pos, centre=not len(alone))
 
 
 def place_new(n: int, src: np.ndarray, dst: np.ndarray, pos: np.ndarray, placed: np.ndarray,
