@@ -166,3 +166,16 @@ def test_pages_without_links_sit_on_a_ring_around_the_clusters():
     side = max(np.linalg.norm(pos[i] - pos[j]) for i, j in ((0, 1), (1, 2), (3, 4)))
     apart = np.linalg.norm(pos[:3].mean(axis=0) - pos[3:6].mean(axis=0))
     assert apart > 1.5 * side  # two clusters with space between them
+
+
+def test_a_layout_made_by_an_older_method_is_redrawn_whole(make_vault, tmp_path):
+    vault = make_vault(ring_vault(20))
+    db = tmp_path / "m.db"
+    laid_out(vault, db)
+    with Mirror(db) as mirror, mirror.transaction():
+        mirror.set_meta(MetaKey.LAYOUT_METHOD, "fruchterman_reingold")
+    (vault / "new.md").write_text("# New\n\n[[p005]]\n", encoding="utf-8")
+    summary = laid_out(vault, db)
+    assert summary["full"] is True
+    with Mirror(db) as mirror:
+        assert mirror.get_meta(MetaKey.LAYOUT_METHOD) == "community_fruchterman_reingold"

@@ -181,7 +181,9 @@ def compute_layout(mirror: Mirror, *, seed: int = LAYOUT_SEED) -> dict[str, Any]
                    dtype=np.float64).reshape(g.n, 2)
     since_full = int(mirror.get_meta(MetaKey.LAYOUT_PLACED) or 0) if stored else 0
     new = int((~placed).sum())
-    full = not placed.any() or since_full + new > REFRESH_SHARE * max(g.n, 1)
+    # A layout made by another method (an older vaultsync's) is redrawn whole.
+    full = not placed.any() or since_full + new > REFRESH_SHARE * max(g.n, 1) or \
+        mirror.get_meta(MetaKey.LAYOUT_METHOD) != LAYOUT_METHOD
     if full:
         labels = _stored_communities(mirror, g, digest)
         pos = community_layout(g.n, g.src, g.dst, g.weight, labels, seed=seed)
