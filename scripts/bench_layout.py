@@ -47,11 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vaultsync import graph as vg  # noqa: E402
 from vaultsync.config import load_config  # noqa: E402
+from vaultsync.graph.algorithms import neighbourhood_share  # noqa: E402
 from vaultsync.mirror import Mirror  # noqa: E402
 from vaultsync.read import read_graph_arrays  # noqa: E402
 from vaultsync.sync import sync_vault  # noqa: E402
 
-NEAREST = 10
 RANDOM_PAIRS = 200_000
 
 
@@ -61,19 +61,6 @@ class Figures:
     neighbourhood: float  # share of the 10 nearest pages in the page's own community
     random_neighbourhood: float  # the same for shuffled positions
     edge_ratio: float  # mean edge length / mean random-pair distance
-
-
-def neighbourhood_share(pos: np.ndarray, labels: np.ndarray, pages: np.ndarray,
-                        k: int = NEAREST) -> float:
-    """Mean over `pages` of the share of each one's k nearest other pages (all pages
-    count as neighbours) that are in its community."""
-    from scipy.spatial import cKDTree
-
-    if len(pages) == 0 or len(pos) <= k:
-        return float("nan")
-    _, near = cKDTree(pos).query(pos[pages], k=k + 1)
-    near = near[:, 1:]  # not the page itself
-    return float((labels[near] == labels[pages][:, None]).mean())
 
 
 def edge_ratio(pos: np.ndarray, u: np.ndarray, v: np.ndarray, seed: int = 0) -> float:

@@ -179,3 +179,30 @@ def test_a_layout_made_by_an_older_method_is_redrawn_whole(make_vault, tmp_path)
     assert summary["full"] is True
     with Mirror(db) as mirror:
         assert mirror.get_meta(MetaKey.LAYOUT_METHOD) == "community_fruchterman_reingold"
+
+
+
+def test_the_picture_is_redrawn_when_it_no_longer_shows_the_communities(tmp_path):
+    """Pages keep their places while the stored picture shows the communities; once the
+    communities were re-drawn (here: shuffled among the pages, as a later Louvain run on
+    a fuzzy graph may move many pages), the next layout is a full one."""
+    vault = tmp_path / "vault"
+    gen_vault.generate(vault, 300, seed=5, groups=10)
+    db = tmp_path / "m.db"
+    laid_out(vault, db)
+    with Mirror(db) as mirror:
+        graph.ensure_metrics(mirror)
+        mirror.conn.execute("DELETE FROM page_layout")
+        assert compute_layout(mirror)["full"]
+        # The graph moved on a little, the communities did not: the pages stay put.
+        with mirror.transaction():
+            mirror.set_meta(MetaKey.LAYOUT_GRAPH_HASH, "an older graph")
+        assert compute_layout(mirror)["full"] is False
+        rows = mirror.conn.execute("SELECT page_id, community FROM page_metrics").fetchall()
+        shuffled = np.random.default_rng(0).permutation([c for _, c in rows]).tolist()
+        with mirror.transaction():
+            mirror.conn.executemany(
+                "UPDATE page_metrics SET community = ? WHERE page_id = ?",
+                [(c, pid) for (pid, _), c in zip(rows, shuffled, strict=True)])
+            mirror.set_meta(MetaKey.LAYOUT_GRAPH_HASH, "an older graph")
+        assert compute_layout(mirror)["full"] is True

@@ -45,6 +45,10 @@ REFRESH_SHARE = 0.1
 LAYOUT_METHOD = "community_fruchterman_reingold"
 GRID_ABOVE = 300  # pages in a cluster above which igraph's grid approximation is used
 CLUSTER_GAP = 1.5  # clusters are parted as if this much wider: white space between them
+NEAREST = 10  # neighbours counted by neighbourhood_share
+# Below this neighbourhood share the stored picture no longer shows the communities and
+# is drawn again (a fresh layout scores 0.95 - 1.0 on the vaults in BENCHMARKS.md).
+SHOWS_COMMUNITIES = 0.6
 
 # igraph draws from one process-wide random generator: one seeded layout at a time.
 _RNG_LOCK = threading.Lock()
@@ -344,6 +348,47 @@ def _separate(centre: np.ndarray, radius: np.ndarray, rounds: int = 200) -> np.n
         np.add.at(move, b, step * (2 * (1 - share_a))[:, None])
         centre += move
     return centre
+
+
+def neighbourhood_share(pos: np.ndarray, labels: np.ndarray, pages: np.ndarray,
+                        k: int = NEAREST, *, attainable: bool = False) -> float:
+    """How well positions show communities: the mean over `pages` of the share of each
+    one's k nearest other pages (every page counts as a neighbour) in its community;
+    with `attainable`, of the most there can be (a community of 4 has only 3 others).
+    NaN when there are no pages or too few positions."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    if len(pages) == 0 or len(pos) <= k:
+        return float("nan")
+    _, near = cKDTree(pos).query(pos[pages], k=k + 1)
+    near = near[:, 1:]  # not the page itself
+    same = (labels[near] == labels[pages][:, None]).sum(axis=1)
+    if not attainable:
+        return float(same.mean() / k)
+    sizes = np.bincount(labels)[labels[pages]]
+    return float(np.mean(same / np.clip(sizes - 1, 1, k)))
+
+
+def shows_communities(n: int, src: np.ndarray, dst: np.ndarray, pos: np.ndarray,
+                      labels: np.ndarray, *, sample: int = 2000, seed: int = LAYOUT_SEED
+                      ) -> bool:
+    """Whether positions still show the communities `labels`: the neighbourhood share
+    (of the attainable) of a seeded sample of the linked pages in communities of 2 or
+    more is at least SHOWS_COMMUNITIES. An edit can re-draw the communities (Louvain
+    moves many pages between fuzzy communities for one new link) while the pages keep
+    their places."""
+    import numpy as np
+
+    linked = np.zeros(n, dtype=bool)
+    linked[src] = True
+    linked[dst] = True
+    sizes = np.bincount(labels) if n else np.zeros(0, dtype=np.int64)
+    pages = np.flatnonzero(linked & (sizes[labels] >= 2))
+    if len(pages) > sample:
+        pages = np.sort(np.random.default_rng(seed).choice(pages, sample, replace=False))
+    share = neighbourhood_share(pos, labels, pages, attainable=True)
+    return bool(np.isnan(share) or share >= SHOWS_COMMUNITIES)
 
 
 def community_layout(n: int, src: np.ndarray, dst: np.ndarray,

@@ -34,6 +34,7 @@ from .algorithms import (
     community_layout,
     pagerank,
     place_new,
+    shows_communities,
     weak_components,
 )
 
@@ -184,12 +185,18 @@ def compute_layout(mirror: Mirror, *, seed: int = LAYOUT_SEED) -> dict[str, Any]
     # A layout made by another method (an older vaultsync's) is redrawn whole.
     full = not placed.any() or since_full + new > REFRESH_SHARE * max(g.n, 1) or \
         mirror.get_meta(MetaKey.LAYOUT_METHOD) != LAYOUT_METHOD
+    labels = _stored_communities(mirror, g, digest)
+    if not full and new:
+        pos = place_new(g.n, g.src, g.dst, pos, placed, seed=seed)
+    # Pages keep their places while the picture still shows the communities the view
+    # colours and names; when an edit re-drew them, so is the picture.
+    if not full and labels is not None and \
+            not shows_communities(g.n, g.src, g.dst, pos, labels, seed=seed):
+        full = True
     if full:
-        labels = _stored_communities(mirror, g, digest)
         pos = community_layout(g.n, g.src, g.dst, g.weight, labels, seed=seed)
         since_full = 0
-    elif new:
-        pos = place_new(g.n, g.src, g.dst, pos, placed, seed=seed)
+    else:
         since_full += new
     seconds = time.perf_counter() - started
     rows = [LayoutPosition(*values) for values in zip(
