@@ -246,7 +246,12 @@ async function buildGraph(data, previous) {
   for (const node of nodes) {
     const attrs = nodeAttributes(node, maxRank, order);
     let pos = null;
-    if (keep && previous.hasNode(node.id)) {
+    if (!local && node.x !== null && node.x !== undefined) {
+      // The server's layout shows the communities: ForceAtlas2 leaves these be, and a
+      // layout the server drew again (the communities changed) replaces the old one.
+      pos = { x: node.x, y: node.y, fixed: true };
+      stored += 1;
+    } else if (keep && previous.hasNode(node.id)) {
       const a = previous.getNodeAttributes(node.id);
       pos = { x: a.x, y: a.y };
       if (a.fixed) pos.fixed = true;
@@ -254,10 +259,6 @@ async function buildGraph(data, previous) {
       unplaced.push(node.id);
     } else if (local) {
       pos = ringPosition(node);
-    } else if (node.x !== null && node.x !== undefined) {
-      // The server's layout shows the communities: ForceAtlas2 leaves these be.
-      pos = { x: node.x, y: node.y, fixed: true };
-      stored += 1;
     } else {
       unplaced.push(node.id);
     }
