@@ -3,12 +3,12 @@
 
 Usage::
 
-    python scripts/gen_vault.py OUT_DIR --pages N [--seed 42] [--force]
+    python scripts/gen_vault.py OUT_DIR --pages N [--seed 42] [--groups K] [--force]
 
 or, from Python (``import gen_vault`` beside it in ``scripts/``, ``from scripts import
 gen_vault`` from the checkout's root, as the tests do)::
 
-    summary = generate(Path(out_dir), pages, seed=42)   # force=False by default
+    summary = generate(Path(out_dir), pages, seed=42)   # force=False, groups=0 by default
 
 Standard library only.  The same ``--seed`` and ``--pages`` always produce a
 byte-identical vault (no wall-clock dates, no hash-order dependence, PNGs are
@@ -44,6 +44,12 @@ What a vault contains
   ``## Seen in`` list of 0-4 source pages.  ~3 % of links point at pages that
   do not exist (a shared, Zipf-weighted pool of names, so "wanted pages"
   rank).  ~3 % of pages have no incoming link at all (orphans).
+* ``--groups K`` (K > 0) plants K groups of pages (page i is in group i mod K):
+  coverage links, "Seen in" sources and preferential targets are drawn from
+  the page's own group, except for a share ``P_CROSS_GROUP`` of the
+  preferential ones, so the graph has K clear communities (for measuring the
+  graph view's layout, scripts/bench_layout.py).  Without it, the draws and
+  bytes are exactly those of a vault made before the option existed.
 * ``attachments/img-0001.png`` ... (one tiny valid PNG per 200 pages) embedded
   as ``![[img-0001.png|300x200]]``, ``![[img-0001.png]]`` or
   ``![alt](../attachments/img-0001.png)``; a few are never embedded.
@@ -292,6 +298,7 @@ _START = _dt.date(2022, 1, 3)
 _END = _dt.date(2026, 1, 30)
 
 P_UNRESOLVED = 0.037   # per preferential-attachment slot; ~3 % of all links
+P_CROSS_GROUP = 0.05   # with planted groups: preferential links to another group
 P_ORPHAN = 0.03
 
 
@@ -378,9 +385,10 @@ class _Page:
 # --------------------------------------------------------------------------
 
 class _Plan:
-    def __init__(self, n: int, seed: int):
+    def __init__(self, n: int, seed: int, groups: int = 0):
         self.n = n
         self.seed = seed
+        self.groups = max(0, min(int(groups), n))
         rng = self.rng = random.Random(seed)
         n_sys = round(n * 0.15)
         n_src = round(n * 0.25)
@@ -637,9 +645,18 @@ class _Plan:
         self.unresolved_count = 0
         if n < 2:
             return
+        groups = self.groups
+        members: list = [list(range(g, n, groups)) for g in range(groups)]
         # 1. coverage: every non-orphan gets one incoming link from a random page
         for pg in pages:
             if pg.orphan:
+                continue
+            if groups and len(members[pg.idx % groups]) > 1:
+                own = members[pg.idx % groups]
+                j = rng.randrange(len(own) - 1)
+                if own[j] >= pg.idx:
+                    j += 1
+                self._add(own[j], pg.idx, cover=True)
                 continue
             s = rng.randrange(n - 1)
             if s >= pg.idx:
@@ -649,10 +666,16 @@ class _Plan:
         # 2. "Seen in": concepts cite 0-4 sources, preferential among sources
         src_urn = [p.idx for p in pages if p.kind == "source" and not p.orphan]
         n_src = len(src_urn)
+        group_src = [[t for t in src_urn if t % groups == g] for g in range(groups)]
         seen_cum = [0.2, 0.55, 0.75, 0.9, 1.0]
         for pg in pages:
             if pg.kind != "concept" or not n_src:
                 continue
+            if groups:
+                src_urn = group_src[pg.idx % groups]
+                n_src = len(src_urn)
+                if not n_src:
+                    continue
             k = min(n_src, bisect.bisect(seen_cum, rand()))
             chosen: list = []
             tries = 0
@@ -670,17 +693,21 @@ class _Plan:
 
         # 3. preferential attachment in creation order
         urn: list = []
+        group_urn: list = [[] for _ in range(groups)]
         deficit: list = []
         wanted, wcum = self.wanted, self.wanted_cum
         wtot = wcum[-1]
 
         def draw(p: int, pg: _Page) -> int:
-            ln = len(urn)
+            pool = urn
+            if groups and rand() >= P_CROSS_GROUP and len(group_urn[p % groups]) > 1:
+                pool = group_urn[p % groups]
+            ln = len(pool)
             if not ln:
                 return -1
             linked = pg.linked
             for _ in range(30):
-                t = urn[int(rand() * ln)]
+                t = pool[int(rand() * ln)]
                 if t != p and t not in linked:
                     return t
             return -1
@@ -689,6 +716,8 @@ class _Plan:
             pg = pages[p]
             if not pg.orphan:
                 urn.append(p)
+                if groups:
+                    group_urn[p % groups].append(p)
             need = pg.budget - len(pg.links) - len(pg.seen)
             for _ in range(need):
                 if rand() < P_UNRESOLVED:
@@ -704,6 +733,8 @@ class _Plan:
                     continue
                 self._add(p, t)
                 urn.append(t)
+                if groups:
+                    group_urn[t % groups].append(t)
         # early pages could not find enough distinct targets: fill them now
         for p in deficit:
             pg = pages[p]
@@ -711,6 +742,8 @@ class _Plan:
             if t >= 0:
                 self._add(p, t)
                 urn.append(t)
+                if groups:
+                    group_urn[t % groups].append(t)
 
         # 4. self links and frontmatter "related"
         for pg in pages:
@@ -1092,11 +1125,13 @@ def _prepare_out_dir(out_dir: Path, force: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def generate(out_dir: Path, pages: int, seed: int = 42, *, force: bool = False) -> dict:
+def generate(out_dir: Path, pages: int, seed: int = 42, *, force: bool = False,
+             groups: int = 0) -> dict:
     """Generate a vault of ``pages`` notes into ``out_dir`` and return a summary.
 
     ``out_dir`` must be missing or empty, unless ``force`` is true and it holds
     the ``.gen_vault`` marker of an earlier run (its contents are then deleted).
+    ``groups`` > 0 plants that many groups of densely linked pages.
     """
     t0 = time.perf_counter()
     pages = int(pages)
@@ -1108,7 +1143,7 @@ def generate(out_dir: Path, pages: int, seed: int = 42, *, force: bool = False) 
         f"generated by scripts/gen_vault.py (pages={pages} seed={seed}); "
         f"gen_vault.py --force may delete this directory's contents\n", encoding="utf-8")
 
-    plan = _Plan(pages, seed)
+    plan = _Plan(pages, seed, groups)
     folders = sorted({pg.folder for pg in plan.pages} | {"attachments"})
     for f in folders:
         (out_dir / f).mkdir(parents=True, exist_ok=True)
@@ -1209,11 +1244,14 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", type=int, required=True,
                     help="number of notes, e.g. 1000, 10000, 100000")
     ap.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    ap.add_argument("--groups", type=int, default=0,
+                    help="plant K groups of densely linked pages (default 0: none)")
     ap.add_argument("--force", action="store_true",
                     help=f"delete OUT_DIR's contents first (only if it holds a {MARKER} marker)")
     args = ap.parse_args(argv)
     try:
-        s = generate(args.out_dir, args.pages, args.seed, force=args.force)
+        s = generate(args.out_dir, args.pages, args.seed, force=args.force,
+                     groups=args.groups)
     except (FileExistsError, ValueError) as e:
         print(f"gen_vault: error: {e}", file=sys.stderr)
         return 2

@@ -356,8 +356,11 @@ def structure_mdit(body: str) -> Any:
     """vaultsync.parse.markdown.read_structure's result, from markdown-it (no tasks, blocks)."""
     from vaultsync.parse.markdown import RawHeading, Structure
 
-    headings = [RawHeading(level, text, offset) for level, text, offset in headings_mdit(body)]
-    return Structure(mask_body_mdit(body), headings, [], [])
+    masked = mask_body_mdit(body)
+    # A heading whose marks are blanked lies inside a %% comment: no heading in Obsidian.
+    headings = [RawHeading(level, text, offset) for level, text, offset in headings_mdit(body)
+                if masked[offset:masked.find("\n", offset) % (len(masked) + 1)].strip()]
+    return Structure(masked, headings, [], [])
 
 
 def vault_pages(root: Path) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ a fresh full sync of the same files, whether each change was synced by a full sc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from vaultsync.sync import Syncer
 NAMES = ["Alpha", "beta", "Gamma", "alpha", "delta"]  # "Alpha"/"alpha": case-insensitive twins
 FOLDERS = ["", "concepts", "sources", "concepts/deep", "systems"]
 ATTACHMENTS = ["img.png", "concepts/img.png"]
+CANVASES = ["board.canvas", "concepts/map.canvas"]
 OUTSIDE = "<outside>"  # a folder beside the vault, with pages of its own
 
 link_forms = st.sampled_from([
@@ -47,6 +49,29 @@ def page_text(draw: st.DrawFn) -> str:
     return header + "# Heading\n" + body + "\n\n" + more
 
 
+@st.composite
+def canvas_bytes(draw: st.DrawFn) -> bytes:
+    """A JSON Canvas whose file nodes and text nodes name pages that may or may not
+    exist; sometimes not JSON at all."""
+    if draw(st.integers(0, 9)) == 0:
+        return b'{"nodes": [ broken'
+    nodes = []
+    for i, (kind, name, folder) in enumerate(draw(st.lists(st.tuples(
+            st.sampled_from(["file", "text", "group"]), st.sampled_from(NAMES),
+            st.sampled_from(FOLDERS)), max_size=4))):
+        node = {"id": f"n{i}", "type": kind, "x": i * 300, "y": 0, "width": 250, "height": 60}
+        if kind == "file":
+            node["file"] = f"{folder}/{name}.md" if folder else f"{name}.md"
+        elif kind == "text":
+            node["text"] = f"See [[{name}]] and [[{name}#Sec]]"
+        else:
+            node["label"] = name
+        nodes.append(node)
+    edges = [{"id": f"e{i}", "fromNode": f"n{i}", "toNode": f"n{i + 1}"}
+             for i in range(len(nodes) - 1)]
+    return json.dumps({"nodes": nodes, "edges": edges}).encode()
+
+
 page_path = st.builds(lambda f, n: f"{f}/{n}.md" if f else f"{n}.md",
                       st.sampled_from(FOLDERS), st.sampled_from(NAMES))
 
@@ -60,7 +85,8 @@ operations = st.one_of(
     st.tuples(st.just("rename"), page_path, page_path),
     st.tuples(st.just("move_folder"), st.sampled_from(FOLDERS[1:]), st.sampled_from(FOLDERS[1:])),
     st.tuples(st.just("attach"), st.sampled_from(ATTACHMENTS), st.binary(max_size=8)),
-    st.tuples(st.just("detach"), st.sampled_from(ATTACHMENTS), st.none()),
+    st.tuples(st.just("detach"), st.sampled_from(ATTACHMENTS + CANVASES), st.none()),
+    st.tuples(st.just("attach"), st.sampled_from(CANVASES), canvas_bytes()),
 )
 
 

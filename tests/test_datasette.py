@@ -261,7 +261,7 @@ def test_plugin_metadata_applies_to_a_mirror_whatever_its_name(mirror_db: Path) 
         assert {"form", "embed"} <= await facets_shown(ds, f"/{DB_NAME}/links.json?_size=1")
         html = (await ds.client.get(f"/{DB_NAME}/pages")).text
         assert "One row per Markdown page" in html
-        assert "Frontmatter title, else the first # heading" in html  # column description
+        assert "Frontmatter title, else the file name" in html  # column description
 
     run(go())
 
@@ -571,7 +571,7 @@ def test_what_the_user_gives_datasette_overrides_the_plugin_key_by_key(
         assert await facets_shown(ds, f"/{DB_NAME}/pages.json?_size=1") == {"folder"}
         html = (await ds.client.get(f"/{DB_NAME}/pages")).text
         assert "My pages." in html and "One row per Markdown page" not in html
-        assert "Frontmatter title, else the first # heading" in html  # ours: not given
+        assert "Frontmatter title, else the file name" in html  # ours: not given
 
     run(go())
 

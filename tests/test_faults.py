@@ -170,7 +170,7 @@ def test_a_symlinked_folder_made_under_the_daemon_is_followed(make_vault, tmp_pa
         wait_for(lambda: page_count(db, "ext/%") == 1, what="the linked folder's page")
         (outside / "t.md").write_text("# T")  # an edit inside the followed folder
         wait_for(lambda: page_count(db, "ext/%") == 2, what="a page made inside it")
-        (outside / "s.md").write_text("# S two")
+        (outside / "s.md").write_text("---\ntitle: S two\n---\n")
         wait_for(lambda: ("S two",) in rows(db, "SELECT title FROM pages"), what="edit")
         wait_converged(vault, db, tmp_path)
 
@@ -180,20 +180,21 @@ def test_a_symlinked_file_outside_the_vault_is_followed_through_edits(make_vault
     allow_outside(monkeypatch, tmp_path, tmp_path / "elsewhere")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    (outside / "shared.md").write_text("# Shared\n[[a]]")
+    (outside / "shared.md").write_text("---\ntitle: Shared\n---\n[[a]]")
     vault = make_vault({"a.md": "# A"})
     os.symlink(outside / "shared.md", vault / "shared.md")
     with RunningDaemon(vault, tmp_path / "m.db") as running:
         db = running.config.db
         assert ("Shared",) in rows(db, "SELECT title FROM pages")
-        (outside / "shared.md").write_text("# Shared two\n[[a]]")  # edited in place
+        (outside / "shared.md").write_text("---\ntitle: Shared two\n---\n[[a]]")  # edited in place
         wait_for(lambda: ("Shared two",) in rows(db, "SELECT title FROM pages"), what="edit")
         replacement = outside / "shared.md.tmp"
-        replacement.write_text("# Shared three\n[[a]]")
+        replacement.write_text("---\ntitle: Shared three\n---\n[[a]]")
         os.replace(replacement, outside / "shared.md")  # an atomic save of the target
         wait_for(lambda: ("Shared three",) in rows(db, "SELECT title FROM pages"),
                  what="atomic save")
-        (outside / "shared.md").write_text("# Shared four\n[[a]]")  # and the next edit
+        # and the next edit
+        (outside / "shared.md").write_text("---\ntitle: Shared four\n---\n[[a]]")
         wait_for(lambda: ("Shared four",) in rows(db, "SELECT title FROM pages"),
                  what="edit after the atomic save")
         wait_converged(vault, db, tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scripts import bench_layout, gen_vault
 from vaultsync import graph, read
 from vaultsync.config import load_config
 from vaultsync.graph import REFRESH_SHARE, SPAN, compute_layout, place_new
@@ -52,7 +53,7 @@ def test_every_page_gets_a_position_and_the_same_vault_the_same_picture(make_vau
     with Mirror(tmp_path / "a.db") as mirror:
         assert read.metrics_state(mirror.conn).layout_current
         assert compute_layout(mirror)["changed"] is False
-        assert mirror.get_meta(MetaKey.LAYOUT_METHOD) == "fruchterman_reingold"
+        assert mirror.get_meta(MetaKey.LAYOUT_METHOD) == "community_fruchterman_reingold"
 
 
 def test_new_pages_join_their_neighbours_and_the_rest_stays_put(make_vault, tmp_path):
@@ -132,3 +133,76 @@ def test_the_daemon_scheduler_keeps_the_layout(make_vault, tmp_path):
     with Mirror(config.db) as mirror:
         graph.ensure_metrics(mirror, layout=True)  # nothing left to do
         assert read.metrics_state(mirror.conn).layout_current
+
+
+def test_planted_groups_are_drawn_as_clusters(tmp_path):
+    """On a generated vault with planted groups, the stored positions put a page's
+    nearest pages in its own community and keep linked pages close (bench_layout's
+    figures, as properties of the stored layout)."""
+    vault = tmp_path / "vault"
+    gen_vault.generate(vault, 600, seed=3, groups=20)
+    db = tmp_path / "m.db"
+    laid_out(vault, db)
+    with Mirror(db) as mirror:
+        graph.ensure_metrics(mirror)  # communities, then a full layout drawn on them
+        mirror.conn.execute("DELETE FROM page_layout")
+        assert compute_layout(mirror)["full"]
+    pos, labels, src, dst = bench_layout.stored(db)
+    figures = bench_layout.figures(pos, src, dst, labels)
+    assert figures.neighbourhood >= 0.85 > figures.random_neighbourhood
+    plain = bench_layout.figures(graph.force_layout(len(pos), src, dst), src, dst, labels)
+    assert plain.neighbourhood < 0.85
+    assert figures.edge_ratio < min(plain.edge_ratio, 0.25)
+
+
+def test_pages_without_links_sit_on_a_ring_around_the_clusters():
+    # two triangles and three pages without links
+    src, dst = np.array([0, 1, 2, 3, 4, 5]), np.array([1, 2, 0, 4, 5, 3])
+    pos = graph.community_layout(9, src, dst)
+    radius = np.linalg.norm(pos, axis=1)
+    assert radius[6:].min() > radius[:6].max()
+    assert np.ptp(radius[6:]) < 1e-6  # one ring
+    assert np.array_equal(pos, graph.community_layout(9, src, dst))  # seeded
+    side = max(np.linalg.norm(pos[i] - pos[j]) for i, j in ((0, 1), (1, 2), (3, 4)))
+    apart = np.linalg.norm(pos[:3].mean(axis=0) - pos[3:6].mean(axis=0))
+    assert apart > 1.5 * side  # two clusters with space between them
+
+
+def test_a_layout_made_by_an_older_method_is_redrawn_whole(make_vault, tmp_path):
+    vault = make_vault(ring_vault(20))
+    db = tmp_path / "m.db"
+    laid_out(vault, db)
+    with Mirror(db) as mirror, mirror.transaction():
+        mirror.set_meta(MetaKey.LAYOUT_METHOD, "fruchterman_reingold")
+    (vault / "new.md").write_text("# New\n\n[[p005]]\n", encoding="utf-8")
+    summary = laid_out(vault, db)
+    assert summary["full"] is True
+    with Mirror(db) as mirror:
+        assert mirror.get_meta(MetaKey.LAYOUT_METHOD) == "community_fruchterman_reingold"
+
+
+
+def test_the_picture_is_redrawn_when_it_no_longer_shows_the_communities(tmp_path):
+    """Pages keep their places while the stored picture shows the communities; once the
+    communities were re-drawn (here: shuffled among the pages, as a later Louvain run on
+    a fuzzy graph may move many pages), the next layout is a full one."""
+    vault = tmp_path / "vault"
+    gen_vault.generate(vault, 300, seed=5, groups=10)
+    db = tmp_path / "m.db"
+    laid_out(vault, db)
+    with Mirror(db) as mirror:
+        graph.ensure_metrics(mirror)
+        mirror.conn.execute("DELETE FROM page_layout")
+        assert compute_layout(mirror)["full"]
+        # The graph moved on a little, the communities did not: the pages stay put.
+        with mirror.transaction():
+            mirror.set_meta(MetaKey.LAYOUT_GRAPH_HASH, "an older graph")
+        assert compute_layout(mirror)["full"] is False
+        rows = mirror.conn.execute("SELECT page_id, community FROM page_metrics").fetchall()
+        shuffled = np.random.default_rng(0).permutation([c for _, c in rows]).tolist()
+        with mirror.transaction():
+            mirror.conn.executemany(
+                "UPDATE page_metrics SET community = ? WHERE page_id = ?",
+                [(c, pid) for (pid, _), c in zip(rows, shuffled, strict=True)])
+            mirror.set_meta(MetaKey.LAYOUT_GRAPH_HASH, "an older graph")
+        assert compute_layout(mirror)["full"] is True

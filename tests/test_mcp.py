@@ -53,8 +53,8 @@ VAULT = {
                  "[[Missing Page|Missing]] again.\n"),
     "delta.md": "# Delta\n\nDelta only links to [[gamma]].\n",
     "lonely.md": "# Lonely\n\nNobody links here and I link nowhere.\n",
-    "sources/paper.md": "---\ntype: source\n---\n# A paper\n\nAbout zeppelins.\n",
-    "sources/book.md": "---\ntype: source\n---\n# A book\n\nLong.\n",
+    "sources/paper.md": "---\ntype: source\ntitle: A paper\n---\n\nAbout zeppelins.\n",
+    "sources/book.md": "---\ntype: source\ntitle: A book\n---\n\nLong.\n",
     "pic.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 16,
 }
 TOOLS = {"search", "get_page", "neighbors", "report", "query", "status"}
@@ -191,7 +191,7 @@ def test_get_page_answers_with_backlinks_sources_links_and_metrics(session) -> N
     assert page["aliases"] == ["First"] and page["tags"] == ["greek"]
     assert page["frontmatter"] == {"aliases": ["First"], "tags": ["greek"]}
     assert page["backlinks"] == [{"path": "beta.md", "title": "Beta", "line": 3},
-                                 {"path": "index.md", "title": "Home", "line": 3}]
+                                 {"path": "index.md", "title": "index", "line": 3}]
     assert [(ln["path"], ln["title"], ln["line"]) for ln in page["links"]] == \
         [("beta.md", "Beta", 7), ("sources/paper.md", "A paper", 7)]
     assert page["unresolved_links"] == []
@@ -204,7 +204,7 @@ def test_get_page_answers_with_backlinks_sources_links_and_metrics(session) -> N
     assert metrics["pages_ranked"] == 8 and 1 <= metrics["pagerank_rank"] <= 8
     assert metrics["current"] is True and metrics["pagerank"] > 0
     # The community is named after its most central page.
-    assert metrics["community_name"] in {"Home", "Alpha", "Beta", "Gamma", "Delta",
+    assert metrics["community_name"] in {"index", "Alpha", "Beta", "Gamma", "Delta",
                                          "A paper", "A book"}
     assert page["body"] is None and page["body_chars"] > 0 and page["truncated"] == []
     assert page["excerpt"].startswith("Alpha links to")
@@ -481,7 +481,8 @@ def test_an_edit_reaches_get_page_under_watch(session, tmp_path: Path) -> None:
         wait_for(lambda: s.call("status")["live"], WAIT, "the daemon to run")
         assert s.call("status")["in_process"] is True
         (vault / "alpha.md").write_text(
-            "# Alpha, edited\n\nNow it links to [[delta]] only.\n", encoding="utf-8")
+            "---\ntitle: Alpha, edited\n---\nNow it links to [[delta]] only.\n",
+            encoding="utf-8")
         wait_for(lambda: s.call("get_page", path="alpha")["title"] == "Alpha, edited", WAIT,
                  "the edit to reach get_page")
         page = s.call("get_page", path="alpha")
@@ -489,7 +490,7 @@ def test_an_edit_reaches_get_page_under_watch(session, tmp_path: Path) -> None:
         # The daemon recomputes the metrics; the answer waits for them.
         assert page["metrics"]["current"] is True and page["metrics"]["pagerank"] > 0
         assert s.call("get_page", path="delta")["backlinks"] == \
-            [{"path": "alpha.md", "title": "Alpha, edited", "line": 3}]
+            [{"path": "alpha.md", "title": "Alpha, edited", "line": 4}]
     finally:
         stop.set()
         thread.join(WAIT)
@@ -559,7 +560,8 @@ def test_vaultsync_mcp_over_stdio_with_watch(make_vault, tmp_path: Path) -> None
         wait_for(lambda: s.call("status")["live"], WAIT, "the daemon to run")
         assert s.call("status")["in_process"] is True
         assert s.call("get_page", path="alpha")["metrics"]["current"] is True
-        (vault / "beta.md").write_text("# Beta two\n\nNow alone.\n", encoding="utf-8")
+        (vault / "beta.md").write_text("---\ntitle: Beta two\n---\nNow alone.\n",
+                                       encoding="utf-8")
         wait_for(lambda: s.call("get_page", path="[[beta]]")["title"] == "Beta two", WAIT,
                  "the edit to reach get_page")
     text = log.read_text("utf-8")

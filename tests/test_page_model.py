@@ -37,6 +37,24 @@ def test_nested_tasks_keep_their_own_line():
         (1, "parent"), (2, "child"), (3, "grandchild")]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("- [ ] top\n\t- [ ] nested\n", [(1, "top"), (2, "nested")]),  # Obsidian's tab indent
+    ("- [ ] top\n\t- [x] nested\n\t\t- [ ] deeper\n", [(1, "top"), (2, "nested"), (3, "deeper")]),
+    ("- [ ] top\n    - [ ] four\n", [(1, "top"), (2, "four")]),  # past the content indent
+    (" - [ ] one\n", [(1, "one")]),  # one leading space
+    ("1. [ ] top\n\t- [ ] nested\n", [(1, "top"), (2, "nested")]),
+    ("> - [ ] quoted\n>\t- [ ] nested\n", [(1, "quoted"), (2, "nested")]),
+])
+def test_nested_tasks_however_indented(text, expected):
+    assert [(t.line, t.text) for t in tasks(text)] == expected
+
+
+def test_block_id_of_a_tab_nested_task():
+    page = parse_page("x.md", "- [ ] top\n\t- [ ] nested ^n1\n")
+    assert page.tasks[1] == Task(2, " ", False, "nested", "n1")
+    assert page.blocks == [Block("n1", 2)]
+
+
 def test_tasks_in_callouts_count_and_in_code_do_not():
     text = ("> [!todo] Next\n> - [ ] in callout\n\n```\n- [ ] in code\n```\n\n"
             "    - [ ] indented code\n\n- [ ] after\n")
@@ -90,6 +108,13 @@ def test_whole_line_fields():
                             ("Some Key", "with [[Link]]", 3), ("quoted", "yes", 4)]
 
 
+def test_field_whose_value_is_inline_code_keeps_it_with_its_backticks():
+    text = "existsSince:: `= date(now) - this.file.ctime`\nmixed:: a `b`\n[q:: `c`]\n"
+    assert parse_page("x.md", text).fields == [
+        Field("existsSince", "`= date(now) - this.file.ctime`", 1), Field("mixed", "a `b`", 2),
+        Field("q", "`c`", 3)]
+
+
 def test_bracketed_fields_inside_text():
     text = "I rate it [rating:: 9] and (hidden:: yes), [nested:: a [b] c].\n"
     assert fields(text) == [("rating", "9", 1), ("hidden", "yes", 1), ("nested", "a [b] c", 1)]
@@ -127,10 +152,16 @@ def test_field_keys_are_compared_case_insensitively_by_readers():
 
 def test_setext_headings_and_headings_in_containers():
     text = "Title\n=====\n\n> # In a quote\n\n- # In a list\n\nSub\n---\n# ATX #\n"
-    page = parse_page("x.md", text)
+    page = parse_page("title.md", text)  # a setext H1 can title its page
     assert [(h.level, h.text, h.line) for h in page.headings] == [
         (1, "Title", 1), (2, "Sub", 8), (1, "ATX", 10)]
     assert page.title == "Title"
+
+
+def test_headings_inside_comments_are_not_headings():
+    page = parse_page("x.md", "%%\n## In comment\n%%\n# Real\n%% # inline %%\n%%\n# unclosed\n")
+    assert [(h.text, h.line) for h in page.headings] == [("Real", 4)]
+    assert anchor_exists("In comment", [(h.level, h.text) for h in page.headings], ()) is False
 
 
 def test_heading_of_spaces_and_closing_hashes():
@@ -180,6 +211,28 @@ HEADINGS = [(1, "Guide"), (2, "Install: Linux"), (3, "Notes"), (2, "Usage"), (1,
 ])
 def test_anchor_exists(anchor, exists):
     assert anchor_exists(anchor, HEADINGS, {"blk-1"}) is exists
+
+
+@pytest.mark.parametrize(("anchor", "heading", "exists"), [
+    # Obsidian drops ASCII punctuation but - _ ' on both sides (its stripHeading)
+    ("hasTag", "`hasTag()`", True),
+    ("How large can each remote vault be", "How large can each remote vault be?", True),
+    ("D D WOTC", "D&D WOTC", True),
+    ("Setup Vault Consistency", "Setup & Vault Consistency", True),
+    ("wifi 2 4 vs 5 0", "wifi 2.4 vs 5.0", True),
+    ("wifi 2.4 vs 5.0", "wifi 2.4 vs 5.0", True),  # as written matches too
+    ("TCP IP Model", "TCP/IP Model", True),
+    ("CI CD DevOps", "CI/CD && DevOps", True),
+    ("Bold and code", "**Bold** and `code`", True),
+    ("Étoile été", "Étoile : Été", True),  # non-ASCII letters are kept, case ignored
+    ("snake_case-name's", "snake_case-name's", True),
+    ("snake case name s", "snake_case-name's", False),  # - _ ' are not punctuation here
+    # truly broken stay broken
+    ("Community Plugins", "Community Plugins and Scripts", False),
+    ("None", "Something else", False),
+])
+def test_anchors_match_headings_as_obsidian_strips_them(anchor, heading, exists):
+    assert anchor_exists(anchor, [(2, heading)], ()) is exists
 
 
 def test_nothing_to_check():

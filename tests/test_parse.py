@@ -25,8 +25,9 @@ def test_frontmatter_fields_and_dates_become_json():
     assert page.body == "body\n"
 
 
-def test_title_falls_back_to_first_h1_then_stem():
-    assert parse_page("a/x.md", "intro\n## two\n# One\n").title == "One"
+def test_title_falls_back_to_the_file_name():  # the rule in full: tests/test_titles.py
+    assert parse_page("a/x.md", "intro\n## two\n# One\n").title == "x"
+    assert parse_page("a/one.md", "intro\n## two\n# One\n").title == "One"
     assert parse_page("a/my note.md", "no heading\n").title == "my note"
 
 
@@ -87,7 +88,7 @@ def test_malformed_yaml_keeps_page_and_records_line():
 def test_unreadable_yaml_with_no_key_is_kept_as_body():
     text = "---\n[unclosed\n---\n# Heading\nsee [[Other]]\n"
     page = parse_page("x.md", text)
-    assert page.frontmatter == {} and page.title == "Heading"
+    assert page.frontmatter == {} and page.title == "x"
     assert [(ln.target, ln.line) for ln in page.links] == [("Other", 5)]
     (problem,) = page.problems
     assert "not valid YAML" in problem.message and "kept as body" in problem.message

@@ -114,7 +114,7 @@ def test_lone_cr_line_endings_are_line_breaks(make_vault, tmp_path):
     vault = make_vault({"mac.md": b"# Old Mac\r\rSee [[other]]\r"})
     db = tmp_path / "m.db"
     sync(vault, db)
-    assert rows(db, "SELECT title FROM pages") == [("Old Mac",)]
+    assert rows(db, "SELECT text, line FROM headings") == [("Old Mac", 1)]
     assert rows(db, "SELECT target, line FROM links") == [("other", 3)]
 
 

@@ -38,7 +38,7 @@ def test_sync_mirrors_pages_links_tags_and_attachments(make_vault, config_for):
     db = config.db
     assert rows(db, "PRAGMA journal_mode") == [("wal",)]  # after its first load in rollback mode
     assert rows(db, "SELECT path, title, kind FROM pages ORDER BY path") == [
-        ("concepts/a.md", "Alpha", "concept"), ("concepts/b.md", "Bee", "concept")]
+        ("concepts/a.md", "Alpha", "concept"), ("concepts/b.md", "b", "concept")]
     assert rows(db, "SELECT path FROM attachments") == [("attachments/diagram.png",)]
     targets = link_targets(db)
     assert targets[("concepts/a.md", "diagram.png")] == "attachments/diagram.png"

@@ -259,6 +259,8 @@ LABELS_JS = """() => {
   }
   return { count: boxes.length, overlaps, outside };
 }"""
+POSITIONS_JS = """(ids) => ids.map((id) => {
+  const a = window.vaultsyncView.graph.getNodeAttributes(id); return [a.x, a.y]; })"""
 COLORS_JS = """(ids) => ids.map((id) => window.vaultsyncView.graph.hasNode(id)
   ? window.vaultsyncView.graph.getNodeAttribute(id, "color") : null)"""
 
@@ -295,10 +297,24 @@ def test_graph_view_on_a_generated_vault(big_view) -> None:
             page.wait_for_selector(f"body[data-ready='1'][data-nodes='{total}']",
                                    state="attached", timeout=BIG_WAIT_MS)
             settle(page)
-            # Painted from the stored layout: every node starts where the server put it.
+            # Painted from the stored layout, and kept: after the refinement has settled,
+            # every page is where the server put it (its clusters are not undone).
             assert page.evaluate(IN_VIEW_JS) > 0.99
+            xs, ys = full["nodes"]["x"], full["nodes"]["y"]
+            kept = page.evaluate(POSITIONS_JS, ids)
+            assert kept == [[x, y] for x, y in zip(xs, ys, strict=True)]
             labels = page.evaluate(LABELS_JS)
             assert labels["count"] >= 5 and labels["overlaps"] == 0 and labels["outside"] == 0
+            # Zoomed out, communities are named on the picture as in the legend.
+            names = page.evaluate("window.vaultsyncView.labels.clusterNames")
+            legend = page.inner_text("#legend")
+            assert names and all(name in legend for name in names[:3])
+            # Collapsed: one node per community, and back.
+            page.evaluate("window.vaultsyncView.setCollapse(true)")
+            collapsed = int(page.get_attribute("body", "data-collapsed") or 0)
+            assert 1 < collapsed < total
+            page.evaluate("window.vaultsyncView.setCollapse(false)")
+            assert page.get_attribute("body", "data-collapsed") == ""
             sample = [ids[i] for i in range(0, total, max(1, total // 200))] + [hub_id]
             global_colors = dict(zip(sample, page.evaluate(COLORS_JS, sample), strict=True))
 

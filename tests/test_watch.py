@@ -61,7 +61,7 @@ def test_create_edit_delete(watched, tmp_path):
     assert page_rows(db) == {"a.md": "A"}
     (vault / "b.md").write_text("# Bee\n")
     wait_for(lambda: rows(db, "SELECT target_path FROM links") == [("b.md",)], what="resolved")
-    (vault / "b.md").write_text("# Bee two\n")
+    (vault / "b.md").write_text("---\ntitle: Bee two\n---\n")
     wait_for(lambda: page_rows(db).get("b.md") == "Bee two", what="edit")
     (vault / "b.md").unlink()
     wait_for(lambda: "b.md" not in page_rows(db), what="delete")
@@ -77,7 +77,7 @@ def test_atomic_save_and_editor_temp_files(watched, tmp_path):
     (vault / "note.md~").write_text("# Old\n")
     (vault / ".note.md.swp").write_bytes(b"\0swap")
     tmp = vault / "note.md.tmp"
-    tmp.write_text("# New title\n[[other]]\n")
+    tmp.write_text("---\ntitle: New title\n---\n[[other]]\n")
     os.replace(tmp, vault / "note.md")
     (vault / "4913").unlink()
     wait_for(lambda: page_rows(db) == {"note.md": "New title"}, what="atomic save")

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .parse import ParseOptions
+from .parse import TITLE_RULES, ParseOptions
 
 DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
 # Bumped when the parser reads pages differently (new records, fixed rules, new link
@@ -89,6 +89,8 @@ SETTINGS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "ignore": ("a list of file name patterns, e.g. [\"*.tmp\"]", _is_list_of_str),
     "follow_symlinks_outside": ("a list of folders outside the vault, e.g. [\"~/shared\"]",
                                 _is_list_of_str),
+    "title": ("one of " + ", ".join(f'"{r}"' for r in TITLE_RULES),
+              lambda value: value in TITLE_RULES),
 }
 _TOML_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true/false",
                list: "a list", dict: "a table"}
@@ -155,6 +157,7 @@ def load_config(vault: str | Path | None, db: str | Path | None = None,
         source_folders=tuple(s.strip("/") for s in settings.get("source_folders", ["sources"])),
         source_types=tuple(s.lower() for s in settings.get("source_types", ["source"])),
         folder_kinds=tuple(sorted(settings.get("folder_kinds", {}).items())),
+        title=str(settings.get("title", TITLE_RULES[0])),
     )
     return Config(
         vault=vault_path,

@@ -36,6 +36,7 @@ from .mirror import (
 from .mirror.check import owner_error, vault_id
 from .names import windows_name_problem
 from .parse import PageAnchors, Problem
+from .parse.canvas import ParsedCanvas, is_canvas_path, parse_canvas
 from .resolve import Resolver, is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
 
@@ -400,6 +401,7 @@ class Syncer:
             deleted += writer.finish()
         written = writer.written
         new_set = set(new_paths)
+        canvases_changed = self._write_canvases(plan, writer.problems)
         skipped_new, skipped_gone = self._write_problems(plan, writer.problems,
                                                          writer.skipped_now, set(written))
         added_files += [p for p in written if p in new_set or p in renamed_from]
@@ -411,6 +413,8 @@ class Syncer:
         touched = self._retarget(report, writer.page_id, written_ids,
                                  {name_key(p) for p in [*added_files, *removed_files]},
                                  was_empty, retargeted)
+        if canvases_changed or added_files or removed_files or renamed_from:
+            self._resolve_canvas_links(writer.page_id)
         mirror.refresh_citations(None if was_empty or plan.force else touched)
         if was_empty or plan.force:
             self._check_anchors(mirror.anchored_links(), [])
@@ -479,6 +483,42 @@ class Syncer:
             ok = targets.get(link.target_id, empty).has(link.anchor)
             rows.append((None if ok is None else int(ok), link.id))
         self.mirror.set_anchor_ok(rows)
+
+    def _write_canvases(self, plan: Plan, problems: dict[str, list[Problem]]) -> bool:
+        """Read new and changed canvases (every one when pages are parsed again) into
+        their tables, with their problems; drop vanished ones. Whether any changed."""
+        paths = [p for p, _ in plan.attachment_writes if is_canvas_path(p)]
+        if plan.force:
+            paths = [p for p in self.attachments if is_canvas_path(p)]
+        gone = [p for p in plan.gone_attachments if is_canvas_path(p)]
+        self.mirror.delete_canvases(gone)
+        for path in paths:
+            canvas = self._read_canvas(path)
+            self.mirror.write_canvas(path, canvas)
+            problems[path] = canvas.problems
+        return bool(paths or gone)
+
+    def _read_canvas(self, path: str) -> ParsedCanvas:
+        try:
+            with open(os.path.join(self.vault, path), "rb") as f:
+                data = f.read(self.config.max_page_bytes + 1)
+        except OSError as exc:
+            return ParsedCanvas(problems=[Problem(None, f"canvas not read: {exc.strerror}")])
+        if len(data) > self.config.max_page_bytes:
+            return ParsedCanvas(problems=[Problem(None, (
+                f"canvas larger than max_page_bytes ({self.config.max_page_bytes:,} "
+                "bytes): its nodes and edges are not read"))])
+        return parse_canvas(path, data)
+
+    def _resolve_canvas_links(self, page_id: Callable[[str | None], int | None]) -> None:
+        """Resolve every canvas reference again (a few per canvas): files came or went."""
+        rows = []
+        for link in self.mirror.canvas_links():
+            new_path = self.resolver.resolve(link.target, link.canvas_path, link.relative)
+            new_id = page_id(new_path)
+            if (new_path, new_id) != (link.target_path, link.target_id):
+                rows.append((new_path, new_id, link.id))
+        self.mirror.retarget_canvas_links(rows)
 
     def _write_attachments(self, plan: Plan) -> list[str]:
         """Write new and changed attachments, drop vanished ones; the new paths."""

@@ -29,7 +29,8 @@ INSTANCE_METADATA = {
 _PAGE_COLUMNS = {
     "id": "Row id; kept across a rename, so links and citations follow the page.",
     "path": "Vault-relative POSIX path of the Markdown file.",
-    "title": "Frontmatter title, else the first # heading, else the file name.",
+    "title": "Frontmatter title, else the file name (or its first # heading when that is "
+             "the file name better written; see the title setting).",
     "kind": "Frontmatter type, else the top folder's name (singular), else empty.",
     "is_source": "1 for a source page (in a source folder or of a source type).",
     "folder": "The page's folder ('' at the vault root).",
@@ -164,7 +165,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "View: the page graph, one row per linked page pair with its weight.",
     },
     "backlinks": {
-        "description": "View: every resolved link with both ends' paths and titles.",
+        "description": "View: every resolved link with both ends' paths and titles, and "
+                       "every canvas file node showing a page (form canvas).",
         "facets": ["form"],
     },
     "central_pages": {
@@ -207,6 +209,27 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     "blocks": {
         "description": "Block ids (^id) that [[page#^id]] links can name.",
+    },
+    "canvases": {
+        "description": "Canvases: one row per .canvas file (JSON Canvas 1.0), with how many "
+                       "nodes and edges were read.",
+        "label_column": "title",
+    },
+    "canvas_nodes": {
+        "description": "The cards of each canvas: text (Markdown), file (a vault file, "
+                       "with its #subpath), link (a URL) and group (a labelled frame), "
+                       "with position, size and colour.",
+        "facets": ["type", "color"],
+    },
+    "canvas_edges": {
+        "description": "The arrows of each canvas, between node ids, with sides, ends, "
+                       "colour and label.",
+    },
+    "canvas_links": {
+        "description": "A canvas's references to files of the vault: its file nodes "
+                       "(form file) and the links in its text nodes (wikilink, markdown), "
+                       "resolved like links.",
+        "facets": ["form"],
     },
     "fields": {
         "description": "Dataview inline fields (key:: value, [key:: value], (key:: value)); "

@@ -22,6 +22,7 @@ from .algorithms import (
     choose_k,
     citation_counts,
     communities,
+    community_layout,
     force_layout,
     modularity,
     pagerank,
@@ -41,7 +42,8 @@ __all__ = [
     "BFS_BATCH", "EXACT_WORK", "K_MAX", "K_MIN", "LAYOUT_SEED", "LOUVAIN_MAX_EDGES",
     "REFRESH_SHARE", "SAMPLE_WORK", "SPAN", "MetricsOnDemand", "MetricsScheduler",
     "betweenness", "choose_k",
-    "citation_counts", "communities", "compute_core_metrics", "compute_heavy_metrics",
+    "citation_counts", "communities", "community_layout", "compute_core_metrics",
+    "compute_heavy_metrics",
     "compute_layout", "core_rows", "ensure_metrics", "force_layout", "modularity",
     "pagerank", "place_new", "weak_components",
 ]

@@ -42,7 +42,13 @@ LAYOUT_SEED = 42
 LAYOUT_ITERATIONS = 500
 SPAN = 1000.0
 REFRESH_SHARE = 0.1
-LAYOUT_METHOD = "fruchterman_reingold"
+LAYOUT_METHOD = "community_fruchterman_reingold"
+GRID_ABOVE = 300  # pages in a cluster above which igraph's grid approximation is used
+CLUSTER_GAP = 1.5  # clusters are parted as if this much wider: white space between them
+NEAREST = 10  # neighbours counted by neighbourhood_share
+# Below this neighbourhood share the stored picture no longer shows the communities and
+# is drawn again (a fresh layout scores 0.95 - 1.0 on the vaults in BENCHMARKS.md).
+SHOWS_COMMUNITIES = 0.6
 
 # igraph draws from one process-wide random generator: one seeded layout at a time.
 _RNG_LOCK = threading.Lock()
@@ -257,7 +263,8 @@ def communities(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *,
 def force_layout(n: int, src: np.ndarray, dst: np.ndarray, *, seed: int = LAYOUT_SEED,
                  iterations: int = LAYOUT_ITERATIONS) -> np.ndarray:
     """An (n, 2) array of positions for the undirected graph of the edges src→dst:
-    seeded Fruchterman-Reingold (igraph), centred and scaled to span [-SPAN, SPAN]."""
+    seeded Fruchterman-Reingold (igraph), centred and scaled to span [-SPAN, SPAN].
+    The layout before communities shaped it; kept for comparison (bench_layout.py)."""
     import igraph
     import numpy as np
 
@@ -271,10 +278,204 @@ def force_layout(n: int, src: np.ndarray, dst: np.ndarray, *, seed: int = LAYOUT
             coords = graph.layout_fruchterman_reingold(niter=iterations, grid=True)
         finally:
             igraph.set_random_number_generator(random)
-    pos = np.asarray(coords.coords, dtype=np.float64).reshape(n, 2)
-    pos -= pos.mean(axis=0)
+    return _fit(np.asarray(coords.coords, dtype=np.float64).reshape(n, 2))
+
+
+def _fit(pos: np.ndarray, *, centre: bool = True) -> np.ndarray:
+    """Scaled to span [-SPAN, SPAN], centred first unless already (a ring is)."""
+    import numpy as np
+
+    if len(pos) == 0:
+        return pos
+    if centre:
+        pos = pos - (pos.max(axis=0) + pos.min(axis=0)) / 2
     extent = float(np.abs(pos).max())
-    return pos * (SPAN / extent) if extent > 0 else pos
+    fitted: np.ndarray = pos * (SPAN / extent) if extent > 0 else pos
+    return fitted
+
+
+def _igraph_layout(count: int, u: np.ndarray, v: np.ndarray, w: np.ndarray,
+                   iterations: int) -> np.ndarray:
+    """Weighted Fruchterman-Reingold of one cluster or of the graph of clusters
+    (igraph; the caller holds the seeded generator), centred, as a (count, 2) array."""
+    import igraph
+    import numpy as np
+
+    if count == 1:
+        return np.zeros((1, 2))
+    graph = igraph.Graph(n=count, edges=np.column_stack([u, v]).tolist(), directed=False)
+    coords = graph.layout_fruchterman_reingold(
+        weights=w.tolist() if len(w) else None, niter=iterations,
+        grid=count > GRID_ABOVE)
+    pos = np.asarray(coords.coords, dtype=np.float64).reshape(count, 2)
+    centred: np.ndarray = pos - pos.mean(axis=0)
+    return centred
+
+
+def _separate(centre: np.ndarray, radius: np.ndarray, rounds: int = 200) -> np.ndarray:
+    """Move discs (centre, radius) apart until none overlaps another, each step
+    pushing every overlapping pair apart along the line joining them."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    centre = centre.copy()
+    count = len(centre)
+    if count < 2:
+        return centre
+    reach = 2.0 * float(radius.max())
+    for _ in range(rounds):
+        pairs = cKDTree(centre).query_pairs(reach, output_type="ndarray")
+        if len(pairs) == 0:
+            break
+        a, b = pairs[:, 0], pairs[:, 1]
+        delta = centre[b] - centre[a]
+        dist = np.linalg.norm(delta, axis=1)
+        overlap = radius[a] + radius[b] - dist
+        hit = overlap > 1e-9
+        if not hit.any():
+            break
+        a, b, delta, dist, overlap = a[hit], b[hit], delta[hit], dist[hit], overlap[hit]
+        same = dist < 1e-9  # coincident centres: part them along a fixed direction
+        delta[same] = [1.0, 0.0]
+        dist[same] = 1.0
+        # Each disc moves in proportion to the other's area: a small cluster makes
+        # way for a big one.
+        area_a, area_b = radius[a] ** 2, radius[b] ** 2
+        share_a = area_b / (area_a + area_b)
+        step = (delta / dist[:, None]) * (overlap[:, None] * 0.5 + 1e-6)
+        move = np.zeros_like(centre)
+        np.add.at(move, a, -step * (2 * share_a)[:, None])
+        np.add.at(move, b, step * (2 * (1 - share_a))[:, None])
+        centre += move
+    return centre
+
+
+def neighbourhood_share(pos: np.ndarray, labels: np.ndarray, pages: np.ndarray,
+                        k: int = NEAREST, *, attainable: bool = False) -> float:
+    """How well positions show communities: the mean over `pages` of the share of each
+    one's k nearest other pages (every page counts as a neighbour) in its community;
+    with `attainable`, of the most there can be (a community of 4 has only 3 others).
+    NaN when there are no pages or too few positions."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    if len(pages) == 0 or len(pos) <= k:
+        return float("nan")
+    _, near = cKDTree(pos).query(pos[pages], k=k + 1)
+    near = near[:, 1:]  # not the page itself
+    same = (labels[near] == labels[pages][:, None]).sum(axis=1)
+    if not attainable:
+        return float(same.mean() / k)
+    sizes = np.bincount(labels)[labels[pages]]
+    return float(np.mean(same / np.clip(sizes - 1, 1, k)))
+
+
+def shows_communities(n: int, src: np.ndarray, dst: np.ndarray, pos: np.ndarray,
+                      labels: np.ndarray, *, sample: int = 2000, seed: int = LAYOUT_SEED
+                      ) -> bool:
+    """Whether positions still show the communities `labels`: the neighbourhood share
+    (of the attainable) of a seeded sample of the linked pages in communities of 2 or
+    more is at least SHOWS_COMMUNITIES. An edit can re-draw the communities (Louvain
+    moves many pages between fuzzy communities for one new link) while the pages keep
+    their places."""
+    import numpy as np
+
+    linked = np.zeros(n, dtype=bool)
+    linked[src] = True
+    linked[dst] = True
+    sizes = np.bincount(labels) if n else np.zeros(0, dtype=np.int64)
+    pages = np.flatnonzero(linked & (sizes[labels] >= 2))
+    if len(pages) > sample:
+        pages = np.sort(np.random.default_rng(seed).choice(pages, sample, replace=False))
+    share = neighbourhood_share(pos, labels, pages, attainable=True)
+    return bool(np.isnan(share) or share >= SHOWS_COMMUNITIES)
+
+
+def community_layout(n: int, src: np.ndarray, dst: np.ndarray,
+                     weight: np.ndarray | None = None, labels: np.ndarray | None = None, *,
+                     seed: int = LAYOUT_SEED, iterations: int = LAYOUT_ITERATIONS
+                     ) -> np.ndarray:
+    """An (n, 2) array of positions that shows the graph's communities: each community
+    (`labels`, e.g. page_metrics.community; igraph's multilevel when None) is a disc
+    of area proportional to its pages, placed by a weighted force layout of the graph
+    of communities (so linked communities are neighbours) and then parted until no two
+    discs overlap; inside its disc, the community's own pages are laid out by a
+    weighted force layout, which puts its hub pages in the middle. Pages without links
+    sit on a ring around the picture. Seeded; centred and scaled to [-SPAN, SPAN]."""
+    import igraph
+    import numpy as np
+
+    if n < 2:
+        return np.zeros((n, 2))
+    w_in = np.ones(len(src)) if weight is None else np.asarray(weight, dtype=np.float64)
+    u, v, w = _undirected(n, src, dst, w_in)
+    linked = np.zeros(n, dtype=bool)
+    linked[u] = True
+    linked[v] = True
+    pos = np.zeros((n, 2))
+    members = np.flatnonzero(linked)
+    with _RNG_LOCK:
+        igraph.set_random_number_generator(random.Random(seed))
+        try:
+            if labels is None:
+                graph = igraph.Graph(n=n, edges=np.column_stack([u, v]).tolist())
+                labels = np.asarray(
+                    graph.community_multilevel(weights=w.tolist()).membership)
+            labels = _relabel(np.where(linked, np.asarray(labels), -1 - np.arange(n)))
+            group = labels[members]
+            count = int(group.max()) + 1 if len(group) else 0
+            size = np.bincount(group, minlength=count).astype(np.float64)
+            # The graph of communities: weight = links between them.
+            cu, cv = labels[u], labels[v]
+            across = cu != cv
+            cross_u, cross_v, cross_w = _undirected(
+                count, cu[across], cv[across], w[across]) if across.any() else \
+                (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+            radius = np.sqrt(size)
+            centre = _igraph_layout(count, cross_u, cross_v, cross_w, iterations) \
+                if count else np.zeros((0, 2))
+            if count > 1:
+                # Start at the scale of the discs, then part what overlaps.
+                typical = float(np.median(np.linalg.norm(
+                    centre[cross_u] - centre[cross_v], axis=1))) if len(cross_u) else 1.0
+                centre *= 2.0 * float(radius.mean()) / max(typical, 1e-9)
+                centre = _separate(centre, radius * CLUSTER_GAP + 0.5)
+            # Each community's pages inside its disc.
+            inside = ~across
+            order = np.argsort(group, kind="stable")
+            bounds = np.searchsorted(group[order], np.arange(count + 1))
+            local = np.full(n, -1, dtype=np.int64)
+            edge_group = cu[inside]
+            edge_order = np.argsort(edge_group, kind="stable")
+            edge_bounds = np.searchsorted(edge_group[edge_order], np.arange(count + 1))
+            iu, iv, iw = u[inside][edge_order], v[inside][edge_order], w[inside][edge_order]
+            for c in range(count):
+                nodes = members[order[bounds[c]:bounds[c + 1]]]
+                local[nodes] = np.arange(len(nodes))
+                e = slice(edge_bounds[c], edge_bounds[c + 1])
+                inner = _igraph_layout(len(nodes), local[iu[e]], local[iv[e]], iw[e],
+                                       iterations)
+                spread = float(np.percentile(np.linalg.norm(inner, axis=1), 95)) \
+                    if len(nodes) > 1 else 0.0
+                if spread > 0:
+                    inner *= radius[c] / spread
+                pos[nodes] = inner + centre[c]
+        finally:
+            igraph.set_random_number_generator(random)
+    alone = np.flatnonzero(~linked)
+    if len(alone):
+        # A ring just outside the clusters, evenly spaced in path order.
+        if len(members):
+            mid = (pos[members].max(axis=0) + pos[members].min(axis=0)) / 2
+            pos[members] -= mid
+            edge = float(np.linalg.norm(pos[members], axis=1).max())
+        else:
+            edge = 1.0
+        ring = max(edge * 1.08, 1.0)
+        angle = 2 * np.pi * np.arange(len(alone)) / len(alone)
+        pos[alone, 0] = np.cos(angle) * ring
+        pos[alone, 1] = np.sin(angle) * ring
+    return _fit(pos, centre=not len(alone))
 
 
 def place_new(n: int, src: np.ndarray, dst: np.ndarray, pos: np.ndarray, placed: np.ndarray,

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..mirror import CoreMetrics, HeavyMetrics, LayoutPosition, MetaKey, Mirror
 from ..read import GraphArrays, metrics_state, read_graph_arrays
+
+if TYPE_CHECKING:
+    import numpy as np
+
 from .algorithms import (
     LAYOUT_ITERATIONS,
     LAYOUT_METHOD,
@@ -27,9 +31,10 @@ from .algorithms import (
     choose_k,
     citation_counts,
     communities,
-    force_layout,
+    community_layout,
     pagerank,
     place_new,
+    shows_communities,
     weak_components,
 )
 
@@ -143,10 +148,25 @@ def compute_heavy_metrics(mirror: Mirror, *, seed: int = 42, k: int | None = Non
     return summary
 
 
+def _stored_communities(mirror: Mirror, g: GraphArrays, digest: str) -> np.ndarray | None:
+    """page_metrics.community of each node when computed for this graph (the picture's
+    clusters are then the communities the view colours and names), else None."""
+    import numpy as np
+
+    if mirror.get_meta(MetaKey.HEAVY_GRAPH_HASH) != digest:
+        return None
+    found = dict(mirror.conn.execute(
+        "SELECT page_id, community FROM page_metrics WHERE community IS NOT NULL"))
+    if len(found) != g.n:
+        return None
+    return np.array([found.get(int(i), -1) for i in g.ids.tolist()], dtype=np.int64)
+
+
 def compute_layout(mirror: Mirror, *, seed: int = LAYOUT_SEED) -> dict[str, Any]:
     """Bring the stored layout up to the mirror's graph: a full layout when there is
-    none or too many pages were placed since the last one, else only the new pages
-    placed. Written in one transaction with the `layout_*` meta keys."""
+    none or too many pages were placed since the last one (`community_layout`, on the
+    stored communities when they describe this graph), else only the new pages placed
+    beside their neighbours. Written in one transaction with the `layout_*` meta keys."""
     import numpy as np
 
     started = time.perf_counter()
@@ -162,12 +182,21 @@ def compute_layout(mirror: Mirror, *, seed: int = LAYOUT_SEED) -> dict[str, Any]
                    dtype=np.float64).reshape(g.n, 2)
     since_full = int(mirror.get_meta(MetaKey.LAYOUT_PLACED) or 0) if stored else 0
     new = int((~placed).sum())
-    full = not placed.any() or since_full + new > REFRESH_SHARE * max(g.n, 1)
-    if full:
-        pos = force_layout(g.n, g.src, g.dst, seed=seed)
-        since_full = 0
-    elif new:
+    # A layout made by another method (an older vaultsync's) is redrawn whole.
+    full = not placed.any() or since_full + new > REFRESH_SHARE * max(g.n, 1) or \
+        mirror.get_meta(MetaKey.LAYOUT_METHOD) != LAYOUT_METHOD
+    labels = _stored_communities(mirror, g, digest)
+    if not full and new:
         pos = place_new(g.n, g.src, g.dst, pos, placed, seed=seed)
+    # Pages keep their places while the picture still shows the communities the view
+    # colours and names; when an edit re-drew them, so is the picture.
+    if not full and labels is not None and \
+            not shows_communities(g.n, g.src, g.dst, pos, labels, seed=seed):
+        full = True
+    if full:
+        pos = community_layout(g.n, g.src, g.dst, g.weight, labels, seed=seed)
+        since_full = 0
+    else:
         since_full += new
     seconds = time.perf_counter() - started
     rows = [LayoutPosition(*values) for values in zip(

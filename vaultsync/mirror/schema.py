@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from enum import StrEnum
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -281,8 +281,80 @@ CREATE TABLE page_layout (
 );
 """
 
+# Canvases (JSON Canvas files): their nodes, edges and references to files of the vault;
+# the backlinks view lists a canvas's file nodes, as Obsidian's backlinks pane does.
+# (Pages are parsed again, by the parser version: nested tasks, comments, anchors,
+# titles and drawings are read anew.)
+_SCHEMA_V3 = """
+CREATE TABLE canvases (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    title TEXT NOT NULL,
+    nodes INTEGER NOT NULL DEFAULT 0,
+    edges INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE canvas_nodes (
+    id INTEGER PRIMARY KEY,
+    canvas_id INTEGER NOT NULL REFERENCES canvases(id) ON DELETE CASCADE,
+    node_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    x REAL,
+    y REAL,
+    width REAL,
+    height REAL,
+    color TEXT,
+    label TEXT,
+    text TEXT,
+    file TEXT,
+    subpath TEXT,
+    url TEXT
+);
+CREATE INDEX canvas_nodes_canvas_id ON canvas_nodes(canvas_id);
+CREATE TABLE canvas_edges (
+    id INTEGER PRIMARY KEY,
+    canvas_id INTEGER NOT NULL REFERENCES canvases(id) ON DELETE CASCADE,
+    edge_id TEXT NOT NULL,
+    from_node TEXT NOT NULL,
+    from_side TEXT,
+    from_end TEXT,
+    to_node TEXT NOT NULL,
+    to_side TEXT,
+    to_end TEXT,
+    color TEXT,
+    label TEXT
+);
+CREATE INDEX canvas_edges_canvas_id ON canvas_edges(canvas_id);
+CREATE TABLE canvas_links (
+    id INTEGER PRIMARY KEY,
+    canvas_id INTEGER NOT NULL REFERENCES canvases(id) ON DELETE CASCADE,
+    node_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    anchor TEXT,
+    display TEXT,
+    embed INTEGER NOT NULL DEFAULT 0,
+    form TEXT NOT NULL,
+    target_path TEXT,
+    target_id INTEGER REFERENCES pages(id) ON DELETE SET NULL,
+    relative INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX canvas_links_canvas_id ON canvas_links(canvas_id);
+CREATE INDEX canvas_links_target_id ON canvas_links(target_id);
+DROP VIEW backlinks;
+CREATE VIEW backlinks AS
+    SELECT t.path AS target_path, t.title AS target_title, s.path AS source_path,
+           s.title AS source_title, l.line, l.display, l.anchor, l.embed, l.form,
+           l.target_id, l.source_id
+    FROM links l JOIN pages s ON s.id = l.source_id JOIN pages t ON t.id = l.target_id
+    UNION ALL
+    SELECT t.path, t.title, c.path, c.title, NULL, NULL, cl.anchor, 0, 'canvas',
+           cl.target_id, NULL
+    FROM canvas_links cl JOIN canvases c ON c.id = cl.canvas_id
+    JOIN pages t ON t.id = cl.target_id
+    WHERE cl.form = 'file';
+"""
+
 # version → SQL that brings a mirror from version-1 to version. Append; never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 # Rows that belong to one page and are rewritten with it.

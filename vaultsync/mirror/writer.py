@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..parse import ParsedPage, Problem
+from ..parse.canvas import ParsedCanvas, canvas_title
 from ..resolve import name_key
 from ..scan import FileStat
 from .schema import MIGRATIONS, PAGE_CHILD_TABLES, SCHEMA_VERSION, MetaKey, split_sql
@@ -95,6 +96,17 @@ class LinkRow(NamedTuple):
     target_path: str | None
     target_id: int | None
     relative: int
+
+
+class CanvasLinkRow(NamedTuple):
+    """A canvas's reference to a file, as resolution needs it."""
+
+    id: int
+    canvas_path: str
+    target: str
+    relative: bool
+    target_path: str | None
+    target_id: int | None
 
 
 class NamedLink(NamedTuple):
@@ -597,6 +609,43 @@ class Mirror:
             ((path, st.size, st.mtime_ns / 1e9, cmp.mtime_ns, cmp.ctime_ns, cmp.inode)
              for path, st, cmp in rows),
         )
+
+    def write_canvas(self, path: str, canvas: ParsedCanvas) -> None:
+        """Replace one canvas's rows (its references unresolved: see retarget_canvas_links)."""
+        self.conn.execute("DELETE FROM canvases WHERE path = ?", (path,))
+        canvas_id = self.conn.execute(
+            "INSERT INTO canvases (path, title, nodes, edges) VALUES (?, ?, ?, ?)",
+            (path, canvas_title(path), len(canvas.nodes), len(canvas.edges))).lastrowid
+        self.conn.executemany(
+            "INSERT INTO canvas_nodes (canvas_id, node_id, type, x, y, width, height, color, "
+            "label, text, file, subpath, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(canvas_id, *node) for node in canvas.nodes])
+        self.conn.executemany(
+            "INSERT INTO canvas_edges (canvas_id, edge_id, from_node, from_side, from_end, "
+            "to_node, to_side, to_end, color, label) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(canvas_id, *edge) for edge in canvas.edges])
+        self.conn.executemany(
+            "INSERT INTO canvas_links (canvas_id, node_id, target, anchor, display, embed, "
+            "form, relative) VALUES (?,?,?,?,?,?,?,?)",
+            [(canvas_id, r.node_id, r.target, r.anchor, r.display, int(r.embed), r.form,
+              int(r.relative)) for r in canvas.refs])
+
+    def delete_canvases(self, paths: Iterable[str]) -> None:
+        self.conn.executemany("DELETE FROM canvases WHERE path = ?", ((p,) for p in paths))
+
+    def canvas_paths(self) -> set[str]:
+        return {p for (p,) in self.conn.execute("SELECT path FROM canvases")}
+
+    def canvas_links(self) -> list[CanvasLinkRow]:
+        return [CanvasLinkRow(*row) for row in self.conn.execute(
+            "SELECT cl.id, c.path, cl.target, cl.relative, cl.target_path, cl.target_id "
+            "FROM canvas_links cl JOIN canvases c ON c.id = cl.canvas_id")]
+
+    def retarget_canvas_links(self, rows: Iterable[tuple[str | None, int | None, int]]
+                              ) -> None:
+        """Rows of (target_path, target_id, canvas link id)."""
+        self.conn.executemany(
+            "UPDATE canvas_links SET target_path = ?, target_id = ? WHERE id = ?", rows)
 
     def delete_attachments(self, paths: Iterable[str]) -> None:
         self.conn.executemany("DELETE FROM attachments WHERE path = ?", ((p,) for p in paths))

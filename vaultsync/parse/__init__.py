@@ -11,13 +11,25 @@ milliseconds; past it the page is read on as its budget says, and a problem says
 
 Modules: records (the types), frontmatter, markdown (the CommonMark structure and the
 masked body), tokens (links, URLs, tags), fields (Dataview), anchors (heading and block
-anchors as Obsidian compares them), page (parse_page).
+anchors as Obsidian compares them), page (parse_page: titles, kinds, Excalidraw
+drawings), canvas (JSON Canvas files: nodes, edges and their references to files).
 """
 
 from .anchors import PageAnchors, anchor_exists, anchor_parts, heading_key
 from .frontmatter import split_frontmatter
 from .markdown import Structure, read_structure
-from .page import decode_page, is_source_page, page_kind, parse_page
+from .page import (
+    DRAWING_KIND,
+    TITLE_RULES,
+    decode_page,
+    file_title,
+    is_drawing,
+    is_source_page,
+    page_kind,
+    page_title,
+    parse_page,
+    same_words,
+)
 from .records import (
     DEFAULT_OPTIONS,
     Block,
@@ -40,6 +52,12 @@ def mask_body(body: str) -> str:
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "DRAWING_KIND",
+    "TITLE_RULES",
+    "file_title",
+    "is_drawing",
+    "page_title",
+    "same_words",
     "Block",
     "ExternalLink",
     "Field",

@@ -1,24 +1,28 @@
 """Does a link's `#Heading`, `#H1#H2` or `#^block` anchor name something in its page?
 
-Obsidian writes heading links with the characters that would break a link replaced
-(`[[`, `]]`, `|`, `#`, `^`, `:`, `%%`, `\\`) and runs of spaces made one, and compares
-them ignoring case; `[[Page#H1#H2]]` names an H2 under an H1 (each part a deeper
-heading than the one before, in page order); `#^id` a block id, ignoring case.
+Obsidian matches a link's heading with a page's heading after "stripping" both: each
+ASCII punctuation character but `-`, `_` and `'` (that is, any of
+``!"#$%&()*+,.:;<=>?@^`{|}~/[]\\``) read as a space, runs of spaces made one, the ends
+trimmed; and ignoring case. So `[[Functions#hasTag]]` finds ``### `hasTag()` ``,
+`#wifi 2 4 vs 5 0` finds `# wifi 2.4 vs 5.0`, and `#D D WOTC` finds `## D&D WOTC`;
+`#Community Plugins` does not find `## Community Plugins and Scripts`. (This is the
+`stripHeading` of Obsidian's API; its link suggester writes the heading with only the
+characters that would break a link, `[[ ]] | # ^ : %% \\`, replaced.)
+`[[Page#H1#H2]]` names an H2 under an H1 (each part a deeper heading than the one
+before, in page order); `#^id` a block id, ignoring case.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 
-_STRIPPED = re.compile(r"%%|\[\[|\]\]|[|#^:\\]")
-_SPACES = re.compile(r"\s+")
+_STRIPPED = str.maketrans(dict.fromkeys('!"#$%&()*+,.:;<=>?@^`{|}~/[]\\', " "))
 MAX_PARTS = 100  # a longer heading path is never a real one
 
 
 def heading_key(text: str) -> str:
     """The form under which Obsidian compares a heading with a link's anchor."""
-    return _SPACES.sub(" ", _STRIPPED.sub(" ", text)).strip().casefold()
+    return " ".join(text.translate(_STRIPPED).split()).casefold()
 
 
 def anchor_parts(anchor: str) -> list[str]:

@@ -108,7 +108,8 @@ def read_fields(body: str, masked: str, line_of: Callable[[int], int]) -> Fields
             line = line_of(start)
             m_line, r_line = masked[start:end], body[start:end]
             lead = len(m_line) - len(m_line.lstrip())
-            m_line, r_line = m_line.strip(), r_line[lead:lead + len(m_line.strip())]
+            m_line = m_line.strip()
+            r_line = _with_code_tail(r_line[lead:lead + len(m_line)], r_line[lead + len(m_line):])
             found = _bracketed(m_line, r_line)
             if found:
                 fields.extend(Field(k, v, line) for _, k, v in found)
@@ -121,6 +122,16 @@ def read_fields(body: str, masked: str, line_of: Callable[[int], int]) -> Fields
                         fields.append(Field(field[0], field[1], line))
         pos = _find_separator(masked, end)
     return Fields(fields)
+
+
+def _with_code_tail(text: str, tail: str) -> str:
+    """A line's text up to its last unmasked character, and the inline code after it, if
+    that is all there is: `key:: `= this.file.ctime`` keeps its value, backticks and all,
+    as Dataview does; a trailing comment or math stays out."""
+    rest = tail.strip()
+    if len(rest) > 1 and rest[0] == "`" and rest[-1] == "`":
+        return text + tail.rstrip()
+    return text
 
 
 def _whole_line(masked: str, raw: str) -> tuple[str, str] | None:

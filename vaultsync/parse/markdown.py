@@ -47,6 +47,8 @@ _ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU
 _TASK = re.compile(
     rb"(?:[-+*]|[0-9]{1,9}[.)])[ \t]+\[([^\n\r\x80-\xbf][\x80-\xbf]*)\](?:[ \t]+|(?=[\r\n])|\Z)"
 )
+_INDENT = re.compile(rb"[ \t\r\n]*")
+_INDENT_BYTES = (b" ", b"\t", b"\r", b"\n")
 _HEADING_LEVEL = {"H1": 1, "H2": 2, "H3": 3, "H4": 4, "H5": 5, "H6": 6}
 # Inline elements that open and close around text: nothing to read in them.
 _INLINE = frozenset({"Emphasis", "Strong", "Link", "Image", "Strikethrough", "Superscript",
@@ -231,6 +233,18 @@ def read_structure(body: str) -> Structure:
         if comments:
             blanks.extend(comments)
             masked_b = _apply(masked_b, comments)  # the rest is blank already
+            # Obsidian does not render a comment: a heading in one is no heading.
+            starts = [s for s, _ in comments]
+            headings = [h for h in headings
+                        if not _inside(comments, starts, h[1])]
+    # A nested item's range may start in the indentation before its marker (a tab, spaces
+    # past its parent's content indent, or the newline before them): the item, its task
+    # and its block id are placed at the marker, where Obsidian shows them.
+    if any(data[i:i + 1] in _INDENT_BYTES for i in items):
+        items = [_INDENT.match(data, i).end() for i in items]  # type: ignore[union-attr]
+        ends = [(s if i != s else _INDENT.match(data, s).end(),  # type: ignore[union-attr]
+                 e, None if i is None else _INDENT.match(data, i).end())  # type: ignore[union-attr]
+                for s, e, i in ends]
     if masked_b is data:
         masked = body
     elif len(data) == len(body):  # ASCII: a byte is a character
@@ -282,6 +296,12 @@ def read_structure(body: str) -> Structure:
     return Structure(masked, raw_headings, tasks, blocks,
                      None if read_up_to is None else at(read_up_to),
                      None if comments_up_to is None else at(comments_up_to))
+
+
+def _inside(spans: list[tuple[int, int]], starts: list[int], pos: int) -> bool:
+    """Whether `pos` lies in one of `spans` (sorted, disjoint; `starts` their starts)."""
+    k = bisect.bisect_right(starts, pos) - 1
+    return k >= 0 and pos < spans[k][1]
 
 
 def _apply(data: bytes, spans: list[tuple[int, int]], by_character: bool = False) -> bytes:

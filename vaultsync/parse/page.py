@@ -30,6 +30,52 @@ from .tokens import MAX_TOKENS, is_relative, line_index, scan_tokens, split_wiki
 
 _TAG_CHARS = re.compile(r"^[\w/-]+$")
 _first = operator.itemgetter(0)
+_WORDS = re.compile(r"[^\W_]+")
+# Where an Excalidraw drawing's data starts: its `## Drawing` section (`# Drawing` in
+# older files), with the `%%` line that opens the comment around it.
+_DRAWING_DATA = re.compile(r"^(?:%%[ \t]*\r?\n)?#{1,2} Drawing[ \t]*$", re.MULTILINE)
+_COMMENT_LINE = re.compile(r"^%%[ \t]*$", re.MULTILINE)
+
+# How a page without a frontmatter `title` is titled (the `title` setting):
+# "name-or-heading": its file name, or its first level-1 heading when that heading is the
+# file name better written (the same words, ignoring case and punctuation);
+# "name": its file name, as Obsidian shows it; "heading": its first level-1 heading, else
+# its file name (vaultsync 0.1's rule).
+TITLE_RULES = ("name-or-heading", "name", "heading")
+DRAWING_KIND = "drawing"
+
+
+def is_drawing(path: str, fm: dict[str, Any]) -> bool:
+    """An Excalidraw drawing: `*.excalidraw.md`, or frontmatter `excalidraw-plugin`."""
+    return path.lower().endswith(".excalidraw.md") or "excalidraw-plugin" in fm
+
+
+def file_title(path: str) -> str:
+    """A page's file name without `.md` (and a drawing's without `.excalidraw`)."""
+    name = posixpath.splitext(posixpath.basename(path))[0]
+    if name.lower().endswith(".excalidraw") and len(name) > len(".excalidraw"):
+        name = name[:-len(".excalidraw")]
+    return name
+
+
+def same_words(a: str, b: str) -> bool:
+    """Whether `a` and `b` are the same words, ignoring case and punctuation."""
+    return _WORDS.findall(a.casefold()) == _WORDS.findall(b.casefold())
+
+
+def page_title(path: str, fm: dict[str, Any], h1: str | None, rule: str,
+               drawing: bool = False) -> str:
+    """The title: frontmatter `title`, else by `rule` (TITLE_RULES) from the file name and
+    the first level-1 heading `h1`. A drawing's headings are its format's, never a title."""
+    title = fm.get("title")
+    if isinstance(title, str | int | float) and not isinstance(title, bool) \
+            and str(title).strip():
+        return str(title).strip()
+    name = file_title(path)
+    if h1 and not drawing:
+        if rule == "heading" or (rule == "name-or-heading" and same_words(h1, name)):
+            return h1
+    return name
 
 
 def page_kind(path: str, fm_type: Any, options: ParseOptions) -> str | None:
@@ -92,14 +138,23 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
             fm_text, body_offset, body_line = None, 0, 1
     body = text[body_offset:]
     fm_type = fm.get("type")
+    drawing = is_drawing(path, fm)
     page = ParsedPage(
         title="",
-        kind=page_kind(path, fm_type, options),
+        kind=DRAWING_KIND if drawing else page_kind(path, fm_type, options),
         is_source=is_source_page(path, fm_type, options),
         frontmatter=fm,
         body=body,
         problems=problems,
     )
+    if drawing:
+        # The drawing's data (its JSON) is no text of the page; its text elements are,
+        # with their links, even where the plugin wraps them in a `%%` comment.
+        data = _DRAWING_DATA.search(body)
+        if data is not None:
+            body = page.body = body[:data.start()]
+        if "%%" in body:
+            body = _COMMENT_LINE.sub(lambda m: " " * len(m.group()), body)
     line_of = line_index(body, body_line)
     structure = read_structure(body)
     masked = structure.masked
@@ -116,12 +171,8 @@ def parse_page(path: str, text: str, options: ParseOptions = DEFAULT_OPTIONS) ->
             f"up to line {line}, the rest as text")))
     page.headings = [Heading(h.level, h.text, line_of(h.offset)) for h in structure.headings]
 
-    title = fm.get("title")
-    if isinstance(title, str | int | float) and str(title).strip():
-        page.title = str(title).strip()
-    else:
-        h1 = next((h for h in page.headings if h.level == 1 and h.text), None)
-        page.title = h1.text if h1 else posixpath.splitext(posixpath.basename(path))[0]
+    h1 = next((h.text for h in page.headings if h.level == 1 and h.text), None)
+    page.title = page_title(path, fm, h1, options.title, drawing)
     page.aliases = list(dict.fromkeys(_string_list(fm.get("aliases", fm.get("alias")))))
 
     seen_tags: dict[str, str] = {}

@@ -91,6 +91,8 @@ class ParseOptions:
     source_types: tuple[str, ...] = ("source",)
     # Top folder → kind; a folder not named here gives its name without a plural "s".
     folder_kinds: tuple[tuple[str, str], ...] = ()
+    # How a page without frontmatter `title` is titled (TITLE_RULES in page.py).
+    title: str = "name-or-heading"
 
 
 DEFAULT_OPTIONS = ParseOptions()

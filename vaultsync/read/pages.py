@@ -228,7 +228,7 @@ def page(conn: sqlite3.Connection, path: str, *, body: bool = False) -> Page:
         link["resolved"] = link["target_path"] is not None
     backlinks = rows(conn, """
         SELECT source_path AS path, source_title AS title, line, display, anchor, embed, form
-        FROM backlinks WHERE target_id = ? AND source_id != target_id
+        FROM backlinks WHERE target_id = ? AND source_id IS NOT target_id
         ORDER BY source_path, line""", pid)
     for link in backlinks:
         link["embed"] = bool(link["embed"])

@@ -38,6 +38,14 @@ TABLE_NOTES = {
              "text, line, block_id",
     "blocks": "block ids (^id, stored without ^) per page, with their line",
     "fields": "Dataview inline fields (key:: value) per page; key COLLATE NOCASE",
+    "canvases": "one row per .canvas file (JSON Canvas): path, title, nodes, edges (counts)",
+    "canvas_nodes": "a canvas's cards: node_id, type text/file/link/group, x, y, width, "
+                    "height, color, label (group), text (text), file and subpath (file), "
+                    "url (link)",
+    "canvas_edges": "a canvas's arrows: from_node/to_node (node_ids), sides, ends, color, "
+                    "label",
+    "canvas_links": "a canvas's references to files: form file (a file node) or wikilink/"
+                    "markdown (in a text node); target_path/target_id when it resolves",
     "citations": "distinct (non-source page, source page) pairs joined by a resolved link "
                  "either way",
     "problems": "why a file could not be read or parsed cleanly",

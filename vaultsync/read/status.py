@@ -260,4 +260,17 @@ def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
         "JOIN pages s ON s.id = c.source_page_id"
     ))
     out["problems"] = sorted(q("SELECT path, line, message, severity FROM problems"), key=repr)
+    out["canvases"] = sorted(q("SELECT path, title, nodes, edges FROM canvases"))
+    for table, cols in (("canvas_nodes", "node_id, type, x, y, width, height, color, label, "
+                                         "text, file, subpath, url"),
+                        ("canvas_edges", "edge_id, from_node, from_side, from_end, to_node, "
+                                         "to_side, to_end, color, label")):
+        out[table] = sorted(q(
+            f"SELECT c.path, {cols} FROM {table} x JOIN canvases c ON c.id = x.canvas_id"
+        ), key=repr)
+    out["canvas_links"] = sorted(q(
+        "SELECT c.path, x.node_id, x.target, x.anchor, x.display, x.embed, x.form, "
+        "x.target_path, t.path, x.relative FROM canvas_links x "
+        "JOIN canvases c ON c.id = x.canvas_id LEFT JOIN pages t ON t.id = x.target_id"
+    ), key=repr)
     return out

@@ -3,6 +3,10 @@
 // zoom, never two overlapping, never one running off the canvas or under the legend (a
 // label that would cross the right edge goes to the left of its node, else it is left
 // out). Drawn on sigma's label layer after each frame.
+//
+// Zoomed out, the communities' names come first, each at the centre of its cluster,
+// larger and in the community's colour, and only the biggest pages get a label besides;
+// zooming in, the names give way to the pages' own labels (level of detail).
 
 const PAD = 4;
 const CELL = 96;
@@ -10,11 +14,15 @@ const CELL = 96;
 export class Labels {
   constructor(renderer, options) {
     this.renderer = renderer;
-    this.options = options; // { color, halo, font, size, weight, threshold, obstacles(), candidates() }
+    // { color, halo, font, size, weight, threshold, obstacles(), candidates(), clusters() }
+    // clusters(): [{x, y, text, color, size}] in graph coordinates, most important
+    // first, or [] when the names are not to be shown at this zoom.
+    this.options = options;
     this.enabled = true;
     this.widths = new Map();
     this.drawn = 0;
     this.placed = [];
+    this.clusterNames = []; // the community names drawn in the last frame
     renderer.on("afterRender", () => this.draw());
   }
 
@@ -34,6 +42,7 @@ export class Labels {
     const ctx = r.getCanvases().labels.getContext("2d");
     this.drawn = 0;
     this.placed = []; // [x0, y0, x1, y1] of each label drawn in the last frame
+    this.clusterNames = [];
     if (!this.enabled || !r.getGraph().order) return;
     const o = this.options;
     ctx.font = `${o.weight} ${o.size}px ${o.font}`;
@@ -68,6 +77,37 @@ export class Labels {
       return true;
     };
     for (const box of o.obstacles()) occupy(box);
+    const clusters = o.clusters ? o.clusters() : [];
+    for (const c of clusters) {
+      const centre = r.graphToViewport(c);
+      ctx.font = `600 ${c.size}px ${o.font}`;
+      const w = ctx.measureText(c.text).width;
+      // At the centre, else a line above or below it (neighbouring clusters' names).
+      let box = null;
+      let p = null;
+      for (const dy of [0, -1.3, 1.3, -2.6, 2.6]) {
+        p = { x: Math.min(Math.max(centre.x, w / 2 + PAD + 3), width - w / 2 - PAD - 3), y: centre.y + dy * c.size };
+        const b = [p.x - w / 2 - 3, p.y - c.size / 2 - 2, p.x + w / 2 + 3, p.y + c.size / 2 + 2];
+        if (b[0] < PAD || b[2] > width - PAD || b[1] < 0 || b[3] > height) continue;
+        if (free(b)) {
+          box = b;
+          break;
+        }
+      }
+      if (!box) continue;
+      occupy(box);
+      this.placed.push(box);
+      ctx.lineWidth = 4;
+      ctx.strokeText(c.text, box[0] + 3, p.y);
+      ctx.fillStyle = c.color;
+      ctx.fillText(c.text, box[0] + 3, p.y);
+      this.clusterNames.push(c.text);
+    }
+    ctx.font = `${o.weight} ${o.size}px ${o.font}`;
+    ctx.lineWidth = 3;
+    ctx.fillStyle = o.color;
+    // With the names shown, pages need twice the size for a label of their own.
+    const threshold = this.clusterNames.length ? o.threshold * 2 : o.threshold;
     const most = Math.max(12, Math.round((width * height) / 30000));
     const half = o.size / 2 + 2;
     let looked = 0;
@@ -77,7 +117,7 @@ export class Labels {
       if (!data || data.hidden || !data.label) continue;
       const size = r.scaleSize(data.size);
       // Candidates come by PageRank, and node size grows with it: the rest are smaller.
-      if (!forced && size < o.threshold) break;
+      if (!forced && size < threshold) break;
       const p = r.framedGraphToViewport(data);
       if (p.x < 0 || p.x > width || p.y < half || p.y > height - half) continue;
       const w = this.width(ctx, data.label);

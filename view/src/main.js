@@ -1,7 +1,9 @@
 // The vaultsync graph view: sigma.js (WebGL) over a graphology graph, kept live by
 // /api/events. The server sends the graph in its compact form with positions it laid
-// out once per graph structure, so the view paints at once; ForceAtlas2 then refines
-// the picture in a web worker. Every switch of mode, depth, direction or filter builds
+// out once per graph structure, communities as clusters, so the view paints at once and
+// keeps that picture: pages with a stored position stay where the server put them, and
+// ForceAtlas2 (in a web worker) places only what has none (new pages, tags, local
+// graphs). Every switch of mode, depth, direction or filter builds
 // a new graph off-screen and hands it to sigma in one step (sigma re-indexes the whole
 // graph on each node dropped while it listens, so node-by-node changes freeze the tab).
 
@@ -13,6 +15,7 @@ import { EdgeLineProgram } from "sigma/rendering";
 import { createNodeBorderProgram } from "@sigma/node-border";
 
 import { Api, ApiError, findToken } from "./api.js";
+import { COLLAPSED_PREFIX, collapseGraph, communityCentres } from "./clusters.js";
 import { Labels } from "./labels.js";
 import { fmt, h, renderPanel, renderPanelMessage } from "./panel.js";
 import {
@@ -37,6 +40,10 @@ const LOCAL_EDGE_BUDGET = 8000;
 // Past this many edges they are drawn as 1-pixel lines: a fraction of the pixels of
 // sigma's default quads, which decides the frame time of a software renderer.
 const THIN_EDGES_ABOVE = 5000;
+// Community names are drawn at their clusters' centres while the camera is zoomed out
+// at least this far (1 = the whole graph framed); closer in, the pages' labels take over.
+const NAMES_DOWN_TO = 0.45;
+const MOST_NAMES = 40;
 const $ = (id) => document.getElementById(id);
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -65,6 +72,10 @@ const state = {
   renderStart: 0,
   renderEnd: 0,
   renderCost: 0, // ms the last frame took (re-indexing included)
+  centres: new Map(), // community → {x, y, count, radius} in the shown graph
+  legendCommunities: [], // the communities the legend names, in its order
+  collapse: false, // "Collapse communities": one node per community (global mode)
+  collapsed: false, // what sigma draws now is the collapsed graph
 };
 
 let graph = new Graph({ type: "directed", multi: false, allowSelfLoops: false }); // every node and link
@@ -96,14 +107,18 @@ function stopLayout() {
   if (layout) {
     layout.kill();
     layout = null;
+    state.centres = communityCentres(graph);
     if (renderer) renderer.refresh(); // the final positions, and the edges back
   }
   setBodyData({ layout: "stopped" });
 }
 
-function runLayout(ms) {
+// `free`: every node may move, the stored positions too (the "Re-run layout" button);
+// otherwise nodes marked `fixed` (placed by the server) stay where they are.
+function runLayout(ms, { free = false } = {}) {
   stopLayout();
   if (graph.order < 2 || ms <= 0) return;
+  if (free) graph.forEachNode((id, a) => { delete a.fixed; });
   const settings = forceAtlas2.inferSettings(graph);
   settings.barnesHutOptimize = graph.order > 800;
   settings.gravity = 1;
@@ -231,16 +246,19 @@ async function buildGraph(data, previous) {
   for (const node of nodes) {
     const attrs = nodeAttributes(node, maxRank, order);
     let pos = null;
-    if (keep && previous.hasNode(node.id)) {
+    if (!local && node.x !== null && node.x !== undefined) {
+      // The server's layout shows the communities: ForceAtlas2 leaves these be, and a
+      // layout the server drew again (the communities changed) replaces the old one.
+      pos = { x: node.x, y: node.y, fixed: true };
+      stored += 1;
+    } else if (keep && previous.hasNode(node.id)) {
       const a = previous.getNodeAttributes(node.id);
       pos = { x: a.x, y: a.y };
+      if (a.fixed) pos.fixed = true;
     } else if (keep) {
       unplaced.push(node.id);
     } else if (local) {
       pos = ringPosition(node);
-    } else if (node.x !== null && node.x !== undefined) {
-      pos = { x: node.x, y: node.y };
-      stored += 1;
     } else {
       unplaced.push(node.id);
     }
@@ -259,7 +277,8 @@ async function buildGraph(data, previous) {
     const w = links[i + 2];
     g.addEdge(s, t, { weight: w, size: Math.min(3, 0.5 + Math.log2(1 + w) * 0.5), color: edgeColor, type: edgeType });
   }
-  if (keep && unplaced.length) {
+  if ((keep || stored) && unplaced.length) {
+    // Beside a placed neighbour: a new page, a tag or an attachment joins its cluster.
     const fresh = new Set(unplaced);
     for (const id of unplaced) {
       const anchor = g.neighbors(id).find((n) => !fresh.has(n));
@@ -346,15 +365,50 @@ function show(g, baseEdges, { frame = false } = {}) {
   state.labelOrder = rankOrder(g);
   updateFocus();
   state.displayFocus = baseEdges ? focusNode() : null;
-  display = makeDisplay(g, baseEdges, state.displayFocus);
+  state.centres = communityCentres(g);
+  state.collapsed = state.collapse && state.mode === "global";
+  display = state.collapsed ? collapseGraph(g, communityName) : makeDisplay(g, baseEdges, state.displayFocus);
   renderer.setGraph(display);
+  setBodyData({ collapsed: state.collapsed ? display.order : "" });
   if (frame) frameCamera();
+}
+
+// The names drawn on the picture (labels.js): zoomed out in the global view (always when
+// collapsed), each community at its cluster's centre, the legend's first.
+function clusterLabels() {
+  if (state.mode !== "global" || !state.centres.size) return [];
+  if (!state.collapsed && renderer.getCamera().ratio < NAMES_DOWN_TO) return [];
+  let most = 1;
+  for (const c of state.centres.values()) most = Math.max(most, c.count);
+  const legend = new Set(state.legendCommunities);
+  const order = [...state.legendCommunities.filter((c) => state.centres.has(c))];
+  const rest = [...state.centres.entries()].filter(([c, s]) => !legend.has(c) && s.count >= 2)
+    .sort((a, b) => b[1].count - a[1].count || a[0] - b[0]).map(([c]) => c);
+  const out = [];
+  for (const c of [...order, ...rest].slice(0, MOST_NAMES)) {
+    const name = communityName(c);
+    if (!name) continue;
+    const s = state.centres.get(c);
+    const color = state.colorBy === "community" && communityColor(c) !== communityColor(null) ? communityColor(c) : "#e6e6e6";
+    out.push({ x: s.x, y: s.y, text: name, color, size: Math.round(13 + 7 * Math.sqrt(s.count / most)) });
+  }
+  return out;
+}
+
+function setCollapse(on) {
+  state.collapse = on;
+  $("collapse").checked = on;
+  if (state.mode === "global") show(graph, state.baseEdges, { frame: false });
 }
 
 // After the selection or hover changed: redraw, with the selected page's links added to
 // what sigma draws when they were left out.
 function refocus() {
   updateFocus();
+  if (state.collapsed) {
+    renderer.refresh({ skipIndexation: true });
+    return;
+  }
   const want = state.baseEdges ? focusNode() : null;
   if (want !== state.displayFocus) {
     state.displayFocus = want;
@@ -389,9 +443,13 @@ async function applyData(data, { frame }) {
   if (state.mode === "global") state.globalCache = { key, graph: built.graph, baseEdges: built.baseEdges, data, stale: false };
   let ms;
   if (!built.kept) {
-    // A whole new picture: from the stored layout, a short refinement; else the full run.
-    ms = state.mode === "global" && built.stored === graph.order
-      ? Math.min(2000, 800 + graph.order * 0.12) : layoutTime(graph.order);
+    // A whole new picture: from the stored layout, nothing to do but place what it does
+    // not hold (its pages stay put); else the full run.
+    if (state.mode === "global" && built.stored) {
+      ms = built.unplaced ? Math.min(2000, 800 + built.unplaced * 0.5) : 0;
+    } else {
+      ms = layoutTime(graph.order);
+    }
   } else {
     ms = built.unplaced ? 1200 : 0;
   }
@@ -885,6 +943,8 @@ function renderLegend() {
       if (n.type === "page" && n.community !== null && n.community !== undefined) shown.set(n.community, (shown.get(n.community) || 0) + 1);
     }
     const ranked = [...shown.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 8);
+    // The picture names these at their clusters (clusterLabels), in the same words.
+    state.legendCommunities = ranked.map(([c]) => c);
     if (!ranked.length) rows.push(h("div", { class: "row muted" }, "not computed yet (coloured by kind)"));
     for (const [community, k] of ranked) {
       const name = communityName(community) || "a page on its own";
@@ -973,8 +1033,11 @@ function connectEvents() {
 
 function setupDrag() {
   let dragged = null;
+  let wasFixed = false;
   renderer.on("downNode", (e) => {
+    if (state.collapsed) return;
     dragged = e.node;
+    wasFixed = !!graph.getNodeAttribute(dragged, "fixed");
     graph.setNodeAttribute(dragged, "fixed", true);
   });
   renderer.getMouseCaptor().on("mousemovebody", (e) => {
@@ -986,7 +1049,7 @@ function setupDrag() {
     e.original.stopPropagation();
   });
   renderer.getMouseCaptor().on("mouseup", () => {
-    if (dragged && graph.hasNode(dragged)) graph.removeNodeAttribute(dragged, "fixed");
+    if (dragged && graph.hasNode(dragged) && !wasFixed) graph.removeNodeAttribute(dragged, "fixed");
     dragged = null;
   });
 }
@@ -1021,7 +1084,8 @@ function setupControls() {
     labels.enabled = e.target.checked;
     renderer.refresh({ skipIndexation: true });
   });
-  $("relayout").addEventListener("click", () => runLayout(layoutTime(graph.order)));
+  $("relayout").addEventListener("click", () => runLayout(layoutTime(graph.order), { free: true }));
+  $("collapse").addEventListener("change", (e) => setCollapse(e.target.checked));
 }
 
 // Hover: a light halo behind the node and the label on a dark box (sigma's default is a
@@ -1088,6 +1152,7 @@ function createRenderer(order) {
     threshold: 3.5,
     candidates: labelCandidates,
     obstacles: labelObstacles,
+    clusters: clusterLabels,
   });
   renderer.on("beforeRender", () => {
     state.renderStart = performance.now();
@@ -1115,13 +1180,21 @@ function createRenderer(order) {
     renderer.refresh({ skipIndexation: true });
   });
   renderer.on("clickNode", ({ node }) => {
+    if (node.startsWith(COLLAPSED_PREFIX) && !graph.hasNode(node)) {
+      // A collapsed community opens: the whole graph again, at the community's top page.
+      const c = state.communities.get(display.getNodeAttribute(node, "community"));
+      setCollapse(false);
+      if (c && graph.hasNode(c.path)) selectPage(c.path, { focus: true });
+      return;
+    }
+    if (!graph.hasNode(node)) return;
     const type = graph.getNodeAttribute(node, "nodeType");
     if (type === "page") selectPage(node, { focus: false });
     else showNodeInfo(node);
   });
   renderer.on("doubleClickNode", (e) => {
     e.preventSigmaDefault();
-    if (graph.getNodeAttribute(e.node, "nodeType") === "page") enterLocal(e.node);
+    if (graph.hasNode(e.node) && graph.getNodeAttribute(e.node, "nodeType") === "page") enterLocal(e.node);
   });
   renderer.on("clickStage", () => {
     if (state.selected) {
@@ -1161,7 +1234,7 @@ async function start(token) {
   // For scripts and tests (the browser test reads the graph through this).
   window.vaultsyncView = {
     get graph() { return graph; }, get display() { return display; }, renderer, state, api, labels, selectPage, enterLocal,
-    exitLocal, load, runLayout, stopLayout, clearSelection, frameCamera,
+    exitLocal, load, runLayout, stopLayout, clearSelection, frameCamera, setCollapse,
   };
   setBodyData({ ready: "1" });
 }
