@@ -24,7 +24,7 @@ from .config import Config
 from .load import Loaded, LoadStatus, LoadWork, load_batch, load_page
 from .mirror import (
     AnchoredLink,
-    FileState,
+    KnownFile,
     LinkRow,
     MetaKey,
     Mirror,
@@ -155,8 +155,8 @@ class Syncer:
                 self.check_owner()
                 self.mirror.set_meta(MetaKey.VAULT, self.vault)
                 self.mirror.set_meta(MetaKey.VAULT_ID, vault_id(self.config.vault))
-        self.pages: dict[str, FileState] = self.mirror.page_states()
-        self.attachments: dict[str, FileState] = self.mirror.attachment_states()
+        self.pages: dict[str, KnownFile] = self.mirror.page_states()
+        self.attachments: dict[str, KnownFile] = self.mirror.attachment_states()
         self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
         self.problem_paths: set[str] = self.mirror.problem_paths()
         self._resolver: Resolver | None = None  # built when a batch first needs it
@@ -530,7 +530,7 @@ class Syncer:
             self.resolver.remove(path)
         for path, stat in plan.attachment_writes:
             state = self.attachments.get(path)
-            self.attachments[path] = FileState(state.id if state else 0, plan.trusted(stat))
+            self.attachments[path] = KnownFile(state.id if state else 0, plan.trusted(stat))
             self.resolver.add(path)
         return added
 
@@ -705,7 +705,7 @@ class _BatchWriter:
                     w.id, link.target, link.anchor, link.display, int(link.embed), link.line,
                     link.form, target_path, self.page_id(target_path), int(link.relative)))
                 self.link_sources.append(w.path)
-            pages[w.path] = FileState(w.id, w.compare, w.hash)
+            pages[w.path] = KnownFile(w.id, w.compare, w.hash)
             self.written.append(w.path)
 
     def _note_anchor_changes(self, writes: list[PageWrite]) -> None:

@@ -14,8 +14,8 @@ from .writer import (
     WAL_SIZE_LIMIT,
     AnchoredLink,
     CoreMetrics,
-    FileState,
     HeavyMetrics,
+    KnownFile,
     LayoutPosition,
     LinkRow,
     Mirror,
@@ -35,7 +35,7 @@ from .writer import (
 __all__ = [
     "MIGRATIONS", "PAGE_CHILD_TABLES", "WAL_SIZE_LIMIT", "SCHEMA_VERSION", "AnchoredLink",
     "CoreMetrics",
-    "FileState", "HeavyMetrics", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
+    "HeavyMetrics", "KnownFile", "LayoutPosition", "LinkRow", "MetaKey", "Mirror",
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
     "replace_private_file", "publish_scratch", "remove_stale_scratch", "scratch_path",
     "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",

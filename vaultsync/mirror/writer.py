@@ -62,7 +62,7 @@ class MirrorError(Exception):
 
 
 @dataclass(slots=True)
-class FileState:
+class KnownFile:
     """What the mirror knows of one file: its row id, its identity when last synced
     (mtime_ns -1: too recent to trust) and, for a page, the hash of its bytes."""
 
@@ -369,15 +369,15 @@ class Mirror:
 
     # --- reads the sync engine needs ------------------------------------------
 
-    def page_states(self) -> dict[str, FileState]:
+    def page_states(self) -> dict[str, KnownFile]:
         rows = self.conn.execute(
             "SELECT path, id, size, mtime_ns, ctime_ns, inode, hash FROM pages")
-        return {r[0]: FileState(r[1], _stat(r[2:6]), r[6]) for r in rows}
+        return {r[0]: KnownFile(r[1], _stat(r[2:6]), r[6]) for r in rows}
 
-    def attachment_states(self) -> dict[str, FileState]:
+    def attachment_states(self) -> dict[str, KnownFile]:
         rows = self.conn.execute(
             "SELECT path, id, size, mtime_ns, ctime_ns, inode FROM attachments")
-        return {r[0]: FileState(r[1], _stat(r[2:6])) for r in rows}
+        return {r[0]: KnownFile(r[1], _stat(r[2:6])) for r in rows}
 
     def problem_paths(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT DISTINCT path FROM problems")}
