@@ -936,19 +936,21 @@ class Target:
     def met(self, value: float | None) -> str:
         if value is None:
             return "n/a"
-        return "met" if (value >= self.limit if self.at_least else value < self.limit) \
+        return "met" if (value >= self.limit if self.at_least else value <= self.limit) \
             else "**missed**"
 
 
 TARGETS = {
-    "full_wall_10k": Target("< 3 s wall", (10_000,), 3.0),
-    "full_wall_100k": Target("< 45 s wall", (100_000,), 45.0),
-    "full_rss_100k": Target("< 2 GiB peak", (100_000,), 2 * 1024**3),
-    "noop_wall": Target("< 0.5 s wall", (10_000,), 0.5),
+    # A first sync near the machine's floor (the 2.5 s CPU at 10,000 pages goes with the
+    # wall time; scripts/bench_budget.py shows where it goes).
+    "full_wall_10k": Target("<= 1.5 s wall", (10_000,), 1.5),
+    "full_wall_100k": Target("<= 15 s wall", (100_000,), 15.0),
+    "full_rss_100k": Target("<= 1 GiB peak", (100_000,), 1024**3),
+    "noop_wall": Target("<= 0.15 s wall", (10_000,), 0.15),
     "edit_ms": Target("< 2 ms median", (), 2.0),
     "daemon_median": Target("median < 100 ms", (), 100.0),
     "daemon_p95": Target("p95 < 300 ms", (), 300.0),
-    "peer_2k": Target(">= 50x less CPU", (2_000,), 50.0, at_least=True),
+    "peer_2k": Target(">= 100x less CPU", (2_000,), 100.0, at_least=True),
     "peer_10k": Target(">= 100x less CPU", (10_000,), 100.0, at_least=True),
 }
 # Reference measurements on a 10,000-page vault (seconds), taken when the targets were set:
