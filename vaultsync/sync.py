@@ -768,8 +768,8 @@ def sync_vault(config: Config, *, workers: int | None = None,
     a reader could take for the vault. A mirror made at the same path meanwhile (another
     sync, a daemon) is never overwritten: this sync then runs again into it."""
     db = Path(config.db)
+    remove_stale_scratch(db)
     if not db.exists():
-        remove_stale_scratch(db)
         scratch = scratch_path(db)
         try:
             with Mirror(scratch, scratch=True) as mirror:
