@@ -14,7 +14,7 @@ import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .mirror import (
     LinkRow,
     MetaKey,
     Mirror,
+    MirrorError,
     PageWrite,
     publish_scratch,
     remove_stale_scratch,
@@ -63,6 +64,29 @@ def no_pages_warning(vault: os.PathLike[str] | str) -> str:
 
 
 @dataclass
+class BatchOutcome:
+    """What one batch changed in the mirror: `Syncer.sync` makes its report of it."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    renamed: int = 0
+    unchanged: int = 0  # pages read again and found with the same bytes
+    attachments_added: int = 0
+    attachments_removed: int = 0
+    links_retargeted: int = 0
+    skipped: int = 0
+    changed_paths: list[str] = field(default_factory=list)
+    removed_paths: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.renamed
+                    or self.attachments_added or self.attachments_removed
+                    or self.links_retargeted or self.skipped)
+
+
+@dataclass
 class SyncReport:
     """What one sync did; `summary()` is the line the CLI prints."""
 
@@ -87,9 +111,8 @@ class SyncReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.renamed
-                    or self.attachments_added or self.attachments_removed
-                    or self.links_retargeted or self.skipped)
+        return BatchOutcome(**{f.name: getattr(self, f.name)
+                               for f in fields(BatchOutcome)}).changed
 
     def summary(self) -> str:
         return (
@@ -279,7 +302,6 @@ class Syncer:
         if not os.path.isdir(self.vault):
             raise FileNotFoundError(f"vault folder is gone: {self.vault}")
         plan = self._plan(paths)
-        report = SyncReport(unchanged=plan.unchanged)
         # A bulk load keeps millions of small records alive; the cyclic collector would
         # walk them again and again (7 s of 68 s CPU at 100,000 pages). They hold no
         # cycles, so it pauses until the batch is written.
@@ -287,11 +309,13 @@ class Syncer:
         if pause_gc:
             gc.disable()
         try:
-            self._sync_planned(plan, report, origin, _Progress(progress, cancel,
+            outcome = self._sync_planned(plan, origin, _Progress(progress, cancel,
                                                             len(plan.to_load)))
         finally:
             if pause_gc:
                 gc.enable()
+        report = SyncReport(**asdict(outcome))
+        report.unchanged += plan.unchanged  # not read at all: the identity matched
         report.pages = len(self.pages)
         if paths is None and not report.pages:
             report.warnings.append(no_pages_warning(self.vault))
@@ -307,8 +331,7 @@ class Syncer:
     def _parallel(self, plan: Plan) -> bool:
         return len(plan.to_load) >= PARALLEL_THRESHOLD and self.workers > 1
 
-    def _sync_planned(self, plan: Plan, report: SyncReport, origin: str,
-                      progress: _Progress) -> None:
+    def _sync_planned(self, plan: Plan, origin: str, progress: _Progress) -> BatchOutcome:
         # Many pages and nothing gone: parse on every core while this process writes
         # what is already parsed. Otherwise load first, to pair renames by content.
         stream = self._parallel(plan) and not plan.gone_pages
@@ -326,17 +349,17 @@ class Syncer:
                 if plan.nothing_to_do and not self._changed(loaded, plan) and \
                         self.mirror.get_meta(MetaKey.PARSE_OPTIONS) is not None and \
                         self._vault_noted():
-                    report.unchanged += len(loaded)  # re-hashed, same bytes: not parsed
-                    return
+                    return BatchOutcome(unchanged=len(loaded))  # re-hashed, same bytes
                 batches = [loaded]
             try:
                 with self.mirror.transaction():
                     self.check_owner()  # under the write lock: no other vault's sync between
-                    self._apply(plan, report, origin, batches, renamed_from, skipped)
+                    outcome = self._apply(plan, origin, batches, renamed_from, skipped)
             except BaseException:
                 self.reload()  # the in-memory view may be ahead of the rolled-back rows
                 raise
         self.force_reparse = False
+        return outcome
 
     def _changed(self, loaded: list[Loaded], plan: Plan) -> bool:
         """Whether pages read again differ from the mirror: new bytes, or the same bytes
@@ -370,9 +393,8 @@ class Syncer:
                 renamed[item.path] = vanished[item.hash or ""].pop()
         return renamed
 
-    def _apply(self, plan: Plan, report: SyncReport, origin: str,
-               batches: Iterable[list[Loaded]], renamed_from: dict[str, str],
-               skipped: set[str]) -> None:
+    def _apply(self, plan: Plan, origin: str, batches: Iterable[list[Loaded]],
+               renamed_from: dict[str, str], skipped: set[str]) -> BatchOutcome:
         """Write one batch, inside its transaction; the in-memory view follows the rows.
         `skipped`: pages already read and found unreadable (they stay in the resolver)."""
         mirror, pages = self.mirror, self.pages
@@ -397,7 +419,7 @@ class Syncer:
             else contextlib.nullcontext()
         with bulk:
             for batch in batches:
-                writer.write(batch, report)
+                writer.write(batch)
             deleted += writer.finish()
         written = writer.written
         new_set = set(new_paths)
@@ -410,7 +432,7 @@ class Syncer:
                                      *skipped_gone] if p not in self.resolver]
         written_ids = {pages[p].id for p in written}
         retargeted: list[tuple[str | None, int | None, int]] = []
-        touched = self._retarget(report, writer.page_id, written_ids,
+        touched = self._retarget(writer.page_id, written_ids,
                                  {name_key(p) for p in [*added_files, *removed_files]},
                                  was_empty, retargeted)
         if canvases_changed or added_files or removed_files or renamed_from:
@@ -436,19 +458,20 @@ class Syncer:
             mirror.bump_meta_counter(MetaKey.GRAPH_VERSION)
         mirror.set_meta(MetaKey.LAST_SYNC_AT, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
-        report.renamed = sum(1 for p in written if p in renamed_from)
-        report.added = sum(1 for p in written if p in new_set)
-        report.updated = len(written) - report.added - report.renamed
-        report.removed = len(deleted)
-        report.skipped = len(writer.skipped_now)
-        report.attachments_added = sum(1 for p in added_files if not is_page_path(p))
-        report.attachments_removed = len(plan.gone_attachments)
-        report.changed_paths = sorted(written)
-        report.removed_paths = sorted([*deleted, *renamed_old])
-        if report.changed:
-            mirror.log_batch(origin, report.added, report.updated, report.removed,
-                             report.renamed, report.changed_paths, report.removed_paths,
+        renamed = sum(1 for p in written if p in renamed_from)
+        added = sum(1 for p in written if p in new_set)
+        outcome = BatchOutcome(
+            added=added, updated=len(written) - added - renamed, removed=len(deleted),
+            renamed=renamed, unchanged=writer.unchanged,
+            attachments_added=sum(1 for p in added_files if not is_page_path(p)),
+            attachments_removed=len(plan.gone_attachments),
+            links_retargeted=len(retargeted), skipped=len(writer.skipped_now),
+            changed_paths=sorted(written), removed_paths=sorted([*deleted, *renamed_old]))
+        if outcome.changed:
+            mirror.log_batch(origin, outcome.added, outcome.updated, outcome.removed,
+                             outcome.renamed, outcome.changed_paths, outcome.removed_paths,
                              time.perf_counter() - started)
+        return outcome
 
     def _remove_gone(self, deleted: list[str], renamed_from: dict[str, str],
                      skipped: set[str]) -> dict[str, int]:
@@ -534,7 +557,7 @@ class Syncer:
             self.resolver.add(path)
         return added
 
-    def _retarget(self, report: SyncReport, page_id: Callable[[str | None], int | None],
+    def _retarget(self, page_id: Callable[[str | None], int | None],
                   written_ids: set[int], keys: set[str], was_empty: bool,
                   retarget: list[tuple[str | None, int | None, int]]) -> set[int]:
         """Re-resolve links elsewhere whose answer a new or vanished file can change
@@ -552,7 +575,6 @@ class Syncer:
                 retarget.append((new_path, new_id, link.id))
                 touched.add(link.source_id)
         self.mirror.retarget_links(retarget)
-        report.links_retargeted = len(retarget)
         return touched
 
     def _write_problems(self, plan: Plan, problems: dict[str, list[Problem]],
@@ -660,6 +682,7 @@ class _BatchWriter:
         # Written pages whose headings or block ids changed: links into them are
         # checked again.
         self.anchors_changed: set[int] = set()
+        self.unchanged = 0  # pages read again with the same bytes (a new identity at most)
 
     def page_id(self, path: str | None) -> int | None:
         if path is None:
@@ -667,7 +690,7 @@ class _BatchWriter:
         state = self.syncer.pages.get(path)
         return state.id if state is not None else self.ids.get(path)
 
-    def write(self, batch: list[Loaded], report: SyncReport) -> None:
+    def write(self, batch: list[Loaded]) -> None:
         syncer, plan = self.syncer, self.plan
         pages, mirror, resolver = syncer.pages, syncer.mirror, syncer.resolver
         writes: list[PageWrite] = []
@@ -687,7 +710,7 @@ class _BatchWriter:
                 if trusted != state.stat:
                     mirror.touch_page(state.id, item.stat, trusted)
                     state.stat = trusted
-                report.unchanged += 1  # re-hashed, same bytes: not parsed
+                self.unchanged += 1  # re-hashed, same bytes: not parsed
             else:
                 self.unwritten.append(item)
                 if item.status is LoadStatus.SKIPPED:
@@ -776,9 +799,11 @@ def sync_vault(config: Config, *, workers: int | None = None,
                 report = Syncer(config, mirror, workers=workers).sync(progress=progress)
             if publish_scratch(scratch, db):
                 return report
+        except MirrorError as exc:  # the user knows the mirror's name, not the scratch's
+            raise MirrorError(str(exc).replace(str(scratch), str(db))) from exc
         finally:
             for leftover in (scratch, Path(f"{scratch}-journal")):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     leftover.unlink()
     with Mirror(db) as mirror:
         return Syncer(config, mirror, workers=workers).sync(progress=progress)
