@@ -58,7 +58,8 @@ class UnresolvedLink(BaseModel):
 
 
 class Backlink(BaseModel):
-    path: str = Field(description="the page the link is written in, or a canvas that shows this page")
+    path: str = Field(description="the page the link is written in, or a canvas that "
+                                  "shows this page")
     title: str
     line: int | None = Field(description="line of the link in that page")
 
