@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from watchfiles._rust_notify import RustNotify
 
@@ -89,12 +89,56 @@ def inotify_shortage(exc: BaseException) -> str | None:
     return None
 
 
+class Notify(Protocol):
+    """What the daemon uses of watchfiles' Rust watcher (`RustNotify`)."""
+
+    def watch(self, debounce_ms: int, step_ms: int, timeout_ms: int,
+              stop_event: threading.Event | None) -> set[tuple[int, str]] | str: ...
+
+    def close(self) -> None: ...
+
+
+class NotifyFactory(Protocol):
+    def __call__(self, paths: list[str], *, force_polling: bool,
+                 ignore_permission_denied: bool) -> Notify: ...
+
+
+def rust_notify(paths: list[str], *, force_polling: bool,
+                ignore_permission_denied: bool) -> Notify:
+    """The one place watchfiles' Rust watcher is made. Its public `watch()` cannot be
+    used: it drops the error a full inotify table raises, which the daemon must see
+    to fall back to polling, and it cannot be stopped from another thread mid-wait."""
+    return RustNotify(watch_paths=paths, debug=False, force_polling=force_polling,
+                      poll_delay_ms=POLL_DELAY_MS, recursive=True,
+                      ignore_permission_denied=ignore_permission_denied)
+
+
+class Watcher(Protocol):
+    """What the daemon needs of a watcher: the next batch of changed paths, and what it
+    was made for (to know when it must be made anew)."""
+
+    links: frozenset[tuple[str, str]]  # the followed symlinks it was made for
+    files: dict[str, tuple[int, int] | None]  # files outside the vault, by identity
+    polling: str | None  # why the vault is polled rather than watched, with the fix
+
+    def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
+             timeout_ms: int) -> set[str] | None: ...
+
+    def close(self) -> None: ...
+
+
+# How the daemon makes its watcher (VaultWatcher; a test passes a fake).
+WatcherFactory = Callable[[list[str], frozenset[tuple[str, str]]], Watcher]
+
+
 class VaultWatcher:
     """watchfiles' Rust watcher on the vault (and on the targets of followed symlinked
     files, which it cannot reach through the vault). It collects events from the moment
-    it is made, so making it before a scan loses nothing written during the scan."""
+    it is made, so making it before a scan loses nothing written during the scan.
+    `notify` makes the Rust watcher (`rust_notify`)."""
 
-    def __init__(self, paths: list[str], links: frozenset[tuple[str, str]]) -> None:
+    def __init__(self, paths: list[str], links: frozenset[tuple[str, str]], *,
+                 notify: NotifyFactory = rust_notify) -> None:
         self.paths = paths
         self.links = links  # the followed symlinks it was made for (it follows them itself)
         # A file or folder is watched by its inode: once replaced (an atomic save, a
@@ -102,10 +146,11 @@ class VaultWatcher:
         self.files = {path: identity(path) for path in [*paths[1:],
                                                           *(target for _, target in links)]}
         self.polling: str | None = None  # why the vault is polled, with the fix
+        self._make = notify
         try:
             # Asked to report errors first: a full inotify table must not pass in
             # silence (watchfiles ignores it along with permission errors).
-            self._notify = RustNotify(paths, False, False, POLL_DELAY_MS, True, False)
+            self._notify = notify(paths, force_polling=False, ignore_permission_denied=False)
         except PermissionError:
             # Unreadable folders are skipped by the scan too; they must not stop the
             # watcher. (A watch limit met after one is then not seen: see README.)
@@ -113,20 +158,20 @@ class VaultWatcher:
         except (OSError, RuntimeError) as exc:
             self._notify = self._poll(paths, exc)
 
-    def _inotify_or_poll(self, paths: list[str]) -> RustNotify:
+    def _inotify_or_poll(self, paths: list[str]) -> Notify:
         try:
-            return RustNotify(paths, False, False, POLL_DELAY_MS, True, True)
+            return self._make(paths, force_polling=False, ignore_permission_denied=True)
         except (OSError, RuntimeError) as exc:
             return self._poll(paths, exc)
 
-    def _poll(self, paths: list[str], exc: BaseException) -> RustNotify:
+    def _poll(self, paths: list[str], exc: BaseException) -> Notify:
         """The kernel would not watch the vault: poll it instead. Other errors (the vault
         gone) are raised."""
         reason = inotify_shortage(exc)
         if reason is None:
             raise exc
         self.polling = reason
-        return RustNotify(paths, False, True, POLL_DELAY_MS, True, True)
+        return self._make(paths, force_polling=True, ignore_permission_denied=True)
 
     def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
              timeout_ms: int) -> set[str] | None:
@@ -161,8 +206,10 @@ class Daemon:
         idle_wakeup_ms: int = 2000,
         progress: ProgressCallback | None = None,
         on_ready: Callable[[SyncReport | None], None] | None = None,
+        watcher: WatcherFactory = VaultWatcher,
     ) -> None:
         self.config = config
+        self.make_watcher = watcher
         self.on_batch = on_batch
         self.metrics = metrics
         self.debounce_ms = debounce_ms
@@ -246,7 +293,7 @@ class Daemon:
                 log.info("vault folder %s is back", vault)
                 waiting_logged = False
             try:
-                watcher = VaultWatcher(self._watch_paths(), self._followed_links())
+                watcher = self.make_watcher(self._watch_paths(), self._followed_links())
             except (OSError, RuntimeError) as exc:
                 log.warning("cannot watch %s (%s); trying again", vault, exc)
                 if not unwatched_reconcile:  # the mirror is filled all the same
@@ -255,7 +302,7 @@ class Daemon:
                 stop.wait(1.0)
                 continue
             self._note_polling(watcher.polling)
-            with watcher:
+            with contextlib.closing(watcher):
                 root = identity(vault)
                 first = self._reconcile(stop)
                 if stop.is_set() and not self.ready.is_set():
@@ -310,7 +357,7 @@ class Daemon:
         return frozenset((rel, info.target) for rel, info in (self.syncer.symlinks or {}).items()
                          if info.followed)
 
-    def _consume(self, watcher: VaultWatcher, root: tuple[int, int] | None,
+    def _consume(self, watcher: Watcher, root: tuple[int, int] | None,
                  stop: threading.Event) -> None:
         vault = self.config.vault
         vault_str = str(vault)
