@@ -6,7 +6,7 @@ one function each, so they answer them the same way. Every function takes an ope
 `sqlite3.Connection` (`mirror.connect(db, readonly=True)`, or `open_mirror(db)`).
 
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
-daemon, counts), pages (one page, nodes, search), graph (the graph and local graphs,
+daemon, counts), pages (one page, nodes, search), network (the graph and local graphs,
 arrays for the metrics), reports, sql (the public schema and read-only SQL).
 """
 
@@ -21,7 +21,7 @@ from .base import (
     rows,
     snapshot,
 )
-from .graph import (
+from .network import (
     DIRECTIONS,
     INCLUDE_OPTIONS,
     MAX_DEPTH,
