@@ -151,6 +151,52 @@ def test_a_report_converts_to_a_dataframe_when_pandas_is_there(vault: vaultsync.
     assert frame["target"].tolist() == ["Missing"]
 
 
+def test_every_answer_converts_to_rows_json_and_csv(vault: vaultsync.Vault) -> None:
+    vault.sync()
+    page = vault.page("Alpha")
+    (row,) = vaultsync.to_rows(page)
+    assert row["path"] == "Alpha.md" and row["metrics.in_degree"] == 3
+    assert "links" not in row  # lists are rows of their own:
+    assert [r["target_path"] for r in vaultsync.to_rows(page, "links")] == \
+        ["Beta.md", "Gamma.md"]
+    with pytest.raises(ValueError, match="choose from .*backlinks"):
+        vaultsync.to_rows(page, "nodes")
+    hits = vault.search("Alpha")
+    assert vaultsync.to_rows(hits)[0]["path"] == "Alpha.md"
+    local = vault.neighbors("Beta")
+    assert {r["id"] for r in vaultsync.to_rows(local)} == {"Alpha.md", "Beta.md"}
+    assert {(r["source"], r["target"]) for r in vaultsync.to_rows(local, "links")} == {
+        ("Alpha.md", "Beta.md"), ("Beta.md", "Alpha.md")}
+    whole = vault.graph()
+    assert len(vaultsync.to_rows(whole)) == 6
+    (state,) = vaultsync.to_rows(vault.status())
+    assert state["counts.pages"] == 6 and state["mirror.last_sync_at"]
+    for answer in (page, hits, local, whole, vault.status()):
+        assert json.loads(vaultsync.to_json(answer)) == answer
+    parsed = list(csv.DictReader(io.StringIO(vaultsync.to_csv(whole))))
+    assert sorted(r["id"] for r in parsed) == sorted(n["id"] for n in whole["nodes"])
+    report = vault.report("orphans")
+    assert vaultsync.to_rows(report) == report.rows
+    assert vaultsync.to_csv(report) == report.to_csv()
+    with pytest.raises(TypeError, match="not an answer"):
+        vaultsync.to_rows({"what": 1})
+
+
+def test_every_answer_converts_to_a_dataframe_when_pandas_is_there(
+        vault: vaultsync.Vault) -> None:
+    vault.sync()
+    whole = vault.graph()
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pandas"):
+            vaultsync.to_dataframe(whole)
+        return
+    frame = vaultsync.to_dataframe(whole)
+    assert sorted(frame["id"]) == sorted(n["id"] for n in whole["nodes"])
+    assert len(vaultsync.to_dataframe(whole, "links")) == len(whole["links"])
+
+
 def test_vault_takes_a_settings_file(make_vault, tmp_path: Path) -> None:
     folder = make_vault({**FILES, "refs/Book.md": "# Book\n[[Alpha]]\n"})
     settings = tmp_path / "settings.toml"

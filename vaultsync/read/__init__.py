@@ -7,7 +7,8 @@ one function each, so they answer them the same way. Every function takes an ope
 
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
 daemon, counts), pages (one page, nodes, search), network (the graph and local graphs,
-arrays for the metrics), reports, sql (the public schema and read-only SQL).
+arrays for the metrics), reports, formats (answers as rows, JSON, CSV, Markdown, a
+DataFrame), sql (the public schema and read-only SQL).
 """
 
 from ..mirror import chunks, marks
@@ -21,6 +22,7 @@ from .base import (
     rows,
     snapshot,
 )
+from .formats import to_csv, to_dataframe, to_json, to_rows
 from .network import (
     DIRECTIONS,
     INCLUDE_OPTIONS,
@@ -92,7 +94,7 @@ from .status import (
 )
 
 __all__ = [
-    "answers",
+    "answers", "to_csv", "to_dataframe", "to_json", "to_rows",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",
