@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import vaultsync
 from vaultsync import read
 from vaultsync.cli import cli
+from vaultsync.mirror import MirrorError
 
 FILES = {
     "Alpha.md": "---\naliases: [First]\n---\n# Alpha\n[[Beta]] and [[Gamma#Part|g]]\n",
@@ -247,3 +248,35 @@ def test_a_server_computes_the_stored_layout_the_cli_left_out(vault: vaultsync.V
             return bool(status["layout"]["fresh"])
 
         wait_for(layout_fresh, what="the stored layout to be computed")
+
+
+def test_sync_and_prepare_move_a_damaged_mirror_aside_and_rebuild_it(
+        vault: vaultsync.Vault) -> None:
+    # The same check every door makes (Vault.check_mirror), for a script too.
+    for step in ("sync", "prepare"):
+        vault.db_path.write_bytes(b"not a database, " * 100)
+        if step == "sync":
+            warnings = vault.sync().warnings
+        else:
+            liveness = vault.prepare()
+            assert liveness.moved_aside is not None and liveness.moved_aside.exists()
+            assert liveness.first_sync is not None
+            warnings = liveness.first_sync.warnings
+        assert "damaged" in warnings[0] and "moved it to" in warnings[0]
+        assert vault.status()["counts"]["pages"] == 6
+    kept = vault.db_path.parent.glob("mirror.db.damaged-*")
+    assert len([p for p in kept if not p.name.endswith("-wal")]) == 2
+
+
+def test_another_vaults_mirror_is_refused_before_anything_is_written(
+        make_vault, tmp_path: Path) -> None:
+    vault = vaultsync.Vault(make_vault(FILES), db=tmp_path / "mirror.db")
+    vault.sync()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text("# X\n")
+    stranger = vaultsync.Vault(other, db=vault.db_path)
+    for call in (stranger.sync, stranger.prepare, stranger.check_mirror):
+        with pytest.raises(MirrorError, match="another vault"):
+            call()
+    assert vault.status()["counts"]["pages"] == 6

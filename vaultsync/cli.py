@@ -8,13 +8,16 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .config import Config, ConfigError, load_config
 from .mirror import MirrorError
+
+if TYPE_CHECKING:
+    from .vault import Vault
 
 
 class UserError(click.ClickException):
@@ -74,19 +77,14 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def usable_mirror(config: Config, *, repair: bool = True) -> None:
-    """Refuse (one line, exit 2) a mirror this command cannot use: another vault's, a
-    newer schema, a damaged file. With `repair` a damaged file is moved aside (kept) and
-    the command goes on to sync a new mirror from the vault."""
-    from .mirror import check_mirror, repair_mirror
+def usable_mirror(vault: Vault, *, repair: bool = True) -> None:
+    """Vault.check_mirror, its refusal one line and exit 2 (user_errors), a damaged
+    file moved aside said in one line."""
+    from .vault import moved_aside_line
 
-    if not repair:
-        check_mirror(config.db, config.vault)
-        return
-    aside = repair_mirror(config.db, config.vault)
+    aside = vault.check_mirror(repair=repair)
     if aside is not None:
-        click.echo(f"vaultsync: the mirror {config.db} was damaged; moved it to {aside} "
-                   "and rebuilding it from the vault", err=True)
+        click.echo(moved_aside_line(vault.db_path, aside), err=True)
 
 
 class OneLineUsageError(UserError):
@@ -150,6 +148,7 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
     from .mirror import remove_mirror
     from .vault import Vault
 
+    vault = Vault(config=config)
     with contextlib.ExitStack() as stack:
         if rebuild:
             # Held through the sync: no daemon starts on the file half made.
@@ -161,12 +160,12 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
             stack.callback(lock.release)
             remove_mirror(config.db)
         else:
-            usable_mirror(config)
+            vault.check_mirror()  # first: a refusal is the only line (a repair is a warning)
         if not as_json and not quiet:
             click.echo(f"mirror: {config.db}", err=True)
         with SyncProgress(f"syncing {config.vault.name}",
                           enabled=False if quiet else None) as progress:
-            report = Vault(config=config).sync(workers=workers, progress=progress)
+            report = vault.sync(workers=workers, progress=progress)
     if as_json:
         data = report.as_dict()
         data["db"] = str(config.db)
@@ -328,8 +327,9 @@ def status(config: Config, as_json: bool) -> None:
 
     if not config.db.exists():
         raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
-    usable_mirror(config, repair=False)
-    state = Vault(config=config).status()  # read-only: status never migrates
+    vault = Vault(config=config)
+    usable_mirror(vault, repair=False)
+    state = vault.status()  # read-only: status never migrates
     daemon = state["daemon"] or {}
     counts = state["counts"]
     last_sync = state["mirror"]["last_sync_at"]
@@ -408,8 +408,8 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     if name not in read.REPORTS:
         raise UserError(f"no report named {name!r}; the reports: "
                         f"{', '.join(read.REPORT_NAMES)}")
-    usable_mirror(config)
     vault = Vault(config=config)
+    usable_mirror(vault)
     if not vault.synced:
         click.echo(f"vaultsync: syncing {config.vault} first (mirror: {config.db})", err=True)
         with SyncProgress(f"syncing {config.vault.name}") as progress:
@@ -466,7 +466,6 @@ def serve(config: Config, host: str, port: int, watch: bool, allow_remote: bool)
     from .server import ServeError
     from .server import serve as run_server
 
-    usable_mirror(config)
     try:
         with SyncProgress(f"syncing {config.vault.name}") as progress:
             run_server(config, host=host, port=port, watch=watch, allow_remote=allow_remote,
@@ -511,7 +510,6 @@ def mcp(config: Config, watch: bool) -> None:
 
     setup_logging(0, False)
     logging.getLogger("mcp").setLevel(logging.WARNING)  # no line per request
-    usable_mirror(config)
     with SyncProgress(f"syncing {config.vault.name}") as progress:
         serve_stdio(config, watch=watch, say=lambda line: click.echo(line, err=True),
                     progress=progress)
@@ -584,11 +582,12 @@ def datasette(vault: str | None, db: str | None, config_file: str | None, port: 
         return
     if not launch.datasette_installed():
         raise UserError(launch.not_installed_message())
-    usable_mirror(config)
     with SyncProgress(f"syncing {config.vault.name}") as progress:
-        summary = launch.ensure_mirror(config, progress=progress)
-    if summary is not None:
-        click.echo(f"synced: {summary}", err=True)
+        first = launch.ensure_mirror(config, progress=progress)
+    if first is not None:
+        click.echo(f"synced: {first.summary()}", err=True)
+        for warning in first.warnings:
+            click.echo(warning, err=True)
     try:
         launch.run(config, port, extra)
     except launch.LaunchError as exc:
