@@ -16,7 +16,8 @@ from conftest import RunningDaemon, rows, wait_for
 
 from vaultsync.mirror import MetaKey
 from vaultsync.read import meta
-from vaultsync.watch import SETTLE_AFTER, Notify, VaultWatcher, rust_notify
+from vaultsync.watch import SETTLE_AFTER
+from vaultsync.watcher import Notify, VaultWatcher, rust_notify
 
 Batch = set[str] | Exception
 

@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"read"},  # the only reader, typed answers and their formats
     {"sync"},  # writes through the mirror; its summary counts are read's
     {"graph"},
-    {"watch", "vault"},  # the daemon, and the front door
+    {"watch", "watcher", "vault"},  # the daemon and its watcher, and the front door
     {"render"},  # reports for a terminal
     {"cli", "server", "mcp", "datasette_plugin", "__main__"},  # the doors
 ]
