@@ -280,3 +280,13 @@ def test_another_vaults_mirror_is_refused_before_anything_is_written(
         with pytest.raises(MirrorError, match="another vault"):
             call()
     assert vault.status()["counts"]["pages"] == 6
+
+
+def test_stale_pages_says_what_a_report_computes_first(vault: vaultsync.Vault) -> None:
+    vault.sync()
+    assert vault.stale_pages("central") == 6
+    vault.report("central")
+    assert vault.stale_pages("central") == 0
+    assert vault.stale_pages("communities") == 6  # the heavy figures are not there yet
+    vault.report("communities")
+    assert vault.stale_pages("communities") == 0

@@ -414,15 +414,11 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
         click.echo(f"vaultsync: syncing {config.vault} first (mirror: {config.db})", err=True)
         with SyncProgress(f"syncing {config.vault.name}") as progress:
             vault.sync(progress=progress, metrics=False)
-    with vault.connection() as conn:
-        state = read.metrics_state(conn)
-        stale = not state.core_current or (read.REPORTS[name].heavy and
-                                           not state.heavy_current)
-        pages = read.counts(conn)["pages"]
+    stale = vault.stale_pages(name)
     shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
     try:
-        with spinner(f"computing graph metrics of {pages:,} pages…",
-                     enabled=stale and interactive()):
+        with spinner(f"computing graph metrics of {stale:,} pages…",
+                     enabled=stale > 0 and interactive()):
             result = vault.report(name, kind=kind, limit=limit if name == "summary" else shown)
     except read.BadRequest as exc:
         raise UserError(str(exc)) from None

@@ -278,6 +278,16 @@ class Vault:
             self.current_metrics(conn, heavy=REPORTS[name].heavy)
             return read.run_report(conn, name, kind=kind, limit=limit)
 
+    def stale_pages(self, name: str) -> int:
+        """How many pages' graph metrics `report(name)` computes before answering: 0
+        when they are current (a door shows a spinner otherwise)."""
+        with self.connection() as conn:
+            state = read.metrics_state(conn)
+            heavy = name in REPORTS and REPORTS[name].heavy
+            if state.core_current and (state.heavy_current or not heavy):
+                return 0
+            return read.counts(conn)["pages"]
+
     def search(self, query: str, *, limit: int = 20) -> SearchResult:
         """Pages by title, alias or path, then full text (FTS5)."""
         with self.connection() as conn:
