@@ -290,3 +290,18 @@ def test_stale_pages_says_what_a_report_computes_first(vault: vaultsync.Vault) -
     assert vault.stale_pages("communities") == 6  # the heavy figures are not there yet
     vault.report("communities")
     assert vault.stale_pages("communities") == 0
+
+
+def test_rebuilding_makes_another_vaults_mirror_this_ones(make_vault, tmp_path: Path) -> None:
+    vault = vaultsync.Vault(make_vault(FILES), db=tmp_path / "mirror.db")
+    vault.sync()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text("# X\n")
+    stranger = vaultsync.Vault(other, db=vault.db_path)
+    with stranger.rebuilding():
+        assert not vault.db_path.exists()
+        stranger.sync()
+    assert stranger.status()["counts"]["pages"] == 1
+    with pytest.raises(MirrorError, match="another vault"):
+        vault.sync()

@@ -120,6 +120,23 @@ class Vault:
             self._compute_metrics(heavy=False)
         return report
 
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator[None]:
+        """Discard the mirror, even another vault's, for the syncs inside to make it this
+        vault's anew. The daemon lock is held throughout, so no daemon starts on the
+        file half made; DaemonRunning when a daemon keeps the mirror."""
+        from .lock import DaemonLock
+        from .mirror import remove_mirror
+
+        lock = DaemonLock(self.db_path)
+        lock.acquire(quiet=True)
+        try:
+            remove_mirror(self.db_path)
+            self._checked = self._moved_aside = None
+            yield
+        finally:
+            lock.release()
+
     def check_mirror(self, *, repair: bool = True) -> Path | None:
         """Refuse (MirrorError, one line) a mirror this vault cannot use: another
         vault's, a newer schema, a damaged file. With `repair` a damaged file is moved

@@ -25,23 +25,19 @@ def sync(config: Config, as_json: bool, workers: int | None, quiet: bool,
     import contextlib
 
     from ..console import SyncProgress
-    from ..lock import DaemonLock, DaemonRunning
-    from ..mirror import remove_mirror
+    from ..lock import DaemonRunning
     from ..vault import Vault
 
     vault = Vault(config=config)
     with contextlib.ExitStack() as stack:
+        # First: a refusal is the only line (a repair is one of the report's warnings).
         if rebuild:
-            # Held through the sync: no daemon starts on the file half made.
-            lock = DaemonLock(config.db)
             try:
-                lock.acquire(quiet=True)
+                stack.enter_context(vault.rebuilding())
             except DaemonRunning as exc:
                 raise UserError(f"not rebuilding: {exc}") from None
-            stack.callback(lock.release)
-            remove_mirror(config.db)
         else:
-            vault.check_mirror()  # first: a refusal is the only line (a repair is a warning)
+            vault.check_mirror()
         if not as_json and not quiet:
             click.echo(f"mirror: {config.db}", err=True)
         with SyncProgress(f"syncing {config.vault.name}",
