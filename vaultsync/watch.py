@@ -29,7 +29,7 @@ from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
 from .mirror import WAL_SIZE_LIMIT, MetaKey, Mirror, is_damage, move_aside, repair_mirror
 from .read import daemon_status, open_mirror
-from .scan import identity
+from .scan import inode_at
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
 from .watcher import POLL_DELAY_MS, VaultWatcher, Watcher, WatcherFactory
 
@@ -105,7 +105,7 @@ class Daemon:
         self._started = _now()
         self._lock = DaemonLock(config.db)
         self._mirror: Mirror | None = None
-        self._mirror_identity: tuple[int, int] | None = None
+        self._mirror_inode: tuple[int, int] | None = None
         self._syncer: Syncer | None = None
         self._failure: str | None = None  # why the last batch failed, until one succeeds
         self._failure_since: str | None = None
@@ -152,7 +152,7 @@ class Daemon:
 
     def _open_mirror(self) -> None:
         self._mirror = Mirror(self.config.db)
-        self._mirror_identity = identity(self.config.db)
+        self._mirror_inode = inode_at(self.config.db)
         # Parsing processes are forked only while this process runs no other Python
         # thread (the first reconcile of `vaultsync watch`): forking beside the metrics'
         # threads could copy a lock one of them holds.
@@ -185,7 +185,7 @@ class Daemon:
                 continue
             self._note_polling(watcher.polling)
             with contextlib.closing(watcher):
-                root = identity(vault)
+                root = inode_at(vault)
                 first = self._reconcile(stop)
                 if stop.is_set() and not self.ready.is_set():
                     return  # stopped before the first reconcile was committed: not ready
@@ -260,7 +260,7 @@ class Daemon:
                 return
             if not vault.is_dir():
                 return  # the outer loop waits for it
-            if identity(vault) != root:
+            if inode_at(vault) != root:
                 raise WatcherRestart(f"the vault folder {vault} was replaced")
             if self._failure is not None:
                 if time.monotonic() >= self._retry_at:
@@ -295,7 +295,7 @@ class Daemon:
                 settle = True
             if self._failure is None and watcher.links != self._followed_links():
                 raise WatcherRestart("the vault's symlinks changed")
-            if any(identity(path) != known for path, known in watcher.files.items()):
+            if any(inode_at(path) != known for path, known in watcher.files.items()):
                 raise WatcherRestart("a symlinked file outside the vault was replaced")
 
     def _reconcile(self, stop: threading.Event) -> SyncReport | None:
@@ -307,7 +307,7 @@ class Daemon:
     # --- one batch ----------------------------------------------------------------------
 
     def _mirror_replaced(self) -> bool:
-        return identity(self.config.db) != self._mirror_identity
+        return inode_at(self.config.db) != self._mirror_inode
 
     def _reopen_mirror(self) -> None:
         """The mirror's file was deleted or replaced under the daemon: start on the file

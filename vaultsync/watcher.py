@@ -11,7 +11,7 @@ from typing import Protocol
 
 from watchfiles._rust_notify import RustNotify
 
-from .scan import identity
+from .scan import inode_at
 
 # How often the vault is walked when it must be polled (no inotify to be had).
 POLL_DELAY_MS = 1000
@@ -59,7 +59,7 @@ class Watcher(Protocol):
     was made for (to know when it must be made anew)."""
 
     links: frozenset[tuple[str, str]]  # the followed symlinks it was made for
-    files: dict[str, tuple[int, int] | None]  # files outside the vault, by identity
+    files: dict[str, tuple[int, int] | None]  # files outside the vault, by inode
     polling: str | None  # why the vault is polled rather than watched, with the fix
 
     def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
@@ -84,7 +84,7 @@ class VaultWatcher:
         self.links = links  # the followed symlinks it was made for (it follows them itself)
         # A file or folder is watched by its inode: once replaced (an atomic save, a
         # folder made again), it must be watched anew.
-        self.files = {path: identity(path) for path in [*paths[1:],
+        self.files = {path: inode_at(path) for path in [*paths[1:],
                                                           *(target for _, target in links)]}
         self.polling: str | None = None  # why the vault is polled, with the fix
         self._make = notify
