@@ -144,6 +144,24 @@ def test_an_event_on_the_vault_folder_itself_makes_a_new_watcher(make_vault, tmp
         wait_for(lambda: "b.md" in page_paths(db), what="the reconcile with the new watcher")
 
 
+@pytest.mark.parametrize("change", ["symlinks", "outside file"])
+def test_a_watcher_made_for_other_symlinks_or_files_is_made_again(make_vault, tmp_path,
+                                                                    change):
+    vault = make_vault({"a.md": "# A"})
+    watchers = Watchers()
+    with daemon(vault, tmp_path, watchers):
+        first = watchers.current
+        # What the daemon finds after a batch differs from what the watcher was made
+        # for: a symlink made or removed, or a followed file outside the vault replaced.
+        if change == "symlinks":
+            first.links = frozenset({("link.md", str(tmp_path / "elsewhere.md"))})
+        else:
+            first.files = {str(tmp_path / "outside.md"): (0, 0)}
+        first.batches.put({str(vault / "a.md")})
+        wait_for(lambda: len(watchers.made) == 2, what="a new watcher")
+        assert first.closed and watchers.current.links == frozenset()
+
+
 def test_a_failed_batch_is_retried_until_the_mirror_takes_it(make_vault, tmp_path):
     vault = make_vault({"a.md": "# A"})
     watchers = Watchers()
