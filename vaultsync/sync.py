@@ -268,8 +268,8 @@ class Syncer:
         if pause_gc:
             gc.disable()
         try:
-            self._sync_planned(plan, report, origin, _Watch(progress, cancel,
-                                                            len(plan.to_load)))
+            self._sync_planned(plan, report, origin,
+                               _LoadProgress(progress, cancel, len(plan.to_load)))
         finally:
             if pause_gc:
                 gc.enable()
@@ -289,7 +289,7 @@ class Syncer:
         return len(plan.to_load) >= PARALLEL_THRESHOLD and self.workers > 1
 
     def _sync_planned(self, plan: Plan, report: SyncReport, origin: str,
-                      watch: _Watch) -> None:
+                      loading: _LoadProgress) -> None:
         # Many pages and nothing gone: parse on every core while this process writes
         # what is already parsed. Otherwise load first, to pair renames by content.
         stream = self._parallel(plan) and not plan.gone_pages
@@ -297,9 +297,9 @@ class Syncer:
             renamed_from: dict[str, str] = {}
             skipped: set[str] = set()
             if stream:
-                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, watch)
+                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, loading)
             else:
-                loaded = self._load(plan, stack, watch)
+                loaded = self._load(plan, stack, loading)
                 plan.gone_pages += [i.path for i in loaded
                                     if i.status in ("gone", "skipped") and i.path in self.pages]
                 renamed_from = self._pair_renames(loaded, plan.gone_pages)
@@ -574,26 +574,27 @@ class Syncer:
         report.links, report.unresolved = counts["links"], counts["unresolved"]
         report.problems = counts["problems"]
 
-    def _load(self, plan: Plan, stack: contextlib.ExitStack, watch: _Watch) -> list[Loaded]:
+    def _load(self, plan: Plan, stack: contextlib.ExitStack, loading: _LoadProgress
+              ) -> list[Loaded]:
         options, cap = self.config.parse, self.config.max_page_bytes
         if not self._parallel(plan):
             loaded = []
             for rel, known in plan.to_load:
                 loaded.append(load_page(self.vault, rel, known, cap, options))
-                watch.step(1)
+                loading.step(1)
             return loaded
-        return [item for batch in self._parse_in_pool(plan, stack, watch) for item in batch]
+        return [item for batch in self._parse_in_pool(plan, stack, loading) for item in batch]
 
-    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, watch: _Watch
+    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, loading: _LoadProgress
                        ) -> Iterator[list[Loaded]]:
         """Pages loaded by the parsing processes, chunk by chunk; leaving `stack` (a stop,
         an error) drops the chunks not started rather than waiting for them."""
         pool = stack.enter_context(worker_pool.pool(self.workers))
         stack.callback(pool.shutdown, cancel_futures=True)
-        return watch.follow(pool.map(load_batch, self._chunks(plan)))
+        return loading.follow(pool.map(load_batch, self._chunks(plan)))
 
 
-class _Watch:
+class _LoadProgress:
     """Progress reports and cancellation checks while pages are read."""
 
     def __init__(self, progress: ProgressCallback | None, cancel: Callable[[], bool] | None,

@@ -148,7 +148,7 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
         say(f"vaultsync mcp: first sync of {config.vault} into {config.db}")
     liveness = FrontDoor(config=config).prepare(watch=watch, progress=progress)
     if liveness.first_sync is not None:
-        say(liveness.first_sync.summary())
+        say("\n".join([liveness.first_sync.summary(), *liveness.first_sync.warnings]))
     vault = Vault(config, MetricsOnDemand(config.db), in_process=liveness.in_process)
     server = build_server(vault)
     stop = threading.Event()

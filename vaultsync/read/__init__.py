@@ -6,8 +6,9 @@ one function each, so they answer them the same way. Every function takes an ope
 `sqlite3.Connection` (`mirror.connect(db, readonly=True)`, or `open_mirror(db)`).
 
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
-daemon, counts), pages (one page, nodes, search), graph (the graph and local graphs,
-arrays for the metrics), reports, sql (the public schema and read-only SQL).
+daemon, counts), pages (one page, nodes, search), network (the graph and local graphs,
+arrays for the metrics), reports, formats (answers as rows, JSON, CSV, Markdown, a
+DataFrame), sql (the public schema and read-only SQL).
 """
 
 from ..mirror import chunks, marks
@@ -21,7 +22,8 @@ from .base import (
     rows,
     snapshot,
 )
-from .graph import (
+from .formats import to_csv, to_dataframe, to_json, to_rows
+from .network import (
     DIRECTIONS,
     INCLUDE_OPTIONS,
     MAX_DEPTH,
@@ -92,7 +94,7 @@ from .status import (
 )
 
 __all__ = [
-    "answers",
+    "answers", "to_csv", "to_dataframe", "to_json", "to_rows",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",

@@ -21,6 +21,7 @@ from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI sch
 from ..mirror import MetaKey
 from .base import BadRequest
 from .base import rows as query_rows
+from .formats import report_csv, report_markdown, to_dataframe
 from .status import headline_counts, metrics_state
 from .status import meta as read_meta
 
@@ -379,33 +380,21 @@ class Report:
             return [{"count": k, "value": v} for k, v in self.summary["counts"].items()]
         return [dict(row) for row in self.rows]
 
-    # Presentation is render.py's; imported on use (it reads this module's declarations).
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.json(), indent=indent, ensure_ascii=False)
 
-    def to_markdown(self, *, link_base: str = "") -> str:
+    def to_markdown(self, *, link_base: str = "", vault_name: str | None = None) -> str:
         """A Markdown table (summary: the report to share), pages linked as
         `link_base` + their vault path."""
-        from ..render import render
-
-        return render(self, "markdown", link_base=link_base)
+        return report_markdown(self, vault_name=vault_name, link_base=link_base)
 
     def to_csv(self) -> str:
-        from ..render import render
-
-        return render(self, "csv")
+        return report_csv(self)
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame of `to_rows()`, the declared columns in order (needs pandas,
         which vaultsync does not install)."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError("Report.to_dataframe needs pandas: pip install pandas") \
-                from None
-        columns = list(self.spec.column_names) if self.summary is None else \
-            ["count", "value"]
-        return pandas.DataFrame(self.to_rows(), columns=columns)
+        return to_dataframe(self)
 
     def _repr_markdown_(self) -> str:  # Jupyter shows a report as its table
         return self.to_markdown()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import answers
-from ..read.graph import (
+from ..read.network import (
     COMPACT_COLUMNS,
     DIRECTIONS,
     FLAGS,
