@@ -244,6 +244,15 @@ class Vault:
         with self.connection() as conn:
             return read.search(conn, query, limit=limit)
 
+    def changes(self, *, cursor: int | None = None, since: str | None = None
+                ) -> read.Changes:
+        """What changed since batch `cursor` (an earlier answer's `cursor`) or since
+        time `since` (UTC, ISO 8601): pages added, edited, renamed and removed, from
+        the mirror's sync_log (its last 1,000 batches: `complete` is False, with a
+        note, when the cursor or time is older than that)."""
+        with self.connection() as conn:
+            return read.changes(conn, cursor=cursor, since=since)
+
     def neighbors(self, ref: str, *, depth: int = 1, direction: str = "both",
                   include: tuple[str, ...] = ()) -> LocalGraph:
         """The local graph around a page (as Obsidian's local graph): nodes and links."""

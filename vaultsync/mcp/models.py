@@ -224,3 +224,30 @@ class Status(BaseModel):
                                                   "the graph")
     metrics_computed_at: str | None
     summary: str = Field(description="the above in one sentence")
+
+
+# --- changes ----------------------------------------------------------------------------
+
+class RenamedRef(PageRef):
+    old_path: str = Field(description="the path the page had before")
+
+
+class Changes(BaseModel):
+    cursor: int = Field(description="pass this as `cursor` next time to get only what "
+                                    "changed after this answer")
+    since_cursor: int | None
+    since: str | None
+    batches: int = Field(description="committed batches (syncs, daemon batches) read")
+    first_at: str | None
+    last_at: str | None
+    complete: bool = Field(description="False: the log (its last 1,000 batches) no longer "
+                                       "reaches back to the cursor or time; see notes")
+    oldest_cursor: int = Field(description="the oldest cursor answered completely")
+    exact: bool = Field(description="False: a batch mixed kinds of change, so a page's "
+                                    "kind was worked out (see notes)")
+    notes: list[str]
+    added: list[PageRef]
+    edited: list[PageRef]
+    renamed: list[RenamedRef]
+    removed: list[PageRef] = Field(description="pages gone; title is the file name")
+    truncated: Truncated = _truncated()

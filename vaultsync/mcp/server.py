@@ -73,8 +73,9 @@ def build_server(vault: Vault) -> MCPServer:
     tools = VaultTools(vault)
     titles = {"search": "Search the vault", "get_page": "Read a page and its links",
               "neighbors": "Local link graph of a page", "report": "A vault report",
-              "query": "Read-only SQL over the mirror", "status": "Is the mirror live?"}
-    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status):
+              "query": "Read-only SQL over the mirror", "status": "Is the mirror live?",
+              "changes": "What changed since a cursor or time"}
+    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status, tools.changes):
         server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
                         structured_output=True)
     server.add_tool(tools.report, title=titles["report"], annotations=READ_ONLY,

@@ -24,6 +24,7 @@ from ..lock import read_lock_state
 from ..render import TITLES
 from .models import (
     Backlink,
+    Changes,
     Citations,
     Daemon,
     Edge,
@@ -36,6 +37,7 @@ from .models import (
     Page,
     PageRef,
     QueryAnswer,
+    RenamedRef,
     Report,
     SearchHit,
     SearchResult,
@@ -105,7 +107,7 @@ def _answers(tool: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return tool(*args, **kwargs)
-        except (read.BadRequest, read.NotFound) as exc:
+        except (read.BadRequest, read.NotFound, read.MirrorMissing) as exc:
             raise ToolError(str(exc.args[0]) if exc.args else str(exc)) from None
         except sqlite3.OperationalError as exc:
             raise ToolError(f"mirror database error: {exc}") from None
@@ -346,6 +348,36 @@ class VaultTools:
                              "characters")
         return QueryAnswer(columns=result["columns"], rows=rows, more_rows=more,
                            truncated=truncated)
+
+    # --- changes ------------------------------------------------------------------------
+
+    @_answers
+    def changes(self, cursor: Annotated[int | None, Field(ge=0)] = None,
+                since: str | None = None,
+                limit: Annotated[int, Field(ge=1, le=1000)] = 200) -> Changes:
+        """What changed in the vault since `cursor` (the `cursor` of an earlier answer)
+        or since `since` (a UTC time, e.g. 2026-12-07T10:00:00Z); with neither, over the
+        whole log. Pages added, edited, renamed (with the old path) and removed, each
+        with its title, and a new `cursor` to pass next time. From the mirror's log of
+        committed batches, which keeps the last 1,000: `complete` is False, with a
+        note, when the cursor or time is older. `limit` caps each list."""
+        data = self.vault.front_door.changes(cursor=cursor, since=since)
+        truncated: list[str] = []
+        hint = "raise limit, up to 1000, or ask more often"
+        return Changes(
+            cursor=data["cursor"], since_cursor=data["since_cursor"], since=data["since"],
+            batches=data["batches"], first_at=data["first_at"], last_at=data["last_at"],
+            complete=data["complete"], oldest_cursor=data["oldest_cursor"],
+            exact=data["exact"], notes=data["notes"],
+            added=[PageRef(**p) for p in _cut(data["added"], limit, "added", truncated,
+                                              hint)],
+            edited=[PageRef(**p) for p in _cut(data["edited"], limit, "edited", truncated,
+                                               hint)],
+            renamed=[RenamedRef(**p) for p in _cut(data["renamed"], limit, "renamed",
+                                                   truncated, hint)],
+            removed=[PageRef(**p) for p in _cut(data["removed"], limit, "removed",
+                                                truncated, hint)],
+            truncated=truncated)
 
     # --- status ---------------------------------------------------------------------------
 

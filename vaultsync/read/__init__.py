@@ -7,11 +7,13 @@ one function each, so they answer them the same way. Every function takes an ope
 
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
 daemon, counts), pages (one page, nodes, search), graph (the graph and local graphs,
-arrays for the metrics), reports, sql (the public schema and read-only SQL).
+arrays for the metrics), reports, sql (the public schema and read-only SQL), changes
+(what changed since a cursor, from sync_log).
 """
 
 from ..mirror import chunks, marks
 from . import answers
+from .answers import ChangedPage, Changes, RenamedPage
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -21,6 +23,7 @@ from .base import (
     rows,
     snapshot,
 )
+from .changes import changes
 from .graph import (
     DIRECTIONS,
     INCLUDE_OPTIONS,
@@ -92,7 +95,7 @@ from .status import (
 )
 
 __all__ = [
-    "answers",
+    "answers", "ChangedPage", "Changes", "RenamedPage", "changes",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",

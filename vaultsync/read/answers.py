@@ -305,3 +305,34 @@ class Status(TypedDict):
     last_batch: Batch | None
     counts: StatusCounts
     metrics: MetricsFreshness
+
+
+# --- what changed ---------------------------------------------------------------------
+
+
+class ChangedPage(TypedDict):
+    path: str
+    title: str  # a removed page's title is its file name, as a link to it would say
+
+
+class RenamedPage(ChangedPage):
+    old_path: str
+
+
+class Changes(TypedDict):
+    """`Vault.changes()`: the net change of the vault's pages since a cursor or time."""
+
+    cursor: int  # the last batch read: pass it as `cursor` next time
+    since_cursor: int | None
+    since: str | None
+    batches: int  # batches read
+    first_at: str | None  # the first and last batch read
+    last_at: str | None
+    complete: bool  # False: the log no longer holds every batch since then
+    oldest_cursor: int  # the oldest cursor the log still answers exactly
+    exact: bool  # False: some page's kind of change was worked out, not recorded
+    notes: list[str]
+    added: list[ChangedPage]
+    edited: list[ChangedPage]
+    renamed: list[RenamedPage]
+    removed: list[ChangedPage]

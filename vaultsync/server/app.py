@@ -142,6 +142,13 @@ def api_search(request: Request) -> Response:
         return _json(read.search(conn, q.get("q", ""), limit=limit or 20))
 
 
+def api_changes(request: Request) -> Response:
+    state = _state(request)
+    q = request.query_params
+    cursor = parse_int(q.get("cursor"), "cursor", lo=0, hi=2**62, default=None)
+    return _json(state.vault.changes(cursor=cursor, since=q.get("since") or None))
+
+
 def api_reports(request: Request) -> Response:
     return _json({"reports": list(read.REPORT_NAMES),
                   "declarations": [spec.as_json() for spec in read.REPORTS.values()]})
@@ -283,6 +290,7 @@ def create_app(config: Config, *, token: str, allow_remote: bool = False,
         Route("/api/search", api_search),
         Route("/api/reports", api_reports),
         Route("/api/reports/{name}", api_report),
+        Route("/api/changes", api_changes),
         Route("/api/status", api_status),
         Route("/api/events", api_events),
         Route("/api/openapi.json", api_openapi),

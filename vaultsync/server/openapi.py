@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import answers
+from ..read.answers import Changes
 from ..read.graph import (
     COMPACT_COLUMNS,
     DIRECTIONS,
@@ -104,7 +105,8 @@ def report_schema_name(name: str) -> str:
 
 def openapi_document(version: str) -> dict[str, Any]:
     records = record_schemas(answers.Page, answers.Graph, answers.LocalGraph,
-                             answers.SearchResult, answers.Status, Summary, Counts)
+                             answers.SearchResult, answers.Status, Summary, Counts,
+                             Changes)
     reports = {report_schema_name(name): report_schema(spec)
                for name, spec in REPORTS.items() if spec.columns}
     compact_nodes = {
@@ -240,6 +242,20 @@ def openapi_document(version: str) -> dict[str, Any]:
                     {"$ref": REF.format(model=report_schema_name(name))
                      if spec.columns else REF.format(model="Summary")}
                     for name, spec in REPORTS.items()]}), "404": _ERROR, **_COMMON},
+            }},
+            "/api/changes": {"get": {
+                "summary": "What changed since a cursor or a time: pages added, edited, "
+                           "renamed and removed, and the cursor to pass next time (from "
+                           "sync_log, which keeps the last 1,000 batches: complete is false "
+                           "when the cursor or time is older)",
+                "parameters": [
+                    _param("cursor", "query", {"type": "integer", "minimum": 0},
+                           "The cursor of an earlier answer (a sync_log id)"),
+                    _param("since", "query", {"type": "string"},
+                           "A UTC time, e.g. 2026-12-07T10:00:00Z (not with cursor)"),
+                ],
+                "responses": {"200": _ok({"$ref": "#/components/schemas/Changes"}),
+                              **_COMMON},
             }},
             "/api/status": {"get": {
                 "summary": "Daemon alive, last batch, counts, metrics freshness",
