@@ -57,7 +57,7 @@ VAULT = {
     "sources/book.md": "---\ntype: source\n---\n# A book\n\nLong.\n",
     "pic.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 16,
 }
-TOOLS = {"search", "get_page", "neighbors", "report", "query", "status"}
+TOOLS = {"search", "get_page", "neighbors", "report", "query", "status", "changes"}
 WAIT = 60.0
 
 
@@ -151,6 +151,7 @@ def test_every_tool_is_read_only_with_structured_output(session) -> None:
         "report": {"name": ..., "limit": 20, "kind": None},
         "query": {"sql": ..., "limit": 100},
         "status": {},
+        "changes": {"cursor": None, "since": None, "limit": 200},
     }
     assert set(tools["report"].input_schema["properties"]["name"]["enum"]) == \
         set(read.REPORT_NAMES)

@@ -18,14 +18,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
+from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
 from starlette.routing import Route
 
 from .. import __version__, read
 from ..config import Config
 from ..platform import stop_signals
+from .live import Notifier
 from .tools import Vault, VaultTools, compact_schema
 
 if TYPE_CHECKING:
@@ -40,8 +44,11 @@ metrics (PageRank, communities). Everything is read-only. Start with `search` (w
 `report` (central, orphans, wanted, summary, ...); `get_page` takes a path or a link as \
 written ([[Name]]) and gives backlinks, sources and metrics; `neighbors` walks the link \
 graph up to 3 links away; `query` runs read-only SQL (schema: the resource \
-vault://schema); `status` says whether the mirror is live. Answers are bounded: \
-`truncated` says what was left out."""
+vault://schema); `status` says whether the mirror is live; `changes` says what changed \
+since a cursor it gives you. Subscribe to vault://page/{path} (subscriptions/listen, or \
+resources/subscribe) to hear when a page changes, and to the resource list to hear \
+when pages are added, removed or renamed. Answers are bounded: `truncated` says what \
+was left out."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
@@ -58,18 +65,40 @@ page_id, source_id, target_id and source_page_id refer to pages.id. Tables and v
 {schema}"""
 
 
-def build_server(vault: Vault) -> MCPServer:
-    """The MCP server for one mirror: six read-only tools and two resources."""
+def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer:
+    """The MCP server for one mirror: read-only tools, two resources, and notifications
+    when pages change (see live.py) while it runs."""
+    bus = InMemorySubscriptionBus() if notifier is None else notifier.bus
+    live = notifier or Notifier(vault.config.db, bus)
     # MCPServer sets up the root logger (a Rich handler on stderr); vaultsync's front
     # ends set up their own logging, so put the root logger back as it was.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
         server: MCPServer = MCPServer("vaultsync", title="vaultsync", version=__version__,
-                                      instructions=INSTRUCTIONS)
+                                      instructions=INSTRUCTIONS, subscriptions=bus,
+                                      lifespan=lambda _: live.running())
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+    server.notifier = live  # type: ignore[attr-defined]
+    # Clients of protocols before 2026-07-28 subscribe with resources/subscribe and
+    # learn of list changes when the server says it sends them; MCPServer registers
+    # neither (it serves subscriptions/listen), so they are added to its low-level
+    # server here.
+    lowlevel = server._lowlevel_server
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams,
+                                 live.subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams,
+                                 live.unsubscribe)
+    options = lowlevel.create_initialization_options
+
+    def initialization_options(notification_options: NotificationOptions | None = None,
+                               *args: Any, **kwargs: Any) -> Any:
+        return options(notification_options or NotificationOptions(resources_changed=True),
+                       *args, **kwargs)
+
+    lowlevel.create_initialization_options = initialization_options  # type: ignore[method-assign]
     tools = VaultTools(vault)
     titles = {"search": "Search the vault", "get_page": "Read a page and its links",
               "neighbors": "Local link graph of a page", "report": "A vault report",
