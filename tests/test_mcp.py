@@ -179,7 +179,8 @@ def test_search_finds_words_in_text_and_names_in_titles(session) -> None:
     assert len(one["results"]) == 1 and "more pages match" in one["truncated"][0]
     assert s.call("search", query="nothing-like-this")["results"] == []
     assert "query is required" in s.error("search", query="  ")
-    assert "less than or equal to 50" in s.error("search", query="a", limit=51)
+    assert s.error("search", query="a", limit=51) == \
+        "search: limit must be a whole number from 1 to 50, not 51"
 
 
 # --- get_page --------------------------------------------------------------------------------
@@ -230,9 +231,11 @@ def test_get_page_takes_a_link_as_written(session) -> None:
         assert (page["path"], page["resolved_from"]) == ("alpha.md", target), ref
     assert s.call("get_page", path="[[sources/paper|the paper]]")["path"] == "sources/paper.md"
     assert s.call("get_page", path="paper")["path"] == "sources/paper.md"
-    # Aliases never resolve a link (Obsidian's rule), but the answer names the page.
-    alias = s.error("get_page", path="[[First]]")
-    assert "no page" in alias and "alpha.md" in alias
+    # What a person types: a title or an alias finds the page too (aliases never
+    # resolve a link in a page, Obsidian's rule, but a person means the page).
+    for ref in ("[[First]]", "First", "first", "[[First#Alpha|the first]]"):
+        assert s.call("get_page", path=ref)["path"] == "alpha.md", ref
+    assert s.call("get_page", path="A paper")["path"] == "sources/paper.md"
     assert "no page" in s.error("get_page", path="[[Missing Page]]")
     assert "attachment" in s.error("get_page", path="[[pic.png]]")
 
@@ -251,7 +254,8 @@ def test_get_page_is_bounded_on_a_big_page(session) -> None:
         page["truncated"]
     whole = s.call("get_page", path="big", include_body=True, max_chars=200_000)
     assert whole["body"] == body and not any("body" in n for n in whole["truncated"])
-    assert "greater than or equal to 100" in s.error("get_page", path="big", max_chars=5)
+    assert s.error("get_page", path="big", max_chars=5) == \
+        "get_page: max_chars must be a whole number from 100 to 200,000, not 5"
 
 
 # --- neighbors -------------------------------------------------------------------------------
@@ -283,7 +287,8 @@ def test_neighbors_at_depth_two(session) -> None:
     assert "showing 3 of 5 pages" in cut["truncated"][0]
     shown = {n["path"] for n in cut["nodes"]}
     assert all(e["source"] in shown and e["target"] in shown for e in cut["edges"])
-    assert "less than or equal to 3" in s.error("neighbors", path="alpha", depth=4)
+    assert s.error("neighbors", path="alpha", depth=4) == \
+        "neighbors: depth must be a whole number from 1 to 3, not 4"
     assert "no page" in s.error("neighbors", path="nobody")
 
 
@@ -312,7 +317,16 @@ def test_report_has_every_report_by_the_same_name(session) -> None:
     for name in read.REPORT_NAMES:
         s.call("report", name=name)
     assert "no page has kind 'nope'" in s.error("report", name="central", kind="nope")
-    assert s.error("report", name="popular")
+    # One sentence naming the choices: no pydantic report, no URL.
+    assert s.error("report", name="popular") == (
+        "report: there is no report named 'popular'; choose one of "
+        + ", ".join(read.REPORT_NAMES))
+    assert s.error("neighbors", path="alpha", direction="up") == \
+        "neighbors: direction must be one of in, out, both, not 'up'"
+    assert s.error("search") == "search: query is required"
+    assert s.error("nope").startswith("there is no tool named 'nope'; the tools are ")
+    assert "no page at" in s.error("get_page", path="nobody")
+    assert not s.error("get_page", path="nobody").startswith("Error executing")
 
 
 def test_report_rows_are_those_of_run_report(session, tmp_path: Path) -> None:

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+from pydantic import ValidationError
 from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
 from starlette.routing import Route
 
@@ -65,6 +67,71 @@ page_id, source_id, target_id and source_page_id refer to pages.id. Tables and v
 {schema}"""
 
 
+class VaultServer(MCPServer):
+    """MCPServer whose tool errors are one sentence in vaultsync's words: what was wrong
+    and the valid choices, without the SDK's prefix or pydantic's report and URL."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None
+                        ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            tool = self._tool_manager.get_tool(name)
+            if tool is None:
+                names = ", ".join(t.name for t in self._tool_manager.list_tools())
+                raise ToolError(f"there is no tool named {name!r}; the tools are {names}"
+                                ) from None
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(argument_errors(name, exc.__cause__, tool.parameters)
+                                ) from None
+            text = str(exc).removeprefix(f"Error executing tool {name}: ")
+            raise ToolError(text) from None
+
+
+def argument_errors(tool: str, exc: ValidationError, schema: dict[str, Any]) -> str:
+    """Pydantic's errors for a tool's arguments as one sentence naming what is valid."""
+    properties = schema.get("properties", {})
+    said: list[str] = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "the arguments"
+        spec = properties.get(str(error["loc"][0]) if error["loc"] else "", {})
+        given = error.get("input")
+        choices = _choices(spec)
+        if error["type"] == "missing":
+            said.append(f"{field} is required")
+        elif error["type"] == "extra_forbidden":
+            said.append(f"{tool} takes no argument {field}; it takes "
+                        f"{', '.join(properties) or 'none'}")
+        elif tool == "report" and field == "name":
+            said.append(f"there is no report named {given!r}; choose one of {choices}")
+        elif choices:
+            said.append(f"{field} must be one of {choices}, not {given!r}")
+        elif "minimum" in _bounds(spec) or "maximum" in _bounds(spec):
+            low, high = _bounds(spec).get("minimum"), _bounds(spec).get("maximum")
+            span = (f"from {low:,} to {high:,}" if low is not None and high is not None
+                    else f"at least {low:,}" if low is not None else f"at most {high:,}")
+            said.append(f"{field} must be a whole number {span}, not {given!r}")
+        else:
+            kind = _bounds(spec).get("type", "a value of another type")
+            said.append(f"{field} must be {kind}, not {given!r}")
+    return f"{tool}: " + "; ".join(dict.fromkeys(said))
+
+
+def _bounds(spec: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an argument, looking inside `anyOf` (an optional argument)."""
+    for option in spec.get("anyOf", [spec]):
+        if option.get("type") != "null":
+            return dict(option)
+    return spec
+
+
+def _choices(spec: dict[str, Any]) -> str:
+    values = _bounds(spec).get("enum") or []
+    return ", ".join(str(v) for v in values)
+
+
 def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer:
     """The MCP server for one mirror: read-only tools, two resources, and notifications
     when pages change (see live.py) while it runs."""
@@ -75,7 +142,7 @@ def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        server: MCPServer = MCPServer("vaultsync", title="vaultsync", version=__version__,
+        server: MCPServer = VaultServer("vaultsync", title="vaultsync", version=__version__,
                                       instructions=INSTRUCTIONS, subscriptions=bus,
                                       lifespan=lambda _: live.running())
     finally:

@@ -22,6 +22,7 @@ from .. import read
 from ..config import Config
 from ..lock import read_lock_state
 from ..render import TITLES
+from ..vault import find_page
 from .models import (
     Backlink,
     Changes,
@@ -179,11 +180,13 @@ class VaultTools:
         frontmatter, the source pages that cite it (citation count, single-source
         flag), outgoing links, backlinks and unresolved links (with lines), headings,
         graph metrics (PageRank and its rank, degrees, community, betweenness) and
-        flags (orphan, dead end, isolated). `path` is a vault path (`.md` optional) or
-        a link as written in a page (`[[Name]]`, `Name`), resolved by Obsidian's rules.
-        The body comes with include_body, cut to max_chars characters."""
+        flags (orphan, dead end, isolated). `path` is what a person would type: a vault
+        path (`.md` optional), a title, an alias, or a link as written in a page
+        (`[[Name]]`, `[[Name#Heading|shown]]`, `Name`), resolved by Obsidian's rules;
+        only when two pages have that title or alias does the error name both. The
+        body comes with include_body, cut to max_chars characters."""
         with self.vault.connection() as conn:
-            found = read.find_page(conn, path)
+            found = find_page(conn, path)
             self.vault.current_metrics(conn)
             data = read.page(conn, found["path"], body=True)
             current = read.metrics_state(conn).core_current
@@ -253,10 +256,10 @@ class VaultTools:
         into them ("in": backlinks) or both, as nodes and the links between them as
         edges. Nearest pages first, and among equally near ones the most central
         (PageRank) first; `limit` caps the nodes (and edges at twice that, those
-        between the nearest and most central pages first). `path` is a vault path or a link as
-        written (`[[Name]]`)."""
+        between the nearest and most central pages first). `path` is a vault path, a
+        title, an alias or a link as written (`[[Name]]`)."""
         with self.vault.connection() as conn:
-            found = read.find_page(conn, path)
+            found = find_page(conn, path)
             self.vault.current_metrics(conn)
             local = read.neighbours(conn, found["path"], depth=depth, direction=direction,
                                     limit=limit)
