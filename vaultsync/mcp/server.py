@@ -24,8 +24,8 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
-from pydantic import ValidationError
 from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
+from pydantic import ValidationError
 from starlette.routing import Route
 
 from .. import __version__, read
