@@ -57,7 +57,8 @@ VAULT = {
     "sources/book.md": "---\ntype: source\n---\n# A book\n\nLong.\n",
     "pic.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 16,
 }
-TOOLS = {"search", "get_page", "neighbors", "report", "query", "status", "changes"}
+TOOLS = {"search", "get_page", "neighbors", "report", "query", "status", "changes",
+         "unlinked_mentions"}
 WAIT = 60.0
 
 
@@ -152,6 +153,7 @@ def test_every_tool_is_read_only_with_structured_output(session) -> None:
         "query": {"sql": ..., "limit": 100},
         "status": {},
         "changes": {"cursor": None, "since": None, "limit": 200},
+        "unlinked_mentions": {"path": ..., "limit": 30},
     }
     assert set(tools["report"].input_schema["properties"]["name"]["enum"]) == \
         set(read.REPORT_NAMES)

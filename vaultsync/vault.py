@@ -253,6 +253,15 @@ class Vault:
         with self.connection() as conn:
             return read.changes(conn, cursor=cursor, since=since)
 
+    def unlinked_mentions(self, ref: str, *, limit: int = 50) -> read.UnlinkedMentions:
+        """Pages that name this page (its title or an alias: whole words, any case,
+        outside code, math, comments and links) without linking to it, as Obsidian's
+        backlinks pane lists them: each mention's page, line and a snippet (the mention
+        between ⟦ and ⟧). `ref` is what a person types (see `page`)."""
+        with self.connection() as conn:
+            found = find_page(conn, ref)
+            return read.unlinked_mentions(conn, found["path"], limit=limit)
+
     def neighbors(self, ref: str, *, depth: int = 1, direction: str = "both",
                   include: tuple[str, ...] = ()) -> LocalGraph:
         """The local graph around a page (as Obsidian's local graph): nodes and links."""

@@ -251,3 +251,24 @@ class Changes(BaseModel):
     renamed: list[RenamedRef]
     removed: list[PageRef] = Field(description="pages gone; title is the file name")
     truncated: Truncated = _truncated()
+
+
+# --- unlinked mentions ------------------------------------------------------------------
+
+class MentionHit(BaseModel):
+    path: str = Field(description="the page whose text names the page without linking")
+    title: str
+    line: int | None = Field(description="line in that page's file")
+    name: str = Field(description="the title or alias it names")
+    text: str = Field(description="the words as written")
+    snippet: str = Field(description="the line around it, the mention between ⟦ and ⟧")
+
+
+class UnlinkedMentions(BaseModel):
+    path: str
+    title: str
+    names: list[str] = Field(description="the title and aliases looked for")
+    total: int
+    pages: int = Field(description="pages holding the mentions")
+    mentions: list[MentionHit] = Field(description="pages with most mentions first")
+    truncated: Truncated = _truncated()

@@ -47,7 +47,8 @@ metrics (PageRank, communities). Everything is read-only. Start with `search` (w
 written ([[Name]]) and gives backlinks, sources and metrics; `neighbors` walks the link \
 graph up to 3 links away; `query` runs read-only SQL (schema: the resource \
 vault://schema); `status` says whether the mirror is live; `changes` says what changed \
-since a cursor it gives you. Subscribe to vault://page/{path} (subscriptions/listen, or \
+since a cursor it gives you; `unlinked_mentions` finds pages that name a page without \
+linking to it. Subscribe to vault://page/{path} (subscriptions/listen, or \
 resources/subscribe) to hear when a page changes, and to the resource list to hear \
 when pages are added, removed or renamed. Answers are bounded: `truncated` says what \
 was left out."""
@@ -170,8 +171,10 @@ def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer
     titles = {"search": "Search the vault", "get_page": "Read a page and its links",
               "neighbors": "Local link graph of a page", "report": "A vault report",
               "query": "Read-only SQL over the mirror", "status": "Is the mirror live?",
-              "changes": "What changed since a cursor or time"}
-    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status, tools.changes):
+              "changes": "What changed since a cursor or time",
+              "unlinked_mentions": "Pages that name a page without linking to it"}
+    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status, tools.changes,
+               tools.unlinked_mentions):
         server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
                         structured_output=True)
     server.add_tool(tools.report, title=titles["report"], annotations=READ_ONLY,

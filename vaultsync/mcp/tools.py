@@ -31,6 +31,7 @@ from .models import (
     Edge,
     Flags,
     Heading,
+    MentionHit,
     Metrics,
     Neighbourhood,
     Node,
@@ -43,6 +44,7 @@ from .models import (
     SearchHit,
     SearchResult,
     Status,
+    UnlinkedMentions,
     UnresolvedLink,
 )
 
@@ -381,6 +383,33 @@ class VaultTools:
             removed=[PageRef(**p) for p in _cut(data["removed"], limit, "removed",
                                                 truncated, hint)],
             truncated=truncated)
+
+    # --- unlinked mentions ----------------------------------------------------------------
+
+    @_answers
+    def unlinked_mentions(self, path: str,
+                          limit: Annotated[int, Field(ge=1, le=200)] = 30
+                          ) -> UnlinkedMentions:
+        """Pages that name this page without linking to it, as Obsidian's backlinks
+        pane lists "unlinked mentions": its title or an alias, as whole words in any
+        case, outside code, math, comments and links; not in pages that already link
+        to it, nor in the page itself. Each mention has the page, line and a snippet
+        with the mention between ⟦ and ⟧. Good candidates for a new link. `path` is
+        what a person types: a path, title, alias or [[link]]."""
+        data = self.vault.front_door.unlinked_mentions(path, limit=limit)
+        truncated: list[str] = []
+        if data["total"] > len(data["mentions"]):
+            truncated.append(f"mentions: showing {len(data['mentions']):,} of "
+                             f"{data['total']:,} (raise limit, up to 200)")
+        if not data["complete"]:
+            truncated.append("pages: the names are in so many pages that only the "
+                             "most relevant were read")
+        return UnlinkedMentions(
+            path=data["path"], title=data["title"], names=data["names"],
+            total=data["total"], pages=data["pages"], truncated=truncated,
+            mentions=[MentionHit(path=m["path"], title=m["title"], line=m["line"],
+                                 name=m["name"], text=m["text"], snippet=m["snippet"])
+                      for m in data["mentions"]])
 
     # --- status ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ arrays for the metrics), reports, sql (the public schema and read-only SQL), cha
 
 from ..mirror import chunks, marks
 from . import answers
-from .answers import ChangedPage, Changes, RenamedPage
+from .answers import ChangedPage, Changes, Mention, RenamedPage, UnlinkedMentions
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -38,6 +38,7 @@ from .graph import (
     neighbours,
     read_graph_arrays,
 )
+from .mentions import unlinked_mentions, vault_mentions
 from .pages import (
     FoundPage,
     PageSource,
@@ -96,6 +97,7 @@ from .status import (
 
 __all__ = [
     "answers", "ChangedPage", "Changes", "RenamedPage", "changes",
+    "Mention", "UnlinkedMentions", "unlinked_mentions", "vault_mentions",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",

@@ -336,3 +336,31 @@ class Changes(TypedDict):
     edited: list[ChangedPage]
     renamed: list[RenamedPage]
     removed: list[ChangedPage]
+
+
+# --- unlinked mentions ------------------------------------------------------------------
+
+
+class Mention(TypedDict):
+    """One place where a page names another without linking to it."""
+
+    path: str  # the page whose text holds the mention
+    title: str
+    line: int | None  # its line in the file (None: not known)
+    target_path: str  # the page it names
+    target_title: str
+    name: str  # the title or alias it names
+    text: str  # the words as written
+    snippet: str  # the line around it, the mention between ⟦ and ⟧
+
+
+class UnlinkedMentions(TypedDict):
+    """`Vault.unlinked_mentions(page)`."""
+
+    path: str
+    title: str
+    names: list[str]  # the title and aliases looked for
+    total: int  # mentions found
+    pages: int  # pages holding them
+    mentions: list[Mention]  # the pages with most mentions first, up to the limit
+    complete: bool  # False: the page's names are in so many pages that not all were read

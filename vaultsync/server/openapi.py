@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import answers
-from ..read.answers import Changes
+from ..read.answers import Changes, UnlinkedMentions
 from ..read.graph import (
     COMPACT_COLUMNS,
     DIRECTIONS,
@@ -106,7 +106,7 @@ def report_schema_name(name: str) -> str:
 def openapi_document(version: str) -> dict[str, Any]:
     records = record_schemas(answers.Page, answers.Graph, answers.LocalGraph,
                              answers.SearchResult, answers.Status, Summary, Counts,
-                             Changes)
+                             Changes, UnlinkedMentions)
     reports = {report_schema_name(name): report_schema(spec)
                for name, spec in REPORTS.items() if spec.columns}
     compact_nodes = {
@@ -256,6 +256,19 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ],
                 "responses": {"200": _ok({"$ref": "#/components/schemas/Changes"}),
                               **_COMMON},
+            }},
+            "/api/unlinked-mentions": {"get": {
+                "summary": "Pages that name a page (its title or an alias, whole words, any "
+                           "case, outside code, math, comments and links) without linking "
+                           "to it, with lines and snippets (the mention between ⟦ and ⟧)",
+                "parameters": [
+                    _param("page", "query", {"type": "string"}, "The page: a path, title, "
+                           "alias or [[link]]", required=True),
+                    _param("limit", "query", {"type": "integer", "minimum": 0,
+                                              "default": 50}, "Most mentions; 0: all"),
+                ],
+                "responses": {"200": _ok({"$ref": "#/components/schemas/UnlinkedMentions"}),
+                              "404": _ERROR, **_COMMON},
             }},
             "/api/status": {"get": {
                 "summary": "Daemon alive, last batch, counts, metrics freshness",
