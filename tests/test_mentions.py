@@ -100,3 +100,24 @@ def test_unlinked_mentions_over_http_and_mcp(vault: Vault) -> None:
     assert [m["snippet"] for m in answer["mentions"]] == \
         [m["snippet"] for m in expected["mentions"][:2]]
     assert answer["truncated"] == ["mentions: showing 2 of 3 (raise limit, up to 200)"]
+
+
+def test_the_report_over_the_whole_vault(vault: Vault) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from vaultsync.cli import cli
+
+    result = CliRunner().invoke(cli, ["report", "unlinked-mentions", str(vault.path),
+                                      "--db", str(vault.db_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    # Every page's names at once: the same three mentions of stream-processing.md,
+    # and "Other" in other.md's own title heading does not count (the page itself).
+    assert [(r["path"], r["line"], r["target_path"], r["name"]) for r in rows] == [
+        ("plain.md", 3, "stream-processing.md", "Stream Processing"),
+        ("plain.md", 4, "stream-processing.md", "SP"),
+        ("plain.md", 4, "stream-processing.md", "SP"),
+    ]
+    assert rows == vault.report("unlinked-mentions").rows

@@ -411,10 +411,14 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
     try:
         with spinner(f"computing graph metrics of {pages:,} pages…",
-                     enabled=stale and interactive()):
-            result = vault.report(name, kind=kind, limit=limit if name == "summary" else shown)
+                     enabled=stale and interactive() and name != "unlinked-mentions"), \
+                SyncProgress(f"reading {pages:,} pages", finishing=False) as reading:
+            result = vault.report(name, kind=kind, limit=limit if name == "summary" else shown,
+                                  progress=reading)
     except read.BadRequest as exc:
         raise UserError(str(exc)) from None
+    for note in result.notes:
+        click.echo(f"vaultsync: note: {note}", err=True)
     link_base = ""
     if output:
         out_dir = Path(output).resolve().parent

@@ -17,7 +17,7 @@ import contextlib
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -227,17 +227,19 @@ class Vault:
         data["resolved_from"] = found["link"]
         return data
 
-    def report(self, name: str, kind: str | None = None, limit: int | None = None
-               ) -> Report:
+    def report(self, name: str, kind: str | None = None, limit: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Report:
         """Report `name` (see read.REPORTS) with current metrics; `kind` keeps pages of
-        one kind; `limit` cuts the rows (summary: the top entries per section)."""
+        one kind; `limit` cuts the rows (summary: the top entries per section).
+        `progress(done, total)` hears of a report that reads every page
+        (unlinked-mentions)."""
         if name not in REPORTS:
             raise read.BadRequest(f"no report named {name!r}; choose from "
                                   f"{', '.join(REPORTS)}")
         self._migrate()
         with self.connection() as conn:
             self.current_metrics(conn, heavy=REPORTS[name].heavy)
-            return read.run_report(conn, name, kind=kind, limit=limit)
+            return read.run_report(conn, name, kind=kind, limit=limit, progress=progress)
 
     def search(self, query: str, *, limit: int = 20) -> SearchResult:
         """Pages by title, alias or path, then full text (FTS5)."""

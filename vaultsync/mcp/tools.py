@@ -306,7 +306,7 @@ class VaultTools:
         with self.vault.connection() as conn:
             self.vault.current_metrics(conn)
             report = read.run_report(conn, name, kind=kind, limit=limit)
-        truncated: list[str] = []
+        truncated: list[str] = list(report.notes)
         title = TITLES[name]
         if report.summary is not None:
             summary = _bounded(dict(report.summary), items=limit)

@@ -185,10 +185,10 @@ def unlinked_mentions(conn: sqlite3.Connection, path: str, *, limit: int = 50
 
 
 def vault_mentions(conn: sqlite3.Connection, *, budget: float = 60.0,
-                   progress: Callable[[int, int], None] | None = None
-                   ) -> tuple[list[Mention], bool]:
-    """Every unlinked mention in the vault, page by page (path order), until `budget`
-    seconds have passed: (mentions, complete)."""
+                   progress: Callable[[int, int], None] | None = None,
+                   only: set[str] | None = None) -> tuple[list[Mention], bool]:
+    """Every unlinked mention in the vault (in the pages at `only`'s paths), page by page
+    in path order, until `budget` seconds have passed: (mentions, complete)."""
     deadline = time.monotonic() + budget
     names: dict[tuple[str, ...], list[Name]] = {}
     targets: dict[int, tuple[str, str]] = {}
@@ -213,6 +213,8 @@ def vault_mentions(conn: sqlite3.Connection, *, budget: float = 60.0,
             "SELECT id, path, title, body FROM pages ORDER BY path"):
         if time.monotonic() > deadline:
             return out, False
+        if only is not None and path not in only:
+            continue
         out += _mentions_in(conn, pid, path, title, body, names, longest, targets,
                             links.get(pid, set()))
         done += 1
