@@ -99,7 +99,7 @@ def test_unlinked_mentions_over_http_and_mcp(vault: Vault) -> None:
     answer = anyio.run(over_mcp)
     assert [m["snippet"] for m in answer["mentions"]] == \
         [m["snippet"] for m in expected["mentions"][:2]]
-    assert answer["truncated"] == ["mentions: showing 2 of 3 (raise limit, up to 200)"]
+    assert answer["truncated"] == ["mentions: showing 2 of 3 or more (raise limit, up to 200)"]
 
 
 def test_the_report_over_the_whole_vault(vault: Vault) -> None:

@@ -398,12 +398,10 @@ class VaultTools:
         what a person types: a path, title, alias or [[link]]."""
         data = self.vault.front_door.unlinked_mentions(path, limit=limit)
         truncated: list[str] = []
-        if data["total"] > len(data["mentions"]):
+        if data["total"] > len(data["mentions"]) or not data["complete"]:
+            more = "" if data["complete"] else " or more"
             truncated.append(f"mentions: showing {len(data['mentions']):,} of "
-                             f"{data['total']:,} (raise limit, up to 200)")
-        if not data["complete"]:
-            truncated.append("pages: the names are in so many pages that only the "
-                             "most relevant were read")
+                             f"{data['total']:,}{more} (raise limit, up to 200)")
         return UnlinkedMentions(
             path=data["path"], title=data["title"], names=data["names"],
             total=data["total"], pages=data["pages"], truncated=truncated,

@@ -363,4 +363,4 @@ class UnlinkedMentions(TypedDict):
     total: int  # mentions found
     pages: int  # pages holding them
     mentions: list[Mention]  # the pages with most mentions first, up to the limit
-    complete: bool  # False: the page's names are in so many pages that not all were read
+    complete: bool  # False: reading stopped at the limit; more pages may mention it

@@ -29,7 +29,8 @@ from .pages import page_id
 MARK_OPEN, MARK_CLOSE = "\u27e6", "\u27e7"
 SNIPPET_CHARS = 60  # either side of a mention
 MAX_NAME_WORDS = 8  # names longer than this many words are not looked for
-CANDIDATES = 500  # one page: at most this many pages holding its names are read
+CANDIDATES = 500  # one page: at most this many pages holding its names are looked at
+READ_PAGES = 50  # and at most this many of them read in full (parsed, ~0.5 ms each)
 
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
@@ -64,22 +65,27 @@ def scan(body: str, names: dict[tuple[str, ...], list[Name]], longest: int
     its words start, whole words, the text equal to the name but for case and spacing."""
     text = readable(body)
     found = list(_WORD.finditer(text))
+    folded = [m.group().casefold() for m in found]
+    firsts = {key[0] for key in names}
+    lengths = sorted({len(key) for key in names if len(key) <= longest}, reverse=True)
     i = 0
     while i < len(found):
         step = 1
-        for n in range(min(longest, len(found) - i), 0, -1):
-            key = tuple(m.group().casefold() for m in found[i:i + n])
-            candidates = names.get(key)
-            if not candidates:
-                continue
-            start, end = found[i].start(), found[i + n - 1].end()
-            said = _exact(text[start:end])
-            match = [c for c in candidates if _exact(c.text) == said]
-            if match:
-                for name in match:
-                    yield start, end, name
-                step = n
-                break
+        if folded[i] in firsts:
+            for n in lengths:
+                if i + n > len(found):
+                    continue
+                candidates = names.get(tuple(folded[i:i + n]))
+                if not candidates:
+                    continue
+                start, end = found[i].start(), found[i + n - 1].end()
+                said = _exact(text[start:end])
+                match = [c for c in candidates if _exact(c.text) == said]
+                if match:
+                    for name in match:
+                        yield start, end, name
+                    step = n
+                    break
         i += step
 
 
@@ -149,7 +155,10 @@ def unlinked_mentions(conn: sqlite3.Connection, path: str, *, limit: int = 50
                       ) -> UnlinkedMentions:
     """The unlinked mentions of the page at `path`: pages (not itself, not one that
     links to it) whose text names its title or an alias, each mention with its line and
-    a snippet; the pages with most mentions first, at most `limit` mentions."""
+    a snippet; the pages with most mentions first, at most `limit` mentions (0: all).
+    Pages are read, most relevant first, until `limit` mentions are found or
+    READ_PAGES pages were read: `complete` False says more pages may hold some, and
+    `total` counts those found."""
     pid, real_path = page_id(conn, path)
     title = conn.execute("SELECT title FROM pages WHERE id = ?", (pid,)).fetchone()[0]
     names_list = _names_of(conn, pid)
@@ -158,20 +167,31 @@ def unlinked_mentions(conn: sqlite3.Connection, path: str, *, limit: int = 50
         names.setdefault(words(n), []).append(Name(pid, n))
     longest = max((len(k) for k in names), default=0)
     mentions: list[Mention] = []
-    pages_read = 0
-    candidates_total = 0
+    complete = True
     if names:
         match = " OR ".join(f"body : {_fts_phrase(n)}" for n in names_list)
         linking = _linking(conn, pid)
+        # The index matches words however they are joined (`durable-compaction` in a
+        # link holds the words of "Durable compaction"): only pages whose text has a
+        # name as written, but for case and spacing, are read in full.
+        as_written = re.compile(r"(?<!\w)(?:" + "|".join(
+            r"\s+".join(map(re.escape, n.split())) for n in names_list) + r")(?!\w)",
+            re.IGNORECASE)
+        # Most relevant first (bm25: the names most often, in the shortest pages); a
+        # name common across the vault stops the reading once `limit` mentions are in.
         rows = conn.execute(
             "SELECT p.id, p.path, p.title, p.body FROM pages_fts f "
             "JOIN pages p ON p.id = f.rowid WHERE pages_fts MATCH ? AND p.id != ? "
-            "ORDER BY bm25(pages_fts) LIMIT ?", (match, pid, CANDIDATES + 1)).fetchall()
-        candidates_total = len(rows)
-        for other, other_path, other_title, body in rows[:CANDIDATES]:
-            if other in linking:
+            "ORDER BY bm25(pages_fts) LIMIT ?", (match, pid, CANDIDATES + 1))
+        read_in_full = 0
+        for looked_at, (other, other_path, other_title, body) in enumerate(rows):
+            if looked_at == CANDIDATES or read_in_full == READ_PAGES or \
+                    (limit > 0 and len(mentions) >= limit):
+                complete = False
+                break
+            if other in linking or not as_written.search(body):
                 continue
-            pages_read += 1
+            read_in_full += 1
             mentions += _mentions_in(conn, other, other_path, other_title, body, names,
                                      longest, {pid: (real_path, title)}, set())
     by_page: dict[str, int] = {}
@@ -181,7 +201,7 @@ def unlinked_mentions(conn: sqlite3.Connection, path: str, *, limit: int = 50
     return {"path": real_path, "title": title, "names": names_list,
             "total": len(mentions), "pages": len(by_page),
             "mentions": mentions[:limit] if limit > 0 else mentions,
-            "complete": candidates_total <= CANDIDATES}
+            "complete": complete}
 
 
 def vault_mentions(conn: sqlite3.Connection, *, budget: float = 60.0,
