@@ -172,7 +172,10 @@ def test_search_finds_words_in_text_and_names_in_titles(session) -> None:
     found = s.call("search", query="zeppelin")
     assert {(h["path"], h["match"]) for h in found["results"]} == \
         {("alpha.md", "text"), ("sources/paper.md", "text")}
-    assert all("**" in h["snippet"] and "<mark>" not in h["snippet"] for h in found["results"])
+    # Matches between ⟦ and ⟧, which the page's own Markdown (its **bold**) never uses.
+    assert all("⟦" in h["snippet"] and "⟧" in h["snippet"] and "<mark>" not in h["snippet"]
+               and "**" not in h["snippet"] for h in found["results"])
+    assert all(h["why"] and h["score"] > 0 for h in found["results"])
     assert found["truncated"] == []
     named = s.call("search", query="alpha")
     assert named["results"][0]["path"] == "alpha.md"

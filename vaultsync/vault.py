@@ -242,8 +242,10 @@ class Vault:
             return read.run_report(conn, name, kind=kind, limit=limit, progress=progress)
 
     def search(self, query: str, *, limit: int = 20) -> SearchResult:
-        """Pages by title, alias or path, then full text (FTS5)."""
+        """Pages ranked as a person would: titles and aliases, full-text relevance
+        (FTS5 bm25) and the graph (PageRank, citations), each hit saying why."""
         with self.connection() as conn:
+            self.current_metrics(conn, heavy=False)
             return read.search(conn, query, limit=limit)
 
     def changes(self, *, cursor: int | None = None, since: str | None = None

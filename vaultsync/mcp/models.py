@@ -30,13 +30,18 @@ class SearchHit(BaseModel):
     match: Literal["name", "text"] = Field(
         description="name: the title, an alias or the path contains the query; "
                     "text: full-text match")
-    snippet: str = Field(description="text around the match, matched words in **bold**")
+    snippet: str = Field(description="text around the match, matched words between ⟦ and "
+                                     "⟧ (marks Markdown never uses)")
+    score: float = Field(description="what hits are ordered by, highest first")
+    why: str = Field(description="why it ranked: how a title or alias matched, whether the "
+                                 "text holds every word, its PageRank and citations")
 
 
 class SearchResult(BaseModel):
     query: str
-    results: list[SearchHit] = Field(description="title and alias matches first, then "
-                                                 "full-text matches by relevance")
+    results: list[SearchHit] = Field(description="best first: a title or alias that is "
+                                                 "the query, then full-text relevance, the "
+                                                 "graph (PageRank, citations) breaking ties")
     truncated: Truncated = _truncated()
 
 

@@ -142,8 +142,11 @@ _MARK = re.compile(r"</?mark>")
 
 
 def _plain_snippet(snippet_html: str) -> str:
-    """The API's HTML snippet (text escaped, hits in <mark>) as plain text, hits in **."""
-    return html.unescape(_MARK.sub("**", snippet_html))
+    """The API's HTML snippet (text escaped, hits in <mark>) as plain text, hits between
+    ⟦ and ⟧: marks no Markdown uses, so a hit is never taken for the page's own bold."""
+    marked = _MARK.sub(lambda m: "\u27e7" if m.group().startswith("</") else "\u27e6",
+                       snippet_html)
+    return html.unescape(marked)
 
 
 class VaultTools:
@@ -157,9 +160,12 @@ class VaultTools:
     @_answers
     def search(self, query: str,
                limit: Annotated[int, Field(ge=1, le=50)] = 10) -> SearchResult:
-        """Find pages by title, alias, path or full text (SQLite FTS5, words matched as
-        typed, the last one as a prefix). Each hit has the page's path, title and a
-        snippet; pass the path to get_page."""
+        """Find pages as a person would rank them: a title or alias that is the query
+        (or starts with it, or holds its words) first, then full-text relevance (SQLite
+        FTS5 bm25; pages holding every word ahead; the last word a prefix), with the
+        graph (PageRank, citations by sources) breaking near-ties. Each hit has the
+        page's path, title, a snippet with matches between ⟦ and ⟧, its score and why
+        it ranked; pass the path to get_page."""
         if not query.strip():
             raise read.BadRequest("query is required: some words to look for")
         with self.vault.connection() as conn:
@@ -170,7 +176,9 @@ class VaultTools:
                              "(raise limit, up to 50, or add words)")
         return SearchResult(query=query.strip(), truncated=truncated, results=[
             SearchHit(path=hit["path"], title=hit["title"], kind=hit["kind"],
-                      match=hit["match"], snippet=_plain_snippet(hit["snippet"]))
+                      match=hit["match"], snippet=_plain_snippet(hit["snippet"]),
+                      score=hit.get("score", 0.0),
+                      why=hit["why"]["summary"] if "why" in hit else "")
             for hit in found[:limit]])
 
     # --- get_page -------------------------------------------------------------------------

@@ -128,6 +128,22 @@ class Page(TypedDict):
 # --- search -----------------------------------------------------------------------------
 
 
+class SearchWhy(TypedDict):
+    """Why a search hit ranked where it did: its score is name_score + text_score
+    (+1 when the text holds every word) + graph_score."""
+
+    fields: list[str]  # what matched: title, alias, path, text
+    name: str | None  # how a title or alias matched ("title exact", "alias holds every word")
+    name_score: float
+    text_score: float  # bm25 relative to the best text match, times 3
+    bm25: float | None  # FTS5's bm25 (lower is better), titles weighted 8x
+    all_words: bool  # the text holds every word of the query
+    pagerank: float | None
+    citations: int  # source pages citing it
+    graph_score: float  # PageRank relative to the top page, and citations (up to 5)
+    summary: str  # the same, in words
+
+
 class SearchHit(TypedDict):
     path: str
     title: str
@@ -136,6 +152,8 @@ class SearchHit(TypedDict):
     alias: NotRequired[str | None]
     snippet: str  # HTML: escaped text, hits in <mark>
     rank: NotRequired[float | None]
+    score: NotRequired[float]  # what the hits are ordered by, highest first
+    why: NotRequired[SearchWhy]
 
 
 class SearchResult(TypedDict):
