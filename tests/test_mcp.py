@@ -58,7 +58,7 @@ VAULT = {
     "pic.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 16,
 }
 TOOLS = {"search", "get_page", "neighbors", "report", "query", "status", "changes",
-         "unlinked_mentions"}
+         "unlinked_mentions", "related"}
 WAIT = 60.0
 
 
@@ -154,6 +154,7 @@ def test_every_tool_is_read_only_with_structured_output(session) -> None:
         "status": {},
         "changes": {"cursor": None, "since": None, "limit": 200},
         "unlinked_mentions": {"path": ..., "limit": 30},
+        "related": {"path": ..., "limit": 10},
     }
     assert set(tools["report"].input_schema["properties"]["name"]["enum"]) == \
         set(read.REPORT_NAMES)

@@ -266,6 +266,14 @@ class Vault:
             found = find_page(conn, ref)
             return read.unlinked_mentions(conn, found["path"], limit=limit)
 
+    def related(self, ref: str, *, limit: int = 10) -> read.RelatedPages:
+        """Pages likely to deserve a link from or to this one, by the graph: not
+        linked either way, but cited by the same sources or linked with the same pages
+        (Adamic–Adar), best first, each with the reason in words."""
+        with self.connection() as conn:
+            found = find_page(conn, ref)
+            return read.related(conn, found["path"], limit=limit)
+
     def neighbors(self, ref: str, *, depth: int = 1, direction: str = "both",
                   include: tuple[str, ...] = ()) -> LocalGraph:
         """The local graph around a page (as Obsidian's local graph): nodes and links."""

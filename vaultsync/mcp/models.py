@@ -277,3 +277,24 @@ class UnlinkedMentions(BaseModel):
     pages: int = Field(description="pages holding the mentions")
     mentions: list[MentionHit] = Field(description="pages with most mentions first")
     truncated: Truncated = _truncated()
+
+
+# --- related pages ----------------------------------------------------------------------
+
+class RelatedHit(BaseModel):
+    path: str
+    title: str
+    kind: str | None
+    is_source: bool
+    score: float = Field(description="Adamic-Adar over shared neighbours, plus 1 per "
+                                     "shared source; higher is closer")
+    shared_sources: list[str] = Field(description="source pages citing both")
+    shared_neighbours: list[str] = Field(description="pages linked with both, either way")
+    reason: str = Field(description="why, in words")
+
+
+class Related(BaseModel):
+    path: str
+    title: str
+    related: list[RelatedHit] = Field(description="pages not linked either way, best first")
+    truncated: Truncated = _truncated()

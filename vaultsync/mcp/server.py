@@ -48,7 +48,8 @@ written ([[Name]]) and gives backlinks, sources and metrics; `neighbors` walks t
 graph up to 3 links away; `query` runs read-only SQL (schema: the resource \
 vault://schema); `status` says whether the mirror is live; `changes` says what changed \
 since a cursor it gives you; `unlinked_mentions` finds pages that name a page without \
-linking to it. Subscribe to vault://page/{path} (subscriptions/listen, or \
+linking to it, and `related` the pages the graph suggests linking (shared sources, \
+shared neighbours). Subscribe to vault://page/{path} (subscriptions/listen, or \
 resources/subscribe) to hear when a page changes, and to the resource list to hear \
 when pages are added, removed or renamed. Answers are bounded: `truncated` says what \
 was left out."""
@@ -172,9 +173,10 @@ def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer
               "neighbors": "Local link graph of a page", "report": "A vault report",
               "query": "Read-only SQL over the mirror", "status": "Is the mirror live?",
               "changes": "What changed since a cursor or time",
-              "unlinked_mentions": "Pages that name a page without linking to it"}
+              "unlinked_mentions": "Pages that name a page without linking to it",
+              "related": "Pages that likely deserve a link"}
     for fn in (tools.search, tools.get_page, tools.neighbors, tools.status, tools.changes,
-               tools.unlinked_mentions):
+               tools.unlinked_mentions, tools.related):
         server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
                         structured_output=True)
     server.add_tool(tools.report, title=titles["report"], annotations=READ_ONLY,

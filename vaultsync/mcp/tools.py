@@ -39,6 +39,8 @@ from .models import (
     Page,
     PageRef,
     QueryAnswer,
+    Related,
+    RelatedHit,
     RenamedRef,
     Report,
     SearchHit,
@@ -416,6 +418,23 @@ class VaultTools:
             mentions=[MentionHit(path=m["path"], title=m["title"], line=m["line"],
                                  name=m["name"], text=m["text"], snippet=m["snippet"])
                       for m in data["mentions"]])
+
+    # --- related pages --------------------------------------------------------------------
+
+    @_answers
+    def related(self, path: str, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> Related:
+        """Pages likely to deserve a link from or to this one, by the graph: pages
+        neither linked to nor from it that are cited by the same source pages, or
+        linked with the same pages (Adamic-Adar: a shared niche page counts more than a
+        shared hub). Best first, each with the reason in words ("both cited by 2 of the
+        same sources: ..."). `path` is a path, title, alias or [[link]]."""
+        data = self.vault.front_door.related(path, limit=limit)
+        shown = [RelatedHit(path=r["path"], title=r["title"], kind=r["kind"],
+                            is_source=r["is_source"], score=r["score"],
+                            shared_sources=r["shared_sources"][:LIST_LIMIT],
+                            shared_neighbours=r["shared_neighbours"][:LIST_LIMIT],
+                            reason=r["reason"]) for r in data["related"]]
+        return Related(path=data["path"], title=data["title"], related=shown)
 
     # --- status ---------------------------------------------------------------------------
 

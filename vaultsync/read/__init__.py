@@ -13,7 +13,15 @@ arrays for the metrics), reports, sql (the public schema and read-only SQL), cha
 
 from ..mirror import chunks, marks
 from . import answers
-from .answers import ChangedPage, Changes, Mention, RenamedPage, UnlinkedMentions
+from .answers import (
+    ChangedPage,
+    Changes,
+    Mention,
+    RelatedPage,
+    RelatedPages,
+    RenamedPage,
+    UnlinkedMentions,
+)
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -53,6 +61,7 @@ from .pages import (
     pages_named,
     search,
 )
+from .related import related
 from .reports import (
     REPORT_NAMES,
     REPORTS,
@@ -98,6 +107,7 @@ from .status import (
 __all__ = [
     "answers", "ChangedPage", "Changes", "RenamedPage", "changes",
     "Mention", "UnlinkedMentions", "unlinked_mentions", "vault_mentions",
+    "RelatedPage", "RelatedPages", "related",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",

@@ -382,3 +382,28 @@ class UnlinkedMentions(TypedDict):
     pages: int  # pages holding them
     mentions: list[Mention]  # the pages with most mentions first, up to the limit
     complete: bool  # False: reading stopped at the limit; more pages may mention it
+
+
+# --- related pages ----------------------------------------------------------------------
+
+
+class RelatedPage(TypedDict):
+    """A page likely to deserve a link, with why."""
+
+    path: str
+    title: str
+    kind: str | None
+    is_source: bool
+    score: float  # adamic_adar + 1 per shared source
+    adamic_adar: float  # sum over shared neighbours of 1 / log(their degree)
+    shared_sources: list[str]  # source pages citing both
+    shared_neighbours: list[str]  # pages linked with both (either way)
+    reason: str  # the same, in words
+
+
+class RelatedPages(TypedDict):
+    """`Vault.related(page)`: pages neither linked to nor from it, best first."""
+
+    path: str
+    title: str
+    related: list[RelatedPage]

@@ -156,6 +156,13 @@ def api_unlinked_mentions(request: Request) -> Response:
     return _json(state.vault.unlinked_mentions(q.get("page", ""), limit=limit or 0))
 
 
+def api_related(request: Request) -> Response:
+    state = _state(request)
+    q = request.query_params
+    limit = parse_int(q.get("limit"), "limit", lo=1, hi=200, default=10)
+    return _json(state.vault.related(q.get("page", ""), limit=limit or 10))
+
+
 def api_reports(request: Request) -> Response:
     return _json({"reports": list(read.REPORT_NAMES),
                   "declarations": [spec.as_json() for spec in read.REPORTS.values()]})
@@ -299,6 +306,7 @@ def create_app(config: Config, *, token: str, allow_remote: bool = False,
         Route("/api/reports/{name}", api_report),
         Route("/api/changes", api_changes),
         Route("/api/unlinked-mentions", api_unlinked_mentions),
+        Route("/api/related", api_related),
         Route("/api/status", api_status),
         Route("/api/events", api_events),
         Route("/api/openapi.json", api_openapi),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import answers
-from ..read.answers import Changes, UnlinkedMentions
+from ..read.answers import Changes, RelatedPages, UnlinkedMentions
 from ..read.graph import (
     COMPACT_COLUMNS,
     DIRECTIONS,
@@ -106,7 +106,7 @@ def report_schema_name(name: str) -> str:
 def openapi_document(version: str) -> dict[str, Any]:
     records = record_schemas(answers.Page, answers.Graph, answers.LocalGraph,
                              answers.SearchResult, answers.Status, Summary, Counts,
-                             Changes, UnlinkedMentions)
+                             Changes, UnlinkedMentions, RelatedPages)
     reports = {report_schema_name(name): report_schema(spec)
                for name, spec in REPORTS.items() if spec.columns}
     compact_nodes = {
@@ -268,6 +268,21 @@ def openapi_document(version: str) -> dict[str, Any]:
                                               "default": 50}, "Most mentions; 0: all"),
                 ],
                 "responses": {"200": _ok({"$ref": "#/components/schemas/UnlinkedMentions"}),
+                              "404": _ERROR, **_COMMON},
+            }},
+            "/api/related": {"get": {
+                "summary": "Pages likely to deserve a link from or to a page: not linked "
+                           "either way, but cited by the same sources or linked with the "
+                           "same pages (Adamic-Adar), best first, each with the reason in "
+                           "words",
+                "parameters": [
+                    _param("page", "query", {"type": "string"}, "The page: a path, title, "
+                           "alias or [[link]]", required=True),
+                    _param("limit", "query", {"type": "integer", "minimum": 1,
+                                              "maximum": 200, "default": 10},
+                           "Most suggestions"),
+                ],
+                "responses": {"200": _ok({"$ref": "#/components/schemas/RelatedPages"}),
                               "404": _ERROR, **_COMMON},
             }},
             "/api/status": {"get": {
