@@ -2,11 +2,12 @@
 
 The notifier follows the mirror's `sync_log`: every batch committed by a daemon (this
 process's with `--watch`, or another `vaultsync watch`) or a `vaultsync sync` adds a row
-naming the paths it wrote and removed. New rows are read in a worker thread with a short
-read-only connection, so the server's event loop never waits on SQLite, and what they
-name is gathered for `COALESCE` seconds before clients are told: a `git checkout` of
-5,000 pages, whatever number of batches it takes, is one `resources/updated` per page a
-client subscribed to and one `resources/list_changed` per interval.
+naming the paths it wrote and removed. New rows are read every `POLL` seconds in a
+worker thread with a short read-only connection, so the server's event loop never waits
+on SQLite. The first change after a quiet spell is told at once; what follows within
+`COALESCE` seconds is gathered and told together: a `git checkout` of 5,000 pages,
+whatever number of batches it takes, is at most one `resources/updated` per subscribed
+page and one `resources/list_changed` per interval.
 
 Both ways a client subscribes are served:
 - `subscriptions/listen` (protocol 2026-07-28): events go on the server's subscription
@@ -150,6 +151,7 @@ class Notifier:
     async def _follow(self) -> None:
         last, _, _ = await anyio.to_thread.run_sync(read_batches, self.db, None)
         pending = Pending()
+        told_at = float("-inf")
         while True:
             await anyio.sleep(self.poll)
             try:
@@ -159,11 +161,14 @@ class Notifier:
                 log.exception("notifier: reading sync_log failed")
                 continue
             pending.add(uris, list_changed)
+            now = time.monotonic()
             if pending.since is None:
                 self.told = last
-            elif time.monotonic() - pending.since >= self.coalesce:
+            # The first change after a quiet interval is told at once; what follows
+            # within `coalesce` seconds is gathered and told together.
+            elif now - told_at >= self.coalesce or now - pending.since >= self.coalesce:
                 await self.tell(*pending.take())
-                self.told = last
+                self.told, told_at = last, now
 
     async def tell(self, uris: set[str], list_changed: bool) -> None:
         """Publish one round of changes: to listen streams through the bus (it delivers
