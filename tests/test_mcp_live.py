@@ -126,6 +126,20 @@ def test_resources_subscribe_of_earlier_protocols(config: Config) -> None:
     assert heard.updated == [ALPHA] and heard.list_changed == 1
 
 
+def test_earlier_protocols_hear_of_list_changes_without_subscribing(config: Config) -> None:
+    heard = Heard()
+
+    async def scenario() -> None:
+        async with Client(server_for(config), mode="legacy", message_handler=heard) as client:
+            await client.list_resources()
+            (config.vault / "new.md").write_text("# New\n")
+            await sync(config)
+            await until(lambda: heard.list_changed, "the list change")
+
+    anyio.run(scenario)
+    assert heard.updated == [] and heard.list_changed == 1
+
+
 def test_a_big_checkout_is_a_bounded_number_of_messages(config: Config) -> None:
     """Several batches of many new pages each (a `git checkout`, as the daemon commits
     it in batches): however many pages, each coalescing round is one list change and

@@ -12,8 +12,9 @@ page and one `resources/list_changed` per interval.
 Both ways a client subscribes are served:
 - `subscriptions/listen` (protocol 2026-07-28): events go on the server's subscription
   bus, which delivers each only to the streams that asked for it;
-- `resources/subscribe` (earlier protocols): the sessions that subscribed are told of
-  their pages, and of changes to the list of pages, directly. A send that does not
+- `resources/subscribe` (earlier protocols): sessions are told of the pages they
+  subscribed to, and every session of those protocols of changes to the list of pages
+  (the server says it sends them), directly. A send that does not
   finish in `SEND_TIMEOUT` seconds is given up, so one stuck client delays no other.
 """
 
@@ -33,6 +34,7 @@ import anyio
 import anyio.to_thread
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
 from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..mirror import connect
 
@@ -102,6 +104,13 @@ def read_batches(db: Path, after: int | None) -> tuple[int, set[str], bool]:
         conn.close()
 
 
+def _connection(ctx: Any) -> Any:
+    """The client connection a request came on. The SDK makes a session object per
+    request; its connection is the one thing that is the same for all of a client's
+    requests, and it sends notifications on the connection's own channel."""
+    return getattr(ctx.session, "_connection", ctx.session)
+
+
 class Notifier:
     """Follows sync_log and tells subscribed clients what changed."""
 
@@ -111,7 +120,7 @@ class Notifier:
         self.bus = bus
         self.poll = poll
         self.coalesce = coalesce
-        # Sessions of earlier protocols (resources/subscribe) and their page URIs.
+        # Connections of earlier protocols (resources/subscribe) and their page URIs.
         self.legacy: dict[Any, set[str]] = {}
         self.sent = 0  # notifications published or sent
         self.rounds = 0  # rounds of telling (each at most one message per subscription)
@@ -120,12 +129,19 @@ class Notifier:
 
     # --- resources/subscribe, resources/unsubscribe (before 2026-07-28) -------------------
 
+    async def observe(self, ctx: Any, call_next: Any) -> Any:
+        """Server middleware: a session of an earlier protocol is told of list changes
+        (the server says it sends them) from its first message on."""
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self.legacy.setdefault(_connection(ctx), set())
+        return await call_next(ctx)
+
     async def subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-        self.legacy.setdefault(ctx.session, set()).add(str(params.uri))
+        self.legacy.setdefault(_connection(ctx), set()).add(str(params.uri))
         return EmptyResult()
 
     async def unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-        self.legacy.get(ctx.session, set()).discard(str(params.uri))
+        self.legacy.get(_connection(ctx), set()).discard(str(params.uri))
         return EmptyResult()
 
     # --- following the log ----------------------------------------------------------------
@@ -180,15 +196,15 @@ class Notifier:
             self.sent += 1
         for uri in sorted(uris):
             await self.bus.publish(ResourceUpdated(uri=uri))
-        for session, subscribed in list(self.legacy.items()):
+        for connection, subscribed in list(self.legacy.items()):
             try:
                 with anyio.fail_after(SEND_TIMEOUT):
                     if list_changed:
-                        await session.send_resource_list_changed()
+                        await connection.send_resource_list_changed()
                         self.sent += 1
                     for uri in sorted(subscribed & uris):
-                        await session.send_resource_updated(uri)
+                        await connection.send_resource_updated(uri)
                         self.sent += 1
-            except Exception as exc:  # a closed or stuck session is forgotten
-                log.debug("notifier: dropping a session: %r", exc)
-                self.legacy.pop(session, None)
+            except Exception as exc:  # a closed or stuck client is forgotten
+                log.debug("notifier: dropping a connection: %r", exc)
+                self.legacy.pop(connection, None)

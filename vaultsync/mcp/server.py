@@ -146,7 +146,8 @@ def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer
     try:
         server: MCPServer = VaultServer("vaultsync", title="vaultsync", version=__version__,
                                       instructions=INSTRUCTIONS, subscriptions=bus,
-                                      lifespan=lambda _: live.running())
+                                      lifespan=lambda _: live.running(),
+                                      middleware=[live.observe])
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
