@@ -246,6 +246,17 @@ def test_get_page_takes_a_link_as_written(session) -> None:
     assert "attachment" in s.error("get_page", path="[[pic.png]]")
 
 
+def test_get_page_names_the_candidates_only_on_a_true_tie(session) -> None:
+    s = session({"one/kafka-notes.md": "---\naliases: [Streams]\n---\n# Kafka notes\n",
+                 "two/flink-notes.md": "---\naliases: [Streams]\n---\n# Flink notes\n",
+                 "three.md": "---\ntitle: Kafka notes draft\n---\n"})
+    tie = s.error("get_page", path="Streams")
+    assert "one/kafka-notes.md" in tie and "two/flink-notes.md" in tie
+    # One page has that title: no tie, even though another title starts with it.
+    assert s.call("get_page", path="[[Kafka notes]]")["path"] == "one/kafka-notes.md"
+    assert s.call("get_page", path="kafka notes draft")["path"] == "three.md"
+
+
 def test_get_page_is_bounded_on_a_big_page(session) -> None:
     body = "# Big\n\n" + "".join(f"Line {i} links to [[w{i}]].\n" for i in range(60)) + \
         "word " * 4000
