@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp_types as types
+import mcp.types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import mcp_types as types
+import mcp.types as types
 import pytest
 from conftest import rows, wait_for
 from mcp import Client, StdioServerParameters

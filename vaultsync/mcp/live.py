@@ -33,8 +33,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
-from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..mirror import connect
 
