@@ -90,6 +90,9 @@ def test_changes_since_a_time(vault: Vault) -> None:
     assert sorted(names(everything["added"])) == sorted(FILES)
     future = vault.changes(since="2999-01-01T00:00:00Z")
     assert future["batches"] == 0 and future["complete"]
+    # A time in another zone is the same moment in UTC; a date alone is its midnight.
+    assert vault.changes(since="2000-01-01T02:00:00+02:00")["batches"] == \
+        everything["batches"] == vault.changes(since="2000-01-01")["batches"]
 
 
 def test_a_cursor_older_than_the_log_says_so(vault: Vault) -> None:
@@ -132,6 +135,8 @@ def test_mixed_batches_are_worked_out_and_flagged(vault: Vault) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     ({"cursor": 1, "since": "2026-01-01"}, "not both"),
     ({"since": "yesterday"}, "UTC time"),
+    ({"since": "2026-13-40"}, "UTC time"),
+    ({"cursor": -1}, "0 or more"),
 ])
 def test_changes_refuses_bad_arguments(vault: Vault, args: dict[str, object],
                                        message: str) -> None:

@@ -19,6 +19,7 @@ import json
 import posixpath
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .answers import ChangedPage, Changes, RenamedPage
 from .base import BadRequest
@@ -125,10 +126,14 @@ def changes(conn: sqlite3.Connection, *, cursor: int | None = None,
         raise BadRequest(f"cursor must be 0 or more, not {cursor}")
     since_key = None
     if since is not None:
-        since_key = since.strip().rstrip("Z").replace(" ", "T")
-        if len(since_key) < 10 or not since_key[:4].isdigit():
+        try:
+            when = datetime.fromisoformat(since.strip().replace("Z", "+00:00"))
+        except ValueError:
             raise BadRequest(f"since must be a UTC time such as 2026-12-07T10:00:00Z, "
-                             f"not {since!r}")
+                             f"not {since!r}") from None
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC).replace(tzinfo=None)
+        since_key = when.strftime("%Y-%m-%dT%H:%M:%S")  # sync_log's `at`, without its Z
     oldest_id, last_id = conn.execute(
         "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM sync_log").fetchone()
     oldest_cursor = max(oldest_id - 1, 0)
