@@ -69,7 +69,8 @@ def _classify(batch: _Batch, ids: dict[str, int], live: set[str], floor: int
             unknown = [p for p in candidates if p not in ids]
             added = (unknown + known)[:batch.added] if unknown else known[:batch.added]
             exact = not unknown
-    rest = [p for p in changed if p not in set(added)]
+    added_set = set(added)
+    rest = [p for p in changed if p not in added_set]
     renames: list[tuple[str, str]] = []
     gone = list(batch.gone)
     if batch.renamed:
@@ -110,7 +111,8 @@ def _classify(batch: _Batch, ids: dict[str, int], live: set[str], floor: int
             # Some of these were renamed away, not deleted: their new paths are
             # counted as edited below.
             exact = False
-        rest = [p for p in rest if p not in {new for _, new in renames}]
+        renamed_new = {new for _, new in renames}
+        rest = [p for p in rest if p not in renamed_new]
     return added, rest, renames, gone, exact
 
 

@@ -8,18 +8,45 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from typing import Any
 
 from .answers import RelatedPage, RelatedPages
 from .pages import page_id
 
 SOURCE_WEIGHT = 1.0  # a shared source counts as much as a shared neighbour of degree e
+# A neighbour linked with more pages than this is not followed: it would add at most
+# 1/log(500) ≈ 0.16 to each of hundreds of pages, and reading its links costs the most.
+HUB_DEGREE = 500
 NAMED = 3  # how many shared sources or neighbours a reason names
 
 
-def _neighbours(conn: sqlite3.Connection, pid: int) -> set[int]:
-    return {n for (n,) in conn.execute(
-        "SELECT target_id FROM page_edges WHERE source_id = ? "
-        "UNION SELECT source_id FROM page_edges WHERE target_id = ?", (pid, pid))}
+def _adjacency(conn: sqlite3.Connection, ids: set[int]) -> dict[int, set[int]]:
+    """The pages linked with each of `ids`, either way (the edges of page_edges, read
+    from links by its indexes, a chunk of ids at a time)."""
+    out: dict[int, set[int]] = {i: set() for i in ids}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for a, b in conn.execute(
+                f"SELECT source_id, target_id FROM links WHERE source_id IN ({marks}) "
+                "AND target_id IS NOT NULL AND target_id != source_id", chunk):
+            out[a].add(b)
+        for a, b in conn.execute(
+                f"SELECT target_id, source_id FROM links WHERE target_id IN ({marks}) "
+                "AND source_id != target_id", chunk):
+            out[a].add(b)
+    return out
+
+
+def _rows_by_id(conn: sqlite3.Connection, select: str, ids: set[int]) -> list[Any]:
+    ordered = sorted(ids)
+    out: list[Any] = []
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        out += conn.execute(f"{select} WHERE id IN ({','.join('?' * len(chunk))})",
+                            chunk).fetchall()
+    return out
 
 
 def _names(titles: list[str]) -> str:
@@ -32,11 +59,18 @@ def related(conn: sqlite3.Connection, path: str, *, limit: int = 10) -> RelatedP
     to or from it, best first, each with its score, what it shares and why in words."""
     pid, real_path = page_id(conn, path)
     title = conn.execute("SELECT title FROM pages WHERE id = ?", (pid,)).fetchone()[0]
-    linked = _neighbours(conn, pid)
+    linked = _adjacency(conn, {pid})[pid]
+    ordered = sorted(linked)
+    degrees: dict[int, int] = {}
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        degrees.update(conn.execute(
+            "SELECT page_id, in_degree + out_degree FROM page_degrees WHERE page_id IN "
+            f"({','.join('?' * len(chunk))})", chunk).fetchall())
+    followed = {z for z in linked if degrees.get(z, 0) <= HUB_DEGREE}
     shared_neighbours: dict[int, list[int]] = {}
     degree: dict[int, int] = {}
-    for z in linked:
-        others = _neighbours(conn, z)
+    for z, others in _adjacency(conn, followed).items():
         degree[z] = len(others)
         for q in others:
             if q != pid and q not in linked:
@@ -48,29 +82,28 @@ def related(conn: sqlite3.Connection, path: str, *, limit: int = 10) -> RelatedP
             "WHERE c1.page_id = ? AND c2.page_id != ?", (pid, pid)):
         if q not in linked:
             shared_sources.setdefault(q, []).append(source)
-    candidates = set(shared_neighbours) | set(shared_sources)
-    candidates = {q for q in candidates
-                  if set(shared_neighbours.get(q, [])) - set(shared_sources.get(q, []))
-                  or shared_sources.get(q)}
-    if not candidates:
-        return {"path": real_path, "title": title, "related": []}
-    ids = sorted(candidates | {z for zs in shared_neighbours.values() for z in zs} |
-                 {s for ss in shared_sources.values() for s in ss})
-    info: dict[int, tuple[str, str, str | None, bool]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for i, p, t, kind, is_source in conn.execute(
-                f"SELECT id, path, title, kind, is_source FROM pages WHERE id IN "
-                f"({','.join('?' * len(chunk))})", chunk):
-            info[i] = (p, t, kind, bool(is_source))
-    out: list[tuple[float, str, RelatedPage]] = []
-    for q in candidates:
-        sources = sorted(shared_sources.get(q, []), key=lambda s: info[s][1])
+    scores: dict[int, tuple[float, float]] = {}  # candidate → (score, adamic_adar)
+    for q in set(shared_neighbours) | set(shared_sources):
+        sources_of_q = set(shared_sources.get(q, []))
         # A shared source is a shared neighbour too (a citation is a link): counted once.
+        adamic_adar = sum(1 / math.log(degree[z]) for z in shared_neighbours.get(q, [])
+                          if z not in sources_of_q and degree[z] > 1)
+        if adamic_adar or sources_of_q:
+            scores[q] = (adamic_adar + SOURCE_WEIGHT * len(sources_of_q), adamic_adar)
+    if not scores:
+        return {"path": real_path, "title": title, "related": []}
+    paths = dict(_rows_by_id(conn, "SELECT id, path FROM pages", set(scores)))
+    best = sorted(scores, key=lambda q: (-scores[q][0], paths[q]))[:limit]
+    ids = set(best) | {z for q in best for z in shared_neighbours.get(q, [])} | \
+        {s for q in best for s in shared_sources.get(q, [])}
+    info = {i: (p, t, kind, bool(src)) for i, p, t, kind, src in _rows_by_id(
+        conn, "SELECT id, path, title, kind, is_source FROM pages", ids)}
+    out: list[tuple[float, str, RelatedPage]] = []
+    for q in best:
+        score, adamic_adar = scores[q]
+        sources = sorted(shared_sources.get(q, []), key=lambda s: info[s][1])
         neighbours = sorted((z for z in shared_neighbours.get(q, []) if z not in sources),
                             key=lambda z: (degree[z], info[z][1]))
-        adamic_adar = sum(1 / math.log(degree[z]) for z in neighbours if degree[z] > 1)
-        score = adamic_adar + SOURCE_WEIGHT * len(sources)
         reasons = []
         if sources:
             reasons.append(("both cited by the same source: " if len(sources) == 1 else
