@@ -1,7 +1,8 @@
 """vaultsync: a live SQLite mirror and knowledge graph of an Obsidian-style vault.
 
 For notebooks and scripts, `Vault(path)` is the front door: `.sync()`, `.status()`,
-`.page(ref)`, `.report(name)`, `.search(q)`, `.neighbors(ref)`, `.graph()` and `.db`.
+`.page(ref)`, `.report(name)`, `.search(q)`, `.neighbors(ref)`, `.graph()`,
+`.changes(cursor=)`, `.unlinked_mentions(ref)`, `.related(ref)` and `.db`.
 `open_mirror(vault)` gives the mirror as a read-only sqlite-utils Database:
 `db["pages"].rows`, `db.query(sql)`, or pandas' `read_sql(sql, db.conn)`.
 `to_rows`, `to_json`, `to_csv` and `to_dataframe` convert any of Vault's answers.

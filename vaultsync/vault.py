@@ -17,7 +17,7 @@ import contextlib
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -283,17 +283,19 @@ class Vault:
         data["resolved_from"] = found["link"]
         return data
 
-    def report(self, name: str, kind: str | None = None, limit: int | None = None
-               ) -> Report:
+    def report(self, name: str, kind: str | None = None, limit: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Report:
         """Report `name` (see read.REPORTS) with current metrics; `kind` keeps pages of
-        one kind; `limit` cuts the rows (summary: the top entries per section)."""
+        one kind; `limit` cuts the rows (summary: the top entries per section).
+        `progress(done, total)` hears of a report that reads every page
+        (unlinked-mentions)."""
         if name not in REPORTS:
             raise read.BadRequest(f"no report named {name!r}; choose from "
                                   f"{', '.join(REPORTS)}")
         self._migrate()
         with self.connection() as conn:
             self.current_metrics(conn, heavy=REPORTS[name].heavy)
-            return read.run_report(conn, name, kind=kind, limit=limit)
+            return read.run_report(conn, name, kind=kind, limit=limit, progress=progress)
 
     def stale_pages(self, name: str) -> int:
         """How many pages' graph metrics `report(name)` computes before answering: 0
@@ -306,9 +308,37 @@ class Vault:
             return read.counts(conn)["pages"]
 
     def search(self, query: str, *, limit: int = 20) -> SearchResult:
-        """Pages by title, alias or path, then full text (FTS5)."""
+        """Pages ranked as a person would: titles and aliases, full-text relevance
+        (FTS5 bm25) and the graph (PageRank, citations), each hit saying why."""
         with self.connection() as conn:
+            self.current_metrics(conn, heavy=False)
             return read.search(conn, query, limit=limit)
+
+    def changes(self, *, cursor: int | None = None, since: str | None = None
+                ) -> read.Changes:
+        """What changed since batch `cursor` (an earlier answer's `cursor`) or since
+        time `since` (UTC, ISO 8601): pages added, edited, renamed and removed, from
+        the mirror's sync_log (its last 1,000 batches: `complete` is False, with a
+        note, when the cursor or time is older than that)."""
+        with self.connection() as conn:
+            return read.changes(conn, cursor=cursor, since=since)
+
+    def unlinked_mentions(self, ref: str, *, limit: int = 50) -> read.UnlinkedMentions:
+        """Pages that name this page (its title or an alias: whole words, any case,
+        outside code, math, comments and links) without linking to it, as Obsidian's
+        backlinks pane lists them: each mention's page, line and a snippet (the mention
+        between ⟦ and ⟧). `ref` is what a person types (see `page`)."""
+        with self.connection() as conn:
+            found = find_page(conn, ref)
+            return read.unlinked_mentions(conn, found["path"], limit=limit)
+
+    def related(self, ref: str, *, limit: int = 10) -> read.RelatedPages:
+        """Pages likely to deserve a link from or to this one, by the graph: not
+        linked either way, but cited by the same sources or linked with the same pages
+        (Adamic–Adar), best first, each with the reason in words."""
+        with self.connection() as conn:
+            found = find_page(conn, ref)
+            return read.related(conn, found["path"], limit=limit)
 
     def neighbors(self, ref: str, *, depth: int = 1, direction: str = "both",
                   include: tuple[str, ...] = ()) -> LocalGraph:

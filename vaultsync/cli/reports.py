@@ -68,11 +68,16 @@ def report(config: Config, name: str, fmt: str, limit: int | None, kind: str | N
     stale = vault.stale_pages(name)
     shown = render.TABLE_DEFAULT_LIMIT if limit is None and fmt == "table" else limit
     try:
+        # unlinked-mentions reads every page: a progress bar of its own, not a spinner.
         with spinner(f"computing graph metrics of {stale:,} pages…",
-                     enabled=stale > 0 and interactive()):
-            result = vault.report(name, kind=kind, limit=limit if name == "summary" else shown)
+                     enabled=stale > 0 and interactive() and name != "unlinked-mentions"), \
+                SyncProgress("reading pages", finishing=False) as reading:
+            result = vault.report(name, kind=kind, limit=limit if name == "summary" else shown,
+                                  progress=reading)
     except read.BadRequest as exc:
         raise UserError(str(exc)) from None
+    for note in result.notes:
+        click.echo(f"vaultsync: note: {note}", err=True)
     link_base = ""
     if output:
         out_dir = Path(output).resolve().parent

@@ -8,11 +8,22 @@ one function each, so they answer them the same way. Every function takes an ope
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
 daemon, counts), pages (one page, nodes, search), network (the graph and local graphs,
 arrays for the metrics), reports, formats (answers as rows, JSON, CSV, Markdown, a
-DataFrame), sql (the public schema and read-only SQL).
+DataFrame), sql (the public schema and read-only SQL), changes (what changed since a
+cursor, from sync_log), mentions (unlinked mentions), related (pages that may deserve a
+link).
 """
 
 from ..mirror import chunks, marks
 from . import answers
+from .answers import (
+    ChangedPage,
+    Changes,
+    Mention,
+    RelatedPage,
+    RelatedPages,
+    RenamedPage,
+    UnlinkedMentions,
+)
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -22,7 +33,9 @@ from .base import (
     rows,
     snapshot,
 )
+from .changes import changes
 from .formats import to_csv, to_dataframe, to_json, to_rows
+from .mentions import unlinked_mentions, vault_mentions
 from .network import (
     DIRECTIONS,
     INCLUDE_OPTIONS,
@@ -51,6 +64,7 @@ from .pages import (
     pages_named,
     search,
 )
+from .related import related
 from .reports import (
     REPORT_NAMES,
     REPORTS,
@@ -95,6 +109,9 @@ from .status import (
 
 __all__ = [
     "answers", "to_csv", "to_dataframe", "to_json", "to_rows",
+    "ChangedPage", "Changes", "RenamedPage", "changes",
+    "Mention", "UnlinkedMentions", "unlinked_mentions", "vault_mentions",
+    "RelatedPage", "RelatedPages", "related",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",
