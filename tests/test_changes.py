@@ -13,7 +13,7 @@ from vaultsync.mirror import Mirror
 FILES = {
     "alpha.md": "# Alpha\n\nLinks to [[beta]].\n",
     "beta.md": "# Beta\n\nBack to [[alpha]].\n",
-    "gamma.md": "# Gamma\n\nA page to move.\n",
+    "gamma.md": "---\ntitle: Gamma\n---\nA page to move.\n",
     "delta.md": "# Delta\n\nA page to delete.\n",
     "notes/epsilon.md": "# Epsilon\n\nEdited then deleted.\n",
 }

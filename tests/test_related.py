@@ -22,8 +22,8 @@ FILES = {
     "e.md": "# E\n\n[[hub]]\n",
     "hub.md": "# Hub\n",
     "niche.md": "# Niche\n",
-    "sources/s1.md": "---\ntype: source\n---\n# Source one\n\n[[a]] [[b]]\n",
-    "sources/s2.md": "---\ntype: source\n---\n# Source two\n\n[[a]] [[b]]\n",
+    "sources/s1.md": "---\ntype: source\ntitle: Source one\n---\n\n[[a]] [[b]]\n",
+    "sources/s2.md": "---\ntype: source\ntitle: Source two\n---\n\n[[a]] [[b]]\n",
 }
 
 

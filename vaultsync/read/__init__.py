@@ -8,8 +8,8 @@ one function each, so they answer them the same way. Every function takes an ope
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
 daemon, counts), pages (one page, nodes, search), network (the graph and local graphs,
 arrays for the metrics), reports, formats (answers as rows, JSON, CSV, Markdown, a
-DataFrame), sql (the public schema and read-only SQL), changes (what changed since a
-cursor, from sync_log), mentions (unlinked mentions), related (pages that may deserve a
+DataFrame), sql (the public schema and read-only SQL), changelog (what changed since a
+cursor, from sync_log), mentions (unlinked mentions), suggestions (pages that may deserve a
 link).
 """
 
@@ -33,7 +33,7 @@ from .base import (
     rows,
     snapshot,
 )
-from .changes import changes
+from .changelog import changes
 from .formats import to_csv, to_dataframe, to_json, to_rows
 from .mentions import unlinked_mentions, vault_mentions
 from .network import (
@@ -64,7 +64,6 @@ from .pages import (
     pages_named,
     search,
 )
-from .related import related
 from .reports import (
     REPORT_NAMES,
     REPORTS,
@@ -106,6 +105,7 @@ from .status import (
     mirror_status,
     pid_alive,
 )
+from .suggestions import related
 
 __all__ = [
     "answers", "to_csv", "to_dataframe", "to_json", "to_rows",
