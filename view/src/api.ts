@@ -1,7 +1,10 @@
 // The vaultsync HTTP API, as seen from the page: every call carries the bearer token.
+// The answers' types come from the server's OpenAPI document (api-types.ts).
 
-export function findToken() {
-  const meta = document.querySelector('meta[name="vaultsync-token"]');
+import type { ApiStatus, CompactGraph, Direction, Page, SearchResult } from "./types";
+
+export function findToken(): string {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="vaultsync-token"]');
   const injected = meta && meta.content && !meta.content.startsWith("__") ? meta.content : "";
   if (injected) return injected;
   // --allow-remote: the page does not carry the token; take it from #token=… or the form.
@@ -15,18 +18,33 @@ export function findToken() {
 }
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  status: number;
+
+  constructor(status: number, message: string) {
     super(message);
     this.status = status;
   }
 }
 
+type Params = Record<string, string | number | undefined | null>;
+
+// The events of /api/events (vaultsync/server/sse.py) and what each carries.
+export interface EventHandlers {
+  error?: () => void;
+  hello?: (data: { last_id: number; metrics_computed_at: string | null; heavy_computed_at: string | null; live: boolean }) => void;
+  live?: (data: { live: boolean }) => void;
+  batch?: (data: { id: number; changed: string[]; removed: string[] }) => void;
+  metrics?: (data: unknown) => void;
+}
+
 export class Api {
-  constructor(token) {
+  token: string;
+
+  constructor(token: string) {
     this.token = token;
   }
 
-  async get(path, params = {}) {
+  async get<T>(path: string, params: Params = {}): Promise<T> {
     const url = new URL(path, location.origin);
     for (const [key, value] of Object.entries(params)) {
       if (value === undefined || value === null || value === "") continue;
@@ -36,40 +54,45 @@ export class Api {
       headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json" },
       cache: "no-store",
     });
-    let body = null;
+    let body: unknown = null;
     try {
       body = await response.json();
     } catch (_) {
       body = null;
     }
     if (!response.ok) {
-      throw new ApiError(response.status, (body && body.error) || response.statusText);
+      const error = body && typeof body === "object" && "error" in body ? String(body.error) : "";
+      throw new ApiError(response.status, error || response.statusText);
     }
-    return body;
+    return body as T;
   }
 
   // The compact form: columns of node fields and a flat link array (see the API docs).
-  graph(params) {
+  graph(params: { include?: string; limit?: number }): Promise<CompactGraph> {
     return this.get("/api/graph", { ...params, format: "compact" });
   }
 
-  local(path, depth, direction, include) {
+  local(path: string, depth: number, direction: Direction, include: string): Promise<CompactGraph> {
     return this.get("/api/graph/local", { path, depth, direction, include, format: "compact" });
   }
 
-  page(path) {
+  page(path: string): Promise<Page> {
     return this.get(`/api/pages/${path.split("/").map(encodeURIComponent).join("/")}`);
   }
 
-  search(q, limit = 12) {
+  search(q: string, limit = 12): Promise<SearchResult> {
     return this.get("/api/search", { q, limit });
   }
 
-  events(handlers) {
+  status(): Promise<ApiStatus> {
+    return this.get("/api/status");
+  }
+
+  events(handlers: EventHandlers): EventSource {
     const source = new EventSource(`/api/events?token=${encodeURIComponent(this.token)}`);
-    for (const [name, handler] of Object.entries(handlers)) {
-      if (name === "open" || name === "error") source.addEventListener(name, handler);
-      else source.addEventListener(name, (e) => handler(JSON.parse(e.data), e));
+    for (const [name, handler] of Object.entries(handlers) as [string, (data?: unknown) => void][]) {
+      if (name === "open" || name === "error") source.addEventListener(name, () => handler());
+      else source.addEventListener(name, (e) => handler(JSON.parse((e as MessageEvent<string>).data)));
     }
     return source;
   }
