@@ -233,9 +233,12 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
 def test_a_link_into_the_view_opens_its_page(live_view) -> None:
     """`/?path=` selects the page and opens its panel (the Datasette page card links so);
     `&mode=local` shows its local graph; the address follows what is shown."""
-    base, _, (_, token) = live_view
+    base, vault, (config, token) = live_view
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     path = "systems/apache-kafka.md"
+    # A page with no text under its heading: an empty excerpt.
+    (vault / "stub.md").write_text("# Stub\n", encoding="utf-8")
+    sync_vault(config, workers=1)
     local = {n["id"] for n in api.get("/api/graph/local", params={"path": path}).json()["nodes"]}
     problems: list[str] = []
     with sync_api.sync_playwright() as pw:
@@ -267,6 +270,13 @@ def test_a_link_into_the_view_opens_its_page(live_view) -> None:
             page.wait_for_selector(f"body[data-panel-loaded='{other}']", state="attached",
                                    timeout=WAIT_MS)
             assert page.evaluate("new URLSearchParams(location.search).get('path')") == other
+
+            # A page with an empty excerpt: its panel has no stray "null".
+            page.goto(base + "/?path=stub.md")
+            page.wait_for_selector("body[data-ready='1'][data-panel-loaded='stub.md']",
+                                   state="attached", timeout=WAIT_MS)
+            assert page.inner_text("#panel-title") == "Stub"
+            assert "null" not in page.inner_text("#panel")
         finally:
             browser.close()
     assert not problems, problems
