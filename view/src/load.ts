@@ -78,7 +78,6 @@ export async function loadCounts(): Promise<void> {
     return;
   }
   renderStats();
-  setBodyData({ counts: view.refreshes });
 }
 
 // The neighbourhood of the centre, read from the global graph the page already holds,
