@@ -877,24 +877,28 @@ export interface components {
             count: number;
             /** @description One array per field, a value per node, in node order. The flags bits: 1 orphan, 2 isolated, 4 dead_end, 8 single_source, 16 unsourced, 32 is_source. PageRank has 3 significant digits, x and y one decimal. depth and center: local graph only. */
             nodes: {
-                id: unknown[];
-                type: unknown[];
-                title: unknown[];
-                kind?: unknown[];
-                pagerank?: unknown[];
-                community?: unknown[];
-                citation_count?: unknown[];
-                in_degree?: unknown[];
-                out_degree?: unknown[];
-                flags: unknown[];
-                x?: unknown[];
-                y?: unknown[];
-                depth?: unknown[];
-                center?: unknown[];
+                id: string[];
+                type: ("page" | "unresolved" | "attachment" | "tag")[];
+                title: string[];
+                kind?: (string | null)[];
+                pagerank?: (number | null)[];
+                community?: (number | null)[];
+                citation_count?: (number | null)[];
+                in_degree?: (number | null)[];
+                out_degree?: (number | null)[];
+                flags: number[];
+                x?: (number | null)[];
+                y?: (number | null)[];
+                depth?: number[];
+                center?: boolean[];
             };
             /** @description flat [source, target, weight, ...]: node indexes into the node arrays, and links per edge */
             links: number[];
-            meta?: Record<string, never>;
+            meta?: components["schemas"]["GraphMeta"];
+            center?: string;
+            depth?: number;
+            /** @enum {unknown} */
+            direction?: "in" | "out" | "both";
         };
         /** @description Status, and the server's own facts. Before the first sync, mirror, daemon, counts and metrics are null. */
         ApiStatus: components["schemas"]["Status"] & {

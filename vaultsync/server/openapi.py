@@ -109,14 +109,18 @@ def openapi_document(version: str) -> dict[str, Any]:
                              Changes, UnlinkedMentions, RelatedPages)
     reports = {report_schema_name(name): report_schema(spec)
                for name, spec in REPORTS.items() if spec.columns}
+    node_fields = records["Node"]["properties"]
     compact_nodes = {
         "type": "object",
         "description": "One array per field, a value per node, in node order. The flags "
                        "bits: " + ", ".join(f"{bit} {name}" for name, bit in FLAGS.items())
                        + ". PageRank has 3 significant digits, x and y one decimal. "
                        + " and ".join(LOCAL_COLUMNS) + ": local graph only.",
+        # Each column holds the values of the Node field of its name (flags: the bits).
         "properties": {
-            **{name: {"type": "array"} for name in (*COMPACT_COLUMNS, *LOCAL_COLUMNS)},
+            name: {"type": "array", "items": {"type": "integer"} if name == "flags" else {
+                k: v for k, v in node_fields[name].items() if k != "title"}}
+            for name in (*COMPACT_COLUMNS, *LOCAL_COLUMNS)
         },
         "required": ["id", "type", "title", "flags"],
     }
@@ -130,7 +134,10 @@ def openapi_document(version: str) -> dict[str, Any]:
                    "links": {"type": "array", "items": {"type": "integer"},
                              "description": "flat [source, target, weight, ...]: node "
                                             "indexes into the node arrays, and links per edge"},
-                   "meta": {"type": "object"},
+                   "meta": {"$ref": REF.format(model="GraphMeta")},
+                   # a local graph's, as in LocalGraph
+                   "center": {"type": "string"}, "depth": {"type": "integer"},
+                   "direction": {"enum": ["in", "out", "both"]},
                }}
     graph_or_compact = {"oneOf": [{"$ref": "#/components/schemas/Graph"},
                                   {"$ref": "#/components/schemas/CompactGraph"}]}
