@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the graph view: npm ci (exact versions from view/package-lock.json), then esbuild
-# bundles view/src/main.js into vaultsync/server/static/bundle.js, and the licences of the
+# Build the graph view: npm ci (exact versions from view/package-lock.json), the API types
+# from the server's OpenAPI document (docs/openapi.json, by openapi-typescript, as the
+# Obsidian plugin's), a strict type check (tsc --noEmit), then esbuild bundles
+# view/src/main.ts into vaultsync/server/static/bundle.js, and the licences of the
 # bundled packages go to vaultsync/server/static/THIRD-PARTY-LICENSES.txt.
 #
 # Both files are committed, so every install (a checkout, a wheel, an sdist) has the view
@@ -8,10 +10,13 @@
 # this and commit the two files. The build is reproducible: the same lock file and
 # sources give the same bytes.
 #
-#   bash scripts/build_view.sh           rebuild the committed files
+#   bash scripts/build_view.sh           rebuild view/src/api-types.ts and the committed files
 #   bash scripts/build_view.sh --check   rebuild into a temporary folder and fail when the
-#                                        committed files differ (CI); without Node.js and
-#                                        npm it says so and skips
+#                                        committed files differ, the API types are not
+#                                        those of docs/openapi.json, or the type check
+#                                        fails (CI: a change of the server's shapes that
+#                                        the view was not updated for fails here); without
+#                                        Node.js and npm it says so and skips
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,8 +56,24 @@ cd "$view"
 # --ignore-scripts: nothing runs at install time; esbuild's binary comes from its
 # platform package (@esbuild/<os>-<arch>) in the lock file.
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+# The one OpenAPI document (docs/openapi.json; build_plugin.sh --check keeps it current)
+# is the source of the view's API types.
+types="$(mktemp)"
+./node_modules/.bin/openapi-typescript "$here/docs/openapi.json" --output "$types" --silent >/dev/null
+if [ "$check" = 1 ]; then
+    if ! cmp -s "$types" src/api-types.ts; then
+        rm -f "$types"
+        echo "build_view: view/src/api-types.ts differs from the types generated from" \
+             "docs/openapi.json: run 'bash scripts/build_view.sh' and commit it" >&2
+        exit 1
+    fi
+    rm -f "$types"
+else
+    mv "$types" src/api-types.ts
+fi
+./node_modules/.bin/tsc -p tsconfig.json
 meta="$(mktemp)"
-./node_modules/.bin/esbuild src/main.js --bundle --minify --format=iife --target=es2020 \
+./node_modules/.bin/esbuild src/main.ts --bundle --minify --format=iife --target=es2020 \
     --legal-comments=eof --log-level=warning --metafile="$meta" \
     --banner:js="/*! vaultsync graph view (Apache-2.0). Bundled packages and their licences: THIRD-PARTY-LICENSES.txt */" \
     --outfile="$out/bundle.js"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -96,6 +97,19 @@ def db_dump(db: Path) -> dict:
         return dump(conn)
     finally:
         conn.close()
+
+
+def copy_fixture_mirror(version: int, tmp_path: Path) -> tuple[Path, Path]:
+    """tests/data/v<version>/: its vault and the mirror an older release made of it, copied
+    into tmp_path as (vault, db). The mirror names the vault where it was made; it is
+    pointed at the copy, as a user's mirror names the user's vault wherever that is."""
+    data = REPO / "tests" / "data" / f"v{version}"
+    vault, db = tmp_path / "vault", tmp_path / "mirror.db"
+    shutil.copytree(data / "vault", vault)
+    shutil.copy(data / f"mirror-v{version}.db", db)
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'vault'", (str(vault.resolve()),))
+    return vault, db
 
 
 def rows(db: Path, sql: str, *params: object) -> list[tuple]:

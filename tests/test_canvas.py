@@ -4,11 +4,18 @@ canvas_links; their references resolved like links, kept live by the daemon."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import RunningDaemon, db_dump, fresh_dump, rows, wait_converged, wait_for
+from conftest import (
+    RunningDaemon,
+    copy_fixture_mirror,
+    db_dump,
+    fresh_dump,
+    rows,
+    wait_converged,
+    wait_for,
+)
 
 from vaultsync import read
 from vaultsync.config import load_config
@@ -173,10 +180,7 @@ def test_a_version_2_mirror_is_migrated_and_filled(tmp_path):
     """A mirror made by vaultsync 0.1.0 (schema 2, tests/data/v2/mirror-v2.db, of the
     vault beside it) opens, migrates to version 3 and, after one sync, reads the vault as
     a fresh sync does: canvases, drawings, titles, nested tasks, comments, anchors."""
-    vault = tmp_path / "vault"
-    shutil.copytree(DATA / "v2" / "vault", vault)
-    db = tmp_path / "mirror.db"
-    shutil.copy(DATA / "v2" / "mirror-v2.db", db)
+    vault, db = copy_fixture_mirror(2, tmp_path)
     assert rows(db, "PRAGMA user_version") == [(2,)]
     before = dict(rows(db, "SELECT path, id FROM pages"))
     report = sync_vault(load_config(vault, db), workers=1)

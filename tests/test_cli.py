@@ -207,7 +207,7 @@ def test_unknown_report_and_kind_list_what_exists(make_vault, tmp_path):
     assert result.exit_code == 2
     assert result.stderr == ("vaultsync: no report named 'nosuch'; the reports: central, "
                              "orphans, isolated, dead-ends, single-source, unsourced, wanted, "
-                             "broken-anchors, communities, summary\n")
+                             "broken-anchors, communities, unlinked-mentions, summary\n")
     result = run("report", "central", str(vault), "--db", db, "--kind", "nosuch")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.splitlines()[-1] == (

@@ -240,7 +240,7 @@ def test_an_edit_through_one_hard_link_reaches_the_other_names(make_vault, tmp_p
             # Written in place: the watcher reports the name written, and only that one.
             with open(vault / name, "r+", encoding="utf-8") as fh:
                 fh.truncate(0)
-                fh.write(f"# Edit {n} through {name}\n")
+                fh.write(f"---\ntitle: Edit {n} through {name}\n---\n")
             wait_for(lambda n=n, name=name: titles() == {f"Edit {n} through {name}"},
                      what=f"every name to hold the edit through {name}")
         wait_converged(vault, db, tmp_path)

@@ -57,7 +57,8 @@ VAULT = {
     "sources/book.md": "---\ntype: source\ntitle: A book\n---\n\nLong.\n",
     "pic.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 16,
 }
-TOOLS = {"search", "get_page", "neighbors", "report", "query", "status"}
+TOOLS = {"search", "get_page", "neighbors", "report", "query", "status", "changes",
+         "unlinked_mentions", "related"}
 WAIT = 60.0
 
 
@@ -151,6 +152,9 @@ def test_every_tool_is_read_only_with_structured_output(session) -> None:
         "report": {"name": ..., "limit": 20, "kind": None},
         "query": {"sql": ..., "limit": 100},
         "status": {},
+        "changes": {"cursor": None, "since": None, "limit": 200},
+        "unlinked_mentions": {"path": ..., "limit": 30},
+        "related": {"path": ..., "limit": 10},
     }
     assert set(tools["report"].input_schema["properties"]["name"]["enum"]) == \
         set(read.REPORT_NAMES)
@@ -169,7 +173,10 @@ def test_search_finds_words_in_text_and_names_in_titles(session) -> None:
     found = s.call("search", query="zeppelin")
     assert {(h["path"], h["match"]) for h in found["results"]} == \
         {("alpha.md", "text"), ("sources/paper.md", "text")}
-    assert all("**" in h["snippet"] and "<mark>" not in h["snippet"] for h in found["results"])
+    # Matches between ⟦ and ⟧, which the page's own Markdown (its **bold**) never uses.
+    assert all("⟦" in h["snippet"] and "⟧" in h["snippet"] and "<mark>" not in h["snippet"]
+               and "**" not in h["snippet"] for h in found["results"])
+    assert all(h["why"] and h["score"] > 0 for h in found["results"])
     assert found["truncated"] == []
     named = s.call("search", query="alpha")
     assert named["results"][0]["path"] == "alpha.md"
@@ -178,7 +185,8 @@ def test_search_finds_words_in_text_and_names_in_titles(session) -> None:
     assert len(one["results"]) == 1 and "more pages match" in one["truncated"][0]
     assert s.call("search", query="nothing-like-this")["results"] == []
     assert "query is required" in s.error("search", query="  ")
-    assert "less than or equal to 50" in s.error("search", query="a", limit=51)
+    assert s.error("search", query="a", limit=51) == \
+        "search: limit must be a whole number from 1 to 50, not 51"
 
 
 # --- get_page --------------------------------------------------------------------------------
@@ -229,11 +237,24 @@ def test_get_page_takes_a_link_as_written(session) -> None:
         assert (page["path"], page["resolved_from"]) == ("alpha.md", target), ref
     assert s.call("get_page", path="[[sources/paper|the paper]]")["path"] == "sources/paper.md"
     assert s.call("get_page", path="paper")["path"] == "sources/paper.md"
-    # Aliases never resolve a link (Obsidian's rule), but the answer names the page.
-    alias = s.error("get_page", path="[[First]]")
-    assert "no page" in alias and "alpha.md" in alias
+    # What a person types: a title or an alias finds the page too (aliases never
+    # resolve a link in a page, Obsidian's rule, but a person means the page).
+    for ref in ("[[First]]", "First", "first", "[[First#Alpha|the first]]"):
+        assert s.call("get_page", path=ref)["path"] == "alpha.md", ref
+    assert s.call("get_page", path="A paper")["path"] == "sources/paper.md"
     assert "no page" in s.error("get_page", path="[[Missing Page]]")
     assert "attachment" in s.error("get_page", path="[[pic.png]]")
+
+
+def test_get_page_names_the_candidates_only_on_a_true_tie(session) -> None:
+    s = session({"one/kafka-notes.md": "---\naliases: [Streams]\n---\n# Kafka notes\n",
+                 "two/flink-notes.md": "---\naliases: [Streams]\n---\n# Flink notes\n",
+                 "three.md": "---\ntitle: Kafka notes draft\n---\n"})
+    tie = s.error("get_page", path="Streams")
+    assert "one/kafka-notes.md" in tie and "two/flink-notes.md" in tie
+    # One page has that title: no tie, even though another title starts with it.
+    assert s.call("get_page", path="[[Kafka notes]]")["path"] == "one/kafka-notes.md"
+    assert s.call("get_page", path="kafka notes draft")["path"] == "three.md"
 
 
 def test_get_page_is_bounded_on_a_big_page(session) -> None:
@@ -250,7 +271,8 @@ def test_get_page_is_bounded_on_a_big_page(session) -> None:
         page["truncated"]
     whole = s.call("get_page", path="big", include_body=True, max_chars=200_000)
     assert whole["body"] == body and not any("body" in n for n in whole["truncated"])
-    assert "greater than or equal to 100" in s.error("get_page", path="big", max_chars=5)
+    assert s.error("get_page", path="big", max_chars=5) == \
+        "get_page: max_chars must be a whole number from 100 to 200,000, not 5"
 
 
 # --- neighbors -------------------------------------------------------------------------------
@@ -282,7 +304,8 @@ def test_neighbors_at_depth_two(session) -> None:
     assert "showing 3 of 5 pages" in cut["truncated"][0]
     shown = {n["path"] for n in cut["nodes"]}
     assert all(e["source"] in shown and e["target"] in shown for e in cut["edges"])
-    assert "less than or equal to 3" in s.error("neighbors", path="alpha", depth=4)
+    assert s.error("neighbors", path="alpha", depth=4) == \
+        "neighbors: depth must be a whole number from 1 to 3, not 4"
     assert "no page" in s.error("neighbors", path="nobody")
 
 
@@ -311,7 +334,16 @@ def test_report_has_every_report_by_the_same_name(session) -> None:
     for name in read.REPORT_NAMES:
         s.call("report", name=name)
     assert "no page has kind 'nope'" in s.error("report", name="central", kind="nope")
-    assert s.error("report", name="popular")
+    # One sentence naming the choices: no pydantic report, no URL.
+    assert s.error("report", name="popular") == (
+        "report: there is no report named 'popular'; choose one of "
+        + ", ".join(read.REPORT_NAMES))
+    assert s.error("neighbors", path="alpha", direction="up") == \
+        "neighbors: direction must be one of in, out, both, not 'up'"
+    assert s.error("search") == "search: query is required"
+    assert s.error("nope").startswith("there is no tool named 'nope'; the tools are ")
+    assert "no page at" in s.error("get_page", path="nobody")
+    assert not s.error("get_page", path="nobody").startswith("Error executing")
 
 
 def test_report_rows_are_those_of_run_report(session, tmp_path: Path) -> None:

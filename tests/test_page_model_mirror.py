@@ -4,10 +4,9 @@ pages named by links, and a version-1 mirror migrated and filled."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from conftest import db_dump, fresh_dump, rows
+from conftest import copy_fixture_mirror, db_dump, fresh_dump, rows
 
 from vaultsync.config import load_config
 from vaultsync.mirror import SCHEMA_VERSION, Mirror
@@ -141,10 +140,7 @@ def test_a_link_to_a_skipped_page_names_it(make_vault, tmp_path):
 def test_a_version_1_mirror_is_migrated_and_filled(tmp_path):
     """A mirror made by vaultsync 0.1 (schema 1, tests/data/v1/mirror-v1.db, of the vault
     beside it) opens, migrates, and after one sync holds the new tables."""
-    vault = tmp_path / "vault"
-    shutil.copytree(DATA / "v1" / "vault", vault)
-    db = tmp_path / "mirror.db"
-    shutil.copy(DATA / "v1" / "mirror-v1.db", db)
+    vault, db = copy_fixture_mirror(1, tmp_path)
     assert rows(db, "PRAGMA user_version") == [(1,)]
     before = dict(rows(db, "SELECT path, id FROM pages"))
     report = sync(vault, db)

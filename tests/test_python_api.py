@@ -28,3 +28,20 @@ def test_open_mirror_of_a_vault_never_synced_says_what_to_do(make_vault, tmp_pat
     vault = make_vault({"a.md": "# A"})
     with pytest.raises(FileNotFoundError, match="vaultsync sync"):
         vaultsync.open_mirror(vault, db=tmp_path / "none.db")
+
+
+def test_each_public_read_name_is_one_thing():
+    # A module and a function of the read package must not share a name: the name
+    # `vaultsync.read.graph` would mean the function here and the module to
+    # `from vaultsync.read.graph import ...` or `importlib`.
+    import importlib
+    import inspect
+    import pkgutil
+
+    from vaultsync import read
+
+    modules = {info.name for info in pkgutil.iter_modules(read.__path__)}
+    assert {name for name in modules & set(read.__all__)
+            if not inspect.ismodule(getattr(read, name))} == set()
+    assert callable(read.graph)
+    assert read.graph is importlib.import_module("vaultsync.read.network").graph

@@ -25,7 +25,7 @@ VAULT = {
     "concepts/b.md": "[[c]] ![[img.png]] [[nowhere]] [[ghost.md]]\n",
     "concepts/c.md": "[[a#Missing]] [[s1]] [[nowhere]]\n",
     "systems/d.md": "[[leaf]]\n",
-    "systems/leaf.md": "no links\n",
+    "systems/leaf.md": "no links, though d is named\n",
     "lonely page.md": "[[lonely page]] [[nowhere]] ![[img.png]]\n",
     "sources/s1.md": "[[a]] [[s2]]\n",
     "sources/s2.md": "cited\n",

@@ -404,7 +404,7 @@ def test_an_edit_reaches_every_name_of_a_hard_linked_file(make_vault, tmp_path):
         syncer = Syncer(load_config(vault, db), mirror, workers=1)
         syncer.sync()
         # The daemon's way: a batch naming only the name that was written.
-        edit_in_place(vault / "hard-a.md", "# New title\n[[y]]")
+        edit_in_place(vault / "hard-a.md", "---\ntitle: New title\n---\n[[y]]")
         syncer.sync(["hard-a.md"])
         assert set(rows(db, "SELECT path, title FROM pages WHERE path LIKE '%hard%'")) == {
             ("hard-a.md", "New title"), ("notes/hard-b.md", "New title")}
@@ -412,7 +412,7 @@ def test_an_edit_reaches_every_name_of_a_hard_linked_file(make_vault, tmp_path):
         syncer.sync(["notes"])  # a folder event
         assert dump(mirror.conn) == fresh_dump(vault, tmp_path)
         # `sync`'s way: the whole vault.
-        edit_in_place(vault / "notes" / "hard-b.md", "# Third\n")
+        edit_in_place(vault / "notes" / "hard-b.md", "---\ntitle: Third\n---\n")
         syncer.sync()
         assert set(rows(db, "SELECT title FROM pages WHERE path LIKE '%hard%'")) == {
             ("Third",)}

@@ -56,7 +56,7 @@ def test_title_setting_is_read_checked_and_reparses(tmp_path, make_vault):
     sync_vault(load_config(vault, db, cfg), workers=1)  # a new setting: parsed again
     assert rows(db, "SELECT title FROM pages") == [("Definition",)]
     cfg.write_text('title = "first-line"\n')
-    with pytest.raises(ConfigError, match="title .* must be one of 'name-or-heading', 'name'"):
+    with pytest.raises(ConfigError, match='title .* must be one of "name-or-heading", "name"'):
         load_config(vault, db, cfg)
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import vaultsync
 from vaultsync import read
 from vaultsync.cli import cli
+from vaultsync.mirror import MirrorError
 
 FILES = {
     "Alpha.md": "---\naliases: [First]\n---\n# Alpha\n[[Beta]] and [[Gamma#Part|g]]\n",
@@ -151,6 +152,52 @@ def test_a_report_converts_to_a_dataframe_when_pandas_is_there(vault: vaultsync.
     assert frame["target"].tolist() == ["Missing"]
 
 
+def test_every_answer_converts_to_rows_json_and_csv(vault: vaultsync.Vault) -> None:
+    vault.sync()
+    page = vault.page("Alpha")
+    (row,) = vaultsync.to_rows(page)
+    assert row["path"] == "Alpha.md" and row["metrics.in_degree"] == 3
+    assert "links" not in row  # lists are rows of their own:
+    assert [r["target_path"] for r in vaultsync.to_rows(page, "links")] == \
+        ["Beta.md", "Gamma.md"]
+    with pytest.raises(ValueError, match="choose from .*backlinks"):
+        vaultsync.to_rows(page, "nodes")
+    hits = vault.search("Alpha")
+    assert vaultsync.to_rows(hits)[0]["path"] == "Alpha.md"
+    local = vault.neighbors("Beta")
+    assert {r["id"] for r in vaultsync.to_rows(local)} == {"Alpha.md", "Beta.md"}
+    assert {(r["source"], r["target"]) for r in vaultsync.to_rows(local, "links")} == {
+        ("Alpha.md", "Beta.md"), ("Beta.md", "Alpha.md")}
+    whole = vault.graph()
+    assert len(vaultsync.to_rows(whole)) == 6
+    (state,) = vaultsync.to_rows(vault.status())
+    assert state["counts.pages"] == 6 and state["mirror.last_sync_at"]
+    for answer in (page, hits, local, whole, vault.status()):
+        assert json.loads(vaultsync.to_json(answer)) == answer
+    parsed = list(csv.DictReader(io.StringIO(vaultsync.to_csv(whole))))
+    assert sorted(r["id"] for r in parsed) == sorted(n["id"] for n in whole["nodes"])
+    report = vault.report("orphans")
+    assert vaultsync.to_rows(report) == report.rows
+    assert vaultsync.to_csv(report) == report.to_csv()
+    with pytest.raises(TypeError, match="not an answer"):
+        vaultsync.to_rows({"what": 1})
+
+
+def test_every_answer_converts_to_a_dataframe_when_pandas_is_there(
+        vault: vaultsync.Vault) -> None:
+    vault.sync()
+    whole = vault.graph()
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pandas"):
+            vaultsync.to_dataframe(whole)
+        return
+    frame = vaultsync.to_dataframe(whole)
+    assert sorted(frame["id"]) == sorted(n["id"] for n in whole["nodes"])
+    assert len(vaultsync.to_dataframe(whole, "links")) == len(whole["links"])
+
+
 def test_vault_takes_a_settings_file(make_vault, tmp_path: Path) -> None:
     folder = make_vault({**FILES, "refs/Book.md": "# Book\n[[Alpha]]\n"})
     settings = tmp_path / "settings.toml"
@@ -201,3 +248,60 @@ def test_a_server_computes_the_stored_layout_the_cli_left_out(vault: vaultsync.V
             return bool(status["layout"]["fresh"])
 
         wait_for(layout_fresh, what="the stored layout to be computed")
+
+
+def test_sync_and_prepare_move_a_damaged_mirror_aside_and_rebuild_it(
+        vault: vaultsync.Vault) -> None:
+    # The same check every door makes (Vault.check_mirror), for a script too.
+    for step in ("sync", "prepare"):
+        vault.db_path.write_bytes(b"not a database, " * 100)
+        if step == "sync":
+            warnings = vault.sync().warnings
+        else:
+            liveness = vault.prepare()
+            assert liveness.moved_aside is not None and liveness.moved_aside.exists()
+            assert liveness.first_sync is not None
+            warnings = liveness.first_sync.warnings
+        assert "damaged" in warnings[0] and "moved it to" in warnings[0]
+        assert vault.status()["counts"]["pages"] == 6
+    kept = vault.db_path.parent.glob("mirror.db.damaged-*")
+    assert len([p for p in kept if not p.name.endswith("-wal")]) == 2
+
+
+def test_another_vaults_mirror_is_refused_before_anything_is_written(
+        make_vault, tmp_path: Path) -> None:
+    vault = vaultsync.Vault(make_vault(FILES), db=tmp_path / "mirror.db")
+    vault.sync()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text("# X\n")
+    stranger = vaultsync.Vault(other, db=vault.db_path)
+    for call in (stranger.sync, stranger.prepare, stranger.check_mirror):
+        with pytest.raises(MirrorError, match="another vault"):
+            call()
+    assert vault.status()["counts"]["pages"] == 6
+
+
+def test_stale_pages_says_what_a_report_computes_first(vault: vaultsync.Vault) -> None:
+    vault.sync()
+    assert vault.stale_pages("central") == 6
+    vault.report("central")
+    assert vault.stale_pages("central") == 0
+    assert vault.stale_pages("communities") == 6  # the heavy figures are not there yet
+    vault.report("communities")
+    assert vault.stale_pages("communities") == 0
+
+
+def test_rebuilding_makes_another_vaults_mirror_this_ones(make_vault, tmp_path: Path) -> None:
+    vault = vaultsync.Vault(make_vault(FILES), db=tmp_path / "mirror.db")
+    vault.sync()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text("# X\n")
+    stranger = vaultsync.Vault(other, db=vault.db_path)
+    with stranger.rebuilding():
+        assert not vault.db_path.exists()
+        stranger.sync()
+    assert stranger.status()["counts"]["pages"] == 1
+    with pytest.raises(MirrorError, match="another vault"):
+        vault.sync()

@@ -105,6 +105,12 @@ def live_view(tmp_path: Path) -> Iterator[tuple[str, Path, object]]:
         yield base, vault, (config, token)
 
 
+def headline(counts: dict[str, int]) -> str:
+    """The view's header for a vault's headline counts (read.Counts, /api/status)."""
+    return (f"{counts['pages']:,} pages · {counts['links']:,} links · "
+            f"{counts['edges']:,} edges")
+
+
 NODE_COLOURS_JS = """() => { const colours = {};
   window.vaultsyncView.graph.forEachNode((id, a) => { colours[id] = a.color; });
   return colours; }"""
@@ -139,6 +145,9 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
             colours = {p for p in pixels[:: 7]}
             assert drawn > 500, f"canvas looks blank: {drawn} drawn pixels sampled"
             assert len(colours) > 20, "canvas has too few colours to be a graph"
+            # The header names the vault's headline counts as the server does.
+            counts = api.get("/api/status").json()["counts"]
+            assert page.inner_text("#stats") == headline(counts)
             # Searching a page opens its panel.
             page.fill("#search", "Apache Kafka")
             page.wait_for_selector("#search-results li[data-path='systems/apache-kafka.md']",
@@ -152,6 +161,10 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
             first_backlink = detail["backlinks"][0]["path"]
             assert page.locator(f"#panel a[data-path='{first_backlink}']").count() >= 1
             assert "Backlinks" in page.inner_text("#panel")
+            # A rank says what it ranks among.
+            metrics = detail["metrics"]
+            assert (f"#{metrics['pagerank_rank']} of {metrics['pages_ranked']} "
+                    f"{metrics['rank_among']}") in page.inner_text("#panel")
             # The screenshot (README): the whole graph and the page's panel.
             page.evaluate("() => { window.vaultsyncView.clearSelection(); "
                           "window.vaultsyncView.frameCamera(); }")
@@ -205,10 +218,65 @@ def test_graph_view_in_chromium(live_view, tmp_path: Path) -> None:
                                  "'concepts/stream-lineage.md')")
             assert page.evaluate("window.vaultsyncView.graph.hasEdge("
                                  "'systems/apache-kafka.md', 'concepts/stream-lineage.md')")
-            # The open panel followed the edit of its page.
+            # The open panel followed the edit of its page, the header the new counts.
             page.wait_for_selector("#panel a[data-path='concepts/stream-lineage.md']",
                                    timeout=WAIT_MS)
+            counts = api.get("/api/status").json()["counts"]
+            page.wait_for_function("(text) => document.getElementById('stats').innerText"
+                                   " === text", arg=headline(counts), timeout=WAIT_MS)
             assert page.evaluate("window.__sameDocument") == "yes"
+        finally:
+            browser.close()
+    assert not problems, problems
+
+
+def test_a_link_into_the_view_opens_its_page(live_view) -> None:
+    """`/?path=` selects the page and opens its panel (the Datasette page card links so);
+    `&mode=local` shows its local graph; the address follows what is shown."""
+    base, vault, (config, token) = live_view
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    path = "systems/apache-kafka.md"
+    # A page with no text under its heading: an empty excerpt.
+    (vault / "stub.md").write_text("# Stub\n", encoding="utf-8")
+    sync_vault(config, workers=1)
+    local = {n["id"] for n in api.get("/api/graph/local", params={"path": path}).json()["nodes"]}
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(base + "/?path=systems%2Fapache-kafka.md")
+            page.wait_for_selector(f"body[data-ready='1'][data-panel-loaded='{path}']",
+                                   state="attached", timeout=WAIT_MS)
+            assert page.inner_text("#panel-title") == "Apache Kafka"
+            assert page.evaluate("window.vaultsyncView.state.selected") == path
+            assert page.get_attribute("body", "data-mode") == "global"
+
+            page.goto(base + "/?path=systems%2Fapache-kafka.md&mode=local")
+            page.wait_for_selector(f"body[data-ready='1'][data-mode='local']"
+                                   f"[data-nodes='{len(local)}'][data-panel-loaded='{path}']",
+                                   state="attached", timeout=WAIT_MS)
+            assert set(page.evaluate("window.vaultsyncView.graph.nodes()")) == local
+            assert page.get_attribute("#mode-local", "aria-pressed") == "true"
+
+            # The address names what is shown: back to the whole graph, then another page.
+            page.click("#mode-global")
+            page.wait_for_selector("body[data-mode='global']", state="attached",
+                                   timeout=WAIT_MS)
+            assert page.evaluate("location.search") == "?path=systems%2Fapache-kafka.md"
+            other = api.get(f"/api/pages/{path}").json()["backlinks"][0]["path"]
+            page.click(f"#panel a[data-path='{other}']")
+            page.wait_for_selector(f"body[data-panel-loaded='{other}']", state="attached",
+                                   timeout=WAIT_MS)
+            assert page.evaluate("new URLSearchParams(location.search).get('path')") == other
+
+            # A page with an empty excerpt: its panel has no stray "null".
+            page.goto(base + "/?path=stub.md")
+            page.wait_for_selector("body[data-ready='1'][data-panel-loaded='stub.md']",
+                                   state="attached", timeout=WAIT_MS)
+            assert page.inner_text("#panel-title") == "Stub"
+            assert "null" not in page.inner_text("#panel")
         finally:
             browser.close()
     assert not problems, problems

@@ -1,9 +1,11 @@
 """vaultsync: a live SQLite mirror and knowledge graph of an Obsidian-style vault.
 
 For notebooks and scripts, `Vault(path)` is the front door: `.sync()`, `.status()`,
-`.page(ref)`, `.report(name)`, `.search(q)`, `.neighbors(ref)`, `.graph()` and `.db`.
+`.page(ref)`, `.report(name)`, `.search(q)`, `.neighbors(ref)`, `.graph()`,
+`.changes(cursor=)`, `.unlinked_mentions(ref)`, `.related(ref)` and `.db`.
 `open_mirror(vault)` gives the mirror as a read-only sqlite-utils Database:
 `db["pages"].rows`, `db.query(sql)`, or pandas' `read_sql(sql, db.conn)`.
+`to_rows`, `to_json`, `to_csv` and `to_dataframe` convert any of Vault's answers.
 """
 
 from __future__ import annotations
@@ -39,10 +41,16 @@ def __getattr__(name: str) -> object:
         from . import vault
 
         return getattr(vault, name)
+    if name in ("to_rows", "to_json", "to_csv", "to_dataframe"):
+        from .read import formats
+
+        return getattr(formats, name)
     raise AttributeError(f"module 'vaultsync' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
+    from .read.formats import to_csv, to_dataframe, to_json, to_rows
     from .vault import Liveness, Vault, open  # noqa: A004
 
-__all__ = ["Liveness", "Vault", "__version__", "open", "open_mirror"]
+__all__ = ["Liveness", "Vault", "__version__", "open", "open_mirror", "to_csv",
+           "to_dataframe", "to_json", "to_rows"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import platform
 from .mirror import MirrorError, create_private_file
-from .scan import identity
+from .scan import inode_at
 
 # The state line is rewritten in place within this size, so that it can still be
 # written on a full disk.
@@ -40,7 +40,7 @@ class DaemonLock:
     def __init__(self, db: Path) -> None:
         self.path = Path(str(db) + ".lock")
         self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
+        self._inode: tuple[int, int] | None = None
         self._holder = ""
 
     def acquire(self, *, quiet: bool = False) -> None:
@@ -64,7 +64,7 @@ class DaemonLock:
         # A forked child (a parsing process) must never keep the lock alive.
         platform.after_fork_in_child(self._forget)
         st = os.fstat(fd)
-        self._identity = (st.st_dev, st.st_ino)
+        self._inode = (st.st_dev, st.st_ino)
         self._holder = (f"pid {os.getpid()} on {socket.gethostname()}, started "
                         f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
         if not quiet:
@@ -87,7 +87,7 @@ class DaemonLock:
 
     def still_ours(self) -> bool:
         """False when the lock file was deleted or replaced (its folder removed, say)."""
-        return identity(self.path) == self._identity
+        return inode_at(self.path) == self._inode
 
     def release(self) -> None:
         if self._fd is not None:

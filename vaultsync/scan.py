@@ -52,9 +52,10 @@ class FileStat(NamedTuple):
     inode: int
 
 
-def identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+def inode_at(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """Which file or folder is at `path` (device, inode); None when nothing is. A path
-    whose identity changed was replaced: an atomic save, a folder made again."""
+    whose inode changed was replaced: an atomic save, a folder made again. (A FileStat
+    is the other thing compared: whether a file's content may have changed.)"""
     try:
         st = os.stat(path)
     except OSError:

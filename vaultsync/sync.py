@@ -309,8 +309,8 @@ class Syncer:
         if pause_gc:
             gc.disable()
         try:
-            outcome = self._sync_planned(plan, origin, _Progress(progress, cancel,
-                                                            len(plan.to_load)))
+            outcome = self._sync_planned(plan, origin,
+                                         _LoadProgress(progress, cancel, len(plan.to_load)))
         finally:
             if pause_gc:
                 gc.enable()
@@ -331,7 +331,7 @@ class Syncer:
     def _parallel(self, plan: Plan) -> bool:
         return len(plan.to_load) >= PARALLEL_THRESHOLD and self.workers > 1
 
-    def _sync_planned(self, plan: Plan, origin: str, progress: _Progress) -> BatchOutcome:
+    def _sync_planned(self, plan: Plan, origin: str, loading: _LoadProgress) -> BatchOutcome:
         # Many pages and nothing gone: parse on every core while this process writes
         # what is already parsed. Otherwise load first, to pair renames by content.
         stream = self._parallel(plan) and not plan.gone_pages
@@ -339,9 +339,9 @@ class Syncer:
             renamed_from: dict[str, str] = {}
             skipped: set[str] = set()
             if stream:
-                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, progress)
+                batches: Iterable[list[Loaded]] = self._parse_in_pool(plan, stack, loading)
             else:
-                loaded = self._load(plan, stack, progress)
+                loaded = self._load(plan, stack, loading)
                 plan.gone_pages += [i.path for i in loaded if i.path in self.pages and
                                     i.status in (LoadStatus.GONE, LoadStatus.SKIPPED)]
                 renamed_from = self._pair_renames(loaded, plan.gone_pages)
@@ -616,28 +616,28 @@ class Syncer:
         report.links, report.unresolved = counts["links"], counts["unresolved"]
         report.problems = counts["problems"]
 
-    def _load(self, plan: Plan, stack: contextlib.ExitStack, progress: _Progress) -> list[Loaded]:
+    def _load(self, plan: Plan, stack: contextlib.ExitStack, loading: _LoadProgress
+              ) -> list[Loaded]:
         options, cap = self.config.parse, self.config.max_page_bytes
         if not self._parallel(plan):
             loaded = []
             for rel, known in plan.to_load:
                 loaded.append(load_page(self.vault, rel, known, cap, options))
-                progress.step(1)
+                loading.step(1)
             return loaded
-        return [item for batch in self._parse_in_pool(plan, stack, progress) for item in batch]
+        return [item for batch in self._parse_in_pool(plan, stack, loading) for item in batch]
 
-    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, progress: _Progress
+    def _parse_in_pool(self, plan: Plan, stack: contextlib.ExitStack, loading: _LoadProgress
                        ) -> Iterator[list[Loaded]]:
         """Pages loaded by the parsing processes, chunk by chunk; leaving `stack` (a stop,
         an error) drops the chunks not started rather than waiting for them."""
         pool = stack.enter_context(worker_pool.pool(self.workers))
         stack.callback(pool.shutdown, cancel_futures=True)
-        return progress.follow(pool.map(load_batch, self._chunks(plan)))
+        return loading.follow(pool.map(load_batch, self._chunks(plan)))
 
 
-class _Progress:
-    """Reports progress to the caller and polls its cancel request while pages are read
-    (it watches nothing on disk)."""
+class _LoadProgress:
+    """Progress reports and cancellation checks while pages are read."""
 
     def __init__(self, progress: ProgressCallback | None, cancel: Callable[[], bool] | None,
                  total: int) -> None:

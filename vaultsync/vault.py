@@ -17,7 +17,7 @@ import contextlib
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -48,6 +48,9 @@ class Liveness:
     in_process: bool  # the daemon runs in this process (`--watch`)
     standby: bool  # `--watch` beside a running daemon: this process takes over if it stops
     first_sync: SyncReport | None  # the sync made now because there was no mirror
+    # Where a damaged mirror was moved before the first sync rebuilt it (said in
+    # first_sync.warnings too).
+    moved_aside: Path | None = None
 
     @property
     def description(self) -> str:
@@ -78,6 +81,8 @@ class Vault:
         # bounded wait; a script or the CLI computes them before answering.
         self.metrics_on_demand = metrics
         self._waited_for: str | None = None  # graph version a live daemon was waited for
+        self._checked: tuple[int, int, int] | None = None  # the mirror file found usable
+        self._moved_aside: Path | None = None  # a damaged mirror moved, not yet rebuilt
 
     def __repr__(self) -> str:
         return f"Vault({str(self.config.vault)!r}, db={str(self.config.db)!r})"
@@ -94,15 +99,64 @@ class Vault:
 
     def sync(self, *, workers: int | None = None, progress: ProgressCallback | None = None,
              metrics: bool = False) -> SyncReport:
-        """Bring the mirror in line with the vault, once. The graph metrics are made
-        current when an answer needs them (a report, a page, `db`); `metrics=True`
+        """Bring the mirror in line with the vault, once. The mirror is checked first
+        (`check_mirror`): another vault's or a newer schema is refused, a damaged file
+        moved aside and rebuilt (said in the report's `warnings`). The graph metrics are
+        made current when an answer needs them (a report, a page, `db`); `metrics=True`
         computes the core ones now."""
+        self.check_mirror()
+        return self._sync(workers=workers, progress=progress, metrics=metrics)
+
+    def _sync(self, *, workers: int | None, progress: ProgressCallback | None,
+              metrics: bool) -> SyncReport:
         from .sync import sync_vault
 
         report = sync_vault(self.config, workers=workers, progress=progress)
+        aside, self._moved_aside = self._moved_aside, None
+        self._checked = _file_key(self.db_path)  # SQLite just wrote it without complaint
+        if aside is not None:
+            report.warnings.insert(0, moved_aside_line(self.db_path, aside))
         if metrics:
             self._compute_metrics(heavy=False)
         return report
+
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator[None]:
+        """Discard the mirror, even another vault's, for the syncs inside to make it this
+        vault's anew. The daemon lock is held throughout, so no daemon starts on the
+        file half made; DaemonRunning when a daemon keeps the mirror."""
+        from .lock import DaemonLock
+        from .mirror import remove_mirror
+
+        lock = DaemonLock(self.db_path)
+        lock.acquire(quiet=True)
+        try:
+            remove_mirror(self.db_path)
+            self._checked = self._moved_aside = None
+            yield
+        finally:
+            lock.release()
+
+    def check_mirror(self, *, repair: bool = True) -> Path | None:
+        """Refuse (MirrorError, one line) a mirror this vault cannot use: another
+        vault's, a newer schema, a damaged file. With `repair` a damaged file is moved
+        aside instead (kept, as `<db>.damaged-<time>`), for the next sync to rebuild it
+        from the vault: where it went, or None. `sync` and `prepare` call it; so does
+        every door before it reads."""
+        from .mirror import check_mirror, repair_mirror
+
+        # The check reads the whole file: a door that checked before binding its port
+        # does not pay for it again in `prepare`, unless the file changed meanwhile.
+        if self._checked is not None and self._checked == _file_key(self.db_path):
+            return None
+        if repair:
+            aside = repair_mirror(self.db_path, self.path)
+            self._moved_aside = aside or self._moved_aside  # said by the next sync
+        else:
+            check_mirror(self.db_path, self.path)
+            aside = None
+        self._checked = _file_key(self.db_path)
+        return aside
 
     @property
     def synced(self) -> bool:
@@ -114,19 +168,21 @@ class Vault:
 
     def prepare(self, *, watch: bool = False, workers: int | None = None,
                 progress: ProgressCallback | None = None) -> Liveness:
-        """What every long-running door does first: sync when the mirror was never
-        synced, then ask whether a daemon already keeps it live. With `watch`, the
-        caller runs a daemon in its own process unless one runs already
-        (`Liveness.in_process`)."""
+        """What every long-running door does first: check the mirror (`check_mirror`),
+        sync when it was never synced, then ask whether a daemon already keeps it live.
+        With `watch`, the caller runs a daemon in its own process unless one runs
+        already (`Liveness.in_process`)."""
+        self.check_mirror()
+        aside = self._moved_aside
         # A first sync computes the core metrics too: every door shows them at once.
-        first = None if self.synced else self.sync(workers=workers, progress=progress,
-                                                      metrics=True)
+        first = None if self.synced else self._sync(workers=workers, progress=progress,
+                                                    metrics=True)
         with read.open_mirror(self.db_path) as conn:
             daemon = read.daemon_status(conn) or {}
         running = bool(daemon.get("alive"))
         return Liveness(live=running or watch, pid=daemon.get("pid") if running else None,
                         in_process=watch and not running, standby=watch and running,
-                        first_sync=first)
+                        first_sync=first, moved_aside=aside)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -227,22 +283,62 @@ class Vault:
         data["resolved_from"] = found["link"]
         return data
 
-    def report(self, name: str, kind: str | None = None, limit: int | None = None
-               ) -> Report:
+    def report(self, name: str, kind: str | None = None, limit: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Report:
         """Report `name` (see read.REPORTS) with current metrics; `kind` keeps pages of
-        one kind; `limit` cuts the rows (summary: the top entries per section)."""
+        one kind; `limit` cuts the rows (summary: the top entries per section).
+        `progress(done, total)` hears of a report that reads every page
+        (unlinked-mentions)."""
         if name not in REPORTS:
             raise read.BadRequest(f"no report named {name!r}; choose from "
                                   f"{', '.join(REPORTS)}")
         self._migrate()
         with self.connection() as conn:
             self.current_metrics(conn, heavy=REPORTS[name].heavy)
-            return read.run_report(conn, name, kind=kind, limit=limit)
+            return read.run_report(conn, name, kind=kind, limit=limit, progress=progress)
+
+    def stale_pages(self, name: str) -> int:
+        """How many pages' graph metrics `report(name)` computes before answering: 0
+        when they are current (a door shows a spinner otherwise)."""
+        with self.connection() as conn:
+            state = read.metrics_state(conn)
+            heavy = name in REPORTS and REPORTS[name].heavy
+            if state.core_current and (state.heavy_current or not heavy):
+                return 0
+            return read.counts(conn)["pages"]
 
     def search(self, query: str, *, limit: int = 20) -> SearchResult:
-        """Pages by title, alias or path, then full text (FTS5)."""
+        """Pages ranked as a person would: titles and aliases, full-text relevance
+        (FTS5 bm25) and the graph (PageRank, citations), each hit saying why."""
         with self.connection() as conn:
+            self.current_metrics(conn, heavy=False)
             return read.search(conn, query, limit=limit)
+
+    def changes(self, *, cursor: int | None = None, since: str | None = None
+                ) -> read.Changes:
+        """What changed since batch `cursor` (an earlier answer's `cursor`) or since
+        time `since` (UTC, ISO 8601): pages added, edited, renamed and removed, from
+        the mirror's sync_log (its last 1,000 batches: `complete` is False, with a
+        note, when the cursor or time is older than that)."""
+        with self.connection() as conn:
+            return read.changes(conn, cursor=cursor, since=since)
+
+    def unlinked_mentions(self, ref: str, *, limit: int = 50) -> read.UnlinkedMentions:
+        """Pages that name this page (its title or an alias: whole words, any case,
+        outside code, math, comments and links) without linking to it, as Obsidian's
+        backlinks pane lists them: each mention's page, line and a snippet (the mention
+        between ⟦ and ⟧). `ref` is what a person types (see `page`)."""
+        with self.connection() as conn:
+            found = find_page(conn, ref)
+            return read.unlinked_mentions(conn, found["path"], limit=limit)
+
+    def related(self, ref: str, *, limit: int = 10) -> read.RelatedPages:
+        """Pages likely to deserve a link from or to this one, by the graph: not
+        linked either way, but cited by the same sources or linked with the same pages
+        (Adamic–Adar), best first, each with the reason in words."""
+        with self.connection() as conn:
+            found = find_page(conn, ref)
+            return read.related(conn, found["path"], limit=limit)
 
     def neighbors(self, ref: str, *, depth: int = 1, direction: str = "both",
                   include: tuple[str, ...] = ()) -> LocalGraph:
@@ -262,6 +358,19 @@ class Vault:
             return cast(Graph, read.graph(conn, kinds=kinds or [], tags=tags or [],
                                           min_pagerank=min_pagerank, include=include,
                                           limit=limit))
+
+
+def _file_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def moved_aside_line(db: Path, aside: Path) -> str:
+    return (f"vaultsync: the mirror {db} was damaged; moved it to {aside} and rebuilt it "
+            "from the vault")
 
 
 def open(path: str | Path | None = None, *, db: str | Path | None = None,  # noqa: A001

@@ -25,14 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watchfiles._rust_notify import RustNotify
-
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
 from .mirror import WAL_SIZE_LIMIT, MetaKey, Mirror, is_damage, move_aside, repair_mirror
 from .read import daemon_status, open_mirror
-from .scan import identity
+from .scan import inode_at
 from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
+from .watcher import POLL_DELAY_MS, VaultWatcher, Watcher, WatcherFactory
 
 if TYPE_CHECKING:
     from .graph import MetricsScheduler
@@ -70,80 +69,8 @@ def describe(report: SyncReport, events: int) -> str:
     return f"{changed} ({events} events) in {report.seconds * 1000:.0f} ms"
 
 
-# How often the vault is walked when it must be polled (no inotify to be had), and
-# reconciled then.
-POLL_DELAY_MS = 1000
+# How often a polled vault is reconciled (see _consume).
 POLL_RECONCILE_EVERY = 10.0
-
-
-def inotify_shortage(exc: BaseException) -> str | None:
-    """What an error from making the watcher says about inotify's limits, with the fix,
-    or None when it is about something else."""
-    text = str(exc)
-    if "watch limit" in text or "MaxFilesWatch" in text:
-        return ("the inotify watch limit is reached (fs.inotify.max_user_watches); raise "
-                "it, e.g. `sudo sysctl fs.inotify.max_user_watches=524288`")
-    if "Too many open files" in text or "os error 24" in text:
-        return ("no inotify instance is left (fs.inotify.max_user_instances, or open "
-                "files); raise it, e.g. `sudo sysctl fs.inotify.max_user_instances=512`")
-    return None
-
-
-class VaultWatcher:
-    """watchfiles' Rust watcher on the vault (and on the targets of followed symlinked
-    files, which it cannot reach through the vault). It collects events from the moment
-    it is made, so making it before a scan loses nothing written during the scan."""
-
-    def __init__(self, paths: list[str], links: frozenset[tuple[str, str]]) -> None:
-        self.paths = paths
-        self.links = links  # the followed symlinks it was made for (it follows them itself)
-        # A file or folder is watched by its inode: once replaced (an atomic save, a
-        # folder made again), it must be watched anew.
-        self.files = {path: identity(path) for path in [*paths[1:],
-                                                          *(target for _, target in links)]}
-        self.polling: str | None = None  # why the vault is polled, with the fix
-        try:
-            # Asked to report errors first: a full inotify table must not pass in
-            # silence (watchfiles ignores it along with permission errors).
-            self._notify = RustNotify(paths, False, False, POLL_DELAY_MS, True, False)
-        except PermissionError:
-            # Unreadable folders are skipped by the scan too; they must not stop the
-            # watcher. (A watch limit met after one is then not seen: see README.)
-            self._notify = self._inotify_or_poll(paths)
-        except (OSError, RuntimeError) as exc:
-            self._notify = self._poll(paths, exc)
-
-    def _inotify_or_poll(self, paths: list[str]) -> RustNotify:
-        try:
-            return RustNotify(paths, False, False, POLL_DELAY_MS, True, True)
-        except (OSError, RuntimeError) as exc:
-            return self._poll(paths, exc)
-
-    def _poll(self, paths: list[str], exc: BaseException) -> RustNotify:
-        """The kernel would not watch the vault: poll it instead. Other errors (the vault
-        gone) are raised."""
-        reason = inotify_shortage(exc)
-        if reason is None:
-            raise exc
-        self.polling = reason
-        return RustNotify(paths, False, True, POLL_DELAY_MS, True, True)
-
-    def next(self, stop: threading.Event, *, debounce_ms: int, step_ms: int,
-             timeout_ms: int) -> set[str] | None:
-        """The paths changed in the next batch; None on a timeout or when `stop` is set."""
-        raw = self._notify.watch(debounce_ms, step_ms, timeout_ms, stop)
-        if isinstance(raw, str):  # 'timeout', 'stop' or 'signal'
-            return None
-        return {path for _, path in raw}
-
-    def close(self) -> None:
-        self._notify.close()
-
-    def __enter__(self) -> VaultWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class Daemon:
@@ -161,8 +88,10 @@ class Daemon:
         idle_wakeup_ms: int = 2000,
         progress: ProgressCallback | None = None,
         on_ready: Callable[[SyncReport | None], None] | None = None,
+        watcher: WatcherFactory = VaultWatcher,
     ) -> None:
         self.config = config
+        self.make_watcher = watcher
         self.on_batch = on_batch
         self.metrics = metrics
         self.debounce_ms = debounce_ms
@@ -176,7 +105,7 @@ class Daemon:
         self._started = _now()
         self._lock = DaemonLock(config.db)
         self._mirror: Mirror | None = None
-        self._mirror_identity: tuple[int, int] | None = None
+        self._mirror_inode: tuple[int, int] | None = None
         self._syncer: Syncer | None = None
         self._failure: str | None = None  # why the last batch failed, until one succeeds
         self._failure_since: str | None = None
@@ -223,7 +152,7 @@ class Daemon:
 
     def _open_mirror(self) -> None:
         self._mirror = Mirror(self.config.db)
-        self._mirror_identity = identity(self.config.db)
+        self._mirror_inode = inode_at(self.config.db)
         # Parsing processes are forked only while this process runs no other Python
         # thread (the first reconcile of `vaultsync watch`): forking beside the metrics'
         # threads could copy a lock one of them holds.
@@ -246,7 +175,7 @@ class Daemon:
                 log.info("vault folder %s is back", vault)
                 waiting_logged = False
             try:
-                watcher = VaultWatcher(self._watch_paths(), self._followed_links())
+                watcher = self.make_watcher(self._watch_paths(), self._followed_links())
             except (OSError, RuntimeError) as exc:
                 log.warning("cannot watch %s (%s); trying again", vault, exc)
                 if not unwatched_reconcile:  # the mirror is filled all the same
@@ -255,8 +184,8 @@ class Daemon:
                 stop.wait(1.0)
                 continue
             self._note_polling(watcher.polling)
-            with watcher:
-                root = identity(vault)
+            with contextlib.closing(watcher):
+                root = inode_at(vault)
                 first = self._reconcile(stop)
                 if stop.is_set() and not self.ready.is_set():
                     return  # stopped before the first reconcile was committed: not ready
@@ -310,7 +239,7 @@ class Daemon:
         return frozenset((rel, info.target) for rel, info in (self.syncer.symlinks or {}).items()
                          if info.followed)
 
-    def _consume(self, watcher: VaultWatcher, root: tuple[int, int] | None,
+    def _consume(self, watcher: Watcher, root: tuple[int, int] | None,
                  stop: threading.Event) -> None:
         vault = self.config.vault
         vault_str = str(vault)
@@ -331,7 +260,7 @@ class Daemon:
                 return
             if not vault.is_dir():
                 return  # the outer loop waits for it
-            if identity(vault) != root:
+            if inode_at(vault) != root:
                 raise WatcherRestart(f"the vault folder {vault} was replaced")
             if self._failure is not None:
                 if time.monotonic() >= self._retry_at:
@@ -366,7 +295,7 @@ class Daemon:
                 settle = True
             if self._failure is None and watcher.links != self._followed_links():
                 raise WatcherRestart("the vault's symlinks changed")
-            if any(identity(path) != known for path, known in watcher.files.items()):
+            if any(inode_at(path) != known for path, known in watcher.files.items()):
                 raise WatcherRestart("a symlinked file outside the vault was replaced")
 
     def _reconcile(self, stop: threading.Event) -> SyncReport | None:
@@ -378,7 +307,7 @@ class Daemon:
     # --- one batch ----------------------------------------------------------------------
 
     def _mirror_replaced(self) -> bool:
-        return identity(self.config.db) != self._mirror_identity
+        return inode_at(self.config.db) != self._mirror_inode
 
     def _reopen_mirror(self) -> None:
         """The mirror's file was deleted or replaced under the daemon: start on the file

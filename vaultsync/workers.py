@@ -47,9 +47,12 @@ def _init_worker(owner: int) -> None:
 
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # The owner died before the line above took effect. (Under forkserver the
-        # parent is the fork server, which exits with the owner.)
-        if os.getppid() != owner and not platform.pid_alive(owner):
+        # The owner died before the line above took effect: this process was adopted.
+        # (Under forkserver the parent is the fork server, never the owner: there, ask
+        # whether the owner still runs; elsewhere a dead owner may linger as a zombie
+        # that still answers a signal, so adoption alone decides.)
+        if os.getppid() != owner and (platform.start_method() != "forkserver"
+                                      or not platform.pid_alive(owner)):
             os._exit(1)
     else:
         threading.Thread(target=_exit_with, args=(owner,), name="vaultsync-owner-watch",

@@ -333,7 +333,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            reports: ("central" | "orphans" | "isolated" | "dead-ends" | "single-source" | "unsourced" | "wanted" | "broken-anchors" | "communities" | "summary")[];
+                            reports: ("central" | "orphans" | "isolated" | "dead-ends" | "single-source" | "unsourced" | "wanted" | "broken-anchors" | "communities" | "unlinked-mentions" | "summary")[];
                             declarations?: {
                                 name: string;
                                 title: string;
@@ -412,7 +412,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description Report name */
-                    name: "central" | "orphans" | "isolated" | "dead-ends" | "single-source" | "unsourced" | "wanted" | "broken-anchors" | "communities" | "summary";
+                    name: "central" | "orphans" | "isolated" | "dead-ends" | "single-source" | "unsourced" | "wanted" | "broken-anchors" | "communities" | "unlinked-mentions" | "summary";
                 };
                 cookie?: never;
             };
@@ -424,7 +424,229 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ReportCentral"] | components["schemas"]["ReportOrphans"] | components["schemas"]["ReportIsolated"] | components["schemas"]["ReportDeadEnds"] | components["schemas"]["ReportSingleSource"] | components["schemas"]["ReportUnsourced"] | components["schemas"]["ReportWanted"] | components["schemas"]["ReportBrokenAnchors"] | components["schemas"]["ReportCommunities"] | components["schemas"]["Summary"];
+                        "application/json": components["schemas"]["ReportCentral"] | components["schemas"]["ReportOrphans"] | components["schemas"]["ReportIsolated"] | components["schemas"]["ReportDeadEnds"] | components["schemas"]["ReportSingleSource"] | components["schemas"]["ReportUnsourced"] | components["schemas"]["ReportWanted"] | components["schemas"]["ReportBrokenAnchors"] | components["schemas"]["ReportCommunities"] | components["schemas"]["ReportUnlinkedMentions"] | components["schemas"]["Summary"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What changed since a cursor or a time: pages added, edited, renamed and removed, and the cursor to pass next time (from sync_log, which keeps the last 1,000 batches: complete is false when the cursor or time is older) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The cursor of an earlier answer (a sync_log id) */
+                    cursor?: number;
+                    /** @description A UTC time, e.g. 2026-12-07T10:00:00Z (not with cursor) */
+                    since?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Changes"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/unlinked-mentions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pages that name a page (its title or an alias, whole words, any case, outside code, math, comments and links) without linking to it, with lines and snippets (the mention between ⟦ and ⟧) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The page: a path, title, alias or [[link]] */
+                    page: string;
+                    /** @description Most mentions; 0: all */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UnlinkedMentions"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/related": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pages likely to deserve a link from or to a page: not linked either way, but cited by the same sources or linked with the same pages (Adamic-Adar), best first, each with the reason in words */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The page: a path, title, alias or [[link]] */
+                    page: string;
+                    /** @description Most suggestions */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RelatedPages"];
                     };
                 };
                 /** @description error */
@@ -655,24 +877,28 @@ export interface components {
             count: number;
             /** @description One array per field, a value per node, in node order. The flags bits: 1 orphan, 2 isolated, 4 dead_end, 8 single_source, 16 unsourced, 32 is_source. PageRank has 3 significant digits, x and y one decimal. depth and center: local graph only. */
             nodes: {
-                id: unknown[];
-                type: unknown[];
-                title: unknown[];
-                kind?: unknown[];
-                pagerank?: unknown[];
-                community?: unknown[];
-                citation_count?: unknown[];
-                in_degree?: unknown[];
-                out_degree?: unknown[];
-                flags: unknown[];
-                x?: unknown[];
-                y?: unknown[];
-                depth?: unknown[];
-                center?: unknown[];
+                id: string[];
+                type: ("page" | "unresolved" | "attachment" | "tag")[];
+                title: string[];
+                kind?: (string | null)[];
+                pagerank?: (number | null)[];
+                community?: (number | null)[];
+                citation_count?: (number | null)[];
+                in_degree?: (number | null)[];
+                out_degree?: (number | null)[];
+                flags: number[];
+                x?: (number | null)[];
+                y?: (number | null)[];
+                depth?: number[];
+                center?: boolean[];
             };
             /** @description flat [source, target, weight, ...]: node indexes into the node arrays, and links per edge */
             links: number[];
-            meta?: Record<string, never>;
+            meta?: components["schemas"]["GraphMeta"];
+            center?: string;
+            depth?: number;
+            /** @enum {unknown} */
+            direction?: "in" | "out" | "both";
         };
         /** @description Status, and the server's own facts. Before the first sync, mirror, daemon, counts and metrics are null. */
         ApiStatus: components["schemas"]["Status"] & {
@@ -1069,6 +1295,36 @@ export interface components {
             snippet: string;
             /** Rank */
             rank?: number | null;
+            /** Score */
+            score?: number;
+            why?: components["schemas"]["SearchWhy"];
+        };
+        /**
+         * SearchWhy
+         * @description Why a search hit ranked where it did: its score is name_score + text_score
+         *     (+1 when the text holds every word) + graph_score.
+         */
+        SearchWhy: {
+            /** Fields */
+            fields: string[];
+            /** Name */
+            name: string | null;
+            /** Name Score */
+            name_score: number;
+            /** Text Score */
+            text_score: number;
+            /** Bm25 */
+            bm25: number | null;
+            /** All Words */
+            all_words: boolean;
+            /** Pagerank */
+            pagerank: number | null;
+            /** Citations */
+            citations: number;
+            /** Graph Score */
+            graph_score: number;
+            /** Summary */
+            summary: string;
         };
         /** SearchResult */
         SearchResult: {
@@ -1228,6 +1484,134 @@ export interface components {
             unresolved: number;
             /** Problems */
             problems: number;
+        };
+        /** ChangedPage */
+        ChangedPage: {
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
+        };
+        /** RenamedPage */
+        RenamedPage: {
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
+            /** Old Path */
+            old_path: string;
+        };
+        /**
+         * Changes
+         * @description `Vault.changes()`: the net change of the vault's pages since a cursor or time.
+         */
+        Changes: {
+            /** Cursor */
+            cursor: number;
+            /** Since Cursor */
+            since_cursor: number | null;
+            /** Since */
+            since: string | null;
+            /** Batches */
+            batches: number;
+            /** First At */
+            first_at: string | null;
+            /** Last At */
+            last_at: string | null;
+            /** Complete */
+            complete: boolean;
+            /** Oldest Cursor */
+            oldest_cursor: number;
+            /** Exact */
+            exact: boolean;
+            /** Notes */
+            notes: string[];
+            /** Added */
+            added: components["schemas"]["ChangedPage"][];
+            /** Edited */
+            edited: components["schemas"]["ChangedPage"][];
+            /** Renamed */
+            renamed: components["schemas"]["RenamedPage"][];
+            /** Removed */
+            removed: components["schemas"]["ChangedPage"][];
+        };
+        /**
+         * Mention
+         * @description One place where a page names another without linking to it.
+         */
+        Mention: {
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
+            /** Line */
+            line: number | null;
+            /** Target Path */
+            target_path: string;
+            /** Target Title */
+            target_title: string;
+            /** Name */
+            name: string;
+            /** Text */
+            text: string;
+            /** Snippet */
+            snippet: string;
+        };
+        /**
+         * UnlinkedMentions
+         * @description `Vault.unlinked_mentions(page)`.
+         */
+        UnlinkedMentions: {
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
+            /** Names */
+            names: string[];
+            /** Total */
+            total: number;
+            /** Pages */
+            pages: number;
+            /** Mentions */
+            mentions: components["schemas"]["Mention"][];
+            /** Complete */
+            complete: boolean;
+        };
+        /**
+         * RelatedPage
+         * @description A page likely to deserve a link, with why.
+         */
+        RelatedPage: {
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
+            /** Kind */
+            kind: string | null;
+            /** Is Source */
+            is_source: boolean;
+            /** Score */
+            score: number;
+            /** Adamic Adar */
+            adamic_adar: number;
+            /** Shared Sources */
+            shared_sources: string[];
+            /** Shared Neighbours */
+            shared_neighbours: string[];
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * RelatedPages
+         * @description `Vault.related(page)`: pages neither linked to nor from it, best first.
+         */
+        RelatedPages: {
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
+            /** Related */
+            related: components["schemas"]["RelatedPage"][];
         };
         /**
          * Central pages (by PageRank)
@@ -1394,6 +1778,28 @@ export interface components {
             sources: number;
             /** @description titles of its most central pages */
             top: string[];
+        }[];
+        /**
+         * Unlinked mentions: pages named without a link
+         * @description text that names a page (its title or an alias, whole words) in a page that does not link to it (`kind`: of the mentioning page)
+         */
+        ReportUnlinkedMentions: {
+            /** @description the page's vault-relative path */
+            path: string;
+            /** @description the page's title */
+            title: string;
+            /** @description the page's kind (frontmatter `type`) */
+            kind: string | null;
+            /** @description line of the mention */
+            line: number | null;
+            /** @description the page it names */
+            target_path: string;
+            /** @description that page's title */
+            target_title: string;
+            /** @description the title or alias it names */
+            name: string;
+            /** @description the line around it, the mention between ⟦ and ⟧ */
+            snippet: string;
         }[];
         /** @description One row of a report: `path` and `title` (wanted: `target` and `title`, no path), plus the report's own figures */
         ReportRow: {

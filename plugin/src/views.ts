@@ -72,6 +72,27 @@ abstract class BackendView extends ItemView {
   }
 
   protected abstract show(client: Client, signal: AbortSignal): Promise<void>;
+
+  /** What `load` answers for the active note, or null when there is no active note or
+   * the mirror does not hold it yet (each said in the pane) or the request was dropped. */
+  protected async forActiveNote<T>(signal: AbortSignal, noNote: string,
+                                   load: (path: string) => Promise<T>): Promise<T | null> {
+    const path = this.host.activePath();
+    if (path === null) {
+      this.showMessage(noNote, "idle");
+      return null;
+    }
+    try {
+      const value = await load(path);
+      return signal.aborted ? null : value;
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) {
+        if (!signal.aborted) this.showMessage("This note is not in the mirror yet.", "idle");
+        return null;
+      }
+      throw err;
+    }
+  }
 }
 
 export class NoteView extends BackendView {
@@ -88,23 +109,9 @@ export class NoteView extends BackendView {
   }
 
   protected async show(client: Client, signal: AbortSignal): Promise<void> {
-    const path = this.host.activePath();
-    if (path === null) {
-      this.showMessage("Open a note to see what vaultsync knows about it.", "idle");
-      return;
-    }
-    let page: Page;
-    try {
-      page = await client.page(path, signal);
-    } catch (err) {
-      if ((err as { status?: number }).status === 404) {
-        if (!signal.aborted) this.showMessage("This note is not in the mirror yet.", "idle");
-        return;
-      }
-      throw err;
-    }
-    if (signal.aborted) return;
-    this.render(page);
+    const page = await this.forActiveNote(signal, "Open a note to see what vaultsync knows about it.",
+      (path) => client.page(path, signal));
+    if (page !== null) this.render(page);
   }
 
   private render(page: Page): void {
@@ -225,23 +232,9 @@ export class GraphView extends BackendView {
   }
 
   protected async show(client: Client, signal: AbortSignal): Promise<void> {
-    const path = this.host.activePath();
-    if (path === null) {
-      this.showMessage("Open a note to see its neighbourhood.", "idle");
-      return;
-    }
-    let graph: Graph;
-    try {
-      graph = await client.localGraph(path, signal);
-    } catch (err) {
-      if ((err as { status?: number }).status === 404) {
-        if (!signal.aborted) this.showMessage("This note is not in the mirror yet.", "idle");
-        return;
-      }
-      throw err;
-    }
-    if (signal.aborted) return;
-    this.draw(graph);
+    const graph = await this.forActiveNote(signal, "Open a note to see its neighbourhood.",
+      (path) => client.localGraph(path, signal));
+    if (graph !== null) this.draw(graph);
   }
 
   /** The note in the middle, its neighbours on a circle, sized by PageRank. */

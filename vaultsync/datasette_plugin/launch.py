@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import Config
-from ..sync import ProgressCallback
+from ..sync import ProgressCallback, SyncReport
 
 DEFAULT_PORT = 8001
 HOST = "127.0.0.1"
@@ -62,17 +62,17 @@ def datasette_installed() -> bool:
 
 
 def ensure_mirror(config: Config, *, workers: int | None = None,
-                  progress: ProgressCallback | None = None) -> str | None:
-    """Sync once when the mirror was never synced (Vault.prepare), and make the graph
-    metrics current (the canned queries show them); returns the sync summary, or None
-    when the mirror was used as it is."""
+                  progress: ProgressCallback | None = None) -> SyncReport | None:
+    """Check the mirror and sync once when it was never synced (Vault.prepare), and
+    make the graph metrics current (the canned queries show them); returns that sync's
+    report, or None when the mirror was used as it is."""
     from ..vault import Vault
 
     vault = Vault(config=config)
     first = vault.prepare(workers=workers, progress=progress).first_sync
     with vault.connection() as conn:
         vault.current_metrics(conn)
-    return None if first is None else first.summary()
+    return first
 
 
 def database_name(config: Config) -> str:

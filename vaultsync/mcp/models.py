@@ -30,13 +30,18 @@ class SearchHit(BaseModel):
     match: Literal["name", "text"] = Field(
         description="name: the title, an alias or the path contains the query; "
                     "text: full-text match")
-    snippet: str = Field(description="text around the match, matched words in **bold**")
+    snippet: str = Field(description="text around the match, matched words between ⟦ and "
+                                     "⟧ (marks Markdown never uses)")
+    score: float = Field(description="what hits are ordered by, highest first")
+    why: str = Field(description="why it ranked: how a title or alias matched, whether the "
+                                 "text holds every word, its PageRank and citations")
 
 
 class SearchResult(BaseModel):
     query: str
-    results: list[SearchHit] = Field(description="title and alias matches first, then "
-                                                 "full-text matches by relevance")
+    results: list[SearchHit] = Field(description="best first: a title or alias that is "
+                                                 "the query, then full-text relevance, the "
+                                                 "graph (PageRank, citations) breaking ties")
     truncated: Truncated = _truncated()
 
 
@@ -58,7 +63,8 @@ class UnresolvedLink(BaseModel):
 
 
 class Backlink(BaseModel):
-    path: str = Field(description="the page the link is written in, or a canvas that shows this page")
+    path: str = Field(description="the page the link is written in, or a canvas that "
+                                  "shows this page")
     title: str
     line: int | None = Field(description="line of the link in that page")
 
@@ -224,3 +230,72 @@ class Status(BaseModel):
                                                   "the graph")
     metrics_computed_at: str | None
     summary: str = Field(description="the above in one sentence")
+
+
+# --- changes ----------------------------------------------------------------------------
+
+class RenamedRef(PageRef):
+    old_path: str = Field(description="the path the page had before")
+
+
+class Changes(BaseModel):
+    cursor: int = Field(description="pass this as `cursor` next time to get only what "
+                                    "changed after this answer")
+    since_cursor: int | None
+    since: str | None
+    batches: int = Field(description="committed batches (syncs, daemon batches) read")
+    first_at: str | None
+    last_at: str | None
+    complete: bool = Field(description="False: the log (its last 1,000 batches) no longer "
+                                       "reaches back to the cursor or time; see notes")
+    oldest_cursor: int = Field(description="the oldest cursor answered completely")
+    exact: bool = Field(description="False: a batch mixed kinds of change, so a page's "
+                                    "kind was worked out (see notes)")
+    notes: list[str]
+    added: list[PageRef]
+    edited: list[PageRef]
+    renamed: list[RenamedRef]
+    removed: list[PageRef] = Field(description="pages gone; title is the file name")
+    truncated: Truncated = _truncated()
+
+
+# --- unlinked mentions ------------------------------------------------------------------
+
+class MentionHit(BaseModel):
+    path: str = Field(description="the page whose text names the page without linking")
+    title: str
+    line: int | None = Field(description="line in that page's file")
+    name: str = Field(description="the title or alias it names")
+    text: str = Field(description="the words as written")
+    snippet: str = Field(description="the line around it, the mention between ⟦ and ⟧")
+
+
+class UnlinkedMentions(BaseModel):
+    path: str
+    title: str
+    names: list[str] = Field(description="the title and aliases looked for")
+    total: int
+    pages: int = Field(description="pages holding the mentions")
+    mentions: list[MentionHit] = Field(description="pages with most mentions first")
+    truncated: Truncated = _truncated()
+
+
+# --- related pages ----------------------------------------------------------------------
+
+class RelatedHit(BaseModel):
+    path: str
+    title: str
+    kind: str | None
+    is_source: bool
+    score: float = Field(description="Adamic-Adar over shared neighbours, plus 1 per "
+                                     "shared source; higher is closer")
+    shared_sources: list[str] = Field(description="source pages citing both")
+    shared_neighbours: list[str] = Field(description="pages linked with both, either way")
+    reason: str = Field(description="why, in words")
+
+
+class Related(BaseModel):
+    path: str
+    title: str
+    related: list[RelatedHit] = Field(description="pages not linked either way, best first")
+    truncated: Truncated = _truncated()

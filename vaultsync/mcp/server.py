@@ -18,14 +18,25 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    InputRequiredResult,
+    SubscribeRequestParams,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+from pydantic import ValidationError
 from starlette.routing import Route
 
 from .. import __version__, read
 from ..config import Config
 from ..platform import stop_signals
+from .live import Notifier
 from .tools import Vault, VaultTools, compact_schema
 
 if TYPE_CHECKING:
@@ -40,8 +51,13 @@ metrics (PageRank, communities). Everything is read-only. Start with `search` (w
 `report` (central, orphans, wanted, summary, ...); `get_page` takes a path or a link as \
 written ([[Name]]) and gives backlinks, sources and metrics; `neighbors` walks the link \
 graph up to 3 links away; `query` runs read-only SQL (schema: the resource \
-vault://schema); `status` says whether the mirror is live. Answers are bounded: \
-`truncated` says what was left out."""
+vault://schema); `status` says whether the mirror is live; `changes` says what changed \
+since a cursor it gives you; `unlinked_mentions` finds pages that name a page without \
+linking to it, and `related` the pages the graph suggests linking (shared sources, \
+shared neighbours). Subscribe to vault://page/{path} (subscriptions/listen, or \
+resources/subscribe) to hear when a page changes, and to the resource list to hear \
+when pages are added, removed or renamed. Answers are bounded: `truncated` says what \
+was left out."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
@@ -58,23 +74,115 @@ page_id, source_id, target_id and source_page_id refer to pages.id. Tables and v
 {schema}"""
 
 
-def build_server(vault: Vault) -> MCPServer:
-    """The MCP server for one mirror: six read-only tools and two resources."""
+class VaultServer(MCPServer):
+    """MCPServer whose tool errors are one sentence in vaultsync's words: what was wrong
+    and the valid choices, without the SDK's prefix or pydantic's report and URL."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None
+                        ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            tool = self._tool_manager.get_tool(name)
+            if tool is None:
+                names = ", ".join(t.name for t in self._tool_manager.list_tools())
+                raise ToolError(f"there is no tool named {name!r}; the tools are {names}"
+                                ) from None
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(argument_errors(name, exc.__cause__, tool.parameters)
+                                ) from None
+            text = str(exc).removeprefix(f"Error executing tool {name}: ")
+            raise ToolError(text) from None
+
+
+def argument_errors(tool: str, exc: ValidationError, schema: dict[str, Any]) -> str:
+    """Pydantic's errors for a tool's arguments as one sentence naming what is valid."""
+    properties = schema.get("properties", {})
+    said: list[str] = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "the arguments"
+        spec = properties.get(str(error["loc"][0]) if error["loc"] else "", {})
+        given = error.get("input")
+        choices = _choices(spec)
+        if error["type"] == "missing":
+            said.append(f"{field} is required")
+        elif error["type"] == "extra_forbidden":
+            said.append(f"{tool} takes no argument {field}; it takes "
+                        f"{', '.join(properties) or 'none'}")
+        elif tool == "report" and field == "name":
+            said.append(f"there is no report named {given!r}; choose one of {choices}")
+        elif choices:
+            said.append(f"{field} must be one of {choices}, not {given!r}")
+        elif "minimum" in _bounds(spec) or "maximum" in _bounds(spec):
+            low, high = _bounds(spec).get("minimum"), _bounds(spec).get("maximum")
+            span = (f"from {low:,} to {high:,}" if low is not None and high is not None
+                    else f"at least {low:,}" if low is not None else f"at most {high:,}")
+            said.append(f"{field} must be a whole number {span}, not {given!r}")
+        else:
+            kind = _bounds(spec).get("type", "a value of another type")
+            said.append(f"{field} must be {kind}, not {given!r}")
+    return f"{tool}: " + "; ".join(dict.fromkeys(said))
+
+
+def _bounds(spec: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an argument, looking inside `anyOf` (an optional argument)."""
+    for option in spec.get("anyOf", [spec]):
+        if option.get("type") != "null":
+            return dict(option)
+    return spec
+
+
+def _choices(spec: dict[str, Any]) -> str:
+    values = _bounds(spec).get("enum") or []
+    return ", ".join(str(v) for v in values)
+
+
+def build_server(vault: Vault, *, notifier: Notifier | None = None) -> MCPServer:
+    """The MCP server for one mirror: read-only tools, two resources, and notifications
+    when pages change (see live.py) while it runs."""
+    bus = InMemorySubscriptionBus() if notifier is None else notifier.bus
+    live = notifier or Notifier(vault.config.db, bus)
     # MCPServer sets up the root logger (a Rich handler on stderr); vaultsync's front
     # ends set up their own logging, so put the root logger back as it was.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        server: MCPServer = MCPServer("vaultsync", title="vaultsync", version=__version__,
-                                      instructions=INSTRUCTIONS)
+        server: MCPServer = VaultServer("vaultsync", title="vaultsync", version=__version__,
+                                      instructions=INSTRUCTIONS, subscriptions=bus,
+                                      lifespan=lambda _: live.running(),
+                                      middleware=[live.observe])
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+    server.notifier = live  # type: ignore[attr-defined]
+    # Clients of protocols before 2026-07-28 subscribe with resources/subscribe and
+    # learn of list changes when the server says it sends them; MCPServer registers
+    # neither (it serves subscriptions/listen), so they are added to its low-level
+    # server here.
+    lowlevel = server._lowlevel_server
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams,
+                                 live.subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams,
+                                 live.unsubscribe)
+    options = lowlevel.create_initialization_options
+
+    def initialization_options(notification_options: NotificationOptions | None = None,
+                               *args: Any, **kwargs: Any) -> Any:
+        return options(notification_options or NotificationOptions(resources_changed=True),
+                       *args, **kwargs)
+
+    lowlevel.create_initialization_options = initialization_options  # type: ignore[method-assign]
     tools = VaultTools(vault)
     titles = {"search": "Search the vault", "get_page": "Read a page and its links",
               "neighbors": "Local link graph of a page", "report": "A vault report",
-              "query": "Read-only SQL over the mirror", "status": "Is the mirror live?"}
-    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status):
+              "query": "Read-only SQL over the mirror", "status": "Is the mirror live?",
+              "changes": "What changed since a cursor or time",
+              "unlinked_mentions": "Pages that name a page without linking to it",
+              "related": "Pages that likely deserve a link"}
+    for fn in (tools.search, tools.get_page, tools.neighbors, tools.status, tools.changes,
+               tools.unlinked_mentions, tools.related):
         server.add_tool(fn, title=titles[fn.__name__], annotations=READ_ONLY,
                         structured_output=True)
     server.add_tool(tools.report, title=titles["report"], annotations=READ_ONLY,
@@ -148,7 +256,7 @@ def serve_stdio(config: Config, *, watch: bool, say: Callable[[str], None],
         say(f"vaultsync mcp: first sync of {config.vault} into {config.db}")
     liveness = FrontDoor(config=config).prepare(watch=watch, progress=progress)
     if liveness.first_sync is not None:
-        say(liveness.first_sync.summary())
+        say("\n".join([liveness.first_sync.summary(), *liveness.first_sync.warnings]))
     vault = Vault(config, MetricsOnDemand(config.db), in_process=liveness.in_process)
     server = build_server(vault)
     stop = threading.Event()

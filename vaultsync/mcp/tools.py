@@ -22,13 +22,16 @@ from .. import read
 from ..config import Config
 from ..lock import read_lock_state
 from ..render import TITLES
+from ..vault import find_page
 from .models import (
     Backlink,
+    Changes,
     Citations,
     Daemon,
     Edge,
     Flags,
     Heading,
+    MentionHit,
     Metrics,
     Neighbourhood,
     Node,
@@ -36,10 +39,14 @@ from .models import (
     Page,
     PageRef,
     QueryAnswer,
+    Related,
+    RelatedHit,
+    RenamedRef,
     Report,
     SearchHit,
     SearchResult,
     Status,
+    UnlinkedMentions,
     UnresolvedLink,
 )
 
@@ -105,7 +112,7 @@ def _answers(tool: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return tool(*args, **kwargs)
-        except (read.BadRequest, read.NotFound) as exc:
+        except (read.BadRequest, read.NotFound, read.MirrorMissing) as exc:
             raise ToolError(str(exc.args[0]) if exc.args else str(exc)) from None
         except sqlite3.OperationalError as exc:
             raise ToolError(f"mirror database error: {exc}") from None
@@ -137,8 +144,11 @@ _MARK = re.compile(r"</?mark>")
 
 
 def _plain_snippet(snippet_html: str) -> str:
-    """The API's HTML snippet (text escaped, hits in <mark>) as plain text, hits in **."""
-    return html.unescape(_MARK.sub("**", snippet_html))
+    """The API's HTML snippet (text escaped, hits in <mark>) as plain text, hits between
+    ⟦ and ⟧: marks no Markdown uses, so a hit is never taken for the page's own bold."""
+    marked = _MARK.sub(lambda m: "\u27e7" if m.group().startswith("</") else "\u27e6",
+                       snippet_html)
+    return html.unescape(marked)
 
 
 class VaultTools:
@@ -152,9 +162,12 @@ class VaultTools:
     @_answers
     def search(self, query: str,
                limit: Annotated[int, Field(ge=1, le=50)] = 10) -> SearchResult:
-        """Find pages by title, alias, path or full text (SQLite FTS5, words matched as
-        typed, the last one as a prefix). Each hit has the page's path, title and a
-        snippet; pass the path to get_page."""
+        """Find pages as a person would rank them: a title or alias that is the query
+        (or starts with it, or holds its words) first, then full-text relevance (SQLite
+        FTS5 bm25; pages holding every word ahead; the last word a prefix), with the
+        graph (PageRank, citations by sources) breaking near-ties. Each hit has the
+        page's path, title, a snippet with matches between ⟦ and ⟧, its score and why
+        it ranked; pass the path to get_page."""
         if not query.strip():
             raise read.BadRequest("query is required: some words to look for")
         with self.vault.connection() as conn:
@@ -165,7 +178,9 @@ class VaultTools:
                              "(raise limit, up to 50, or add words)")
         return SearchResult(query=query.strip(), truncated=truncated, results=[
             SearchHit(path=hit["path"], title=hit["title"], kind=hit["kind"],
-                      match=hit["match"], snippet=_plain_snippet(hit["snippet"]))
+                      match=hit["match"], snippet=_plain_snippet(hit["snippet"]),
+                      score=hit.get("score", 0.0),
+                      why=hit["why"]["summary"] if "why" in hit else "")
             for hit in found[:limit]])
 
     # --- get_page -------------------------------------------------------------------------
@@ -177,11 +192,13 @@ class VaultTools:
         frontmatter, the source pages that cite it (citation count, single-source
         flag), outgoing links, backlinks and unresolved links (with lines), headings,
         graph metrics (PageRank and its rank, degrees, community, betweenness) and
-        flags (orphan, dead end, isolated). `path` is a vault path (`.md` optional) or
-        a link as written in a page (`[[Name]]`, `Name`), resolved by Obsidian's rules.
-        The body comes with include_body, cut to max_chars characters."""
+        flags (orphan, dead end, isolated). `path` is what a person would type: a vault
+        path (`.md` optional), a title, an alias, or a link as written in a page
+        (`[[Name]]`, `[[Name#Heading|shown]]`, `Name`), resolved by Obsidian's rules;
+        only when two pages have that title or alias does the error name both. The
+        body comes with include_body, cut to max_chars characters."""
         with self.vault.connection() as conn:
-            found = read.find_page(conn, path)
+            found = find_page(conn, path)
             self.vault.current_metrics(conn)
             data = read.page(conn, found["path"], body=True)
             current = read.metrics_state(conn).core_current
@@ -251,10 +268,10 @@ class VaultTools:
         into them ("in": backlinks) or both, as nodes and the links between them as
         edges. Nearest pages first, and among equally near ones the most central
         (PageRank) first; `limit` caps the nodes (and edges at twice that, those
-        between the nearest and most central pages first). `path` is a vault path or a link as
-        written (`[[Name]]`)."""
+        between the nearest and most central pages first). `path` is a vault path, a
+        title, an alias or a link as written (`[[Name]]`)."""
         with self.vault.connection() as conn:
-            found = read.find_page(conn, path)
+            found = find_page(conn, path)
             self.vault.current_metrics(conn)
             local = read.neighbours(conn, found["path"], depth=depth, direction=direction,
                                     limit=limit)
@@ -299,7 +316,7 @@ class VaultTools:
         with self.vault.connection() as conn:
             self.vault.current_metrics(conn)
             report = read.run_report(conn, name, kind=kind, limit=limit)
-        truncated: list[str] = []
+        truncated: list[str] = list(report.notes)
         title = TITLES[name]
         if report.summary is not None:
             summary = _bounded(dict(report.summary), items=limit)
@@ -346,6 +363,78 @@ class VaultTools:
                              "characters")
         return QueryAnswer(columns=result["columns"], rows=rows, more_rows=more,
                            truncated=truncated)
+
+    # --- changes ------------------------------------------------------------------------
+
+    @_answers
+    def changes(self, cursor: Annotated[int | None, Field(ge=0)] = None,
+                since: str | None = None,
+                limit: Annotated[int, Field(ge=1, le=1000)] = 200) -> Changes:
+        """What changed in the vault since `cursor` (the `cursor` of an earlier answer)
+        or since `since` (a UTC time, e.g. 2026-12-07T10:00:00Z); with neither, over the
+        whole log. Pages added, edited, renamed (with the old path) and removed, each
+        with its title, and a new `cursor` to pass next time. From the mirror's log of
+        committed batches, which keeps the last 1,000: `complete` is False, with a
+        note, when the cursor or time is older. `limit` caps each list."""
+        data = self.vault.front_door.changes(cursor=cursor, since=since)
+        truncated: list[str] = []
+        hint = "raise limit, up to 1000, or ask more often"
+        return Changes(
+            cursor=data["cursor"], since_cursor=data["since_cursor"], since=data["since"],
+            batches=data["batches"], first_at=data["first_at"], last_at=data["last_at"],
+            complete=data["complete"], oldest_cursor=data["oldest_cursor"],
+            exact=data["exact"], notes=data["notes"],
+            added=[PageRef(**p) for p in _cut(data["added"], limit, "added", truncated,
+                                              hint)],
+            edited=[PageRef(**p) for p in _cut(data["edited"], limit, "edited", truncated,
+                                               hint)],
+            renamed=[RenamedRef(**p) for p in _cut(data["renamed"], limit, "renamed",
+                                                   truncated, hint)],
+            removed=[PageRef(**p) for p in _cut(data["removed"], limit, "removed",
+                                                truncated, hint)],
+            truncated=truncated)
+
+    # --- unlinked mentions ----------------------------------------------------------------
+
+    @_answers
+    def unlinked_mentions(self, path: str,
+                          limit: Annotated[int, Field(ge=1, le=200)] = 30
+                          ) -> UnlinkedMentions:
+        """Pages that name this page without linking to it, as Obsidian's backlinks
+        pane lists "unlinked mentions": its title or an alias, as whole words in any
+        case, outside code, math, comments and links; not in pages that already link
+        to it, nor in the page itself. Each mention has the page, line and a snippet
+        with the mention between ⟦ and ⟧. Good candidates for a new link. `path` is
+        what a person types: a path, title, alias or [[link]]."""
+        data = self.vault.front_door.unlinked_mentions(path, limit=limit)
+        truncated: list[str] = []
+        if data["total"] > len(data["mentions"]) or not data["complete"]:
+            more = "" if data["complete"] else " or more"
+            truncated.append(f"mentions: showing {len(data['mentions']):,} of "
+                             f"{data['total']:,}{more} (raise limit, up to 200)")
+        return UnlinkedMentions(
+            path=data["path"], title=data["title"], names=data["names"],
+            total=data["total"], pages=data["pages"], truncated=truncated,
+            mentions=[MentionHit(path=m["path"], title=m["title"], line=m["line"],
+                                 name=m["name"], text=m["text"], snippet=m["snippet"])
+                      for m in data["mentions"]])
+
+    # --- related pages --------------------------------------------------------------------
+
+    @_answers
+    def related(self, path: str, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> Related:
+        """Pages likely to deserve a link from or to this one, by the graph: pages
+        neither linked to nor from it that are cited by the same source pages, or
+        linked with the same pages (Adamic-Adar: a shared niche page counts more than a
+        shared hub). Best first, each with the reason in words ("both cited by 2 of the
+        same sources: ..."). `path` is a path, title, alias or [[link]]."""
+        data = self.vault.front_door.related(path, limit=limit)
+        shown = [RelatedHit(path=r["path"], title=r["title"], kind=r["kind"],
+                            is_source=r["is_source"], score=r["score"],
+                            shared_sources=r["shared_sources"][:LIST_LIMIT],
+                            shared_neighbours=r["shared_neighbours"][:LIST_LIMIT],
+                            reason=r["reason"]) for r in data["related"]]
+        return Related(path=data["path"], title=data["title"], related=shown)
 
     # --- status ---------------------------------------------------------------------------
 

@@ -6,12 +6,24 @@ one function each, so they answer them the same way. Every function takes an ope
 `sqlite3.Connection` (`mirror.connect(db, readonly=True)`, or `open_mirror(db)`).
 
 Modules: base (errors, rows, snapshots), status (meta, the metrics' freshness, the
-daemon, counts), pages (one page, nodes, search), graph (the graph and local graphs,
-arrays for the metrics), reports, sql (the public schema and read-only SQL).
+daemon, counts), pages (one page, nodes, search), network (the graph and local graphs,
+arrays for the metrics), reports, formats (answers as rows, JSON, CSV, Markdown, a
+DataFrame), sql (the public schema and read-only SQL), changelog (what changed since a
+cursor, from sync_log), mentions (unlinked mentions), suggestions (pages that may deserve a
+link).
 """
 
 from ..mirror import chunks, marks
 from . import answers
+from .answers import (
+    ChangedPage,
+    Changes,
+    Mention,
+    RelatedPage,
+    RelatedPages,
+    RenamedPage,
+    UnlinkedMentions,
+)
 from .base import (
     BadRequest,
     MirrorMissing,
@@ -21,7 +33,10 @@ from .base import (
     rows,
     snapshot,
 )
-from .graph import (
+from .changelog import changes
+from .formats import to_csv, to_dataframe, to_json, to_rows
+from .mentions import unlinked_mentions, vault_mentions
+from .network import (
     DIRECTIONS,
     INCLUDE_OPTIONS,
     MAX_DEPTH,
@@ -90,9 +105,13 @@ from .status import (
     mirror_status,
     pid_alive,
 )
+from .suggestions import related
 
 __all__ = [
-    "answers",
+    "answers", "to_csv", "to_dataframe", "to_json", "to_rows",
+    "ChangedPage", "Changes", "RenamedPage", "changes",
+    "Mention", "UnlinkedMentions", "unlinked_mentions", "vault_mentions",
+    "RelatedPage", "RelatedPages", "related",
     "DIRECTIONS", "INCLUDE_OPTIONS", "INTERNAL_COLUMNS", "INTERNAL_TABLES", "MAX_DEPTH",
     "MAX_VALUE_BYTES",
     "REPORTS", "REPORT_NAMES", "TABLE_NOTES", "Column", "Counts", "ReportSpec",

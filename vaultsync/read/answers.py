@@ -145,6 +145,22 @@ class Page(TypedDict):
 # --- search -----------------------------------------------------------------------------
 
 
+class SearchWhy(TypedDict):
+    """Why a search hit ranked where it did: its score is name_score + text_score
+    (+1 when the text holds every word) + graph_score."""
+
+    fields: list[str]  # what matched: title, alias, path, text
+    name: str | None  # how a title or alias matched ("title exact", "alias holds every word")
+    name_score: float
+    text_score: float  # bm25 relative to the best text match, times 3
+    bm25: float | None  # FTS5's bm25 (lower is better), titles weighted 8x
+    all_words: bool  # the text holds every word of the query
+    pagerank: float | None
+    citations: int  # source pages citing it
+    graph_score: float  # PageRank relative to the top page, and citations (up to 5)
+    summary: str  # the same, in words
+
+
 class SearchHit(TypedDict):
     path: str
     title: str
@@ -153,6 +169,8 @@ class SearchHit(TypedDict):
     alias: NotRequired[str | None]
     snippet: str  # HTML: escaped text, hits in <mark>
     rank: NotRequired[float | None]
+    score: NotRequired[float]  # what the hits are ordered by, highest first
+    why: NotRequired[SearchWhy]
 
 
 class SearchResult(TypedDict):
@@ -322,3 +340,87 @@ class Status(TypedDict):
     last_batch: Batch | None
     counts: StatusCounts
     metrics: MetricsFreshness
+
+
+# --- what changed ---------------------------------------------------------------------
+
+
+class ChangedPage(TypedDict):
+    path: str
+    title: str  # a removed page's title is its file name, as a link to it would say
+
+
+class RenamedPage(ChangedPage):
+    old_path: str
+
+
+class Changes(TypedDict):
+    """`Vault.changes()`: the net change of the vault's pages since a cursor or time."""
+
+    cursor: int  # the last batch read: pass it as `cursor` next time
+    since_cursor: int | None
+    since: str | None
+    batches: int  # batches read
+    first_at: str | None  # the first and last batch read
+    last_at: str | None
+    complete: bool  # False: the log no longer holds every batch since then
+    oldest_cursor: int  # the oldest cursor the log still answers exactly
+    exact: bool  # False: some page's kind of change was worked out, not recorded
+    notes: list[str]
+    added: list[ChangedPage]
+    edited: list[ChangedPage]
+    renamed: list[RenamedPage]
+    removed: list[ChangedPage]
+
+
+# --- unlinked mentions ------------------------------------------------------------------
+
+
+class Mention(TypedDict):
+    """One place where a page names another without linking to it."""
+
+    path: str  # the page whose text holds the mention
+    title: str
+    line: int | None  # its line in the file (None: not known)
+    target_path: str  # the page it names
+    target_title: str
+    name: str  # the title or alias it names
+    text: str  # the words as written
+    snippet: str  # the line around it, the mention between ⟦ and ⟧
+
+
+class UnlinkedMentions(TypedDict):
+    """`Vault.unlinked_mentions(page)`."""
+
+    path: str
+    title: str
+    names: list[str]  # the title and aliases looked for
+    total: int  # mentions found
+    pages: int  # pages holding them
+    mentions: list[Mention]  # the pages with most mentions first, up to the limit
+    complete: bool  # False: reading stopped at the limit; more pages may mention it
+
+
+# --- related pages ----------------------------------------------------------------------
+
+
+class RelatedPage(TypedDict):
+    """A page likely to deserve a link, with why."""
+
+    path: str
+    title: str
+    kind: str | None
+    is_source: bool
+    score: float  # adamic_adar + 1 per shared source
+    adamic_adar: float  # sum over shared neighbours of 1 / log(their degree)
+    shared_sources: list[str]  # source pages citing both
+    shared_neighbours: list[str]  # pages linked with both (either way)
+    reason: str  # the same, in words
+
+
+class RelatedPages(TypedDict):
+    """`Vault.related(page)`: pages neither linked to nor from it, best first."""
+
+    path: str
+    title: str
+    related: list[RelatedPage]

@@ -322,50 +322,167 @@ def _snippet_html(text: str) -> str:
     return escaped.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
 
 
+# How much each signal weighs in a hit's score (see `search`).
+NAME_EXACT, NAME_PREFIX, NAME_WORDS, PATH_MATCH = 10.0, 5.0, 4.0, 1.5
+TEXT_WEIGHT, ALL_WORDS, PAGERANK_WEIGHT, CITATION_WEIGHT = 3.0, 1.0, 1.0, 0.5
+TEXT_CANDIDATES = 100  # pages the full-text index proposes, by bm25
+NAME_CANDIDATES = 200  # title and alias rows looked at, the closest names first
+_WORDS = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORDS.findall(text)]
+
+
+def _any_word_query(words: list[str]) -> str:
+    """FTS5 query for pages holding any of `words` (each quoted; the last a prefix)."""
+    parts = ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words)]
+    if parts:
+        parts[-1] += "*"
+    return " OR ".join(parts)
+
+
+def _name_score(query: str, q_words: list[str], name: str) -> tuple[float, str]:
+    """How well a title or alias answers the query, and in which way."""
+    n_words = _words(name)
+    if not n_words:
+        return 0.0, ""
+    if n_words == q_words or name.casefold() == query.casefold():
+        return NAME_EXACT, "exact"
+    if n_words[:len(q_words)] == q_words:
+        return NAME_PREFIX, "starts with the query"
+    if set(q_words) <= set(n_words):
+        return NAME_WORDS, "holds every word"
+    return 0.0, ""
+
+
 def search(conn: sqlite3.Connection, q: str, *, limit: int = 20) -> SearchResult:
-    """Pages whose title, alias or path names `q` first, then full-text matches (FTS5,
-    bm25 with titles weighted 8x). `snippet` is HTML: the text escaped, hits in <mark>."""
+    """Pages ranked as a person would: a title or alias that is the query (or starts
+    with it, or holds its words) first, then full-text relevance (FTS5 bm25, titles
+    weighted 8x, pages holding every word ahead), with the graph breaking near-ties
+    (PageRank, how many sources cite the page). Each hit says why it ranked (`why`:
+    the fields matched and the figures) and its `score`. `snippet` is HTML: the text
+    escaped, hits in <mark>."""
     q = q.strip()
     if not q:
         raise BadRequest("q is required")
-    results: dict[str, dict[str, Any]] = {}
-    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    for path, title, kind, _exact, alias, body in conn.execute("""
-            SELECT p.path, p.title, p.kind,
-                   CASE WHEN lower(p.title) = lower(:q) OR lower(a.alias) = lower(:q) THEN 0
-                        WHEN lower(p.title) LIKE lower(:q) || '%' THEN 1 ELSE 2 END AS exact,
-                   a.alias, substr(p.body, 1, 400)
-            FROM pages p LEFT JOIN aliases a ON a.page_id = p.id
-                 AND a.alias LIKE :like ESCAPE '\\'
-            WHERE p.title LIKE :like ESCAPE '\\' OR p.path LIKE :like ESCAPE '\\'
-                  OR a.alias IS NOT NULL
-            ORDER BY exact, length(p.title), p.path LIMIT :limit""",
-            {"q": q, "like": like, "limit": limit}):
-        if path in results:
-            continue
-        results[path] = {"path": path, "title": title, "kind": kind, "match": "name",
-                         "alias": alias, "snippet": _snippet_html(_excerpt(body, 160)),
-                         "rank": None}
+    q_words = _words(q)
     query = fts_query(q)
-    if query and len(results) < limit:
+    candidates: dict[int, dict[str, Any]] = {}
+
+    def hit(pid: int) -> dict[str, Any]:
+        return candidates.setdefault(pid, {"name": 0.0, "fields": set(), "bm25": None,
+                                           "name_how": "", "alias": None, "snippet": None,
+                                           "all_words": False})
+
+    # Names: titles, aliases and paths holding the query's text (the full-text index
+    # below finds titles holding its words); how well each name fits is scored below.
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    for (pid,) in conn.execute("""
+            SELECT DISTINCT p.id FROM pages p LEFT JOIN aliases a ON a.page_id = p.id
+            WHERE p.title LIKE :like ESCAPE '\\' OR p.path LIKE :like ESCAPE '\\'
+               OR a.alias LIKE :like ESCAPE '\\'
+            ORDER BY lower(p.title) = lower(:q) OR lower(a.alias) = lower(:q) DESC,
+                     length(p.title), p.path
+            LIMIT :n""", {"like": like, "q": q, "n": NAME_CANDIDATES}):
+        hit(pid)
+
+    # Full text: every word (the AND query), then any word, by bm25.
+    any_words = _any_word_query(q_words)
+    for fts, all_words in ((query, True), (any_words, False)):
+        if not fts:
+            continue
         try:
             rows = conn.execute("""
-                SELECT p.path, p.title, p.kind,
-                       snippet(pages_fts, -1, char(2), char(3), '…', 12),
-                       bm25(pages_fts, 8.0, 1.0) AS rank
-                FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid
-                WHERE pages_fts MATCH ? ORDER BY rank LIMIT ?""",
-                (query, limit)).fetchall()
+                SELECT rowid, bm25(pages_fts, 8.0, 1.0) AS rank
+                FROM pages_fts WHERE pages_fts MATCH ? ORDER BY rank LIMIT ?""",
+                (fts, TEXT_CANDIDATES)).fetchall()
         except sqlite3.OperationalError as exc:
             raise BadRequest(f"cannot search for {q!r}: {exc}") from None
-        for path, title, kind, snip, rank in rows:
-            if path in results:
-                results[path]["snippet"] = _snippet_html(snip)
-                results[path]["rank"] = rank
-                continue
-            if len(results) >= limit:
-                break
-            results[path] = {"path": path, "title": title, "kind": kind, "match": "text",
-                             "alias": None, "snippet": _snippet_html(snip), "rank": rank}
-    return cast(SearchResult, {"query": q, "fts_query": query,
-                               "results": list(results.values())[:limit]})
+        for pid, rank in rows:
+            h = hit(pid)
+            if h["bm25"] is None:
+                h["bm25"], h["snippet"] = rank, fts  # the query its snippet is made with
+                h["all_words"] = all_words
+                h["fields"].add("text")
+    if not candidates:
+        return cast(SearchResult, {"query": q, "fts_query": query, "results": []})
+
+    ids = list(candidates)
+    facts: dict[int, tuple[str, str, str | None, float | None, int]] = {}
+    for chunk in chunks(ids):
+        for pid, path, title, kind, pagerank, cited in conn.execute(f"""
+                SELECT p.id, p.path, p.title, p.kind, m.pagerank,
+                       (SELECT count(*) FROM citations c WHERE c.page_id = p.id)
+                FROM pages p LEFT JOIN page_metrics m ON m.page_id = p.id
+                WHERE p.id IN ({marks(chunk)})""", chunk):
+            facts[pid] = (path, title, kind, pagerank, cited)
+    aliases: dict[int, list[str]] = {}
+    for chunk in chunks(ids):
+        for pid, alias in conn.execute(
+                f"SELECT page_id, alias FROM aliases WHERE page_id IN ({marks(chunk)})", chunk):
+            aliases.setdefault(pid, []).append(alias)
+    for pid, h in candidates.items():
+        path, title = facts[pid][0], facts[pid][1]
+        score, how = _name_score(q, q_words, title)
+        if score:
+            h["name"], h["name_how"] = score, f"title {how}"
+            h["fields"].add("title")
+        for alias in aliases.get(pid, []):
+            a_score, a_how = _name_score(q, q_words, alias)
+            if a_score > h["name"]:
+                h["name"], h["name_how"], h["alias"] = a_score, f"alias {a_how}", alias
+                h["fields"].add("alias")
+        if h["name"] == 0.0 and q.casefold() in path.casefold():
+            h["name"], h["name_how"] = PATH_MATCH, "path holds the query"
+            h["fields"].add("path")
+    best_text = max((-h["bm25"] for h in candidates.values() if h["bm25"] is not None),
+                    default=0.0) or 1.0
+    top_rank = max((f[3] or 0.0 for f in facts.values()), default=0.0) or 1.0
+    scored = []
+    for pid, h in candidates.items():
+        path, title, kind, pagerank, cited = facts[pid]
+        text = TEXT_WEIGHT * (-h["bm25"]) / best_text if h["bm25"] is not None else 0.0
+        graph = PAGERANK_WEIGHT * (pagerank or 0.0) / top_rank + \
+            CITATION_WEIGHT * min(cited, 5) / 5
+        score = h["name"] + text + (ALL_WORDS if h["all_words"] else 0.0) + graph
+        reasons = []
+        if h["name_how"]:
+            reasons.append(h["name_how"] + (f" ({h['alias']})" if h["alias"] else ""))
+        if h["bm25"] is not None:
+            reasons.append("text holds " + ("every word" if h["all_words"] else "some words"))
+        if pagerank:
+            reasons.append(f"PageRank {pagerank:.3g}")
+        if cited:
+            reasons.append(f"cited by {cited} source{'s' if cited != 1 else ''}")
+        scored.append((-score, path, {
+            "path": path, "title": title, "kind": kind,
+            "match": "name" if h["name"] else "text", "alias": h["alias"],
+            "snippet": h["snippet"] or "", "rank": h["bm25"],
+            "score": round(score, 4),
+            "why": {"fields": sorted(h["fields"]), "name": h["name_how"] or None,
+                    "name_score": h["name"], "text_score": round(text, 4),
+                    "bm25": h["bm25"], "all_words": h["all_words"],
+                    "pagerank": pagerank, "citations": cited,
+                    "graph_score": round(graph, 4), "summary": "; ".join(reasons)}}))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    results = [item[2] for item in scored[:limit]]
+    # Snippets only for the hits shown (FTS5's snippet() reads the page's text).
+    by_query: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        if result["rank"] is not None:
+            by_query.setdefault(result["snippet"], []).append(result)
+            result["snippet"] = ""
+        else:  # a name match only: the page's opening words
+            body = conn.execute("SELECT substr(body, 1, 400) FROM pages WHERE path = ?",
+                                (result["path"],)).fetchone()[0]
+            result["snippet"] = _snippet_html(_excerpt(body, 160))
+    for fts, hits in by_query.items():
+        wanted = {h["path"]: h for h in hits}
+        for path, snip in conn.execute(f"""
+                SELECT p.path, snippet(pages_fts, -1, char(2), char(3), '…', 12)
+                FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid
+                WHERE pages_fts MATCH ? AND p.path IN ({marks(list(wanted))})""",
+                [fts, *wanted]):
+            wanted[path]["snippet"] = _snippet_html(snip)
+    return cast(SearchResult, {"query": q, "fts_query": query, "results": results})

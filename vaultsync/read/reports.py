@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI schemas
@@ -21,6 +22,7 @@ from typing_extensions import TypedDict  # pydantic reads it for the OpenAPI sch
 from ..mirror import MetaKey
 from .base import BadRequest
 from .base import rows as query_rows
+from .formats import report_csv, report_markdown, to_dataframe
 from .status import headline_counts, metrics_state
 from .status import meta as read_meta
 
@@ -136,6 +138,16 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
          Column("top", "string[]", "titles of its most central pages")),
         ("community", "size", "title", "path", "sources", "top"), heavy=True,
         canned_query="communities"),
+    ReportSpec(
+        "unlinked-mentions", "Unlinked mentions: pages named without a link",
+        "text that names a page (its title or an alias, whole words) in a page that does "
+        "not link to it (`kind`: of the mentioning page)",
+        (_PATH, _TITLE, _KIND, Column("line", "integer", "line of the mention", nullable=True),
+         Column("target_path", "string", "the page it names"),
+         Column("target_title", "string", "that page's title"),
+         Column("name", "string", "the title or alias it names"),
+         Column("snippet", "string", "the line around it, the mention between ⟦ and ⟧")),
+        ("title", "path", "line", "target_title", "snippet")),
     ReportSpec("summary", "Summary", "the headline counts, every report's count and the "
                "top entries of the main ones", (), (), limit="top", heavy=True),
 )}
@@ -216,6 +228,26 @@ def _broken_anchors(conn: sqlite3.Connection, kind: str | None) -> list[Row]:
         "SELECT b.source_path AS path, b.source_title AS title, p.kind, b.line, b.target, "
         "b.anchor, b.target_path FROM broken_anchors b JOIN pages p ON p.id = b.source_id "
         f"WHERE 1 = 1{where} ORDER BY b.source_path, b.line, b.target, b.anchor"), params)
+
+
+MENTIONS_BUDGET = 120.0  # seconds the unlinked-mentions report reads pages for
+Progress = Callable[[int, int], None]
+
+
+def _unlinked_mentions(conn: sqlite3.Connection, kind: str | None,
+                       progress: Progress | None) -> tuple[list[Row], bool]:
+    from .mentions import vault_mentions
+
+    kinds = None if kind is None else {p for (p,) in conn.execute(
+        "SELECT path FROM pages WHERE kind = ?", (kind,))}
+    found, complete = vault_mentions(conn, budget=MENTIONS_BUDGET, progress=progress,
+                                     only=kinds)
+    page_kind = dict(conn.execute("SELECT path, kind FROM pages"))
+    rows: list[Row] = [{"path": m["path"], "title": m["title"], "kind": page_kind[m["path"]],
+                        "line": m["line"], "target_path": m["target_path"],
+                        "target_title": m["target_title"], "name": m["name"],
+                        "snippet": m["snippet"]} for m in found]
+    return rows, complete
 
 
 def _communities(conn: sqlite3.Connection, kind: str | None, top: int = 5) -> list[Row]:
@@ -307,10 +339,11 @@ def check_kind(conn: sqlite3.Connection, kind: str) -> None:
     raise BadRequest(f"no page has kind {kind!r}; {known}")
 
 
-def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
-                ) -> list[Row]:
+def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None,
+                progress: Progress | None = None) -> list[Row]:
     """Every row of the list report `name` (any but `summary`); `kind` keeps pages of
-    that kind (central: any kind, sources included)."""
+    that kind (central: any kind, sources included). `progress(done, total)` hears of
+    a report that reads every page (unlinked-mentions)."""
     if name == "wanted":
         if kind is not None:
             raise BadRequest("--kind does not apply to the wanted report: its targets "
@@ -324,6 +357,8 @@ def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
         rows = _communities(conn, kind)
     elif name == "broken-anchors":
         rows = _broken_anchors(conn, kind)
+    elif name == "unlinked-mentions":
+        rows = _unlinked_mentions(conn, kind, progress)[0]
     else:
         rows = _page_list(conn, name, kind)
         for row in rows:
@@ -332,7 +367,7 @@ def report_rows(conn: sqlite3.Connection, name: str, *, kind: str | None = None
 
 
 def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
-               kind: str | None = None) -> Report:
+               kind: str | None = None, progress: Progress | None = None) -> Report:
     """Report `name`. Reads only. `limit` None or 0 means every row (summary: the number
     of top entries, default 10); `kind` keeps pages of that kind. BadRequest names what
     exists when `name` or `kind` is unknown."""
@@ -342,8 +377,18 @@ def run_report(conn: sqlite3.Connection, name: str, *, limit: int | None = None,
         check_kind(conn, kind)
     if name == "summary":
         return Report(name, [], 0, summary(conn, limit, kind))
-    rows = report_rows(conn, name, kind=kind)
-    return Report(name, _limit(rows, limit), len(rows))
+    notes = []
+    if name == "unlinked-mentions":  # reads every page, for a bounded time
+        rows, complete = _unlinked_mentions(conn, kind, progress)
+        rows = [_ordered(r) for r in rows]
+    else:
+        rows, complete = report_rows(conn, name, kind=kind), True
+    if not complete:
+        notes.append(f"stopped after {MENTIONS_BUDGET:g} s: the rows are those of the "
+                     "pages read by then (in path order); the per-page answer "
+                     "(unlinked_mentions) reads any one page at once")
+    return Report(name, _limit(rows, limit), len(rows), notes=notes)
+
 
 class Summary(TypedDict):
     vault: str | None
@@ -364,6 +409,7 @@ class Report:
     rows: list[dict[str, Any]]
     total: int
     summary: Summary | None = None
+    notes: list[str] = field(default_factory=list)  # what a reader should know (a stop)
 
     def json(self) -> list[dict[str, Any]] | Summary:
         """JSON-ready data: the rows, or the summary object."""
@@ -379,33 +425,21 @@ class Report:
             return [{"count": k, "value": v} for k, v in self.summary["counts"].items()]
         return [dict(row) for row in self.rows]
 
-    # Presentation is render.py's; imported on use (it reads this module's declarations).
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.json(), indent=indent, ensure_ascii=False)
 
-    def to_markdown(self, *, link_base: str = "") -> str:
+    def to_markdown(self, *, link_base: str = "", vault_name: str | None = None) -> str:
         """A Markdown table (summary: the report to share), pages linked as
         `link_base` + their vault path."""
-        from ..render import render
-
-        return render(self, "markdown", link_base=link_base)
+        return report_markdown(self, vault_name=vault_name, link_base=link_base)
 
     def to_csv(self) -> str:
-        from ..render import render
-
-        return render(self, "csv")
+        return report_csv(self)
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame of `to_rows()`, the declared columns in order (needs pandas,
         which vaultsync does not install)."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError("Report.to_dataframe needs pandas: pip install pandas") \
-                from None
-        columns = list(self.spec.column_names) if self.summary is None else \
-            ["count", "value"]
-        return pandas.DataFrame(self.to_rows(), columns=columns)
+        return to_dataframe(self)
 
     def _repr_markdown_(self) -> str:  # Jupyter shows a report as its table
         return self.to_markdown()

@@ -142,6 +142,27 @@ def api_search(request: Request) -> Response:
         return _json(read.search(conn, q.get("q", ""), limit=limit or 20))
 
 
+def api_changes(request: Request) -> Response:
+    state = _state(request)
+    q = request.query_params
+    cursor = parse_int(q.get("cursor"), "cursor", lo=0, hi=2**62, default=None)
+    return _json(state.vault.changes(cursor=cursor, since=q.get("since") or None))
+
+
+def api_unlinked_mentions(request: Request) -> Response:
+    state = _state(request)
+    q = request.query_params
+    limit = parse_int(q.get("limit"), "limit", lo=0, hi=100_000, default=50)
+    return _json(state.vault.unlinked_mentions(q.get("page", ""), limit=limit or 0))
+
+
+def api_related(request: Request) -> Response:
+    state = _state(request)
+    q = request.query_params
+    limit = parse_int(q.get("limit"), "limit", lo=1, hi=200, default=10)
+    return _json(state.vault.related(q.get("page", ""), limit=limit or 10))
+
+
 def api_reports(request: Request) -> Response:
     return _json({"reports": list(read.REPORT_NAMES),
                   "declarations": [spec.as_json() for spec in read.REPORTS.values()]})
@@ -283,6 +304,9 @@ def create_app(config: Config, *, token: str, allow_remote: bool = False,
         Route("/api/search", api_search),
         Route("/api/reports", api_reports),
         Route("/api/reports/{name}", api_report),
+        Route("/api/changes", api_changes),
+        Route("/api/unlinked-mentions", api_unlinked_mentions),
+        Route("/api/related", api_related),
         Route("/api/status", api_status),
         Route("/api/events", api_events),
         Route("/api/openapi.json", api_openapi),

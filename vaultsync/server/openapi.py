@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import answers
-from ..read.graph import (
+from ..read.answers import Changes, RelatedPages, UnlinkedMentions
+from ..read.network import (
     COMPACT_COLUMNS,
     DIRECTIONS,
     FLAGS,
@@ -104,17 +105,22 @@ def report_schema_name(name: str) -> str:
 
 def openapi_document(version: str) -> dict[str, Any]:
     records = record_schemas(answers.Page, answers.Graph, answers.LocalGraph,
-                             answers.SearchResult, answers.Status, Summary, Counts)
+                             answers.SearchResult, answers.Status, Summary, Counts,
+                             Changes, UnlinkedMentions, RelatedPages)
     reports = {report_schema_name(name): report_schema(spec)
                for name, spec in REPORTS.items() if spec.columns}
+    node_fields = records["Node"]["properties"]
     compact_nodes = {
         "type": "object",
         "description": "One array per field, a value per node, in node order. The flags "
                        "bits: " + ", ".join(f"{bit} {name}" for name, bit in FLAGS.items())
                        + ". PageRank has 3 significant digits, x and y one decimal. "
                        + " and ".join(LOCAL_COLUMNS) + ": local graph only.",
+        # Each column holds the values of the Node field of its name (flags: the bits).
         "properties": {
-            **{name: {"type": "array"} for name in (*COMPACT_COLUMNS, *LOCAL_COLUMNS)},
+            name: {"type": "array", "items": {"type": "integer"} if name == "flags" else {
+                k: v for k, v in node_fields[name].items() if k != "title"}}
+            for name in (*COMPACT_COLUMNS, *LOCAL_COLUMNS)
         },
         "required": ["id", "type", "title", "flags"],
     }
@@ -128,7 +134,10 @@ def openapi_document(version: str) -> dict[str, Any]:
                    "links": {"type": "array", "items": {"type": "integer"},
                              "description": "flat [source, target, weight, ...]: node "
                                             "indexes into the node arrays, and links per edge"},
-                   "meta": {"type": "object"},
+                   "meta": {"$ref": REF.format(model="GraphMeta")},
+                   # a local graph's, as in LocalGraph
+                   "center": {"type": "string"}, "depth": {"type": "integer"},
+                   "direction": {"enum": ["in", "out", "both"]},
                }}
     graph_or_compact = {"oneOf": [{"$ref": "#/components/schemas/Graph"},
                                   {"$ref": "#/components/schemas/CompactGraph"}]}
@@ -241,6 +250,48 @@ def openapi_document(version: str) -> dict[str, Any]:
                     {"$ref": REF.format(model=report_schema_name(name))
                      if spec.columns else REF.format(model="Summary")}
                     for name, spec in REPORTS.items()]}), "404": _ERROR, **_COMMON},
+            }},
+            "/api/changes": {"get": {
+                "summary": "What changed since a cursor or a time: pages added, edited, "
+                           "renamed and removed, and the cursor to pass next time (from "
+                           "sync_log, which keeps the last 1,000 batches: complete is false "
+                           "when the cursor or time is older)",
+                "parameters": [
+                    _param("cursor", "query", {"type": "integer", "minimum": 0},
+                           "The cursor of an earlier answer (a sync_log id)"),
+                    _param("since", "query", {"type": "string"},
+                           "A UTC time, e.g. 2026-12-07T10:00:00Z (not with cursor)"),
+                ],
+                "responses": {"200": _ok({"$ref": "#/components/schemas/Changes"}),
+                              **_COMMON},
+            }},
+            "/api/unlinked-mentions": {"get": {
+                "summary": "Pages that name a page (its title or an alias, whole words, any "
+                           "case, outside code, math, comments and links) without linking "
+                           "to it, with lines and snippets (the mention between ⟦ and ⟧)",
+                "parameters": [
+                    _param("page", "query", {"type": "string"}, "The page: a path, title, "
+                           "alias or [[link]]", required=True),
+                    _param("limit", "query", {"type": "integer", "minimum": 0,
+                                              "default": 50}, "Most mentions; 0: all"),
+                ],
+                "responses": {"200": _ok({"$ref": "#/components/schemas/UnlinkedMentions"}),
+                              "404": _ERROR, **_COMMON},
+            }},
+            "/api/related": {"get": {
+                "summary": "Pages likely to deserve a link from or to a page: not linked "
+                           "either way, but cited by the same sources or linked with the "
+                           "same pages (Adamic-Adar), best first, each with the reason in "
+                           "words",
+                "parameters": [
+                    _param("page", "query", {"type": "string"}, "The page: a path, title, "
+                           "alias or [[link]]", required=True),
+                    _param("limit", "query", {"type": "integer", "minimum": 1,
+                                              "maximum": 200, "default": 10},
+                           "Most suggestions"),
+                ],
+                "responses": {"200": _ok({"$ref": "#/components/schemas/RelatedPages"}),
+                              "404": _ERROR, **_COMMON},
             }},
             "/api/status": {"get": {
                 "summary": "Daemon alive, last batch, counts, metrics freshness",

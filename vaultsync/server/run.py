@@ -94,10 +94,15 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
           allow_remote: bool = False, echo: Callable[[str], None] | None = None,
           progress: ProgressCallback | None = None) -> None:
     """What `vaultsync serve` does: blocks until Ctrl-C. `progress` follows a first sync."""
+    from ..vault import Vault
     from .address import browser_url, publish, withdraw
     from .security import ensure_token, token_path
 
     say = echo or (lambda line: print(line, file=sys.stderr))
+    vault = Vault(config=config)
+    # Another vault's mirror is refused (a damaged one moved aside) before a port is
+    # bound or a token written beside it; `prepare` below does not check it again.
+    vault.check_mirror()
     if host not in LOOPBACK_HOSTS and not allow_remote:
         raise ServeError(f"refusing to listen on {host}: only 127.0.0.1 without "
                          "--allow-remote (the API serves your notes)")
@@ -114,13 +119,11 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8765, watch: b
         if created:
             say(f"new API token (saved in {token_path(config.db)}, mode 0600; "
                 f"`vaultsync token` prints it again):\n{token}")
-        from ..vault import Vault
-
         if not config.db.exists():
             say(f"mirror: {config.db} (first sync)")
         # A daemon already keeping the mirror makes this server live; a second one
         # would only be refused.
-        liveness = Vault(config=config).prepare(watch=watch, progress=progress)
+        liveness = vault.prepare(watch=watch, progress=progress)
         if liveness.first_sync is not None:
             say(liveness.first_sync.summary())
             for warning in liveness.first_sync.warnings:

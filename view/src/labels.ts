@@ -8,15 +8,47 @@
 // larger and in the community's colour, and only the biggest pages get a label besides;
 // zooming in, the names give way to the pages' own labels (level of detail).
 
+import type Sigma from "sigma";
+
+import type { Box, EdgeAttrs, GraphAttrs, NodeAttrs } from "./types";
+
 const PAD = 4;
 const CELL = 96;
 
+// A community's name, at a point in graph coordinates.
+export interface ClusterName {
+  x: number;
+  y: number;
+  text: string;
+  color: string;
+  size: number;
+}
+
+export interface LabelOptions {
+  color: string;
+  halo: string;
+  font: string;
+  size: number;
+  weight: string;
+  threshold: number;
+  obstacles: () => Box[];
+  // [node, forced]: the nodes to label, most important first
+  candidates: () => Iterable<[string, boolean]>;
+  // most important first, or [] when the names are not to be shown at this zoom
+  clusters?: () => ClusterName[];
+}
+
 export class Labels {
-  constructor(renderer, options) {
+  renderer: Sigma<NodeAttrs, EdgeAttrs, GraphAttrs>;
+  options: LabelOptions;
+  enabled: boolean;
+  widths: Map<string, number>;
+  drawn: number;
+  placed: Box[];
+  clusterNames: string[];
+
+  constructor(renderer: Sigma<NodeAttrs, EdgeAttrs, GraphAttrs>, options: LabelOptions) {
     this.renderer = renderer;
-    // { color, halo, font, size, weight, threshold, obstacles(), candidates(), clusters() }
-    // clusters(): [{x, y, text, color, size}] in graph coordinates, most important
-    // first, or [] when the names are not to be shown at this zoom.
     this.options = options;
     this.enabled = true;
     this.widths = new Map();
@@ -26,7 +58,7 @@ export class Labels {
     renderer.on("afterRender", () => this.draw());
   }
 
-  width(ctx, text) {
+  width(ctx: CanvasRenderingContext2D, text: string): number {
     let w = this.widths.get(text);
     if (w === undefined) {
       w = ctx.measureText(text).width;
@@ -36,10 +68,11 @@ export class Labels {
     return w;
   }
 
-  draw() {
+  draw(): void {
     const r = this.renderer;
     const { width, height } = r.getDimensions();
     const ctx = r.getCanvases().labels.getContext("2d");
+    if (!ctx) return;
     this.drawn = 0;
     this.placed = []; // [x0, y0, x1, y1] of each label drawn in the last frame
     this.clusterNames = [];
@@ -51,9 +84,9 @@ export class Labels {
     ctx.lineWidth = 3;
     ctx.strokeStyle = o.halo;
     ctx.fillStyle = o.color;
-    const grid = new Map();
-    const boxes = [];
-    const occupy = (box) => {
+    const grid = new Map<number, Box[]>();
+    const boxes: Box[] = [];
+    const occupy = (box: Box) => {
       boxes.push(box);
       for (let cx = Math.floor(box[0] / CELL); cx <= Math.floor(box[2] / CELL); cx++) {
         for (let cy = Math.floor(box[1] / CELL); cy <= Math.floor(box[3] / CELL); cy++) {
@@ -64,7 +97,7 @@ export class Labels {
         }
       }
     };
-    const free = (box) => {
+    const free = (box: Box) => {
       for (let cx = Math.floor(box[0] / CELL); cx <= Math.floor(box[2] / CELL); cx++) {
         for (let cy = Math.floor(box[1] / CELL); cy <= Math.floor(box[3] / CELL); cy++) {
           const cell = grid.get(cx * 100003 + cy);
@@ -83,11 +116,11 @@ export class Labels {
       ctx.font = `600 ${c.size}px ${o.font}`;
       const w = ctx.measureText(c.text).width;
       // At the centre, else a line above or below it (neighbouring clusters' names).
-      let box = null;
-      let p = null;
+      let box: Box | null = null;
+      let p = { x: 0, y: 0 };
       for (const dy of [0, -1.3, 1.3, -2.6, 2.6]) {
         p = { x: Math.min(Math.max(centre.x, w / 2 + PAD + 3), width - w / 2 - PAD - 3), y: centre.y + dy * c.size };
-        const b = [p.x - w / 2 - 3, p.y - c.size / 2 - 2, p.x + w / 2 + 3, p.y + c.size / 2 + 2];
+        const b: Box = [p.x - w / 2 - 3, p.y - c.size / 2 - 2, p.x + w / 2 + 3, p.y + c.size / 2 + 2];
         if (b[0] < PAD || b[2] > width - PAD || b[1] < 0 || b[3] > height) continue;
         if (free(b)) {
           box = b;
@@ -124,7 +157,7 @@ export class Labels {
       let x = p.x + size + 4;
       if (x + w > width - PAD) x = p.x - size - 4 - w;
       if (x < PAD) continue;
-      const box = [x - 2, p.y - half, x + w + 2, p.y + half];
+      const box: Box = [x - 2, p.y - half, x + w + 2, p.y + half];
       if (!free(box)) continue;
       occupy(box);
       this.placed.push(box);

@@ -1,5 +1,7 @@
 // How nodes look: size from PageRank, colour by community or kind, rings for flags.
 
+import type { ColorBy, NodeInfo } from "./types";
+
 export const ORPHAN = "#ff4d4f";
 export const SINGLE_SOURCE = "#ffc53d";
 export const EDGE = "#4a4a4a";
@@ -16,20 +18,20 @@ export const PALETTE = [
 ];
 const OTHER = "#7a7a7a";
 
-export const KIND_COLORS = {
+export const KIND_COLORS: Record<string, string> = {
   concept: "#4e9bf5",
   system: "#59c26b",
   source: "#8aa0b8",
   person: "#a77bd8",
   index: "#e8e8e8",
 };
-export const TYPE_COLORS = {
+export const TYPE_COLORS: Record<string, string> = {
   unresolved: "#5a5a5a",
   attachment: "#76b7b2",
   tag: "#d4a6c8",
 };
 
-function hash(text) {
+function hash(text: string): number {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -38,7 +40,7 @@ function hash(text) {
   return h >>> 0;
 }
 
-export function kindColor(kind) {
+export function kindColor(kind: string | null | undefined): string {
   if (!kind) return OTHER;
   if (KIND_COLORS[kind]) return KIND_COLORS[kind];
   return PALETTE[hash(kind) % PALETTE.length];
@@ -48,19 +50,19 @@ export function kindColor(kind) {
 // view, every local view and the legend. The server numbers communities by size over
 // the whole vault (0 = the largest), so the largest ones get the palette in order and
 // the long tail shares one grey.
-export function communityColor(community) {
+export function communityColor(community: number | null | undefined): string {
   if (community === null || community === undefined) return OTHER;
   return community < PALETTE.length ? PALETTE[community] : OTHER;
 }
 
-export function nodeColor(node, colorBy) {
+export function nodeColor(node: NodeInfo, colorBy: ColorBy): string {
   if (node.type !== "page") return TYPE_COLORS[node.type] || OTHER;
   if (colorBy === "kind") return kindColor(node.kind);
   if (node.community === null || node.community === undefined) return kindColor(node.kind);
   return communityColor(node.community);
 }
 
-export function nodeSize(node, maxRank, order) {
+export function nodeSize(node: NodeInfo, maxRank: number, order: number): number {
   const base = order > 3000 ? 1.5 : 3;
   const span = order > 3000 ? 10 : 15;
   if (node.type !== "page") return base * 0.8;
@@ -72,7 +74,7 @@ export function nodeSize(node, maxRank, order) {
 
 // A position for a node with no neighbours placed yet: its community's sector of a
 // circle, so the force layout starts from clusters rather than noise.
-export function seedPosition(id, community, radius) {
+export function seedPosition(id: string, community: number | null, radius: number): { x: number; y: number } {
   const h = hash(id);
   const c = community === null || community === undefined ? hash(String(id)) % 97 : community;
   const angle = ((c * 137.508) % 360) * (Math.PI / 180);
