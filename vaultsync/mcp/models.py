@@ -344,19 +344,20 @@ def neighbourhood(local: Neighbours, facts: dict[int, dict[str, Any]],
 
 
 def report(answer: read.Report, *, kind: str | None, limit: int) -> Report:
+    """The report's rows (or summary), long lists inside them cut."""
     truncated = list(answer.notes)
-    head = {"name": answer.name, "title": answer.spec.title, "kind": kind}
     if answer.summary is not None:
-        return {**head, "total": None, "rows": [], "truncated": truncated,  # type: ignore[typeddict-item]
-                "summary": bounded(dict(answer.summary), items=limit)}
-    if answer.total > len(answer.rows):
-        truncated.append(f"rows: showing {len(answer.rows):,} of {answer.total:,} "
-                         "(raise limit, up to 200)")
-    rows = [bounded(row, items=CELL_ITEMS) for row in answer.rows]
-    if rows != answer.rows:
-        truncated.append(f"lists inside rows: showing the first {CELL_ITEMS} items")
-    return {**head, "total": answer.total, "rows": rows, "summary": None,  # type: ignore[typeddict-item]
-            "truncated": truncated}
+        total, rows, summary = None, [], bounded(dict(answer.summary), items=limit)
+    else:
+        if answer.total > len(answer.rows):
+            truncated.append(f"rows: showing {len(answer.rows):,} of {answer.total:,} "
+                             "(raise limit, up to 200)")
+        total, summary = answer.total, None
+        rows = [bounded(row, items=CELL_ITEMS) for row in answer.rows]
+        if rows != answer.rows:
+            truncated.append(f"lists inside rows: showing the first {CELL_ITEMS} items")
+    return {"name": answer.name, "title": answer.spec.title, "kind": kind, "total": total,
+            "rows": rows, "summary": summary, "truncated": truncated}
 
 
 def query_answer(result: read.QueryResult) -> QueryAnswer:

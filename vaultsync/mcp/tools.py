@@ -1,6 +1,7 @@
-"""The MCP tools and resources: thin functions over the mirror's reader (`vaultsync.read`),
-so an assistant gets the same answers as the HTTP API and the CLI. Each opens a short
-read-only connection; each answer is bounded."""
+"""The MCP tools and resources: a few lines each over `vaultsync.Vault` and the mirror's
+reader (`vaultsync.read`), so an assistant gets the same answers as the HTTP API and the
+CLI: the read layer's records, bounded as models.py says. Each opens a short read-only
+connection."""
 
 from __future__ import annotations
 
