@@ -53,7 +53,7 @@ def test_every_door_gives_the_same_counts(tmp_path: Path) -> None:
     assert {k: api["counts"][k] for k in NAMES} == counts
 
     tools = VaultTools(McpVault(vault.config, MetricsOnDemand(db, enabled=False)))
-    mcp = tools.status().model_dump()
+    mcp = dict(tools.status())
     assert {k: mcp[k] for k in NAMES} == counts
 
 

@@ -911,11 +911,17 @@ export interface components {
          * @description A link to the page, from another page.
          */
         Backlink: {
-            /** Path */
+            /**
+             * Path
+             * @description the page the link is written in, or a canvas that shows this page
+             */
             path: string;
             /** Title */
             title: string;
-            /** Line */
+            /**
+             * Line
+             * @description line of the link in that page
+             */
             line: number | null;
             /** Display */
             display: string | null;
@@ -942,9 +948,15 @@ export interface components {
         };
         /** Citations */
         Citations: {
-            /** Sources */
+            /**
+             * Sources
+             * @description the source pages that cite this page (joined to it by a link either way)
+             */
             sources: components["schemas"]["PageRef"][];
-            /** Cited By */
+            /**
+             * Cited By
+             * @description for a source page: the pages it is cited by
+             */
             cited_by: components["schemas"]["PageRef"][];
         };
         /** ExternalLink */
@@ -1007,51 +1019,102 @@ export interface components {
          *     report, which ranks the non-source pages.
          */
         PageMetrics: {
-            /** Pagerank */
+            /**
+             * Pagerank
+             * @description weighted PageRank (all pages sum to 1)
+             */
             pagerank: number | null;
-            /** Community */
+            /**
+             * Community
+             * @description Louvain community, 0 = the largest
+             */
             community: number | null;
             /** Betweenness */
             betweenness: number | null;
-            /** Component */
+            /**
+             * Component
+             * @description weakly connected component, 0 = the largest
+             */
             component: number | null;
-            /** Citation Count */
+            /**
+             * Citation Count
+             * @description distinct source pages joined to this page by a link either way
+             */
             citation_count: number;
-            /** In Degree */
+            /**
+             * In Degree
+             * @description distinct other pages linking here
+             */
             in_degree: number;
-            /** Out Degree */
+            /**
+             * Out Degree
+             * @description distinct other pages linked from here
+             */
             out_degree: number;
-            /** Orphan */
+            /**
+             * Orphan
+             * @description no other page links here
+             */
             orphan: boolean;
-            /** Dead End */
+            /**
+             * Dead End
+             * @description links to no other page
+             */
             dead_end: boolean;
-            /** Isolated */
+            /**
+             * Isolated
+             * @description no links in or out
+             */
             isolated: boolean;
-            /** Single Source */
+            /**
+             * Single Source
+             * @description a non-source page resting on exactly one source
+             */
             single_source: boolean;
-            /** Unsourced */
+            /**
+             * Unsourced
+             * @description a non-source page with no source
+             */
             unsourced: boolean;
             /** Computed At */
             computed_at: string | null;
-            /** Pagerank Rank */
+            /**
+             * Pagerank Rank
+             * @description place by PageRank among all pages, 1 = most central
+             */
             pagerank_rank: number | null;
-            /** Pages Ranked */
+            /**
+             * Pages Ranked
+             * @description how many pages have a PageRank
+             */
             pages_ranked: number;
             /**
              * Rank Among
              * @constant
              */
             rank_among: "pages";
-            /** Central Rank */
+            /**
+             * Central Rank
+             * @description place in the central report, which ranks the non-source pages (None for a source page)
+             */
             central_rank: number | null;
-            /** Central Ranked */
+            /**
+             * Central Ranked
+             * @description how many pages the central report ranks
+             */
             central_ranked: number;
-            /** Community Name */
+            /**
+             * Community Name
+             * @description the title of the community's most central page (None for a community of one page)
+             */
             community_name: string | null;
         };
         /** PageRef */
         PageRef: {
-            /** Path */
+            /**
+             * Path
+             * @description vault-relative path with .md
+             */
             path: string;
             /** Title */
             title: string;
@@ -1132,11 +1195,20 @@ export interface components {
         };
         /** GraphLink */
         GraphLink: {
-            /** Source */
+            /**
+             * Source
+             * @description path of the linking page
+             */
             source: string;
-            /** Target */
+            /**
+             * Target
+             * @description path of the linked page
+             */
             target: string;
-            /** Weight */
+            /**
+             * Weight
+             * @description how many links
+             */
             weight: number;
             /** Type */
             type?: string;
@@ -1286,17 +1358,21 @@ export interface components {
             kind: string | null;
             /**
              * Match
+             * @description name: the title, an alias or the path contains the query; text: full-text match
              * @enum {string}
              */
             match: "name" | "text";
             /** Alias */
             alias?: string | null;
+            /**
+             * Score
+             * @description what hits are ordered by, highest first
+             */
+            score?: number;
             /** Snippet */
             snippet: string;
             /** Rank */
             rank?: number | null;
-            /** Score */
-            score?: number;
             why?: components["schemas"]["SearchWhy"];
         };
         /**
@@ -1376,7 +1452,10 @@ export interface components {
             started_at?: string | null;
             /** Last Batch At */
             last_batch_at?: string | null;
-            /** Error */
+            /**
+             * Error
+             * @description why the daemon cannot write the mirror, until it can again
+             */
             error?: string | null;
             /** Error Since */
             error_since?: string | null;
@@ -1399,19 +1478,37 @@ export interface components {
          * @description The headline counts (read.Counts), and distinct tags and citation pairs.
          */
         StatusCounts: {
-            /** Pages */
+            /**
+             * Pages
+             * @description Markdown pages
+             */
             pages: number;
-            /** Sources */
+            /**
+             * Sources
+             * @description source pages among them
+             */
             sources: number;
             /** Attachments */
             attachments: number;
-            /** Links */
+            /**
+             * Links
+             * @description every link written in a page: to pages, to files, unresolved
+             */
             links: number;
-            /** Links Between Pages */
+            /**
+             * Links Between Pages
+             * @description links resolved from one page to another
+             */
             links_between_pages: number;
-            /** Edges */
+            /**
+             * Edges
+             * @description distinct linked pairs of pages: the graph's edges
+             */
             edges: number;
-            /** Unresolved */
+            /**
+             * Unresolved
+             * @description links whose target no page or file answers
+             */
             unresolved: number;
             /** Problems */
             problems: number;
@@ -1485,20 +1582,33 @@ export interface components {
             /** Problems */
             problems: number;
         };
-        /** ChangedPage */
+        /**
+         * ChangedPage
+         * @description A page that changed; a removed page's title is its file name, as a link to it
+         *     would say.
+         */
         ChangedPage: {
-            /** Path */
+            /**
+             * Path
+             * @description vault-relative path with .md
+             */
             path: string;
             /** Title */
             title: string;
         };
         /** RenamedPage */
         RenamedPage: {
-            /** Path */
+            /**
+             * Path
+             * @description vault-relative path with .md
+             */
             path: string;
             /** Title */
             title: string;
-            /** Old Path */
+            /**
+             * Old Path
+             * @description the path the page had before
+             */
             old_path: string;
         };
         /**
@@ -1506,23 +1616,38 @@ export interface components {
          * @description `Vault.changes()`: the net change of the vault's pages since a cursor or time.
          */
         Changes: {
-            /** Cursor */
+            /**
+             * Cursor
+             * @description the last batch read: pass this as `cursor` next time to get only what changed after this answer
+             */
             cursor: number;
             /** Since Cursor */
             since_cursor: number | null;
             /** Since */
             since: string | null;
-            /** Batches */
+            /**
+             * Batches
+             * @description committed batches (syncs, daemon batches) read
+             */
             batches: number;
             /** First At */
             first_at: string | null;
             /** Last At */
             last_at: string | null;
-            /** Complete */
+            /**
+             * Complete
+             * @description False: the log (its last 1,000 batches) no longer reaches back to the cursor or time; see notes
+             */
             complete: boolean;
-            /** Oldest Cursor */
+            /**
+             * Oldest Cursor
+             * @description the oldest cursor answered completely
+             */
             oldest_cursor: number;
-            /** Exact */
+            /**
+             * Exact
+             * @description False: a batch mixed kinds of change, so a page's kind was worked out (see notes)
+             */
             exact: boolean;
             /** Notes */
             notes: string[];
@@ -1532,7 +1657,10 @@ export interface components {
             edited: components["schemas"]["ChangedPage"][];
             /** Renamed */
             renamed: components["schemas"]["RenamedPage"][];
-            /** Removed */
+            /**
+             * Removed
+             * @description pages gone; title is the file name
+             */
             removed: components["schemas"]["ChangedPage"][];
         };
         /**
@@ -1540,21 +1668,36 @@ export interface components {
          * @description One place where a page names another without linking to it.
          */
         Mention: {
-            /** Path */
+            /**
+             * Path
+             * @description the page whose text names the page without linking
+             */
             path: string;
             /** Title */
             title: string;
-            /** Line */
+            /**
+             * Line
+             * @description line in that page's file (None: not known)
+             */
             line: number | null;
             /** Target Path */
             target_path: string;
             /** Target Title */
             target_title: string;
-            /** Name */
+            /**
+             * Name
+             * @description the title or alias it names
+             */
             name: string;
-            /** Text */
+            /**
+             * Text
+             * @description the words as written
+             */
             text: string;
-            /** Snippet */
+            /**
+             * Snippet
+             * @description the line around it, the mention between ⟦ and ⟧
+             */
             snippet: string;
         };
         /**
@@ -1566,15 +1709,30 @@ export interface components {
             path: string;
             /** Title */
             title: string;
-            /** Names */
+            /**
+             * Names
+             * @description the title and aliases looked for
+             */
             names: string[];
-            /** Total */
+            /**
+             * Total
+             * @description mentions found
+             */
             total: number;
-            /** Pages */
+            /**
+             * Pages
+             * @description pages holding the mentions
+             */
             pages: number;
-            /** Mentions */
+            /**
+             * Mentions
+             * @description pages with most mentions first, up to the limit
+             */
             mentions: components["schemas"]["Mention"][];
-            /** Complete */
+            /**
+             * Complete
+             * @description False: reading stopped at the limit; more pages may mention it
+             */
             complete: boolean;
         };
         /**
@@ -1590,15 +1748,30 @@ export interface components {
             kind: string | null;
             /** Is Source */
             is_source: boolean;
-            /** Score */
+            /**
+             * Score
+             * @description Adamic-Adar over shared neighbours, plus 1 per shared source; higher is closer
+             */
             score: number;
-            /** Adamic Adar */
+            /**
+             * Adamic Adar
+             * @description sum over shared neighbours of 1 / log(their degree)
+             */
             adamic_adar: number;
-            /** Shared Sources */
+            /**
+             * Shared Sources
+             * @description source pages citing both
+             */
             shared_sources: string[];
-            /** Shared Neighbours */
+            /**
+             * Shared Neighbours
+             * @description pages linked with both, either way
+             */
             shared_neighbours: string[];
-            /** Reason */
+            /**
+             * Reason
+             * @description why, in words
+             */
             reason: string;
         };
         /**
@@ -1610,7 +1783,10 @@ export interface components {
             path: string;
             /** Title */
             title: string;
-            /** Related */
+            /**
+             * Related
+             * @description pages not linked either way, best first
+             */
             related: components["schemas"]["RelatedPage"][];
         };
         /**

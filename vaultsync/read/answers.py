@@ -10,9 +10,17 @@ supports), because the answers are JSON: a record is the dict the API sends.
 
 # No `from __future__ import annotations`: TypedDict learns which keys are NotRequired
 # from the annotations themselves, evaluated.
-from typing import Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
+from pydantic import Field
 from typing_extensions import TypedDict
+
+
+def doc(text: str) -> Any:
+    """A field's meaning, for the JSON schemas made from these records (the OpenAPI
+    document, the MCP tools' output schemas)."""
+    return Field(description=text)
+
 
 # --- a page -----------------------------------------------------------------------------
 
@@ -44,27 +52,37 @@ class ExternalLink(TypedDict):
     line: int | None
 
 
-class Backlink(TypedDict):
+class BacklinkRef(TypedDict):
+    """Where a link to the page is written."""
+
+    path: Annotated[str, doc("the page the link is written in, or a canvas that shows "
+                             "this page")]
+    title: str
+    line: Annotated[int | None, doc("line of the link in that page")]
+
+
+class Backlink(BacklinkRef):
     """A link to the page, from another page."""
 
-    path: str
-    title: str
-    line: int | None
     display: str | None
     anchor: str | None
     embed: bool
     form: str
 
 
-class PageRef(TypedDict):
-    path: str
+class PageName(TypedDict):
+    path: Annotated[str, doc("vault-relative path with .md")]
     title: str
+
+
+class PageRef(PageName):
     kind: str | None
 
 
 class Citations(TypedDict):
-    sources: list[PageRef]  # the source pages joined to this page by a link either way
-    cited_by: list[PageRef]  # for a source page: the pages it is joined to
+    sources: Annotated[list[PageRef], doc("the source pages that cite this page (joined "
+                                          "to it by a link either way)")]
+    cited_by: Annotated[list[PageRef], doc("for a source page: the pages it is cited by")]
 
 
 class PageMetrics(TypedDict):
@@ -72,25 +90,31 @@ class PageMetrics(TypedDict):
     (`rank_among`); `central_rank` of `central_ranked` is its place in the `central`
     report, which ranks the non-source pages."""
 
-    pagerank: float | None
-    community: int | None
+    pagerank: Annotated[float | None, doc("weighted PageRank (all pages sum to 1)")]
+    community: Annotated[int | None, doc("Louvain community, 0 = the largest")]
     betweenness: float | None
-    component: int | None
-    citation_count: int
-    in_degree: int
-    out_degree: int
-    orphan: bool
-    dead_end: bool
-    isolated: bool
-    single_source: bool
-    unsourced: bool
+    component: Annotated[int | None, doc("weakly connected component, 0 = the largest")]
+    citation_count: Annotated[int, doc("distinct source pages joined to this page by a "
+                                       "link either way")]
+    in_degree: Annotated[int, doc("distinct other pages linking here")]
+    out_degree: Annotated[int, doc("distinct other pages linked from here")]
+    orphan: Annotated[bool, doc("no other page links here")]
+    dead_end: Annotated[bool, doc("links to no other page")]
+    isolated: Annotated[bool, doc("no links in or out")]
+    single_source: Annotated[bool, doc("a non-source page resting on exactly one source")]
+    unsourced: Annotated[bool, doc("a non-source page with no source")]
     computed_at: str | None
-    pagerank_rank: int | None
-    pages_ranked: int
+    pagerank_rank: Annotated[int | None, doc("place by PageRank among all pages, "
+                                             "1 = most central")]
+    pages_ranked: Annotated[int, doc("how many pages have a PageRank")]
     rank_among: Literal["pages"]
-    central_rank: int | None
-    central_ranked: int
-    community_name: str | None
+    central_rank: Annotated[int | None, doc(
+        "place in the central report, which ranks the non-source pages (None for a "
+        "source page)")]
+    central_ranked: Annotated[int, doc("how many pages the central report ranks")]
+    community_name: Annotated[str | None, doc(
+        "the title of the community's most central page (None for a community of one "
+        "page)")]
 
 
 class Problem(TypedDict):
@@ -161,15 +185,23 @@ class SearchWhy(TypedDict):
     summary: str  # the same, in words
 
 
-class SearchHit(TypedDict):
+class SearchHitBase(TypedDict):
+    """What every search hit says, whichever door shows it (the MCP tools mark the
+    snippet and put `why` in words)."""
+
     path: str
     title: str
     kind: str | None
-    match: Literal["name", "text"]  # name: title, alias or path; text: full text
+    match: Annotated[Literal["name", "text"], doc(
+        "name: the title, an alias or the path contains the query; text: full-text "
+        "match")]
     alias: NotRequired[str | None]
+    score: NotRequired[Annotated[float, doc("what hits are ordered by, highest first")]]
+
+
+class SearchHit(SearchHitBase):
     snippet: str  # HTML: escaped text, hits in <mark>
     rank: NotRequired[float | None]
-    score: NotRequired[float]  # what the hits are ordered by, highest first
     why: NotRequired[SearchWhy]
 
 
@@ -215,13 +247,13 @@ class Node(_NodeId, total=False):
     center: bool  # local graph only
 
 
-class _GraphLinkEnds(TypedDict):
-    source: str
-    target: str
-    weight: int  # links from source to target
+class GraphEdge(TypedDict):
+    source: Annotated[str, doc("path of the linking page")]
+    target: Annotated[str, doc("path of the linked page")]
+    weight: Annotated[int, doc("how many links")]
 
 
-class GraphLink(_GraphLinkEnds, total=False):
+class GraphLink(GraphEdge, total=False):
     type: str
 
 
@@ -293,7 +325,8 @@ class Daemon(TypedDict, total=False):
     state: str | None
     started_at: str | None
     last_batch_at: str | None
-    error: str | None
+    error: Annotated[str | None, doc("why the daemon cannot write the mirror, until it "
+                                     "can again")]
     error_since: str | None
     alive: bool
     polling: str | None  # why a live daemon polls the vault instead of watching it
@@ -317,13 +350,14 @@ class Batch(TypedDict):
 class StatusCounts(TypedDict):
     """The headline counts (read.Counts), and distinct tags and citation pairs."""
 
-    pages: int
-    sources: int
+    pages: Annotated[int, doc("Markdown pages")]
+    sources: Annotated[int, doc("source pages among them")]
     attachments: int
-    links: int
-    links_between_pages: int
-    edges: int
-    unresolved: int
+    links: Annotated[int, doc("every link written in a page: to pages, to files, "
+                              "unresolved")]
+    links_between_pages: Annotated[int, doc("links resolved from one page to another")]
+    edges: Annotated[int, doc("distinct linked pairs of pages: the graph's edges")]
+    unresolved: Annotated[int, doc("links whose target no page or file answers")]
     problems: int
     tags: int
     citations: int
@@ -345,32 +379,35 @@ class Status(TypedDict):
 # --- what changed ---------------------------------------------------------------------
 
 
-class ChangedPage(TypedDict):
-    path: str
-    title: str  # a removed page's title is its file name, as a link to it would say
+class ChangedPage(PageName):
+    """A page that changed; a removed page's title is its file name, as a link to it
+    would say."""
 
 
 class RenamedPage(ChangedPage):
-    old_path: str
+    old_path: Annotated[str, doc("the path the page had before")]
 
 
 class Changes(TypedDict):
     """`Vault.changes()`: the net change of the vault's pages since a cursor or time."""
 
-    cursor: int  # the last batch read: pass it as `cursor` next time
+    cursor: Annotated[int, doc("the last batch read: pass this as `cursor` next time to "
+                               "get only what changed after this answer")]
     since_cursor: int | None
     since: str | None
-    batches: int  # batches read
+    batches: Annotated[int, doc("committed batches (syncs, daemon batches) read")]
     first_at: str | None  # the first and last batch read
     last_at: str | None
-    complete: bool  # False: the log no longer holds every batch since then
-    oldest_cursor: int  # the oldest cursor the log still answers exactly
-    exact: bool  # False: some page's kind of change was worked out, not recorded
+    complete: Annotated[bool, doc("False: the log (its last 1,000 batches) no longer "
+                                  "reaches back to the cursor or time; see notes")]
+    oldest_cursor: Annotated[int, doc("the oldest cursor answered completely")]
+    exact: Annotated[bool, doc("False: a batch mixed kinds of change, so a page's kind "
+                               "was worked out (see notes)")]
     notes: list[str]
     added: list[ChangedPage]
     edited: list[ChangedPage]
     renamed: list[RenamedPage]
-    removed: list[ChangedPage]
+    removed: Annotated[list[ChangedPage], doc("pages gone; title is the file name")]
 
 
 # --- unlinked mentions ------------------------------------------------------------------
@@ -379,14 +416,14 @@ class Changes(TypedDict):
 class Mention(TypedDict):
     """One place where a page names another without linking to it."""
 
-    path: str  # the page whose text holds the mention
+    path: Annotated[str, doc("the page whose text names the page without linking")]
     title: str
-    line: int | None  # its line in the file (None: not known)
+    line: Annotated[int | None, doc("line in that page's file (None: not known)")]
     target_path: str  # the page it names
     target_title: str
-    name: str  # the title or alias it names
-    text: str  # the words as written
-    snippet: str  # the line around it, the mention between ⟦ and ⟧
+    name: Annotated[str, doc("the title or alias it names")]
+    text: Annotated[str, doc("the words as written")]
+    snippet: Annotated[str, doc("the line around it, the mention between ⟦ and ⟧")]
 
 
 class UnlinkedMentions(TypedDict):
@@ -394,11 +431,13 @@ class UnlinkedMentions(TypedDict):
 
     path: str
     title: str
-    names: list[str]  # the title and aliases looked for
-    total: int  # mentions found
-    pages: int  # pages holding them
-    mentions: list[Mention]  # the pages with most mentions first, up to the limit
-    complete: bool  # False: reading stopped at the limit; more pages may mention it
+    names: Annotated[list[str], doc("the title and aliases looked for")]
+    total: Annotated[int, doc("mentions found")]
+    pages: Annotated[int, doc("pages holding the mentions")]
+    mentions: Annotated[list[Mention], doc("pages with most mentions first, up to the "
+                                           "limit")]
+    complete: Annotated[bool, doc("False: reading stopped at the limit; more pages may "
+                                  "mention it")]
 
 
 # --- related pages ----------------------------------------------------------------------
@@ -411,11 +450,13 @@ class RelatedPage(TypedDict):
     title: str
     kind: str | None
     is_source: bool
-    score: float  # adamic_adar + 1 per shared source
-    adamic_adar: float  # sum over shared neighbours of 1 / log(their degree)
-    shared_sources: list[str]  # source pages citing both
-    shared_neighbours: list[str]  # pages linked with both (either way)
-    reason: str  # the same, in words
+    score: Annotated[float, doc("Adamic-Adar over shared neighbours, plus 1 per shared "
+                                "source; higher is closer")]
+    adamic_adar: Annotated[float, doc("sum over shared neighbours of 1 / log(their "
+                                      "degree)")]
+    shared_sources: Annotated[list[str], doc("source pages citing both")]
+    shared_neighbours: Annotated[list[str], doc("pages linked with both, either way")]
+    reason: Annotated[str, doc("why, in words")]
 
 
 class RelatedPages(TypedDict):
@@ -423,4 +464,4 @@ class RelatedPages(TypedDict):
 
     path: str
     title: str
-    related: list[RelatedPage]
+    related: Annotated[list[RelatedPage], doc("pages not linked either way, best first")]
