@@ -249,8 +249,9 @@ class Changes(BaseModel):
     complete: bool = Field(description="False: the log (its last 1,000 batches) no longer "
                                        "reaches back to the cursor or time; see notes")
     oldest_cursor: int = Field(description="the oldest cursor answered completely")
-    exact: bool = Field(description="False: a batch mixed kinds of change, so a page's "
-                                    "kind was worked out (see notes)")
+    exact: bool = Field(description="False: a batch logged before schema 3 mixed kinds "
+                                    "of change, so a page's kind was worked out (see "
+                                    "notes)")
     notes: list[str]
     added: list[PageRef]
     edited: list[PageRef]

@@ -312,6 +312,8 @@ class Batch(TypedDict):
     changed_paths: list[str]
     removed_paths: list[str]
     seconds: float | None
+    added_paths: list[str] | None  # None in rows logged before schema 3
+    renamed_from: dict[str, str] | None  # new path → old path
 
 
 class StatusCounts(TypedDict):
