@@ -3,9 +3,12 @@ MCP tool, GET /api/changes): real syncs of real files, the answers worked out by
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import copy_fixture_mirror, rows
 
 from vaultsync import Vault, read
 from vaultsync.mirror import Mirror
@@ -100,7 +103,8 @@ def test_a_cursor_older_than_the_log_says_so(vault: Vault) -> None:
     # told to keep two.
     with Mirror(vault.db_path) as mirror, mirror.transaction():
         for _ in range(3):
-            mirror.log_batch("watch", 0, 1, 0, 0, ["alpha.md"], [], 0.0, keep=2)
+            mirror.log_batch("watch", 0, 1, 0, 0, ["alpha.md"], [], 0.0, keep=2,
+                             added_paths=[], renamed_from={})
     answer = vault.changes(cursor=0)
     assert not answer["complete"]
     assert "older than the log's horizon" in answer["notes"][0]
@@ -144,20 +148,73 @@ def test_changes_refuses_bad_arguments(vault: Vault, args: dict[str, object],
         vault.changes(**args)  # type: ignore[arg-type]
 
 
-def test_a_rename_the_log_cannot_pair_is_flagged_not_guessed_silently(vault: Vault) -> None:
-    # The log says one rename, one delete, one edit among these paths, not which is
-    # which: the answer says it is not exact.
+def test_a_batch_of_every_kind_is_answered_exactly(vault: Vault) -> None:
+    # One batch adds, edits, renames (to a name unlike the old one, beside a delete)
+    # and deletes: its counts alone cannot say which path was which, its row does.
+    start = vault.changes()["cursor"]
+    root = vault.path
+    (root / "zeta.md").write_text("# Zeta\n\nNew.\n")
+    (root / "alpha.md").write_text("# Alpha\n\nEdited.\n")
+    (root / "archive").mkdir()
+    (root / "gamma.md").rename(root / "archive/other-name.md")
+    (root / "delta.md").unlink()
+    vault.sync(workers=1)
+    assert rows(vault.db_path, "SELECT added, updated, removed, renamed, added_paths, "
+                               "renamed_from FROM sync_log WHERE id > ?", start) == [
+        (1, 1, 1, 1, '["zeta.md"]', '{"archive/other-name.md": "gamma.md"}')]
+    answer = vault.changes(cursor=start)
+    assert answer["exact"] and answer["notes"] == []
+    assert answer["added"] == [{"path": "zeta.md", "title": "Zeta"}]
+    assert answer["edited"] == [{"path": "alpha.md", "title": "Alpha"}]
+    assert answer["renamed"] == [{"path": "archive/other-name.md", "title": "Gamma",
+                                  "old_path": "gamma.md"}]
+    assert answer["removed"] == [{"path": "delta.md", "title": "delta"}]
+
+
+def test_a_batch_logged_before_schema_3_is_worked_out_and_flagged(vault: Vault) -> None:
+    # The same kind of batch, its row as a mirror before schema 3 wrote it (no
+    # added_paths, no renamed_from): the log says one rename, one delete, one edit
+    # among these paths, not which is which, and the answer says it is not exact.
     start = vault.changes()["cursor"]
     root = vault.path
     (root / "gamma.md").rename(root / "other-name.md")
     (root / "delta.md").unlink()
     (root / "alpha.md").write_text("# Alpha\n\nEdited.\n")
     vault.sync(workers=1)
+    with contextlib.closing(sqlite3.connect(vault.db_path)) as conn, conn:
+        conn.execute("UPDATE sync_log SET added_paths = NULL, renamed_from = NULL "
+                     "WHERE id > ?", (start,))
     answer = vault.changes(cursor=start)
     assert not answer["exact"]
     assert "worked out" in answer["notes"][-1]
     listed = {p["path"] for key in ("added", "edited", "renamed") for p in answer[key]}
     assert listed == {"alpha.md", "other-name.md"}
+
+
+def test_a_version_2_mirror_keeps_its_log_and_records_kinds_from_then_on(
+        tmp_path: Path) -> None:
+    # tests/data/v2: a mirror made by vaultsync 0.1.0, whose one batch added 3 pages.
+    vault_dir, db = copy_fixture_mirror(2, tmp_path)
+    old_rows = rows(db, "SELECT * FROM sync_log")
+    assert len(old_rows) == 1
+    with Mirror(db):  # opening it migrates it
+        pass
+    assert rows(db, "SELECT * FROM sync_log") == [(*old_rows[0], None, None)]
+    vault = Vault(vault_dir, db=db)
+    assert vault.changes(cursor=0)["exact"]  # a batch of one kind: its counts say it
+    (vault_dir / "new.md").write_text("# New\n")
+    vault.sync(workers=1)  # also parses the old pages again: edits
+    (_, added_paths, renamed_from), = rows(
+        db, "SELECT id, added_paths, renamed_from FROM sync_log WHERE id > 1")
+    assert (added_paths, renamed_from) == ('["new.md"]', "{}")
+    answer = vault.changes(cursor=0)
+    assert answer["exact"] and answer["batches"] == 2
+    assert names(answer["added"]) == sorted([*(p for p, in rows(
+        db, "SELECT path FROM pages WHERE path != 'new.md'")), "new.md"])
+    assert answer["edited"] == answer["renamed"] == answer["removed"] == []
+    since_migration = vault.changes(cursor=1)
+    assert names(since_migration["added"]) == ["new.md"]
+    assert len(since_migration["edited"]) == 3 and since_migration["exact"]
 
 
 def test_changes_over_http_and_mcp_answer_as_the_vault_does(vault: Vault) -> None:

@@ -470,7 +470,10 @@ class Syncer:
         if outcome.changed:
             mirror.log_batch(origin, outcome.added, outcome.updated, outcome.removed,
                              outcome.renamed, outcome.changed_paths, outcome.removed_paths,
-                             time.perf_counter() - started)
+                             time.perf_counter() - started,
+                             added_paths=[p for p in written if p in new_set],
+                             renamed_from={p: renamed_from[p] for p in written
+                                           if p in renamed_from})
         return outcome
 
     def _remove_gone(self, deleted: list[str], renamed_from: dict[str, str],

@@ -153,6 +153,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "One row per committed sync batch (the last 1000).",
         "sort_desc": "id",
         "facets": ["origin"],
+        "columns": {
+            "id": "The batch's cursor, for changes and the event stream.",
+            "origin": "sync or watch.",
+            "changed_paths": "JSON list: pages written (added, edited or renamed to).",
+            "removed_paths": "JSON list: pages gone (deleted or renamed away).",
+            "added_paths": "JSON list: the changed paths that are new pages (NULL in "
+                           "rows from before schema 3).",
+            "renamed_from": "JSON object: each renamed page's new path to its old path "
+                            "(NULL in rows from before schema 3).",
+        },
     },
     "daemon_status": {
         "description": "The watch daemon's single status row, if one has run.",

@@ -283,6 +283,8 @@ CREATE TABLE page_layout (
 
 # Canvases (JSON Canvas files): their nodes, edges and references to files of the vault;
 # the backlinks view lists a canvas's file nodes, as Obsidian's backlinks pane does.
+# sync_log says which written paths a batch added and where each rename came from, so
+# `changes` need not infer them (rows from before hold NULL there).
 # (Pages are parsed again, by the parser version: nested tasks, comments, anchors,
 # titles and drawings are read anew.)
 _SCHEMA_V3 = """
@@ -351,6 +353,8 @@ CREATE VIEW backlinks AS
     FROM canvas_links cl JOIN canvases c ON c.id = cl.canvas_id
     JOIN pages t ON t.id = cl.target_id
     WHERE cl.form = 'file';
+ALTER TABLE sync_log ADD COLUMN added_paths TEXT;
+ALTER TABLE sync_log ADD COLUMN renamed_from TEXT;
 """
 
 # version → SQL that brings a mirror from version-1 to version. Append; never edit.

@@ -700,14 +700,18 @@ class Mirror:
 
     def log_batch(self, origin: str, added: int, updated: int, removed: int, renamed: int,
                   changed_paths: Sequence[str], removed_paths: Sequence[str],
-                  seconds: float, keep: int = 1000) -> None:
+                  seconds: float, keep: int = 1000, *, added_paths: Sequence[str],
+                  renamed_from: Mapping[str, str]) -> None:
         """One row per committed batch, so readers in other processes (the HTTP API's
-        event stream) learn what changed; only the last `keep` rows are kept."""
+        event stream, `changes`) learn what changed; only the last `keep` rows are kept.
+        `added_paths`: the changed paths that are new pages; `renamed_from`: each renamed
+        page's new path → its old path (the other changed paths are edits)."""
         cur = self.conn.execute(
             "INSERT INTO sync_log (at, origin, added, updated, removed, renamed, changed_paths, "
-            "removed_paths, seconds) VALUES (?,?,?,?,?,?,?,?,?)",
+            "removed_paths, seconds, added_paths, renamed_from) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (_now(), origin, added, updated, removed, renamed,
-             json.dumps(list(changed_paths)), json.dumps(list(removed_paths)), seconds),
+             json.dumps(list(changed_paths)), json.dumps(list(removed_paths)), seconds,
+             json.dumps(sorted(added_paths)), json.dumps(dict(sorted(renamed_from.items())))),
         )
         self.conn.execute("DELETE FROM sync_log WHERE id <= ?", ((cur.lastrowid or 0) - keep,))
 

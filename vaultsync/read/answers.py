@@ -345,6 +345,8 @@ class Batch(TypedDict):
     changed_paths: list[str]
     removed_paths: list[str]
     seconds: float | None
+    added_paths: list[str] | None  # None in rows logged before schema 3
+    renamed_from: dict[str, str] | None  # new path → old path
 
 
 class StatusCounts(TypedDict):
@@ -401,8 +403,8 @@ class Changes(TypedDict):
     complete: Annotated[bool, doc("False: the log (its last 1,000 batches) no longer "
                                   "reaches back to the cursor or time; see notes")]
     oldest_cursor: Annotated[int, doc("the oldest cursor answered completely")]
-    exact: Annotated[bool, doc("False: a batch mixed kinds of change, so a page's kind "
-                               "was worked out (see notes)")]
+    exact: Annotated[bool, doc("False: a batch logged before schema 3 mixed kinds of "
+                               "change, so a page's kind was worked out (see notes)")]
     notes: list[str]
     added: list[ChangedPage]
     edited: list[ChangedPage]

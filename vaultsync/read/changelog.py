@@ -1,15 +1,17 @@
 """What changed in the mirror since a cursor or a time, from `sync_log`.
 
 `sync_log` keeps one row per committed batch (the last 1,000): its counts (added,
-updated, removed, renamed), the paths it wrote and the paths it removed. A batch's
-cursor is its row id; the answer's `cursor` is the last batch read, to pass next time.
+updated, removed, renamed), the paths it wrote and the paths it removed, which of the
+written paths are new pages (`added_paths`) and where each renamed page came from
+(`renamed_from`); the other written paths are edits. A batch's cursor is its row id; the
+answer's `cursor` is the last batch read, to pass next time.
 
-The rows say which paths changed, not always how: a batch that both added and edited
-pages, or both renamed and deleted, does not say which path was which. Those are worked
-out from the counts (a batch with one kind of change is exact), from page ids (a new
-page's id is above every id before it; a renamed page keeps its id), and from names (a
-rename keeps the file name or changes only its case); `exact` is False, with a note,
-when some path's kind was a best guess.
+Rows written before schema 3 hold NULL in `added_paths` and `renamed_from`: they say
+which paths changed, not always how. For those, a batch that both added and edited
+pages, or both renamed and deleted, is worked out from the counts (a batch with one kind
+of change is exact), from page ids (a new page's id is above every id before it; a
+renamed page keeps its id), and from names (a rename keeps the file name or changes only
+its case); `exact` is False, with a note, when some path's kind was a best guess.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class _Batch:
     renamed: int
     changed: list[str]
     gone: list[str]
+    added_paths: list[str] | None  # None: logged before sync_log recorded them
+    renamed_from: dict[str, str] | None  # new path → old path
 
 
 def _stem(path: str) -> str:
@@ -53,6 +57,8 @@ def _classify(batch: _Batch, ids: dict[str, int], live: set[str], floor: int
     """One batch's (added, edited, [(old, new) renamed], deleted, exact). `live`: paths
     known to hold a page before this batch; `floor`: an id some page held before it
     (ids only grow, so a page with a lower id is not new)."""
+    if batch.added_paths is not None and batch.renamed_from is not None:
+        return _recorded(batch, batch.added_paths, batch.renamed_from)
     exact = True
     changed = list(batch.changed)
     if batch.added == 0:
@@ -116,6 +122,17 @@ def _classify(batch: _Batch, ids: dict[str, int], live: set[str], floor: int
     return added, rest, renames, gone, exact
 
 
+def _recorded(batch: _Batch, added_paths: list[str], renamed_from: dict[str, str]
+              ) -> tuple[list[str], list[str], list[tuple[str, str]], list[str], bool]:
+    """A batch as its row records it: exact."""
+    added = set(added_paths)
+    edited = [p for p in batch.changed if p not in added and p not in renamed_from]
+    renames = [(old, new) for new, old in renamed_from.items()]
+    moved_old = set(renamed_from.values())
+    deleted = [p for p in batch.gone if p not in moved_old]
+    return [p for p in batch.changed if p in added], edited, renames, deleted, True
+
+
 def changes(conn: sqlite3.Connection, *, cursor: int | None = None,
             since: str | None = None) -> Changes:
     """The net change since batch `cursor` (a sync_log id, from a previous answer) or
@@ -173,10 +190,11 @@ def changes(conn: sqlite3.Connection, *, cursor: int | None = None,
             notes.append(f"without a cursor or time: the changes of the last "
                          f"{KEPT_BATCHES:,} batches the log keeps")
     batches = [
-        _Batch(i, at, a, u, r, n, json.loads(c), json.loads(g))
-        for i, at, a, u, r, n, c, g in conn.execute(
-            "SELECT id, at, added, updated, removed, renamed, changed_paths, removed_paths "
-            "FROM sync_log WHERE id > ? ORDER BY id", (start,))]
+        _Batch(i, at, a, u, r, n, json.loads(c), json.loads(g),
+               None if ap is None else json.loads(ap), None if rf is None else json.loads(rf))
+        for i, at, a, u, r, n, c, g, ap, rf in conn.execute(
+            "SELECT id, at, added, updated, removed, renamed, changed_paths, removed_paths, "
+            "added_paths, renamed_from FROM sync_log WHERE id > ? ORDER BY id", (start,))]
     touched = {p for b in batches for p in b.changed}
     titles: dict[str, str] = {}
     ids: dict[str, int] = {}
@@ -223,10 +241,10 @@ def changes(conn: sqlite3.Connection, *, cursor: int | None = None,
                 gone.discard(path)
                 origin[path] = path
     if not exact:
-        notes.append("some batches mixed kinds of change (added with edited, renamed "
-                     "with removed), so which page had which kind was worked out from "
-                     "page ids and names: a page listed as edited may have been added or "
-                     "renamed")
+        notes.append("some batches logged before schema 3 mixed kinds of change (added "
+                     "with edited, renamed with removed) without recording which page had "
+                     "which kind, so that was worked out from page ids and names: a page "
+                     "listed as edited may have been added or renamed")
     out_added: list[ChangedPage] = []
     out_edited: list[ChangedPage] = []
     out_renamed: list[RenamedPage] = []

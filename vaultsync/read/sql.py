@@ -49,7 +49,10 @@ TABLE_NOTES = {
     "citations": "distinct (non-source page, source page) pairs joined by a resolved link "
                  "either way",
     "problems": "why a file could not be read or parsed cleanly",
-    "sync_log": "one row per committed batch (the last 1,000)",
+    "sync_log": "one row per committed batch (the last 1,000): counts added, updated, "
+                "removed, renamed; JSON changed_paths, removed_paths, added_paths (new "
+                "pages among changed_paths) and renamed_from ({new path: old path}); the "
+                "rest of changed_paths are edits; id is the changes cursor",
     "daemon_status": "one row (id 1): is vaultsync watch alive, and what did it last do",
     "meta": "key/value bookkeeping: schema_version, vault, last_sync_at, graph_version, "
             "metrics state",

@@ -205,6 +205,9 @@ def last_batch(conn: sqlite3.Connection) -> dict[str, Any] | None:
     batch = found[0]
     batch["changed_paths"] = json.loads(batch["changed_paths"])
     batch["removed_paths"] = json.loads(batch["removed_paths"])
+    for key in ("added_paths", "renamed_from"):  # NULL in rows from before schema 3
+        if batch.get(key) is not None:
+            batch[key] = json.loads(batch[key])
     return batch
 
 

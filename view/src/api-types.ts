@@ -1436,6 +1436,12 @@ export interface components {
             removed_paths: string[];
             /** Seconds */
             seconds: number | null;
+            /** Added Paths */
+            added_paths: string[] | null;
+            /** Renamed From */
+            renamed_from: {
+                [key: string]: string;
+            } | null;
         };
         /**
          * Daemon
@@ -1646,7 +1652,7 @@ export interface components {
             oldest_cursor: number;
             /**
              * Exact
-             * @description False: a batch mixed kinds of change, so a page's kind was worked out (see notes)
+             * @description False: a batch logged before schema 3 mixed kinds of change, so a page's kind was worked out (see notes)
              */
             exact: boolean;
             /** Notes */
