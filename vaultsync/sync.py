@@ -20,23 +20,21 @@ from typing import Any
 
 from . import platform, read
 from . import workers as worker_pool
+from .batch import BatchWriter, delete_pages
 from .config import Config
 from .index import VaultIndex
 from .load import Loaded, LoadStatus, LoadWork, load_batch, load_page
 from .mirror import (
     AnchoredLink,
     KnownFile,
-    LinkRow,
     MetaKey,
     Mirror,
     MirrorError,
-    PageWrite,
     publish_scratch,
     remove_stale_scratch,
     scratch_path,
 )
 from .mirror.check import owner_error, vault_id
-from .names import windows_name_problem
 from .parse import PageAnchors, Problem
 from .parse.canvas import ParsedCanvas, is_canvas_path, parse_canvas
 from .resolve import is_page_path, name_key
@@ -402,7 +400,7 @@ class Syncer:
         # new path already is).
         index.expect([*new_paths, *plan.blocked, *skipped])
 
-        writer = _BatchWriter(index, mirror, plan, ids, renamed_from)
+        writer = BatchWriter(index, mirror, ids, renamed_from, plan.trusted, plan.scan.files)
         bulk = mirror.bulk_load() if len(plan.to_load) >= BULK_THRESHOLD \
             else contextlib.nullcontext()
         with bulk:
@@ -466,7 +464,7 @@ class Syncer:
         """Delete vanished pages (a page now skipped stays in the resolver); a renamed
         page's id moves to its new path (returned)."""
         index = self.index
-        _delete_pages(self.mirror, [index.pages[p].id for p in deleted])
+        delete_pages(self.mirror, [index.pages[p].id for p in deleted])
         ids = {new: index.rename_page(old, new, keep_old_name=old in skipped)
                for new, old in renamed_from.items()}
         for path in deleted:
@@ -642,134 +640,6 @@ class _LoadProgress:
         for batch in batches:
             self.step(len(batch))
             yield batch
-
-
-class _BatchWriter:
-    """Writes loaded pages and their links during one `Syncer._apply`, keeping `index`
-    in step with the rows it writes to `mirror`."""
-
-    def __init__(self, index: VaultIndex, mirror: Mirror, plan: Plan, ids: dict[str, int],
-                 renamed_from: dict[str, str]) -> None:
-        self.index = index
-        self.mirror = mirror
-        self.plan = plan
-        self.ids = ids
-        self.renamed_from = renamed_from
-        self.written: list[str] = []
-        self.unwritten: list[Loaded] = []
-        self.links: list[LinkRow] = []
-        self.rewritten: list[int] = []  # known pages written again: their links are diffed
-        self.link_sources: list[str] = []
-        self.problems: dict[str, list[Problem]] = {}
-        self.skipped_now: dict[str, FileStat] = {}
-        # Written pages whose headings or block ids changed: links into them are
-        # checked again.
-        self.anchors_changed: set[int] = set()
-        self.unchanged = 0  # pages read again with the same bytes (a new identity at most)
-
-    def page_id(self, path: str | None) -> int | None:
-        if path is None:
-            return None
-        state = self.index.pages.get(path)
-        return state.id if state is not None else self.ids.get(path)
-
-    def write(self, batch: list[Loaded]) -> None:
-        plan, index, mirror = self.plan, self.index, self.mirror
-        pages, resolver = index.pages, index.resolver
-        writes: list[PageWrite] = []
-        for item in batch:
-            if item.status is not LoadStatus.SAME:
-                self.problems[item.path] = item.problems + _name_problems(item.path)
-            if item.status is LoadStatus.PARSED and item.parsed is not None and \
-                    item.stat is not None:
-                known = pages.get(item.path)
-                writes.append(PageWrite(
-                    item.path, item.stat, item.hash or "", item.parsed,
-                    known.id if known else self.ids[item.path], plan.trusted(item.stat),
-                    new=known is None and item.path not in self.renamed_from))
-            elif item.status is LoadStatus.SAME and item.stat is not None:
-                state = pages[item.path]
-                trusted = plan.trusted(item.stat)
-                if trusted != state.stat:
-                    mirror.touch_page(state.id, item.stat, trusted)
-                    state.stat = trusted
-                self.unchanged += 1  # re-hashed, same bytes: not parsed
-            else:
-                self.unwritten.append(item)
-                if item.status is LoadStatus.SKIPPED:
-                    # Remember the scan's identity: that is what the next scan compares.
-                    stat = plan.scan.files.get(item.path) or item.stat
-                    if stat is not None:
-                        self.skipped_now[item.path] = stat
-        self._note_anchor_changes(writes)
-        mirror.write_pages(writes)
-        self.rewritten.extend(w.id for w in writes if not w.new)
-        for w in writes:
-            for link in w.parsed.links:
-                target_path = resolver.resolve(link.target, w.path, link.relative)
-                self.links.append(LinkRow(
-                    w.id, link.target, link.anchor, link.display, int(link.embed), link.line,
-                    link.form, target_path, self.page_id(target_path), int(link.relative)))
-                self.link_sources.append(w.path)
-            index.add_page(w.path, KnownFile(w.id, w.compare, w.hash))
-            self.written.append(w.path)
-
-    def _note_anchor_changes(self, writes: list[PageWrite]) -> None:
-        """Before pages are rewritten: which of them name other headings or blocks than
-        before (a new page has no links into it yet but retargeted ones)."""
-        known = [w.id for w in writes if not w.new]
-        before = self.mirror.anchor_targets(known) if known else {}
-        for w in writes:
-            if w.new:
-                continue
-            now = ([(h.level, h.text) for h in w.parsed.headings],
-                   [b.block_id for b in w.parsed.blocks])
-            if before.get(w.id, ([], [])) != now:
-                self.anchors_changed.add(w.id)
-
-    def finish(self) -> list[str]:
-        """Pages that could not be written after all (vanished or skipped while
-        loading): a known one is deleted; a vanished one leaves the resolver and the
-        links resolved to it meanwhile are resolved again; a skipped one stays (the
-        file exists) but has no page row for links to name. Links go in last, when
-        every page row they name exists. Returns the known pages deleted."""
-        index = self.index
-        deleted: list[str] = []
-        lost: set[str] = set()
-        rowless: set[str] = set()
-        for item in self.unwritten:
-            still_there = item.status is LoadStatus.SKIPPED
-            state = index.remove_page(item.path, keep_name=still_there)
-            if state is not None:
-                _delete_pages(self.mirror, [state.id])
-                deleted.append(item.path)
-            rowless.add(item.path)
-            if not still_there:
-                lost.add(item.path)
-        for path in rowless:
-            self.ids.pop(path, None)  # no row: never a link's target_id
-        if rowless:
-            for i, row in enumerate(self.links):
-                if row.target_path in rowless:
-                    target_path: str | None = row.target_path
-                    if target_path in lost:
-                        target_path = index.resolver.resolve(
-                            row.target, self.link_sources[i], bool(row.relative))
-                    target_id = None if target_path in rowless else self.page_id(target_path)
-                    self.links[i] = row._replace(target_path=target_path, target_id=target_id)
-        self.mirror.replace_links(self.rewritten, self.links)
-        return deleted
-
-
-def _delete_pages(mirror: Mirror, ids: list[int]) -> None:
-    """Delete page rows; the links that pointed at them have no anchor to check."""
-    mirror.clear_anchor_ok(link.id for link in mirror.anchored_links("target_id", ids))
-    mirror.delete_pages(ids)
-
-
-def _name_problems(path: str) -> list[Problem]:
-    why = windows_name_problem(path)
-    return [] if why is None else [Problem(None, why, "warning")]
 
 
 def sync_vault(config: Config, *, workers: int | None = None,
