@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"scan", "load"},
     {"mirror", "lock"},  # the only writer, and the lock that says who may write
     {"read"},  # the only reader, typed answers and their formats
-    {"sync"},  # writes through the mirror; its summary counts are read's
+    {"sync", "batch", "index"},  # writes through the mirror; index: what it holds, in memory
     {"graph"},
     {"watch", "watcher", "vault"},  # the daemon and its watcher, and the front door
     {"render"},  # reports for a terminal

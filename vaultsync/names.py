@@ -2,7 +2,7 @@
 
 A vault kept on Linux or macOS and synced to Windows (Obsidian Sync, Dropbox, git)
 loses such a file there, or fails to sync it. Such a page is still indexed where it
-lives; its path gets one problem row that says why (see Syncer's writer).
+lives; its path gets one problem row that says why (see batch.py's writer).
 
 Windows refuses, in any folder or file name:
 - the device names CON, PRN, AUX, NUL, COM0-9 and LPT0-9 (with the superscript

@@ -20,25 +20,24 @@ from typing import Any
 
 from . import platform, read
 from . import workers as worker_pool
+from .batch import BatchWriter, delete_pages
 from .config import Config
+from .index import VaultIndex
 from .load import Loaded, LoadStatus, LoadWork, load_batch, load_page
 from .mirror import (
     AnchoredLink,
     KnownFile,
-    LinkRow,
     MetaKey,
     Mirror,
     MirrorError,
-    PageWrite,
     publish_scratch,
     remove_stale_scratch,
     scratch_path,
 )
 from .mirror.check import owner_error, vault_id
-from .names import windows_name_problem
 from .parse import PageAnchors, Problem
 from .parse.canvas import ParsedCanvas, is_canvas_path, parse_canvas
-from .resolve import Resolver, is_page_path, name_key
+from .resolve import is_page_path, name_key
 from .scan import Blocked, FileStat, FullScanNeeded, Scan, SymlinkInfo, VaultScanner
 
 # From this many pages written in one batch, index in bulk (see Mirror.bulk_load).
@@ -178,28 +177,19 @@ class Syncer:
                 self.check_owner()
                 self.mirror.set_meta(MetaKey.VAULT, self.vault)
                 self.mirror.set_meta(MetaKey.VAULT_ID, vault_id(self.config.vault))
-        self.pages: dict[str, KnownFile] = self.mirror.page_states()
-        self.attachments: dict[str, KnownFile] = self.mirror.attachment_states()
-        self.skipped: dict[str, FileStat] = self.mirror.skipped_states()
-        self.problem_paths: set[str] = self.mirror.problem_paths()
-        self._resolver: Resolver | None = None  # built when a batch first needs it
+        self.index = VaultIndex.of(self.mirror)
         # Which symlinks are followed is known after a full walk; until then a partial
         # sync cannot judge one, so it walks everything.
         self.symlinks: dict[str, SymlinkInfo] | None = None
         self.force_reparse = (
             self.mirror.get_meta(MetaKey.PARSE_OPTIONS) != self.config.parse_fingerprint()
-            and bool(self.pages)
+            and bool(self.index.pages)
         )
 
     @property
-    def resolver(self) -> Resolver:
-        """Every file of the vault, skipped pages included: a link to a page that exists
-        but could not be indexed (binary, too large) names it all the same. Built on
-        first use (a sync that finds nothing changed never needs it), at the start of a
-        batch, from the files known then; kept in step from there."""
-        if self._resolver is None:
-            self._resolver = Resolver([*self.pages, *self.attachments, *self.skipped])
-        return self._resolver
+    def pages(self) -> dict[str, KnownFile]:
+        """The pages the mirror holds (the index's)."""
+        return self.index.pages
 
     def check_owner(self) -> None:
         """WrongVault when the mirror holds another vault (see mirror/check.py)."""
@@ -214,34 +204,28 @@ class Syncer:
     def _scan(self, paths: Iterable[str] | None) -> tuple[Scan, set[str]]:
         """The files on disk under `paths` (None: the whole vault), and the known paths
         that those paths cover."""
-        known = (self.pages, self.attachments, self.skipped, self.problem_paths)
+        index = self.index
         if paths is not None and self.symlinks is not None and \
                 not self.scanner.symlinks_changed(self.symlinks) and \
-                not self._case_needs_walk(paths := list(paths), known):
+                not self._case_needs_walk(paths := list(paths)):
             try:
                 scan, prefixes, exact = self.scanner.scan_paths(paths, self.symlinks)
             except FullScanNeeded:
                 pass
             else:
-                covered = {p for p in exact if any(p in paths for paths in known)}
+                covered = {p for p in exact if index.known(p)}
                 if prefixes:  # a folder, or a path that may have been one
                     starts = tuple(prefixes)
-                    covered.update(p for paths in known for p in paths if p.startswith(starts))
+                    covered.update(p for p in index.paths() if p.startswith(starts))
                 if scan.hard_linked:
-                    covered.update(self.scanner.add_hard_links(scan, self._sharing_inode(
+                    covered.update(self.scanner.add_hard_links(scan, index.sharing_inode(
                         {ino for _, ino in scan.hard_linked})))
                 return scan, covered
         scan = self.scanner.walk()
         self.symlinks = scan.symlinks
-        return scan, {p for paths in known for p in paths}
+        return scan, set(index.paths())
 
-    def _sharing_inode(self, inodes: set[int]) -> list[str]:
-        """Known pages, attachments and skipped files last seen with one of `inodes`."""
-        return [path for states in (self.pages, self.attachments)
-                for path, state in states.items() if state.stat.inode in inodes] + \
-            [path for path, stat in self.skipped.items() if stat.inode in inodes]
-
-    def _case_needs_walk(self, paths: list[str], known: tuple[Iterable[str], ...]) -> bool:
+    def _case_needs_walk(self, paths: list[str]) -> bool:
         """On a case-insensitive file system a path the watcher reports may name a file
         listed under other case (`note.md` after `mv note.md Note.md` opens `Note.md`),
         or be a new spelling of a known file whose old one went unreported: only a
@@ -251,7 +235,7 @@ class Syncer:
         for raw in paths:
             rel = raw.strip("/")
             if rel and platform.case_insensitive_at(self.vault, rel) and not (
-                    any(rel in names for names in known)
+                    self.index.known(rel)
                     and platform.listed_as_named(self.vault, rel, listings)):
                 return True
         return False
@@ -266,27 +250,29 @@ class Syncer:
         scan, covered = self._scan(None if force else paths)
         plan = Plan(scan, covered, force, racy_after=racy_after)
         disk = scan.files
+        pages, attachments, skipped = self.index.pages, self.index.attachments, self.index.skipped
+        problem_paths = self.index.problem_paths
         for rel, stat in disk.items():
             if is_page_path(rel):
-                known = self.pages.get(rel)
+                known = pages.get(rel)
                 if known is not None and not force and known.stat == stat:
                     plan.unchanged += 1
                     continue
-                if known is None and self.skipped.get(rel) == stat:
+                if known is None and skipped.get(rel) == stat:
                     continue
                 plan.to_load.append((rel, None if force or known is None else known.hash))
             else:
-                known_file = self.attachments.get(rel)
+                known_file = attachments.get(rel)
                 if known_file is None or known_file.stat != stat:
                     plan.attachment_writes.append((rel, stat))
-        plan.gone_pages = [p for p in covered if p in self.pages and
+        plan.gone_pages = [p for p in covered if p in pages and
                            (p not in disk or not is_page_path(p))]
-        plan.gone_attachments = [p for p in covered if p in self.attachments and p not in disk]
+        plan.gone_attachments = [p for p in covered if p in attachments and p not in disk]
         plan.cleared = [p for p in covered if p not in disk and p not in scan.blocked and
-                        (p in self.problem_paths or p in self.skipped)]
+                        (p in problem_paths or p in skipped)]
         # A name the scan blocked that was blocked the same way before needs nothing.
         plan.blocked = {p: b for p, b in scan.blocked.items()
-                        if self.skipped.get(p) != b.stat or p not in self.problem_paths}
+                        if skipped.get(p) != b.stat or p not in problem_paths}
         return plan
 
     # --- syncing ------------------------------------------------------------------------
@@ -397,8 +383,8 @@ class Syncer:
                renamed_from: dict[str, str], skipped: set[str]) -> BatchOutcome:
         """Write one batch, inside its transaction; the in-memory view follows the rows.
         `skipped`: pages already read and found unreadable (they stay in the resolver)."""
-        mirror, pages = self.mirror, self.pages
-        self.resolver  # noqa: B018 - built before this batch changes what is known
+        mirror, index, pages = self.mirror, self.index, self.index.pages
+        index.resolver  # noqa: B018 - built before this batch changes what is known
         was_empty = not pages
         started = time.perf_counter()
 
@@ -410,11 +396,11 @@ class Syncer:
         next_id = mirror.next_page_id()
         ids.update((path, next_id + i) for i, path in enumerate(new_paths))
         # Every file about to be written or skipped is known to the resolver, with its
-        # page id if it gets one, before the first link is resolved.
-        for path in [*new_paths, *renamed_from, *plan.blocked, *skipped]:
-            self.resolver.add(path)
+        # page id if it gets one, before the first link is resolved (a renamed page's
+        # new path already is).
+        index.expect([*new_paths, *plan.blocked, *skipped])
 
-        writer = _BatchWriter(self, plan, ids, renamed_from)
+        writer = BatchWriter(index, mirror, ids, renamed_from, plan.trusted, plan.scan.files)
         bulk = mirror.bulk_load() if len(plan.to_load) >= BULK_THRESHOLD \
             else contextlib.nullcontext()
         with bulk:
@@ -429,7 +415,7 @@ class Syncer:
         added_files += [p for p in written if p in new_set or p in renamed_from]
         added_files += skipped_new
         removed_files = [p for p in [*deleted, *renamed_old, *plan.gone_attachments,
-                                     *skipped_gone] if p not in self.resolver]
+                                     *skipped_gone] if p not in index.resolver]
         written_ids = {pages[p].id for p in written}
         retargeted: list[tuple[str | None, int | None, int]] = []
         touched = self._retarget(writer.page_id, written_ids,
@@ -480,20 +466,13 @@ class Syncer:
                      skipped: set[str]) -> dict[str, int]:
         """Delete vanished pages (a page now skipped stays in the resolver); a renamed
         page's id moves to its new path (returned)."""
-        pages = self.pages
-        self.delete_pages([pages[p].id for p in deleted])
-        ids = {new: pages[old].id for new, old in renamed_from.items()}
-        for path in [*deleted, *renamed_from.values()]:
-            del pages[path]
-            if path not in skipped:
-                self.resolver.remove(path)
+        index = self.index
+        delete_pages(self.mirror, [index.pages[p].id for p in deleted])
+        ids = {new: index.rename_page(old, new, keep_old_name=old in skipped)
+               for new, old in renamed_from.items()}
+        for path in deleted:
+            index.remove_page(path, keep_name=path in skipped)
         return ids
-
-    def delete_pages(self, ids: list[int]) -> None:
-        """Delete page rows; the links that pointed at them have no anchor to check."""
-        self.mirror.clear_anchor_ok(
-            link.id for link in self.mirror.anchored_links("target_id", ids))
-        self.mirror.delete_pages(ids)
 
     def _check_anchors(self, links: list[AnchoredLink], unresolved: list[int]) -> None:
         """Set `links.anchor_ok` of `links`: whether the heading or block each names
@@ -515,7 +494,7 @@ class Syncer:
         their tables, with their problems; drop vanished ones. Whether any changed."""
         paths = [p for p, _ in plan.attachment_writes if is_canvas_path(p)]
         if plan.force:
-            paths = [p for p in self.attachments if is_canvas_path(p)]
+            paths = [p for p in self.index.attachments if is_canvas_path(p)]
         gone = [p for p in plan.gone_attachments if is_canvas_path(p)]
         self.mirror.delete_canvases(gone)
         for path in paths:
@@ -540,7 +519,8 @@ class Syncer:
         """Resolve every canvas reference again (a few per canvas): files came or went."""
         rows = []
         for link in self.mirror.canvas_links():
-            new_path = self.resolver.resolve(link.target, link.canvas_path, link.relative)
+            new_path = self.index.resolver.resolve(link.target, link.canvas_path,
+                                                   link.relative)
             new_id = page_id(new_path)
             if (new_path, new_id) != (link.target_path, link.target_id):
                 rows.append((new_path, new_id, link.id))
@@ -550,14 +530,13 @@ class Syncer:
         """Write new and changed attachments, drop vanished ones; the new paths."""
         self.mirror.write_attachments([(p, s, plan.trusted(s)) for p, s in plan.attachment_writes])
         self.mirror.delete_attachments(plan.gone_attachments)
-        added = [p for p, _ in plan.attachment_writes if p not in self.attachments]
+        index = self.index
+        added = [p for p, _ in plan.attachment_writes if p not in index.attachments]
         for path in plan.gone_attachments:
-            del self.attachments[path]
-            self.resolver.remove(path)
+            index.remove_attachment(path)
         for path, stat in plan.attachment_writes:
-            state = self.attachments.get(path)
-            self.attachments[path] = KnownFile(state.id if state else 0, plan.trusted(stat))
-            self.resolver.add(path)
+            state = index.attachments.get(path)
+            index.add_attachment(path, KnownFile(state.id if state else 0, plan.trusted(stat)))
         return added
 
     def _retarget(self, page_id: Callable[[str | None], int | None],
@@ -572,7 +551,8 @@ class Syncer:
         for link in self.mirror.links_naming(keys):
             if link.source_id in written_ids:
                 continue  # resolved just now, against the vault as it is
-            new_path = self.resolver.resolve(link.target, link.source_path, link.relative)
+            new_path = self.index.resolver.resolve(link.target, link.source_path,
+                                                   link.relative)
             new_id = page_id(new_path)
             if (new_path, new_id) != (link.target_path, link.target_id):
                 retarget.append((new_path, new_id, link.id))
@@ -591,20 +571,19 @@ class Syncer:
         for path, blocked in plan.blocked.items():
             problems[path] = [Problem(None, blocked.message, blocked.severity)]
             skipped_now[path] = blocked.stat
-        problems = {p: v for p, v in problems.items() if v or p in self.problem_paths}
-        skipped_gone = [p for p in self.skipped if p in plan.covered and
+        index = self.index
+        problems = {p: v for p, v in problems.items() if v or p in index.problem_paths}
+        skipped_gone = [p for p in index.skipped if p in plan.covered and
                         ((p not in plan.scan.files and p not in plan.scan.blocked)
                          or p in written)]
         self.mirror.replace_problems(problems)
         self.mirror.write_skipped(skipped_now, skipped_gone)
-        newly = [p for p in skipped_now if p not in self.skipped]
+        newly = [p for p in skipped_now if p not in index.skipped]
         for path in skipped_gone:
-            self.skipped.pop(path, None)
-            if path not in self.pages and path not in self.attachments:
-                self.resolver.remove(path)
-        self.skipped.update(skipped_now)
-        self.problem_paths |= {p for p, v in problems.items() if v}
-        self.problem_paths -= {p for p, v in problems.items() if not v}
+            index.unskip(path)
+        for path, stat in skipped_now.items():
+            index.skip(path, stat)
+        index.note_problems(problems)
         return newly, skipped_gone
 
     def _chunks(self, plan: Plan) -> list[LoadWork]:
@@ -664,125 +643,6 @@ class _LoadProgress:
         for batch in batches:
             self.step(len(batch))
             yield batch
-
-
-class _BatchWriter:
-    """Writes loaded pages and their links during one `Syncer._apply`."""
-
-    def __init__(self, syncer: Syncer, plan: Plan, ids: dict[str, int],
-                 renamed_from: dict[str, str]) -> None:
-        self.syncer = syncer
-        self.plan = plan
-        self.ids = ids
-        self.renamed_from = renamed_from
-        self.written: list[str] = []
-        self.unwritten: list[Loaded] = []
-        self.links: list[LinkRow] = []
-        self.rewritten: list[int] = []  # known pages written again: their links are diffed
-        self.link_sources: list[str] = []
-        self.problems: dict[str, list[Problem]] = {}
-        self.skipped_now: dict[str, FileStat] = {}
-        # Written pages whose headings or block ids changed: links into them are
-        # checked again.
-        self.anchors_changed: set[int] = set()
-        self.unchanged = 0  # pages read again with the same bytes (a new identity at most)
-
-    def page_id(self, path: str | None) -> int | None:
-        if path is None:
-            return None
-        state = self.syncer.pages.get(path)
-        return state.id if state is not None else self.ids.get(path)
-
-    def write(self, batch: list[Loaded]) -> None:
-        syncer, plan = self.syncer, self.plan
-        pages, mirror, resolver = syncer.pages, syncer.mirror, syncer.resolver
-        writes: list[PageWrite] = []
-        for item in batch:
-            if item.status is not LoadStatus.SAME:
-                self.problems[item.path] = item.problems + _name_problems(item.path)
-            if item.status is LoadStatus.PARSED and item.parsed is not None and \
-                    item.stat is not None:
-                known = pages.get(item.path)
-                writes.append(PageWrite(
-                    item.path, item.stat, item.hash or "", item.parsed,
-                    known.id if known else self.ids[item.path], plan.trusted(item.stat),
-                    new=known is None and item.path not in self.renamed_from))
-            elif item.status is LoadStatus.SAME and item.stat is not None:
-                state = pages[item.path]
-                trusted = plan.trusted(item.stat)
-                if trusted != state.stat:
-                    mirror.touch_page(state.id, item.stat, trusted)
-                    state.stat = trusted
-                self.unchanged += 1  # re-hashed, same bytes: not parsed
-            else:
-                self.unwritten.append(item)
-                if item.status is LoadStatus.SKIPPED:
-                    # Remember the scan's identity: that is what the next scan compares.
-                    stat = plan.scan.files.get(item.path) or item.stat
-                    if stat is not None:
-                        self.skipped_now[item.path] = stat
-        self._note_anchor_changes(writes)
-        mirror.write_pages(writes)
-        self.rewritten.extend(w.id for w in writes if not w.new)
-        for w in writes:
-            for link in w.parsed.links:
-                target_path = resolver.resolve(link.target, w.path, link.relative)
-                self.links.append(LinkRow(
-                    w.id, link.target, link.anchor, link.display, int(link.embed), link.line,
-                    link.form, target_path, self.page_id(target_path), int(link.relative)))
-                self.link_sources.append(w.path)
-            pages[w.path] = KnownFile(w.id, w.compare, w.hash)
-            self.written.append(w.path)
-
-    def _note_anchor_changes(self, writes: list[PageWrite]) -> None:
-        """Before pages are rewritten: which of them name other headings or blocks than
-        before (a new page has no links into it yet but retargeted ones)."""
-        known = [w.id for w in writes if not w.new]
-        before = self.syncer.mirror.anchor_targets(known) if known else {}
-        for w in writes:
-            if w.new:
-                continue
-            now = ([(h.level, h.text) for h in w.parsed.headings],
-                   [b.block_id for b in w.parsed.blocks])
-            if before.get(w.id, ([], [])) != now:
-                self.anchors_changed.add(w.id)
-
-    def finish(self) -> list[str]:
-        """Pages that could not be written after all (vanished or skipped while
-        loading): a known one is deleted; a vanished one leaves the resolver and the
-        links resolved to it meanwhile are resolved again; a skipped one stays (the
-        file exists) but has no page row for links to name. Links go in last, when
-        every page row they name exists. Returns the known pages deleted."""
-        syncer = self.syncer
-        deleted: list[str] = []
-        lost: set[str] = set()
-        rowless: set[str] = set()
-        for item in self.unwritten:
-            if item.path in syncer.pages:
-                syncer.delete_pages([syncer.pages.pop(item.path).id])
-                deleted.append(item.path)
-            rowless.add(item.path)
-            if item.status is not LoadStatus.SKIPPED:
-                lost.add(item.path)
-                syncer.resolver.remove(item.path)
-        for path in rowless:
-            self.ids.pop(path, None)  # no row: never a link's target_id
-        if rowless:
-            for i, row in enumerate(self.links):
-                if row.target_path in rowless:
-                    target_path: str | None = row.target_path
-                    if target_path in lost:
-                        target_path = syncer.resolver.resolve(
-                            row.target, self.link_sources[i], bool(row.relative))
-                    target_id = None if target_path in rowless else self.page_id(target_path)
-                    self.links[i] = row._replace(target_path=target_path, target_id=target_id)
-        syncer.mirror.replace_links(self.rewritten, self.links)
-        return deleted
-
-
-def _name_problems(path: str) -> list[Problem]:
-    why = windows_name_problem(path)
-    return [] if why is None else [Problem(None, why, "warning")]
 
 
 def sync_vault(config: Config, *, workers: int | None = None,
