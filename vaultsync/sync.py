@@ -14,7 +14,7 @@ import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,32 +86,17 @@ class BatchOutcome:
 
 
 @dataclass
-class SyncReport:
-    """What one sync did; `summary()` is the line the CLI prints."""
+class SyncReport(BatchOutcome):
+    """What one sync did (the batch's outcome, and the mirror after it); `summary()` is
+    the line the CLI prints."""
 
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    renamed: int = 0
-    unchanged: int = 0
-    attachments_added: int = 0
-    attachments_removed: int = 0
-    links_retargeted: int = 0
-    skipped: int = 0
     pages: int = 0
     links: int = 0
     unresolved: int = 0
     problems: int = 0
     seconds: float = 0.0
-    changed_paths: list[str] = field(default_factory=list)
-    removed_paths: list[str] = field(default_factory=list)
     # Things the user should look at though the sync succeeded (one line each).
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return BatchOutcome(**{f.name: getattr(self, f.name)
-                               for f in fields(BatchOutcome)}).changed
 
     def summary(self) -> str:
         return (
