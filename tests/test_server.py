@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -734,21 +735,31 @@ def test_serve_refuses_a_public_host_without_allow_remote(make_vault, tmp_path) 
     assert "--allow-remote" in result.output
 
 
+def start_serve(vault: Path, db: Path, *args: str, **popen: Any
+                ) -> tuple[subprocess.Popen[str], ProcessOutput, str, str]:
+    """`vaultsync serve VAULT --db DB --port 0 ARGS` as a real process, once it has said
+    where it serves: the process, its output, that line, and the address (no final /)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
+         "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, **popen)
+    output = ProcessOutput(proc.stdout)
+    try:
+        served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
+                                  "serve to print its address")
+    except BaseException:
+        interrupt(proc, output, WAIT)
+        raise
+    return proc, output, served, served.split(" at ", 1)[1].split("/ ", 1)[0]
+
+
 def test_serve_watch_is_a_live_backend(make_vault, tmp_path) -> None:
     """The real command in its own process: `serve --watch` prints the token once, serves,
     and an edit to the vault arrives as a batch event with no sync run by the test."""
     vault = make_vault(VAULT)
     db = tmp_path / "live.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
-         "--port", "0", "--watch"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    output = ProcessOutput(proc.stdout)
+    proc, output, _, url = start_serve(vault, db, "--watch")
     try:
-        served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
-                                  "serve to print its address")
-        url = served.split(" at ", 1)[1].split("/ ", 1)[0]
         token = load_token(db)
         assert token and token in output.text  # printed once, when made
         headers = {"Authorization": f"Bearer {token}"}
@@ -795,17 +806,11 @@ def test_serve_watch_beside_a_running_daemon_says_so_and_records_its_url(
     with Mirror(db) as mirror, mirror.transaction():
         mirror.write_status(pid=os.getpid(), host=socket.gethostname(), state="watching",
                             started_at="2026-01-01T00:00:00Z")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
-         "--port", "0", "--watch"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    output = ProcessOutput(proc.stdout)
+    proc, output, serving, url = start_serve(vault, db, "--watch")
     try:
-        serving = output.wait_line(lambda line: "serving" in line, WAIT, "serve to start")
         assert (f"(live: kept by the running vaultsync watch, pid {os.getpid()}; kept here "
                 "if it stops)") in serving
-        url = serving.split(" at ", 1)[1].split(" ", 1)[0]
-        wait_for(lambda: running_url(db) == url, WAIT, "the server's address record")
+        wait_for(lambda: running_url(db) == url + "/", WAIT, "the server's address record")
     finally:
         interrupt(proc, output, WAIT)
     text = output.text
@@ -892,16 +897,9 @@ def test_half_open_connections_do_not_starve_a_real_request(make_vault, tmp_path
     def few_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
-         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=few_files)
-    output = ProcessOutput(proc.stdout)
+    proc, output, _, url = start_serve(vault, db, preexec_fn=few_files)
     held: list[socket.socket] = []
     try:
-        served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
-                                  "serve to print its address")
-        url = served.split(" at ", 1)[1].split("/ ", 1)[0]
         port = int(url.rsplit(":", 1)[1])
         for _ in range(100):
             sock = socket.create_connection(("127.0.0.1", port))
@@ -935,17 +933,9 @@ def test_serve_watch_takes_over_when_the_daemon_it_relied_on_stops(make_vault, t
     watcher = start_process(vault, db)
     try:
         wait_watching(db, watcher)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vaultsync", "serve", str(vault), "--db", str(db),
-             "--port", "0", "--watch"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        output = ProcessOutput(proc.stdout)
+        proc, output, served, url = start_serve(vault, db, "--watch")
         try:
-            served = output.wait_line(lambda line: " at http://127.0.0.1:" in line, WAIT,
-                                      "serve to print its address")
             assert "kept here if it stops" in served
-            url = served.split(" at ", 1)[1].split("/ ", 1)[0]
             headers = {"Authorization": f"Bearer {load_token(db)}"}
             assert interrupt(watcher) in (0, 130, -signal.SIGINT)
             output.wait_line(lambda line: "keeps the mirror live now" in line, WAIT,
