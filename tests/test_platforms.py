@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import (
     REPO,
     TIMEOUT,
@@ -28,7 +30,7 @@ from vaultsync import platform, workers
 from vaultsync.config import Config
 from vaultsync.lock import DaemonLock, DaemonRunning, read_lock_state
 from vaultsync.mirror import Mirror
-from vaultsync.names import windows_name_problem
+from vaultsync.names import part_by_part, windows_name_problem
 from vaultsync.sync import PARALLEL_THRESHOLD, Syncer
 
 # --- the start method ------------------------------------------------------------------
@@ -175,6 +177,14 @@ def test_names_windows_cannot_hold(path: str, why: str) -> None:
                                   "nul_/x.md", ".md"])
 def test_names_windows_holds(path: str) -> None:
     assert windows_name_problem(path) is None
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.text(alphabet='aAcCoOnNuUxXlLpPtTmMrR123¹. :/|"\t.-', max_size=8),
+                min_size=1, max_size=3))
+def test_the_quick_pass_over_names_misses_no_problem(parts: list[str]) -> None:
+    path = "/".join(parts) + ".md"
+    assert windows_name_problem(path) == part_by_part(path)
 
 
 def test_a_name_windows_cannot_hold_is_indexed_with_a_problem(
