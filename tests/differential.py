@@ -105,6 +105,24 @@ def table_digests(db: Path) -> dict[str, str]:
             for table, rows in tables.items()}
 
 
+def integrity_faults(db: Path) -> list[str]:
+    """What is wrong with the mirror beneath its rows: rows that name missing rows
+    (foreign keys), a search index that does not match the pages it indexes."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        faults = [f"{table} row {rowid} names a missing {parent} row"
+                  for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")]
+        try:
+            conn.execute("INSERT INTO pages_fts (pages_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            faults.append(f"pages_fts: {exc}")
+        return faults
+    finally:
+        conn.close()
+
+
 def mirror_digests(vault: Path, db: Path, workers: int | None = None) -> dict[str, str]:
     from vaultsync.config import load_config
     from vaultsync.sync import sync_vault

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from differential import DIGESTS, corpus, mirror_digests, table_digests
+from differential import DIGESTS, corpus, integrity_faults, mirror_digests, table_digests
 
 from vaultsync.config import load_config
 from vaultsync.sync import sync_vault
@@ -29,6 +29,7 @@ def test_full_sync_makes_the_reference_mirror(vaults, tmp_path, name, workers):
     differ = {t: (got.get(t), want) for t, want in EXPECTED[name].items() if got.get(t) != want}
     assert differ == {}
     assert set(got) == set(EXPECTED[name])
+    assert integrity_faults(tmp_path / "mirror.db") == []
 
 
 def test_second_sync_keeps_the_reference_mirror(vaults, tmp_path):
@@ -37,3 +38,4 @@ def test_second_sync_keeps_the_reference_mirror(vaults, tmp_path):
     report = sync_vault(load_config(vaults["generated"], db), workers=2)
     assert not report.changed
     assert table_digests(db) == EXPECTED["generated"]
+    assert integrity_faults(db) == []
