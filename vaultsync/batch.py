@@ -36,7 +36,8 @@ class BatchWriter:
         self.renamed_from = renamed_from
         self.written: list[str] = []
         self.unwritten: list[Loaded] = []
-        self.links: list[LinkRow] = []
+        self.links: list[LinkRow] = []  # written by finish()
+        self.links_written = False  # links of new pages written with their batch
         self.rewritten: list[int] = []  # known pages written again: their links are diffed
         self.link_sources: list[str] = []
         self.problems: dict[str, list[Problem]] = {}
@@ -83,15 +84,26 @@ class BatchWriter:
         self._note_anchor_changes(writes)
         mirror.write_pages(writes)
         self.rewritten.extend(w.id for w in writes if not w.new)
+        # A new page's links need no comparing with rows before: when the mirror takes
+        # links before the pages they name, they go in now, with their page; else
+        # they wait for finish(), when every page row exists.
+        now = mirror.links_before_pages
+        links_now: list[LinkRow] = []
         for w in writes:
+            at_once = now and w.new
+            rows = links_now if at_once else self.links
             for link in w.parsed.links:
                 target_path = resolver.resolve(link.target, w.path, link.relative)
-                self.links.append(LinkRow(
+                rows.append(LinkRow(
                     w.id, link.target, link.anchor, link.display, int(link.embed), link.line,
                     link.form, target_path, self.page_id(target_path), int(link.relative)))
-                self.link_sources.append(w.path)
+                if not at_once:
+                    self.link_sources.append(w.path)
             index.add_page(w.path, KnownFile(w.id, w.compare, w.hash))
             self.written.append(w.path)
+        if links_now:
+            mirror.insert_links(links_now)
+            self.links_written = True
 
     def _note_anchor_changes(self, writes: list[PageWrite]) -> None:
         """Before pages are rewritten: which of them name other headings or blocks than
@@ -130,14 +142,29 @@ class BatchWriter:
         if rowless:
             for i, row in enumerate(self.links):
                 if row.target_path in rowless:
-                    target_path: str | None = row.target_path
-                    if target_path in lost:
-                        target_path = index.resolver.resolve(
-                            row.target, self.link_sources[i], bool(row.relative))
-                    target_id = None if target_path in rowless else self.page_id(target_path)
+                    target_path, target_id = self._retarget(row.target, self.link_sources[i],
+                                                            bool(row.relative),
+                                                            row.target_path, rowless, lost)
                     self.links[i] = row._replace(target_path=target_path, target_id=target_id)
+            if self.links_written:
+                retarget = []
+                for named in self.mirror.links_resolved_to(rowless):
+                    target_path, target_id = self._retarget(named.target, named.source_path,
+                                                            named.relative,
+                                                            named.target_path, rowless, lost)
+                    retarget.append((target_path, target_id, named.id))
+                self.mirror.retarget_links(retarget)
         self.mirror.replace_links(self.rewritten, self.links)
         return deleted
+
+    def _retarget(self, target: str, source_path: str, relative: bool,
+                  target_path: str | None, rowless: set[str], lost: set[str]
+                  ) -> tuple[str | None, int | None]:
+        """Where a link resolved to a page without a row goes now: elsewhere if that file
+        is gone, else to the file (skipped: no page id)."""
+        if target_path in lost:
+            target_path = self.index.resolver.resolve(target, source_path, relative)
+        return target_path, None if target_path in rowless else self.page_id(target_path)
 
 
 def delete_pages(mirror: Mirror, ids: list[int]) -> None:

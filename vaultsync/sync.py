@@ -572,11 +572,15 @@ class Syncer:
         return newly, skipped_gone
 
     def _chunks(self, plan: Plan) -> list[LoadWork]:
-        """Work for the parsing processes: small enough that writing starts early."""
+        """Work for the parsing processes: small enough that writing starts early, and
+        each a run of `to_load` in its order, so that new pages arrive in the order
+        of the ids they were given (see Mirror.bulk_load)."""
         items = plan.to_load
         options, cap = self.config.parse, self.config.max_page_bytes
         n = max(self.workers * 4, len(items) // 200)
-        return [(self.vault, items[i::n], cap, options) for i in range(n)]
+        size = -(-len(items) // n)
+        return [(self.vault, items[i:i + size], cap, options)
+                for i in range(0, len(items), size)]
 
     def _fill_counts(self, report: SyncReport) -> None:
         counts = read.counts(self.mirror.conn)

@@ -198,6 +198,10 @@ def replace_private_file(path: Path, text: str) -> None:
 # Bytes the WAL file is cut back to after a checkpoint (PRAGMA journal_size_limit), and
 # the size above which the daemon, when idle, checkpoints it to empty.
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
+# FTS5's `hashsize` setting: its default, and the one a bulk load uses (see bulk_load).
+_FTS_HASHSIZE = "INSERT INTO pages_fts (pages_fts, rank) VALUES ('hashsize', ?)"
+_FTS_DEFAULT_HASHSIZE = 1024 * 1024
+_BULK_FTS_HASHSIZE = 16 * 1024 * 1024
 
 
 def _now() -> str:
@@ -256,6 +260,8 @@ class Mirror:
         for the disk, since a crash loses only the scratch file."""
         self.path = Path(db_path)
         self._migrating = False
+        self._fts_by_batch = False  # set during a bulk load (see bulk_load)
+        self._keys_off = False
         try:
             # The mirror holds the vault's text: readable by its owner only. SQLite gives
             # the -wal and -shm files the database file's mode.
@@ -274,6 +280,12 @@ class Mirror:
                 # The journal is kept in memory, not off: a cancelled sync rolls back.
                 self.conn.execute("PRAGMA journal_mode = MEMORY")
                 self.conn.execute("PRAGMA synchronous = OFF")
+                # Links may be written before the pages they name, as pages arrive from
+                # the parsing processes (see links_before_pages). Checking every key
+                # again at the end would cost a tenth of the whole sync: the writer
+                # holds a key to each row it wrote (batch.py), and the tests check them.
+                self.conn.execute("PRAGMA foreign_keys = OFF")
+                self._keys_off = True
             else:
                 self.conn.execute("PRAGMA synchronous = NORMAL")
             # Once readers let go and a checkpoint restarts the WAL, the file is cut back
@@ -338,7 +350,16 @@ class Mirror:
         else:
             self.conn.execute("COMMIT")
             if self._fresh and not self._migrating and not keep_journal:
+                if self._keys_off:
+                    self.conn.execute("PRAGMA foreign_keys = ON")
+                    self._keys_off = False
                 self._to_wal()
+
+    @property
+    def links_before_pages(self) -> bool:
+        """Whether links may be written before the pages they name, in this
+        transaction (the first load of a scratch mirror: see __init__)."""
+        return self._keys_off
 
     def checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it, if no reader still needs it;
@@ -393,13 +414,21 @@ class Mirror:
 
     def links_naming(self, keys: Iterable[str]) -> list[NamedLink]:
         """Links whose target names one of `keys` (see resolve.name_key)."""
+        return self._named_links("target_key", keys)
+
+    def links_resolved_to(self, paths: Iterable[str]) -> list[NamedLink]:
+        """Links resolved to one of the files `paths`."""
+        return self._named_links("target_path", paths)
+
+    def _named_links(self, column: str, values: Iterable[str]) -> list[NamedLink]:
+        assert column in ("target_key", "target_path")
         out: list[NamedLink] = []
-        for chunk in chunks(list(keys)):
+        for chunk in chunks(list(values)):
             out.extend(NamedLink(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
                        for r in self.conn.execute(
                 "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, "
-                "l.target_id FROM links l JOIN pages p ON p.id = l.source_id "
-                f"WHERE l.target_key IN ({marks(chunk)})",
+                f"l.target_id FROM links l JOIN pages p ON p.id = l.source_id "
+                f"WHERE l.{column} IN ({marks(chunk)})",
                 chunk))
         return out
 
@@ -463,6 +492,10 @@ class Mirror:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(*values(p), p.id) for p in inserts],
             )
+            if self._fts_by_batch:  # the row trigger is off (see bulk_load)
+                self.conn.executemany(
+                    "INSERT INTO pages_fts (rowid, title, body) VALUES (?,?,?)",
+                    [(p.id, p.parsed.title, p.parsed.body) for p in inserts])
         children: dict[str, list[tuple[object, ...]]] = {
             "external_links": [(p.id, e.url, e.display, e.line)
                                for p in pages for e in p.parsed.external_links],
@@ -522,10 +555,10 @@ class Mirror:
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
-        """Inside a transaction, for many new rows at once: drop the FTS insert trigger and
-        the secondary indexes of the bulk tables, then index everything in one pass and
-        restore them as they were. Three to four times faster than row by row."""
-        first_new = self.next_page_id()
+        """Inside a transaction, for many new rows at once: drop the secondary indexes of
+        the bulk tables and build them again in one pass at the end (three to four times
+        faster than row by row), and index new pages for search a batch at a time rather
+        than by the row trigger (see write_pages)."""
         saved = self.conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
             f"((type = 'index' AND tbl_name IN ({','.join('?' * len(PAGE_CHILD_TABLES))})) "
@@ -533,11 +566,21 @@ class Mirror:
         ).fetchall()
         for kind, name, _ in saved:
             self.conn.execute(f"DROP {kind.upper()} {name}")
-        yield
-        if any(name == "pages_ai" for _, name, _ in saved):
-            self.conn.execute(
-                "INSERT INTO pages_fts (rowid, title, body) "
-                "SELECT id, title, body FROM pages WHERE id >= ?", (first_new,))
+        trigger_dropped = any(name == "pages_ai" for _, name, _ in saved)
+        if trigger_dropped:
+            # FTS5 writes its pending terms out as a segment whenever they pass `hashsize`
+            # (1 MiB) and merges segments as they pile up: with 16 MiB a bulk load writes
+            # and merges fewer (a quarter less work). New pages come in rising id order
+            # (sync.py hands out ids in the order pages arrive), so FTS5 need not write
+            # its pending terms out between batches either.
+            self.conn.execute(_FTS_HASHSIZE, (_BULK_FTS_HASHSIZE,))
+            self._fts_by_batch = True
+        try:
+            yield
+        finally:
+            self._fts_by_batch = False
+        if trigger_dropped:
+            self.conn.execute(_FTS_HASHSIZE, (_FTS_DEFAULT_HASHSIZE,))
         for _, _, sql in saved:
             self.conn.execute(sql)
 
