@@ -280,10 +280,13 @@ class Mirror:
                 # The journal is kept in memory, not off: a cancelled sync rolls back.
                 self.conn.execute("PRAGMA journal_mode = MEMORY")
                 self.conn.execute("PRAGMA synchronous = OFF")
-                # Links may be written before the pages they name, as pages arrive from
-                # the parsing processes (see links_before_pages). Checking every key
-                # again at the end would cost a tenth of the whole sync: the writer
-                # holds a key to each row it wrote (batch.py), and the tests check them.
+                # Until its first load commits, links may be written before the pages
+                # they name, as pages arrive from the parsing processes (see
+                # links_before_pages); foreign keys are on again after it. Checking
+                # every key at the end would cost a tenth of a first sync: the batch
+                # writer gives each link the id of a page it writes, or none
+                # (BatchWriter.finish), and the tests check the keys of every mirror
+                # they make this way (PRAGMA foreign_key_check).
                 self.conn.execute("PRAGMA foreign_keys = OFF")
                 self._keys_off = True
             else:
