@@ -285,8 +285,8 @@ class Mirror:
                 # links_before_pages); foreign keys are on again after it. Checking
                 # every key at the end would cost a tenth of a first sync: the batch
                 # writer gives each link the id of a page it writes, or none
-                # (BatchWriter.finish), and the tests check the keys of every mirror
-                # they make this way (PRAGMA foreign_key_check).
+                # (BatchWriter.finish); the differential tests check the keys of the
+                # mirrors they make this way (PRAGMA foreign_key_check).
                 self.conn.execute("PRAGMA foreign_keys = OFF")
                 self._keys_off = True
             else:
