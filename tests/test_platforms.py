@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from conftest import (
     REPO,
     TIMEOUT,
@@ -25,6 +23,8 @@ from conftest import (
     wait_for,
     write_files,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaultsync import platform, workers
 from vaultsync.config import Config

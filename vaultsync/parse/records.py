@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -96,7 +97,8 @@ class ParsedPage:
 
 
 _RECORD_TYPES = (Heading, Link, ExternalLink, Problem, Task, Block, Field)
-_TYPED = [partial(tuple.__new__, record_type) for record_type in _RECORD_TYPES]
+_TYPED: list[Callable[[tuple[Any, ...]], Any]] = [
+    partial(tuple.__new__, record_type) for record_type in _RECORD_TYPES]
 
 
 def _parsed_page(title: str, kind: str | None, is_source: bool, frontmatter: dict[str, Any],
@@ -104,7 +106,7 @@ def _parsed_page(title: str, kind: str | None, is_source: bool, frontmatter: dic
                  *records: list[tuple[Any, ...]]) -> ParsedPage:
     """A ParsedPage from what its `__reduce__` gave."""
     headings, links, external, problems, tasks, blocks, fields = (
-        list(map(typed, rows)) for typed, rows in zip(_TYPED, records))
+        list(map(typed, rows)) for typed, rows in zip(_TYPED, records, strict=True))
     return ParsedPage(title, kind, is_source, frontmatter, body, tags, aliases, headings,
                       links, external, problems, tasks, blocks, fields)
 

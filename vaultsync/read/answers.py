@@ -12,14 +12,24 @@ supports), because the answers are JSON: a record is the dict the API sends.
 # from the annotations themselves, evaluated.
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Field
 from typing_extensions import TypedDict
 
 
-def doc(text: str) -> Any:
+class doc:  # noqa: N801 - written as a marker in annotations: Annotated[int, doc("…")]
     """A field's meaning, for the JSON schemas made from these records (the OpenAPI
-    document, the MCP tools' output schemas)."""
-    return Field(description=text)
+    document, the MCP tools' output schemas). pydantic asks annotation markers for their
+    part of a schema, so the records need not import pydantic (a command that only
+    syncs never does)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        schema["description"] = self.text
+        return schema
 
 
 # --- a page -----------------------------------------------------------------------------
