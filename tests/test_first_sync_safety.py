@@ -19,9 +19,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import (
     TIMEOUT,
+    ProcessOutput,
     RunningDaemon,
     db_dump,
     fresh_dump,
+    interrupt,
     process_log,
     rows,
     start_process,
@@ -145,6 +147,28 @@ def test_kill_9_during_a_daemons_first_build_leaves_no_half_mirror(large_vault, 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(TIMEOUT) == 0
     assert "Traceback" not in process_log(db)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX's")
+def test_ctrl_c_during_a_daemons_first_build_leaves_no_mirror_and_says_so(large_vault,
+                                                                          tmp_path):
+    db = tmp_path / "mirror.db"
+    proc = subprocess.Popen([sys.executable, "-m", "vaultsync", "watch", str(large_vault),
+                             "--db", str(db), "--no-metrics"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = ProcessOutput(proc.stderr)
+    try:
+        wait_for(lambda: scratch_reached(db, proc, "scratch made"), what=lambda: err.text)
+    finally:
+        code = interrupt(proc, err)
+    if db.exists():  # the build won the race: a whole mirror, and a clean stop
+        assert code == 0, err.text
+        assert db_dump(db) == fresh_dump(large_vault, tmp_path)
+    else:
+        assert code == 128 + signal.SIGINT, err.text
+        assert "none was made" in err.text and "Traceback" not in err.text
+        assert "watching " not in err.text
+    assert scratch_files(db) == []
 
 
 class HeldBuild:
