@@ -266,3 +266,29 @@ def test_a_mirror_no_sync_completed_is_built_anew_by_the_daemon(make_vault, tmp_
     finally:
         held.release()
         running.__exit__()
+
+
+@pytest.mark.parametrize("made", ["by a sync", "by a reader"])
+def test_a_file_made_during_a_daemons_first_build(make_vault, tmp_path, made):
+    # A `vaultsync sync` that publishes its mirror first is kept and synced into; the
+    # empty file a reader's SQLite makes by opening the path is replaced whole.
+    vault = build_vault(make_vault)
+    db = tmp_path / "mirror.db"
+    held = HeldBuild()
+    running = RunningDaemon(vault, db, progress=held).start()
+    try:
+        wait_for(held.reached.is_set, what="the first build under way")
+        if made == "by a sync":
+            sync_vault(load_config(vault, db), workers=1)
+        else:
+            sqlite3.connect(db).close()
+        (vault / "during.md").write_text("# Saved during the build")
+        inode = db.stat().st_ino
+        held.release()
+        with running:
+            wait_converged(vault, db, tmp_path)
+            assert (db.stat().st_ino == inode) == (made == "by a sync")
+        assert scratch_files(db) == []
+    finally:
+        held.release()
+        running.__exit__()

@@ -189,23 +189,29 @@ class Daemon:
         return None if alone else 1
 
     def _build(self, stop: threading.Event, progress: ProgressCallback | None) -> SyncReport:
-        """No mirror yet: build it aside and move it into place whole (build_aside), then
-        open it in place. A stop meanwhile (SyncCancelled) leaves no mirror."""
+        """No mirror open: build it aside and move it into place whole (build_aside),
+        then open it in place. A mirror made meanwhile by another process (a `vaultsync
+        sync`) is opened and synced into instead. A stop during the build
+        (SyncCancelled) leaves no mirror."""
         db = self.config.db
-        log.info("building the mirror %s aside; it appears there once complete", db)
-        report = build_aside(self.config, workers=self._workers(), progress=progress,
-                             cancel=stop.is_set, origin="watch", replace_unfinished=True)
+        report = None
         self._open_mirror()
         if self._mirror is None:
-            raise MirrorError(f"the mirror {db} was deleted as soon as it was made")
-        if report is None:  # a `vaultsync sync` made it meanwhile: brought up to date here
-            report = self.syncer.sync(None, origin="watch", cancel=stop.is_set)
+            log.info("building the mirror %s aside; it appears there once complete", db)
+            report = build_aside(self.config, workers=self._workers(), progress=progress,
+                                 cancel=stop.is_set, origin="watch", replace_unfinished=True)
+            self._open_mirror()
+            if self._mirror is None:
+                raise MirrorError(f"the mirror {db} was deleted as soon as it was made")
         # What the daemon said while there was no mirror went to the lock file only.
         self._status(**self._lock_state, pid=os.getpid(), host=socket.gethostname(),
                      started_at=self._started)
         self._write_polling()
         if self.ready.is_set() and self._scheduler is None:
             self._start_metrics()
+        if report is None:
+            report = self.syncer.sync(None, origin="watch", cancel=stop.is_set,
+                                      progress=progress)
         return report
 
     def _watch_until(self, stop: threading.Event) -> None:
