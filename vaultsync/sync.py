@@ -31,8 +31,10 @@ from .mirror import (
     Mirror,
     MirrorError,
     publish_scratch,
+    remove_mirror,
     remove_stale_scratch,
     scratch_path,
+    unfinished_mirror,
 )
 from .mirror.check import owner_error, vault_id
 from .parse import PageAnchors, Problem
@@ -634,28 +636,48 @@ class _LoadProgress:
             yield batch
 
 
+def build_aside(config: Config, *, workers: int | None = None,
+                progress: ProgressCallback | None = None,
+                cancel: Callable[[], bool] | None = None, origin: str = "sync",
+                replace_unfinished: bool = False) -> SyncReport | None:
+    """A first sync: build the mirror of the whole vault in a scratch file beside
+    `config.db` and move it into place when complete, so a crash or kill meanwhile
+    leaves no mirror rather than a part of one a reader could take for the vault.
+
+    None when a mirror was made at `config.db` meanwhile (another sync, a daemon): it
+    is never overwritten, the caller syncs into it. With `replace_unfinished` (the
+    caller holds the daemon lock) a file there that no sync completed is replaced
+    (see unfinished_mirror). SyncCancelled when `cancel()` turns true: no mirror is made."""
+    db = Path(config.db)
+    scratch = scratch_path(db)
+    try:
+        with Mirror(scratch, scratch=True) as mirror:
+            report = Syncer(config, mirror, workers=workers).sync(
+                origin=origin, progress=progress, cancel=cancel)
+        if publish_scratch(scratch, db):
+            return report
+        if replace_unfinished and unfinished_mirror(db):
+            remove_mirror(db)
+            if publish_scratch(scratch, db):
+                return report
+        return None
+    except MirrorError as exc:  # the user knows the mirror's name, not the scratch's
+        raise MirrorError(str(exc).replace(str(scratch), str(db))) from exc
+    finally:
+        for leftover in (scratch, Path(f"{scratch}-journal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
 def sync_vault(config: Config, *, workers: int | None = None,
                progress: ProgressCallback | None = None) -> SyncReport:
-    """Open the mirror, sync the whole vault, close: what `vaultsync sync` does.
-
-    A first sync builds the mirror in a scratch file beside it and moves it into place
-    when complete: a crash or kill meanwhile leaves no mirror rather than a part of one
-    a reader could take for the vault. A mirror made at the same path meanwhile (another
-    sync, a daemon) is never overwritten: this sync then runs again into it."""
+    """Open the mirror, sync the whole vault, close: what `vaultsync sync` does. A
+    first sync builds the mirror aside and moves it into place whole (build_aside)."""
     db = Path(config.db)
     remove_stale_scratch(db)
     if not db.exists():
-        scratch = scratch_path(db)
-        try:
-            with Mirror(scratch, scratch=True) as mirror:
-                report = Syncer(config, mirror, workers=workers).sync(progress=progress)
-            if publish_scratch(scratch, db):
-                return report
-        except MirrorError as exc:  # the user knows the mirror's name, not the scratch's
-            raise MirrorError(str(exc).replace(str(scratch), str(db))) from exc
-        finally:
-            for leftover in (scratch, Path(f"{scratch}-journal")):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+        report = build_aside(config, workers=workers, progress=progress)
+        if report is not None:
+            return report
     with Mirror(db) as mirror:
         return Syncer(config, mirror, workers=workers).sync(progress=progress)

@@ -2,10 +2,13 @@
 
 The watcher starts first, then a full reconcile (the same `Syncer.sync` as
 `vaultsync sync`) runs while it collects events, so a file saved during the
-reconcile is applied right after it. Each batch of events is a set of dirty
-paths; the syncer looks at the disk for each (an event's kind is never trusted)
-and writes the batch in one transaction. Lost events are covered by reconciles:
-at start, after any watcher error, after a burst, and on a slow timer.
+reconcile is applied right after it. When there is no mirror yet, that reconcile
+builds it aside and moves it into place whole, as `vaultsync sync` does
+(sync.build_aside): a stop or a kill meanwhile leaves no mirror, never a part of one.
+Each batch of events is a set of dirty paths; the syncer looks at the disk for each
+(an event's kind is never trusted) and writes the batch in one transaction. Lost
+events are covered by reconciles: at start, after any watcher error, after a burst,
+and on a slow timer.
 
 The daemon never stops on its own: a batch that fails (a full disk, a mirror
 file deleted or replaced under it) is reported in the log and in `status`, and
@@ -27,10 +30,21 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lock import DaemonLock, DaemonRunning, read_lock_state
-from .mirror import WAL_SIZE_LIMIT, MetaKey, Mirror, is_damage, move_aside, repair_mirror
-from .read import daemon_status, open_mirror
+from .mirror import (
+    WAL_SIZE_LIMIT,
+    MetaKey,
+    Mirror,
+    MirrorError,
+    is_damage,
+    move_aside,
+    remove_mirror,
+    remove_stale_scratch,
+    repair_mirror,
+    unfinished_mirror,
+)
+from .read import building_status, daemon_status, open_mirror
 from .scan import inode_at
-from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport
+from .sync import ProgressCallback, SyncCancelled, Syncer, SyncReport, build_aside
 from .watcher import POLL_DELAY_MS, VaultWatcher, Watcher, WatcherFactory
 
 if TYPE_CHECKING:
@@ -137,6 +151,7 @@ class Daemon:
             if aside is not None:
                 log.warning("the mirror %s was damaged; moved it to %s and rebuilding it "
                             "from the vault", self.config.db, aside)
+            remove_stale_scratch(self.config.db)  # of a first build killed under this lock
             self._open_mirror()
             self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
                          started_at=self._started, error=None, error_since=None)
@@ -151,13 +166,53 @@ class Daemon:
             self._lock.release()
 
     def _open_mirror(self) -> None:
-        self._mirror = Mirror(self.config.db)
-        self._mirror_inode = inode_at(self.config.db)
+        """Open the mirror in place; when there is none yet, leave it to the next batch
+        to build aside (_build). A file no sync completed is no mirror of the vault (a
+        build killed in place by an older vaultsync): it goes, and is built anew."""
+        db = self.config.db
+        if unfinished_mirror(db):
+            log.warning("the mirror %s was never completed; building it anew", db)
+            remove_mirror(db)
+        self._mirror = self._syncer = None
+        self._mirror_inode = None
+        if not db.exists():
+            return
+        self._mirror = Mirror(db)
+        self._mirror_inode = inode_at(db)
+        self._syncer = Syncer(self.config, self._mirror, workers=self._workers())
+
+    def _workers(self) -> int | None:
         # Parsing processes are forked only while this process runs no other Python
         # thread (the first reconcile of `vaultsync watch`): forking beside the metrics'
         # threads could copy a lock one of them holds.
         alone = threading.active_count() == 1 and self._scheduler is None
-        self._syncer = Syncer(self.config, self._mirror, workers=None if alone else 1)
+        return None if alone else 1
+
+    def _build(self, stop: threading.Event, progress: ProgressCallback | None) -> SyncReport:
+        """No mirror open: build it aside and move it into place whole (build_aside),
+        then open it in place. A mirror made meanwhile by another process (a `vaultsync
+        sync`) is opened and synced into instead. A stop during the build
+        (SyncCancelled) leaves no mirror."""
+        db = self.config.db
+        report = None
+        self._open_mirror()
+        if self._mirror is None:
+            log.info("building the mirror %s aside; it appears there once complete", db)
+            report = build_aside(self.config, workers=self._workers(), progress=progress,
+                                 cancel=stop.is_set, origin="watch", replace_unfinished=True)
+            self._open_mirror()
+            if self._mirror is None:
+                raise MirrorError(f"the mirror {db} was deleted as soon as it was made")
+        # What the daemon said while there was no mirror went to the lock file only.
+        self._status(**self._lock_state, pid=os.getpid(), host=socket.gethostname(),
+                     started_at=self._started)
+        self._write_polling()
+        if self.ready.is_set() and self._scheduler is None:
+            self._start_metrics()
+        if report is None:
+            report = self.syncer.sync(None, origin="watch", cancel=stop.is_set,
+                                      progress=progress)
+        return report
 
     def _watch_until(self, stop: threading.Event) -> None:
         vault = self.config.vault
@@ -191,9 +246,11 @@ class Daemon:
                     return  # stopped before the first reconcile was committed: not ready
                 if self._failure is None and watcher.links != self._followed_links():
                     continue  # the scan found other symlinks than the watcher follows
-                self.syncer.workers = 1  # threads start now (see _open_mirror)
+                if self._syncer is not None:
+                    self._syncer.workers = 1  # threads start now (see _workers)
                 if not self.ready.is_set():
-                    self._start_metrics()
+                    if self._mirror is not None:  # else once it is built (_build)
+                        self._start_metrics()
                     self.ready.set()
                     if self.on_ready is not None:
                         self.on_ready(first)
@@ -219,6 +276,13 @@ class Daemon:
             log.info("watching %s with inotify again", self.config.vault)
         self._polling, self._polling_noted = reason, True
         self._lock.write_state({**self._lock_state, "polling": reason})
+        self._write_polling()
+
+    def _write_polling(self) -> None:
+        """The mirror's meta says why the vault is polled (no mirror yet: once built)."""
+        reason = self._polling
+        if self._mirror is None:
+            return
         with contextlib.suppress(sqlite3.Error):
             with self.mirror.transaction():
                 if reason is None:
@@ -231,12 +295,14 @@ class Daemon:
         """The vault, and the outside targets of followed symlinked files: the watcher
         follows the symlinked folders present when it is made, but cannot see a file
         beyond a link."""
-        extra = sorted({info.target for info in (self.syncer.symlinks or {}).values()
+        symlinks = self._syncer.symlinks if self._syncer is not None else None
+        extra = sorted({info.target for info in (symlinks or {}).values()
                         if info.followed and not info.is_dir})
         return [str(self.config.vault), *extra]
 
     def _followed_links(self) -> frozenset[tuple[str, str]]:
-        return frozenset((rel, info.target) for rel, info in (self.syncer.symlinks or {}).items()
+        symlinks = self._syncer.symlinks if self._syncer is not None else None
+        return frozenset((rel, info.target) for rel, info in (symlinks or {}).items()
                          if info.followed)
 
     def _consume(self, watcher: Watcher, root: tuple[int, int] | None,
@@ -269,7 +335,7 @@ class Daemon:
             if changed is None:  # idle: the slow timer and the post-burst settle
                 # A reader that held an old snapshot let the WAL grow; give it back
                 # once no reader needs it (never waiting for one).
-                if self.mirror.wal_size() > WAL_SIZE_LIMIT:
+                if self._mirror is not None and self._mirror.wal_size() > WAL_SIZE_LIMIT:
                     self.mirror.checkpoint()
                 if self._metrics_found_damage():
                     self._repair(self._scheduler.last_error)  # type: ignore[union-attr,arg-type]
@@ -283,6 +349,9 @@ class Daemon:
                 # The folder itself was deleted, moved or replaced (a new folder may even
                 # get the old inode number): the watch on it is dead.
                 raise WatcherRestart(f"the vault folder {vault} changed")
+            if self._syncer is None:  # no mirror: the next batch builds it whole
+                self._apply(None, events=len(changed), why="build", stop=stop)
+                continue
             paths: set[str] = set()
             for path in changed:
                 paths |= self.syncer.vault_paths(path)
@@ -320,7 +389,7 @@ class Daemon:
             self._scheduler = None
         with contextlib.suppress(sqlite3.Error):
             self.mirror.close()
-        self._mirror = None
+        self._mirror = self._syncer = None
         if not self._lock.still_ours():
             self._lock.release()
             self._lock = DaemonLock(self.config.db)
@@ -328,7 +397,7 @@ class Daemon:
         self._open_mirror()
         self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
                      started_at=self._started)
-        if self.ready.is_set():
+        if self.ready.is_set() and self._mirror is not None:  # else once built (_build)
             self._start_metrics()
 
     def _repair(self, exc: BaseException) -> None:
@@ -339,14 +408,14 @@ class Daemon:
             self._scheduler = None
         with contextlib.suppress(Exception):
             self.mirror.close()
-        self._mirror = None
+        self._mirror = self._syncer = None
         aside = move_aside(self.config.db)
         log.warning("the mirror %s is damaged (%s); moved it to %s and rebuilding it from "
                     "the vault", self.config.db, exc, aside)
         self._open_mirror()
         self._status(state="starting", pid=os.getpid(), host=socket.gethostname(),
                      started_at=self._started)
-        if self.ready.is_set():
+        if self.ready.is_set() and self._mirror is not None:  # else once built (_build)
             self._start_metrics()
 
     def _metrics_found_damage(self) -> bool:
@@ -356,15 +425,18 @@ class Daemon:
     def _apply(self, paths: list[str] | None, *, events: int, why: str,
                stop: threading.Event) -> SyncReport | None:
         delay = 0.05
-        repaired = False
+        repaired = built = False
         while True:
             try:
-                if self._mirror_replaced():
+                if self._mirror is not None and self._mirror_replaced():
                     self._reopen_mirror()
                     paths = None
                 progress, self.progress = self.progress, None  # the first reconcile only
-                report = self.syncer.sync(paths, origin="watch", cancel=stop.is_set,
-                                          progress=progress)
+                if self._mirror is None:
+                    report, built = self._build(stop, progress), True
+                else:
+                    report = self.syncer.sync(paths, origin="watch", cancel=stop.is_set,
+                                              progress=progress)
                 break
             except SyncCancelled:
                 return None  # stopping: the batch was rolled back, the next start redoes it
@@ -376,7 +448,8 @@ class Daemon:
             except FileNotFoundError:
                 return None  # the vault vanished mid-batch: the loop waits for it
             except sqlite3.DatabaseError as exc:
-                if repaired or not is_damage(exc):
+                # A damaged scratch file is gone with the build (build_aside): retried.
+                if repaired or not is_damage(exc) or self._mirror is None:
                     self._failed(exc)
                     return None
                 self._repair(exc)
@@ -407,6 +480,10 @@ class Daemon:
                     self.on_batch(report)
                 except Exception:
                     log.exception("on_batch callback failed")
+        if built and not stop.is_set():
+            # A page saved during the build may have been read before the save: its
+            # event would bring it too, but a scan in place makes sure.
+            self._apply(None, events=0, why="reconcile", stop=stop)
         return report
 
     def _failed(self, exc: BaseException) -> None:
@@ -509,8 +586,9 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 def read_status(db: Path) -> dict[str, Any] | None:
     """The daemon_status row, with `alive` checked against the process table and the
-    state a live daemon wrote in its lock file (read.daemon_status); None: no mirror."""
+    state a live daemon wrote in its lock file (read.daemon_status); with no mirror yet,
+    the state of a daemon building it (read.building_status), else None."""
     if not db.exists():
-        return None
+        return building_status(read_lock_state(db))
     with open_mirror(db) as conn:
         return daemon_status(conn, read_lock_state(db))

@@ -82,8 +82,12 @@ def watch(config: Config, quiet: bool, verbose: int, no_metrics: bool) -> None:
         progress.close()
     if signum is not None and not daemon.ready.is_set():
         # Not a success: the mirror may lack part of the vault until the next start.
-        click.echo(f"vaultsync: interrupted during the first reconcile; the mirror "
-                   f"{config.db} is not complete: run `vaultsync watch` again", err=True)
+        if config.db.exists():
+            click.echo(f"vaultsync: interrupted during the first reconcile; the mirror "
+                       f"{config.db} is not complete: run `vaultsync watch` again", err=True)
+        else:
+            click.echo(f"vaultsync: interrupted while building the mirror; none was made "
+                       f"at {config.db}: run `vaultsync watch` again", err=True)
         sys.exit(128 + signum)
 
 

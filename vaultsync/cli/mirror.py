@@ -79,10 +79,26 @@ def where(config: Config, as_json: bool) -> None:
 @user_errors
 def status(config: Config, as_json: bool) -> None:
     """Is a daemon keeping this mirror, and what does the mirror hold?"""
+    from ..lock import read_lock_state
+    from ..read import building_status
     from ..vault import Vault
 
     if not config.db.exists():
-        raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
+        building = building_status(read_lock_state(config.db))
+        if building is None:
+            raise UserError(f"no mirror yet at {config.db}: run `vaultsync sync` first")
+        # A daemon's first build: the mirror appears whole once complete.
+        if as_json:
+            click.echo(json.dumps({"db": str(config.db), "vault": str(config.vault),
+                                   "last_sync_at": None, "daemon": building}, indent=2))
+            return
+        click.echo(f"mirror: {config.db} (not there yet: the daemon is building it; it "
+                   "appears once complete)")
+        click.echo(f"daemon: running (pid {building['pid']}, building the mirror)")
+        if building.get("error"):
+            click.echo(f"daemon: cannot build the mirror since {building.get('error_since')}: "
+                       f"{building['error']}; retrying")
+        return
     vault = Vault(config=config)
     usable_mirror(vault, repair=False)
     state = vault.status()  # read-only: status never migrates

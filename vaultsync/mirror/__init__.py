@@ -8,6 +8,7 @@ from .check import (
     move_aside,
     remove_mirror,
     repair_mirror,
+    unfinished_mirror,
 )
 from .schema import MIGRATIONS, PAGE_CHILD_TABLES, SCHEMA_VERSION, MetaKey
 from .writer import (
@@ -39,5 +40,5 @@ __all__ = [
     "MirrorError", "NamedLink", "PageWrite", "chunks", "connect", "create_private_file", "marks",
     "replace_private_file", "publish_scratch", "remove_stale_scratch", "scratch_path",
     "MirrorDamaged", "WrongVault", "check_mirror", "is_damage",
-    "move_aside", "remove_mirror", "repair_mirror",
+    "move_aside", "remove_mirror", "repair_mirror", "unfinished_mirror",
 ]

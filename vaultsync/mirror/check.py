@@ -161,6 +161,26 @@ def move_aside(db: Path) -> Path:
     return aside
 
 
+def unfinished_mirror(db: Path) -> bool:
+    """`db` is a file no sync has completed: a first build killed in place by an older
+    vaultsync, or the empty file a reader's SQLite makes by opening a path where no
+    mirror was. It is no mirror of the vault, and may be replaced by one. False when
+    there is no file, or when it cannot be read now (busy): such a file is left alone."""
+    if not db.exists():
+        return False
+    try:
+        conn = connect(db, readonly=True, timeout=5)
+        try:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return True
+            return conn.execute("SELECT 1 FROM meta WHERE key = ?",
+                                (MetaKey.LAST_SYNC_AT.value,)).fetchone() is None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
 def remove_mirror(db: Path) -> None:
     """Delete a mirror and its side files (`sync --rebuild`)."""
     for suffix in ("", "-wal", "-shm", "-journal"):

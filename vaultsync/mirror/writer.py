@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -128,8 +129,10 @@ def create_private_file(path: Path, flags: int) -> int:
 
 
 def scratch_path(db: Path) -> Path:
-    """Where a first sync builds the mirror `db` before it is moved into place."""
-    return db.with_name(f".{db.name}.{os.getpid()}.new")
+    """Where a first sync builds the mirror `db` before it is moved into place: named
+    by process (remove_stale_scratch) and thread (a daemon in a thread of a process
+    that syncs too)."""
+    return db.with_name(f".{db.name}.{os.getpid()}.{threading.get_ident()}.new")
 
 
 _SCRATCH_ENDINGS = (".new", ".new-journal", ".new-wal", ".new-shm")

@@ -198,6 +198,20 @@ def daemon_status(conn: sqlite3.Connection,
     return status
 
 
+def building_status(lock_state: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The status of a daemon building the first mirror, before there is a mirror file
+    to hold its row: the state line of its lock file (lock.read_lock_state), with
+    `alive` and `building` true; None when no live daemon wrote it."""
+    if lock_state is None:
+        return None
+    pid = lock_state.get("pid")
+    if type(pid) is not int or lock_state.get("state") == "stopped" or not pid_alive(pid):
+        return None
+    status: dict[str, Any] = {"pid": pid, "alive": True, "building": True}
+    status.update((k, lock_state.get(k)) for k in ("state", "error", "error_since", "polling"))
+    return status
+
+
 def last_batch(conn: sqlite3.Connection) -> dict[str, Any] | None:
     found = rows(conn, "SELECT * FROM sync_log ORDER BY id DESC LIMIT 1")
     if not found:
