@@ -50,14 +50,16 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
     try:
         # O_NONBLOCK: a FIFO named like a page must not hang the sync.
         fd = os.open(os.path.join(vault, rel), os.O_RDONLY | os.O_NONBLOCK)
-        with open(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
+        try:
+            st = os.fstat(fd)
             if not stat_mod.S_ISREG(st.st_mode):
                 return _skipped(rel, NOT_A_FILE, file_stat(st))
             if st.st_size > max_bytes:
                 return _skipped(rel, f"skipped: {st.st_size} bytes is over the "
                                      f"{max_bytes}-byte page limit", file_stat(st))
-            data = fh.read()
+            data = _read_to_end(fd, st.st_size)
+        finally:
+            os.close(fd)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return Loaded(rel, LoadStatus.GONE)
     except OSError as exc:
@@ -79,6 +81,22 @@ def load_page(vault: str, rel: str, known_hash: str | None, max_bytes: int,
             None, f"parser failed ({type(exc).__name__}: {exc}); indexed as plain text", "error")])
     problems = ([decode_problem] if decode_problem else []) + parsed.problems
     return Loaded(rel, LoadStatus.PARSED, stat, digest, parsed, problems)
+
+
+def _read_to_end(fd: int, size: int) -> bytes:
+    """The file's bytes: `size` of them in one call, then whatever it grew by. (os.read
+    on the descriptor: a file object around it costs as much again as the read.)"""
+    data = os.read(fd, size + 1)
+    if not data:
+        return data
+    more = os.read(fd, 1 << 20)
+    if not more:
+        return data
+    parts = [data, more]
+    while more:
+        more = os.read(fd, 1 << 20)
+        parts.append(more)
+    return b"".join(parts)
 
 
 LoadWork = tuple[str, list[tuple[str, str | None]], int, ParseOptions]
