@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from . import workers as worker_pool
 from .batch import BatchWriter, delete_pages
 from .config import Config
 from .index import VaultIndex
-from .load import Loaded, LoadStatus, LoadWork, load_batch, load_page
+from .load import Loaded, LoadStatus, LoadWork, load_batch_pickled, load_page
 from .mirror import (
     AnchoredLink,
     KnownFile,
@@ -606,7 +607,8 @@ class Syncer:
         an error) drops the chunks not started rather than waiting for them."""
         pool = stack.enter_context(worker_pool.pool(self.workers))
         stack.callback(pool.shutdown, cancel_futures=True)
-        return loading.follow(pool.map(load_batch, self._chunks(plan)))
+        pickled = pool.map(load_batch_pickled, self._chunks(plan))
+        return loading.follow(pickle.loads(batch) for batch in pickled)
 
 
 class _LoadProgress:
