@@ -184,7 +184,7 @@ def test_a_version_2_mirror_is_migrated_and_filled(tmp_path):
     assert rows(db, "PRAGMA user_version") == [(2,)]
     before = dict(rows(db, "SELECT path, id FROM pages"))
     report = sync_vault(load_config(vault, db), workers=1)
-    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION == 3
+    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION >= 3
     assert dict(rows(db, "SELECT path, id FROM pages")) == before  # ids kept
     assert report.updated == len(before)  # parsed again by the new parser
     assert rows(db, "SELECT path, title, kind FROM pages ORDER BY path") == [

@@ -8,14 +8,18 @@ import shutil
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
-from conftest import SAMPLE_VAULT, serving
+from conftest import SAMPLE_VAULT, copy_fixture_mirror, rows, serving
 
 from vaultsync import Vault, read
 from vaultsync.cli import cli
+from vaultsync.config import load_config
 from vaultsync.graph import MetricsOnDemand
 from vaultsync.mcp import Vault as McpVault
 from vaultsync.mcp.tools import VaultTools
+from vaultsync.read.status import UNRESOLVED
+from vaultsync.sync import sync_vault
 
 NAMES = list(read.Counts.__annotations__)
 
@@ -66,3 +70,18 @@ def test_a_page_rank_says_what_it_ranks_among(tmp_path: Path) -> None:
         == (1, 52)
     assert (metrics["pagerank_rank"], metrics["pages_ranked"], metrics["rank_among"]) == \
         (1, 71, "pages")
+
+
+
+@pytest.mark.parametrize("mirror", ["new", "migrated from schema 2"])
+def test_every_sync_counts_unresolved_links_from_an_index_alone(tmp_path: Path,
+                                                                 mirror: str) -> None:
+    # A daemon counts them after every batch: reading a table row per unresolved link
+    # made that count an edit's largest read on a large vault.
+    if mirror == "new":
+        vault, db = SAMPLE_VAULT, tmp_path / "mirror.db"
+    else:
+        vault, db = copy_fixture_mirror(2, tmp_path)
+    sync_vault(load_config(vault, db), workers=1)
+    plan = rows(db, f"EXPLAIN QUERY PLAN SELECT count(*) FROM links WHERE {UNRESOLVED}")
+    assert "COVERING INDEX" in plan[0][-1], plan
