@@ -424,12 +424,19 @@ def remove_db(db: Path) -> None:
         Path(str(db) + suffix).unlink(missing_ok=True)
 
 
-def copy_db(src: Path, dst: Path) -> None:
-    """A consistent copy through SQLite's backup API."""
+def copy_db(src: Path, dst: Path, vault: Path | None = None) -> None:
+    """A consistent copy through SQLite's backup API; with `vault`, made the mirror of
+    that copy of the vault (a mirror names the vault it belongs to, and vaultsync
+    refuses another vault's)."""
     remove_db(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
         a.backup(b)
+        if vault is not None:
+            folder = vault.resolve()
+            st = folder.stat()
+            b.executemany("UPDATE meta SET value = ? WHERE key = ?",
+                          [(str(folder), "vault"), (f"{st.st_dev}:{st.st_ino}", "vault_id")])
     b.close()
     a.close()
 
@@ -534,7 +541,7 @@ class EditResult:
 
 def bench_edit(scratch: Path, synced_db: Path, workdir: Path, samples: int) -> EditResult:
     db = workdir / "edit.db"
-    copy_db(synced_db, db)
+    copy_db(synced_db, db, scratch)
     page = sample_pages(scratch, 1)[0]
     answer, proc = run_child("edit", {"vault": str(scratch), "db": str(db), "page": page,
                                       "samples": samples})
@@ -655,7 +662,7 @@ def bench_daemon(scratch: Path, synced_db: Path, workdir: Path, edits: int,
                  burst_pages: int, burst_runs: int, do_latency: bool,
                  do_burst: bool) -> DaemonResult:
     db = workdir / "daemon.db"
-    copy_db(synced_db, db)
+    copy_db(synced_db, db, scratch)
     daemon = start_daemon(scratch, db, workdir / "daemon.log")
     reader = ReadOnlyMirror(db)
     result = DaemonResult(0.0, {}, 0, edits)
