@@ -53,7 +53,7 @@ def sql_step(sql: str) -> str:
     """The budget line of one SQL statement."""
     text = " ".join(sql.split())
     if "pages_fts" in text:
-        return "write: FTS index (one INSERT … SELECT)"
+        return "write: FTS index (the search index of new pages)"
     if text.startswith("CREATE INDEX"):
         return "write: secondary indexes (created after the load)"
     if text.startswith(("COMMIT", "BEGIN")):
