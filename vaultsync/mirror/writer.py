@@ -576,9 +576,9 @@ class Mirror:
         if trigger_dropped:
             # FTS5 writes its pending terms out as a segment whenever they pass `hashsize`
             # (1 MiB) and merges segments as they pile up: with 16 MiB a bulk load writes
-            # and merges fewer (a quarter less work). New pages come in rising id order
-            # (sync.py hands out ids in the order pages arrive), so FTS5 need not write
-            # its pending terms out between batches either.
+            # and merges fewer (a quarter less work). FTS5 also writes them out when a
+            # row id is lower than the last one: new pages arrive in rising id order
+            # (sync.py gives ids in the order of its list and parses runs of it).
             self.conn.execute(_FTS_HASHSIZE, (_BULK_FTS_HASHSIZE,))
             self._fts_by_batch = True
         try:
