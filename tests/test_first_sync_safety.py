@@ -6,6 +6,7 @@ finishes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,6 +189,19 @@ class HeldBuild:
         self.gate.set()
 
 
+@contextlib.contextmanager
+def held_in_its_first_build(vault: Path, db: Path) -> Iterator[tuple[HeldBuild, RunningDaemon]]:
+    """A daemon in this process, held at the first page of its first build."""
+    held = HeldBuild()
+    running = RunningDaemon(vault, db, progress=held).start()
+    try:
+        wait_for(held.reached.is_set, what="the first build under way")
+        yield held, running
+    finally:
+        held.release()
+        running.__exit__()
+
+
 def build_vault(make_vault) -> Path:
     return make_vault({f"p{i}.md": f"# P{i}\n[[p{i + 1}]]" for i in range(20)})
 
@@ -195,10 +210,7 @@ def test_during_a_daemons_first_build_there_is_no_mirror_but_status_says_so(
         make_vault, tmp_path):
     vault = build_vault(make_vault)
     db = tmp_path / "mirror.db"
-    held = HeldBuild()
-    running = RunningDaemon(vault, db, progress=held).start()
-    try:
-        wait_for(held.reached.is_set, what="the first build under way")
+    with held_in_its_first_build(vault, db) as (held, running):
         assert not db.exists()
         assert [n for n in scratch_files(db) if n.endswith(".new")]
         status = read_status(db)
@@ -223,22 +235,13 @@ def test_during_a_daemons_first_build_there_is_no_mirror_but_status_says_so(
                      what="an edit after the build")
             wait_converged(vault, db, tmp_path)
         assert scratch_files(db) == []
-    finally:
-        held.release()
-        running.__exit__()
 
 
 def test_a_stop_during_a_daemons_first_build_leaves_no_mirror(make_vault, tmp_path):
     vault = build_vault(make_vault)
     db = tmp_path / "mirror.db"
-    held = HeldBuild()
-    running = RunningDaemon(vault, db, progress=held).start()
-    try:
-        wait_for(held.reached.is_set, what="the first build under way")
+    with held_in_its_first_build(vault, db) as (held, running):
         running.stop.set()
-    finally:
-        held.release()
-        running.__exit__()
     assert running.error is None
     assert not running.daemon.ready.is_set()
     assert not db.exists() and scratch_files(db) == []
@@ -254,18 +257,12 @@ def test_a_mirror_no_sync_completed_is_built_anew_by_the_daemon(make_vault, tmp_
     db = tmp_path / "mirror.db"
     with Mirror(db):
         pass
-    held = HeldBuild()
-    running = RunningDaemon(vault, db, progress=held).start()
-    try:
-        wait_for(held.reached.is_set, what="the first build under way")
+    with held_in_its_first_build(vault, db) as (held, running):
         assert not db.exists()  # gone, not filled in place: it appears whole
         held.release()
         with running:
             wait_converged(vault, db, tmp_path)
             assert rows(db, "SELECT value FROM meta WHERE key = 'last_sync_at'")
-    finally:
-        held.release()
-        running.__exit__()
 
 
 @pytest.mark.parametrize("made", ["by a sync", "by a reader"])
@@ -274,10 +271,7 @@ def test_a_file_made_during_a_daemons_first_build(make_vault, tmp_path, made):
     # empty file a reader's SQLite makes by opening the path is replaced whole.
     vault = build_vault(make_vault)
     db = tmp_path / "mirror.db"
-    held = HeldBuild()
-    running = RunningDaemon(vault, db, progress=held).start()
-    try:
-        wait_for(held.reached.is_set, what="the first build under way")
+    with held_in_its_first_build(vault, db) as (held, running):
         if made == "by a sync":
             sync_vault(load_config(vault, db), workers=1)
         else:
@@ -289,6 +283,3 @@ def test_a_file_made_during_a_daemons_first_build(make_vault, tmp_path, made):
             wait_converged(vault, db, tmp_path)
             assert (db.stat().st_ino == inode) == (made == "by a sync")
         assert scratch_files(db) == []
-    finally:
-        held.release()
-        running.__exit__()
