@@ -304,3 +304,30 @@ def test_parallel_parse_with_pages_skipped_while_streaming(make_vault, tmp_path,
                            "WHERE target = 'bin'") == [("bin.md", None)]
     assert rows(config.db, "PRAGMA foreign_key_check") == []
     assert db_dump(config.db) == fresh_dump(vault, tmp_path)
+
+
+@pytest.mark.parametrize("mirror", ["existing", "scratch"])
+def test_a_page_gone_while_pages_are_read_leaves_its_links_to_the_next_answer(
+        make_vault, tmp_path, mirror):
+    # zz-gone.md is scanned, so links to it resolve there; it vanishes before it is read
+    # (the first page read deletes it), so it gets no row and its links go to the
+    # file that answers now, however early they were written.
+    files = {f"p{i}.md": f"[[zz-gone]] [[p{i + 1}]]" for i in range(30)}
+    files["sub/zz-gone.md"] = "the other one"
+    files["zz-gone.md"] = "gone before it is read"
+    vault = make_vault(files)
+    config = load_config(vault, tmp_path / "gone.db")
+
+    def delete_once(done: int, total: int) -> None:
+        (vault / "zz-gone.md").unlink(missing_ok=True)
+
+    if mirror == "scratch":
+        sync_vault(config, workers=1, progress=delete_once)
+    else:
+        with Mirror(config.db) as opened:
+            Syncer(config, opened, workers=1).sync(progress=delete_once)
+    assert rows(config.db, "SELECT DISTINCT l.target_path, p.path FROM links l LEFT JOIN "
+                           "pages p ON p.id = l.target_id WHERE target = 'zz-gone'") == [
+        ("sub/zz-gone.md", "sub/zz-gone.md")]
+    assert rows(config.db, "PRAGMA foreign_key_check") == []
+    assert db_dump(config.db) == fresh_dump(vault, tmp_path)
