@@ -119,9 +119,9 @@ def load_batch_pickled(work: LoadWork) -> bytes:
     loaded = load_batch(work)
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.fast = True
     try:
+        pickler.fast = True  # documented, and deprecated: a later Python may drop it
         pickler.dump(loaded)
-    except (ValueError, RecursionError):  # a cycle: fast mode refuses it
+    except (AttributeError, ValueError, RecursionError):  # no fast mode, or a cycle
         return pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
     return buffer.getvalue()
