@@ -12,7 +12,7 @@ from conftest import RunningDaemon, wait_for, write_files
 from vaultsync.config import load_config
 from vaultsync.graph import ensure_metrics
 from vaultsync.mirror import WAL_SIZE_LIMIT, Mirror
-from vaultsync.sync import Syncer
+from vaultsync.sync import BULK_THRESHOLD, Syncer, sync_vault
 
 PAGES = 300
 
@@ -101,3 +101,32 @@ def test_the_wal_returns_below_its_limit_once_a_reader_lets_go(tmp_path):
             ).fetchone() or wal_bytes(db) > 2 * WAL_SIZE_LIMIT, what="the edit synced")
         reader.close()
         wait_for(lambda: wal_bytes(db) <= WAL_SIZE_LIMIT, what="the WAL cut back")
+
+
+def schema_of(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        return sorted(conn.execute("SELECT type, name, sql FROM sqlite_master "
+                                   "WHERE sql IS NOT NULL"))
+
+
+
+def test_a_bulk_load_leaves_the_schema_as_it_found_it(tmp_path: Path) -> None:
+    # A load of many pages drops indexes and the search trigger and makes them again:
+    # after it, into an existing mirror or a new one built aside, the schema is the
+    # one a small sync leaves.
+    small = tmp_path / "small"
+    write_files(small, {"a.md": "[[b]] #t", "b.md": "# B"})
+    sync_vault(load_config(small, tmp_path / "small.db"), workers=1)
+    expected = schema_of(tmp_path / "small.db")
+    vault = linked_vault(tmp_path / "vault")
+    config = load_config(vault, tmp_path / "existing.db")
+    assert PAGES < BULK_THRESHOLD
+    with Mirror(config.db) as mirror:
+        Syncer(config, mirror, workers=1).sync()  # row by row
+    write_files(vault, {f"more/m{i}.md": f"# More {i}\n[[p{i % PAGES:03}]] #m"
+                        for i in range(BULK_THRESHOLD)})
+    with Mirror(config.db) as mirror:
+        assert Syncer(config, mirror).sync().added == BULK_THRESHOLD  # in bulk
+    assert schema_of(config.db) == expected
+    sync_vault(load_config(vault, tmp_path / "new.db"))  # a first sync: aside, in bulk
+    assert schema_of(tmp_path / "new.db") == expected
