@@ -180,7 +180,10 @@ def test_vaultsync_mcp_over_stdio_tells_of_a_save(make_vault, tmp_path: Path) ->
             "-m", "vaultsync", "mcp", str(vault), "--db", str(db), "--watch"])
 
     async def live(client: Client) -> None:
-        await until(lambda: rows(db, "SELECT pid FROM daemon_status")[0][0], "the daemon")
+        # The mirror is there once the client is: its daemon's row follows (no row yet,
+        # then the pid).
+        await until(lambda: [pid for pid, in rows(db, "SELECT pid FROM daemon_status") if pid],
+                    "the daemon")
 
     async def modern(errlog: Any) -> Any:
         async with Client(stdio_client(params(), errlog=errlog)) as client:
