@@ -16,7 +16,7 @@ from typing import IO, Any, TypeVar
 
 import pytest
 
-from vaultsync import platform
+from vaultsync import Vault, platform
 from vaultsync.config import Config, load_config
 from vaultsync.graph import ensure_metrics
 from vaultsync.mirror import Mirror
@@ -67,6 +67,19 @@ def make_vault(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
         vault = tmp_path / "vault"
         vault.mkdir(exist_ok=True)
         write_files(vault, files)
+        return vault
+
+    return make
+
+
+@pytest.fixture
+def synced_vault(make_vault: Callable[[dict[str, str | bytes]], Path],
+                 tmp_path: Path) -> Callable[[dict[str, str | bytes]], Vault]:
+    """synced_vault({"a.md": "..."}) → a `Vault` of those files, synced once in-process."""
+
+    def make(files: dict[str, str | bytes]) -> Vault:
+        vault = Vault(make_vault(files), db=tmp_path / "mirror.db")
+        vault.sync(workers=1)
         return vault
 
     return make

@@ -23,11 +23,8 @@ FILES = {
 
 
 @pytest.fixture
-def vault(make_vault, tmp_path: Path) -> Vault:
-    folder = make_vault(FILES)
-    v = Vault(folder, db=tmp_path / "mirror.db")
-    v.sync(workers=1)
-    return v
+def vault(synced_vault) -> Vault:
+    return synced_vault(FILES)
 
 
 def names(pages: list[read.ChangedPage]) -> list[str]:

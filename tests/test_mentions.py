@@ -26,10 +26,8 @@ FILES = {
 
 
 @pytest.fixture
-def vault(make_vault, tmp_path: Path) -> Vault:
-    v = Vault(make_vault(FILES), db=tmp_path / "mirror.db")
-    v.sync(workers=1)
-    return v
+def vault(synced_vault) -> Vault:
+    return synced_vault(FILES)
 
 
 def test_unlinked_mentions_by_hand(vault: Vault) -> None:

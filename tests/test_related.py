@@ -5,7 +5,6 @@ worked out by hand."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
@@ -28,10 +27,8 @@ FILES = {
 
 
 @pytest.fixture
-def vault(make_vault, tmp_path: Path) -> Vault:
-    v = Vault(make_vault(FILES), db=tmp_path / "mirror.db")
-    v.sync(workers=1)
-    return v
+def vault(synced_vault) -> Vault:
+    return synced_vault(FILES)
 
 
 def test_related_pages_by_hand(vault: Vault) -> None:

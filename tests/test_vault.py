@@ -268,14 +268,18 @@ def test_sync_and_prepare_move_a_damaged_mirror_aside_and_rebuild_it(
     assert len([p for p in kept if not p.name.endswith("-wal")]) == 2
 
 
-def test_another_vaults_mirror_is_refused_before_anything_is_written(
-        make_vault, tmp_path: Path) -> None:
-    vault = vaultsync.Vault(make_vault(FILES), db=tmp_path / "mirror.db")
-    vault.sync()
+def another_vault_given(mirror_of: vaultsync.Vault, tmp_path: Path) -> vaultsync.Vault:
+    """A vault of one page, `x.md`, pointed at the mirror of another."""
     other = tmp_path / "other"
     other.mkdir()
     (other / "x.md").write_text("# X\n")
-    stranger = vaultsync.Vault(other, db=vault.db_path)
+    return vaultsync.Vault(other, db=mirror_of.db_path)
+
+
+def test_another_vaults_mirror_is_refused_before_anything_is_written(
+        vault: vaultsync.Vault, tmp_path: Path) -> None:
+    vault.sync()
+    stranger = another_vault_given(vault, tmp_path)
     for call in (stranger.sync, stranger.prepare, stranger.check_mirror):
         with pytest.raises(MirrorError, match="another vault"):
             call()
@@ -292,13 +296,10 @@ def test_stale_pages_says_what_a_report_computes_first(vault: vaultsync.Vault) -
     assert vault.stale_pages("communities") == 0
 
 
-def test_rebuilding_makes_another_vaults_mirror_this_ones(make_vault, tmp_path: Path) -> None:
-    vault = vaultsync.Vault(make_vault(FILES), db=tmp_path / "mirror.db")
+def test_rebuilding_makes_another_vaults_mirror_this_ones(vault: vaultsync.Vault,
+                                                          tmp_path: Path) -> None:
     vault.sync()
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "x.md").write_text("# X\n")
-    stranger = vaultsync.Vault(other, db=vault.db_path)
+    stranger = another_vault_given(vault, tmp_path)
     with stranger.rebuilding():
         assert not vault.db_path.exists()
         stranger.sync()
