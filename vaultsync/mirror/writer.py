@@ -433,7 +433,7 @@ class Mirror:
             out.extend(NamedLink(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
                        for r in self.conn.execute(
                 "SELECT l.id, l.source_id, p.path, l.target, l.relative, l.target_path, "
-                f"l.target_id FROM links l JOIN pages p ON p.id = l.source_id "
+                "l.target_id FROM links l JOIN pages p ON p.id = l.source_id "
                 f"WHERE l.{column} IN ({marks(chunk)})",
                 chunk))
         return out
