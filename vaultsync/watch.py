@@ -188,11 +188,12 @@ class Daemon:
         alone = threading.active_count() == 1 and self._scheduler is None
         return None if alone else 1
 
-    def _build(self, stop: threading.Event, progress: ProgressCallback | None) -> SyncReport:
+    def _build(self, stop: threading.Event, progress: ProgressCallback | None
+               ) -> tuple[SyncReport, bool]:
         """No mirror open: build it aside and move it into place whole (build_aside),
         then open it in place. A mirror made meanwhile by another process (a `vaultsync
-        sync`) is opened and synced into instead. A stop during the build
-        (SyncCancelled) leaves no mirror."""
+        sync`) is opened and synced into instead. The report, and whether the mirror
+        was built aside. A stop during the build (SyncCancelled) leaves no mirror."""
         db = self.config.db
         report = None
         self._open_mirror()
@@ -210,9 +211,9 @@ class Daemon:
         if self.ready.is_set() and self._scheduler is None:
             self._start_metrics()
         if report is None:
-            report = self.syncer.sync(None, origin="watch", cancel=stop.is_set,
-                                      progress=progress)
-        return report
+            return self.syncer.sync(None, origin="watch", cancel=stop.is_set,
+                                    progress=progress), False
+        return report, True
 
     def _watch_until(self, stop: threading.Event) -> None:
         vault = self.config.vault
@@ -433,7 +434,7 @@ class Daemon:
                     paths = None
                 progress, self.progress = self.progress, None  # the first reconcile only
                 if self._mirror is None:
-                    report, built = self._build(stop, progress), True
+                    report, built = self._build(stop, progress)
                 else:
                     report = self.syncer.sync(paths, origin="watch", cancel=stop.is_set,
                                               progress=progress)
@@ -481,8 +482,9 @@ class Daemon:
                 except Exception:
                     log.exception("on_batch callback failed")
         if built and not stop.is_set():
-            # A page saved during the build may have been read before the save: its
-            # event would bring it too, but a scan in place makes sure.
+            # A page saved during the build aside may have been read before the save:
+            # its event would bring it too, but a scan in place makes sure. (A mirror
+            # another process made was synced in place just now: no second scan.)
             self._apply(None, events=0, why="reconcile", stop=stop)
         return report
 
