@@ -1208,7 +1208,7 @@ def render(results: list[dict], workdir: Path) -> str:
         lines += size_section(r)
     lines += reproduce_section(results, workdir)
     # A committed file names no machine path: the work folder is the WORKDIR argument.
-    return "\n".join(lines).replace(str(workdir), "WORKDIR")
+    return "\n".join(lines).replace(str(workdir), "WORKDIR").replace(str(REPO), "CHECKOUT")
 
 
 def reproduce_section(results: list[dict], workdir: Path) -> list[str]:

@@ -47,4 +47,5 @@ def test_the_benchmark_suite_runs_end_to_end_on_a_small_vault(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
     assert "one edit in-process" in text and "daemon save-to-row latency" in text
-    assert str(tmp_path) not in text  # a committed file names no machine path
+    # A committed file names no machine path: neither the work folder nor the checkout.
+    assert str(tmp_path) not in text and str(SCRIPTS.parent) not in text
